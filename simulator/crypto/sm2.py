@@ -1,0 +1,144 @@
+"""SM2 digital signatures (GM/T 0003.2-2012 / GB/T 32918.2-2016) on the recommended curve.
+
+Why: SM-profile cards, PSAMs and the e-code platform sign and verify with SM2; `cryptography`
+has no SM2 (notes/crypto.md), so the arithmetic comes from `gmalg` (pure Python) and this
+module only fixes the formats and the randomness:
+
+- private key: 32 bytes big-endian d, 1 <= d <= n - 2;
+- public key: 65 bytes 04 ‖ x ‖ y (uncompressed); 64 bytes x ‖ y is accepted too;
+- signature: raw r ‖ s, 64 bytes (gmalg returns minimal-length r and s, so they are left-padded
+  to 32 bytes each);
+- user ID: default "1234567812345678", the GM/T 0009 default that gmalg, gmssl and tongsuopy
+  agree on.
+
+Randomness is injected, never global: pass a seeded `random.Random` for reproducible runs, or
+a fixed `k` for known-answer tests (GM/T 0003.5 Annex A). With neither, the nonce or key comes
+from `secrets` (the OS CSPRNG), which is what a real signer must use.
+
+`z_a` recomputes the signer's identity hash Z_A with our own SM3 because gmalg's helper is
+private (`_core.entity_info`); the Annex A value checks both it and the curve constants below.
+"""
+
+from __future__ import annotations
+
+import random
+import secrets
+from collections.abc import Callable
+
+import gmalg
+
+from .hashes import sm3
+
+DEFAULT_UID = b"1234567812345678"
+
+# SM2 recommended curve, GM/T 0003.5-2012 / GB/T 32918.5-2017.
+P = 0xFFFFFFFE_FFFFFFFF_FFFFFFFF_FFFFFFFF_FFFFFFFF_00000000_FFFFFFFF_FFFFFFFF
+A = 0xFFFFFFFE_FFFFFFFF_FFFFFFFF_FFFFFFFF_FFFFFFFF_00000000_FFFFFFFF_FFFFFFFC
+B = 0x28E9FA9E_9D9F5E34_4D5A9E4B_CF6509A7_F39789F5_15AB8F92_DDBCBD41_4D940E93
+N = 0xFFFFFFFE_FFFFFFFF_FFFFFFFF_FFFFFFFF_7203DF6B_21C6052B_53BBF409_39D54123
+GX = 0x32C4AE2C_1F198119_5F990446_6A39C994_8FE30BBF_F2660BE1_715A4589_334C74C7
+GY = 0xBC3736A2_F4F6779C_59BDCEE3_6B692153_D0A9877C_C62A4740_02DF32E5_2139F0A0
+
+
+def _i2b(value: int) -> bytes:
+    return value.to_bytes(32, "big")
+
+
+def _private(private_key: bytes) -> bytes:
+    if len(private_key) != 32:
+        raise ValueError(f"SM2 private key must be 32 bytes, got {len(private_key)}")
+    d = int.from_bytes(private_key, "big")
+    if not 1 <= d <= N - 2:
+        raise ValueError("SM2 private key out of range 1..n-2")
+    return bytes(private_key)
+
+
+def _public(public_key: bytes) -> bytes:
+    """Normalise to 04 ‖ x ‖ y and check the point is on the curve (cofactor 1: that suffices)."""
+    if len(public_key) == 64:
+        public_key = b"\x04" + bytes(public_key)
+    if len(public_key) != 65 or public_key[0] != 0x04:
+        raise ValueError("SM2 public key must be 04 ‖ x ‖ y (65 bytes) or x ‖ y (64 bytes)")
+    x = int.from_bytes(public_key[1:33], "big")
+    y = int.from_bytes(public_key[33:], "big")
+    if not (x < P and y < P and (y * y - x * x * x - A * x - B) % P == 0):
+        raise ValueError("SM2 public key is not a point on the curve")
+    return bytes(public_key)
+
+
+def _uid(uid: bytes) -> bytes:
+    if not 1 <= len(uid) <= 8191:  # ENTL is 16 bits of bit length; gmalg refuses an empty ID
+        raise ValueError(f"SM2 user ID must be 1..8191 bytes, got {len(uid)}")
+    return bytes(uid)
+
+
+def _rnd_fn(rng: random.Random | None) -> Callable[[int], int]:
+    return rng.getrandbits if rng is not None else secrets.randbits
+
+
+def _fixed_k(k: bytes | int) -> Callable[[int], int]:
+    value = k if isinstance(k, int) else int.from_bytes(k, "big")
+    if not 1 <= value <= N - 1:
+        raise ValueError("SM2 nonce k out of range 1..n-1")
+    used = False
+
+    def rnd(_bits: int) -> int:
+        # gmalg draws again if r = 0, r + k = n or s = 0; a fixed k would then loop forever.
+        nonlocal used
+        if used:
+            raise ValueError("this fixed k gives an invalid SM2 signature; choose another")
+        used = True
+        return value
+
+    return rnd
+
+
+def public_key_of(private_key: bytes) -> bytes:
+    """The 65-byte public key 04 ‖ x ‖ y of a 32-byte private key."""
+    return gmalg.SM2().generate_pk(_private(private_key))
+
+
+def generate_keypair(rng: random.Random | None = None) -> tuple[bytes, bytes]:
+    """A fresh (private key 32 bytes, public key 65 bytes) pair, drawing from `rng`."""
+    sk, pk = gmalg.SM2(rnd_fn=_rnd_fn(rng)).generate_keypair()
+    return sk.rjust(32, b"\x00"), pk
+
+
+def z_a(public_key: bytes, uid: bytes = DEFAULT_UID) -> bytes:
+    """Z_A = SM3(ENTL ‖ ID ‖ a ‖ b ‖ xG ‖ yG ‖ xA ‖ yA), GM/T 0003.2 §5.5."""
+    uid = _uid(uid)
+    pk = _public(public_key)
+    return sm3(
+        (len(uid) * 8).to_bytes(2, "big") + uid + _i2b(A) + _i2b(B) + _i2b(GX) + _i2b(GY) + pk[1:]
+    )
+
+
+def sign(
+    private_key: bytes,
+    message: bytes,
+    uid: bytes = DEFAULT_UID,
+    k: bytes | int | None = None,
+    *,
+    rng: random.Random | None = None,
+) -> bytes:
+    """SM2 signature r ‖ s (64 bytes) over SM3(Z_A ‖ message).
+
+    `k` fixes the nonce (known-answer tests only); otherwise it is drawn from `rng`, or from
+    `secrets` if no `rng` is given.
+    """
+    sk = _private(private_key)
+    rnd = _fixed_k(k) if k is not None else _rnd_fn(rng)
+    r, s = gmalg.SM2(sk, _uid(uid), rnd_fn=rnd).sign(bytes(message))
+    return r.rjust(32, b"\x00") + s.rjust(32, b"\x00")
+
+
+def verify(public_key: bytes, message: bytes, signature: bytes, uid: bytes = DEFAULT_UID) -> bool:
+    """True if `signature` (r ‖ s, 64 bytes) is a valid SM2 signature on `message`.
+
+    A signature of the wrong length is simply invalid (False); a malformed public key raises
+    ValueError, because that is a configuration error rather than a forged message.
+    """
+    pk = _public(public_key)
+    if len(signature) != 64:
+        return False
+    return gmalg.SM2(uid=_uid(uid), pk=pk).verify(bytes(message), signature[:32], signature[32:])

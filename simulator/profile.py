@@ -1,0 +1,89 @@
+"""Loading the unified interface standard from `profiles/` (YAML, checked by JSON Schema).
+
+The profile is the single source of truth (DESIGN.md "The standard as data"): cards, personas
+and clause coverage all derive from it. Every document is schema-checked on load and an error
+names the file, the path inside it and the offending value.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+PROFILE_ROOT = Path(str(resources.files("profiles")))
+
+#: document kind -> schema file; a document's kind is named by the caller.
+SCHEMAS = {
+    "card": "card.schema.json",
+    "ssse": "ssse.schema.json",
+    "clauses": "clauses.schema.json",
+    "persona": "persona.schema.json",
+}
+
+
+class ProfileError(ValueError):
+    """A profile document is missing or does not satisfy its schema."""
+
+
+@cache
+def _validator(kind: str) -> jsonschema.Draft202012Validator:
+    try:
+        name = SCHEMAS[kind]
+    except KeyError:
+        raise ProfileError(f"unknown profile kind {kind!r}; valid kinds: {sorted(SCHEMAS)}") from None
+    schema = json.loads((PROFILE_ROOT / "schema" / name).read_text(encoding="utf-8"))
+    return jsonschema.Draft202012Validator(schema)
+
+
+def validate(document: Any, kind: str, *, where: str) -> dict:
+    """Check `document` against the schema of `kind`; `where` names it in errors."""
+    errors = sorted(_validator(kind).iter_errors(document), key=lambda e: list(e.absolute_path))
+    if errors:
+        first = errors[0]
+        path = "/".join(str(p) for p in first.absolute_path) or "(top)"
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        raise ProfileError(f"{where}: at {path}: {first.message}{more}")
+    return document
+
+
+def load_file(path: Path, kind: str) -> dict:
+    """Read one YAML document and validate it."""
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ProfileError(f"{path}: no such profile document") from None
+    except yaml.YAMLError as exc:
+        raise ProfileError(f"{path}: not valid YAML: {exc}") from exc
+    return validate(document, kind, where=str(path))
+
+
+@cache
+def load(name: str, kind: str) -> dict:
+    """A document by its name under profiles/, e.g. load("national/ssse", "ssse")."""
+    return load_file(PROFILE_ROOT / f"{name}.yaml", kind)
+
+
+def persona_names() -> list[str]:
+    return sorted(p.stem for p in (PROFILE_ROOT / "personas").glob("*.yaml"))
+
+
+def load_persona(name: str) -> dict:
+    if name not in persona_names():
+        raise ProfileError(f"unknown persona {name!r}; known personas: {', '.join(persona_names())}")
+    return load(f"personas/{name}", "persona")
+
+
+def clauses() -> dict[str, dict]:
+    """The national clause catalogue by id."""
+    catalogue = load("national/clauses", "clauses")["clauses"]
+    by_id = {c["id"]: c for c in catalogue}
+    if len(by_id) != len(catalogue):
+        raise ProfileError("national/clauses: duplicate clause ids")
+    return by_id
+

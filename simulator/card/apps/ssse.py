@@ -62,6 +62,10 @@ class Element:
     personal: bool
     zh: str = ""
 
+    def _shown(self, raw: bytes) -> str:
+        """Raw bytes for an error message; a personal element's are masked (PIPL)."""
+        return f"({len(raw)} bytes, masked)" if self.personal else raw.hex().upper()
+
     def encode(self, value: Any) -> bytes:
         """The record value field (exactly `length` bytes) for an element value."""
         raw = _ENCODERS[self.encoding](value, self.length)
@@ -73,9 +77,7 @@ class Element:
         try:
             return _DECODERS[self.encoding](raw)
         except (ValueError, UnicodeDecodeError) as exc:
-            raise ValueError(
-                f"{self.name} ({self.zh}): malformed value {raw.hex().upper()}: {exc}"
-            ) from exc
+            raise ValueError(f"{self.name} ({self.zh}): malformed value {self._shown(raw)}: {exc}") from exc
 
     def to_record(self, value: Any) -> bytes:
         return bytes((self.tag, self.length)) + self.encode(value)
@@ -83,7 +85,7 @@ class Element:
     def parse_record(self, record: bytes) -> Any:
         """Decode a whole record (tag ‖ len ‖ value), checking tag and length."""
         if len(record) < 2 or record[0] != self.tag or record[1] != len(record) - 2:
-            raise ValueError(f"{self.name} ({self.zh}): not a tag-{self.tag:02X} record: {record.hex()}")
+            raise ValueError(f"{self.name} ({self.zh}): not a tag-{self.tag:02X} record: {self._shown(record)}")
         return self.decode(record[2:])
 
 

@@ -1,0 +1,197 @@
+"""`ykt`: the command line of yikatong.
+
+    ykt demo                       the main job for now: serve a virtual card through pcscd + vpcd,
+                                   read it back through PC/SC, print and save a masked read-out
+    ykt card personas              list the test-card personas
+    ykt card serve --persona NAME  insert a virtual card into vpcd until Ctrl-C
+    ykt card read [--reader NAME]  read a card through PC/SC (personal data masked)
+
+Personal data is masked in everything printed or written unless --show-personal-data is given.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+import time
+from datetime import date, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from simulator.card import personas
+from simulator.card.apps import ssse
+from simulator.card.cardos import CardOS
+from simulator.devices.ssse_reader import IssuerKeys, ReadError, ReadOut, read_card
+from simulator.privacy import TraceMasker
+from simulator.profile import ProfileError, load_persona, persona_names
+from simulator.transport import (
+    VPCD_PORT,
+    LinkError,
+    PcscTransport,
+    Pcscd,
+    TraceRecorder,
+    VpcdCard,
+    list_readers,
+    wait_for_card,
+)
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+card_app = typer.Typer(no_args_is_help=True, help="Virtual cards: list, serve through vpcd, read through PC/SC.")
+app.add_typer(card_app, name="card")
+console = Console()
+
+AsOf = Annotated[str | None, typer.Option(help="personalisation date YYYY-MM-DD (default: today)")]
+ShowPersonal = Annotated[bool, typer.Option(help="show personal data unmasked (PIPL: only when needed)")]
+
+
+def _as_of(text: str | None) -> date:
+    try:
+        return date.fromisoformat(text) if text else date.today()
+    except ValueError:
+        raise typer.BadParameter(f"--as-of takes YYYY-MM-DD, got {text!r}") from None
+
+
+def _card(persona: str, as_of: date) -> CardOS:
+    try:
+        return CardOS(personas.image(persona, as_of=as_of))
+    except ProfileError as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+
+def _print_readout(readout: ReadOut, *, show_personal_data: bool) -> None:
+    catalogue = ssse.elements()
+    table = Table(title=f"SSSE read-out (algorithm {readout.algorithm}, EF06 opened by {readout.opened_by})")
+    for column in ("element", "名称", "value"):
+        table.add_column(column)
+    shown = readout.shown(show_personal_data=show_personal_data)
+    for name, element in catalogue.items():
+        value = shown.get(name, f"[red]{readout.errors.get(name, 'not read')}[/red]")
+        table.add_row(name, element.zh, value)
+    console.print(table)
+
+
+def _trace_lines(recorder: TraceRecorder) -> list[str]:
+    masker = TraceMasker.from_elements(ssse.elements())
+    return [
+        f"{x.seconds * 1e3:8.3f} ms  > {masker.command(x.command).hex().upper()}\n"
+        f"             < {masker.response(x.command, x.response).hex().upper()}"
+        for x in recorder.exchanges
+    ]
+
+
+@card_app.command("personas")
+def list_personas() -> None:
+    """List the test-card personas (all synthetic)."""
+    for name in persona_names():
+        console.print(f"[bold]{name:18}[/bold] {load_persona(name)['description']}")
+
+
+@card_app.command("serve")
+def serve(
+    persona: Annotated[str, typer.Option(help="persona to personalise the card from")] = "normal",
+    slot: Annotated[int, typer.Option(min=0, max=1, help="vpcd slot (reader 00 00 or 00 01)")] = 0,
+    vpcd: Annotated[str | None, typer.Option(help="HOST:PORT of vpcd (default 127.0.0.1:35963+slot)")] = None,
+    as_of: AsOf = None,
+) -> None:
+    """Insert a virtual card into vsmartcard's vpcd (inside a running pcscd) until Ctrl-C."""
+    host, port = "127.0.0.1", VPCD_PORT + slot
+    if vpcd:
+        host, _, port_text = vpcd.rpartition(":")
+        if not host or not port_text.isdigit():
+            raise typer.BadParameter(f"--vpcd takes HOST:PORT, got {vpcd!r}")
+        port = int(port_text)
+    card = _card(persona, _as_of(as_of))
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        with VpcdCard(card, host=host, port=port):
+            console.print(f"card '{persona}' inserted at vpcd {host}:{port}; Ctrl-C removes it")
+            while not stop.wait(0.5):
+                pass
+    except KeyboardInterrupt:
+        pass
+    except LinkError as exc:
+        console.print(f"[red]broken link:[/red] {exc}")
+        raise typer.Exit(2) from None
+    console.print("card removed")
+
+
+@card_app.command("read")
+def read(
+    reader: Annotated[str | None, typer.Option(help="PC/SC reader name (default: the first with a card)")] = None,
+    pin: Annotated[str | None, typer.Option(help="PIN to open EF06 on a 2nd-generation card")] = None,
+    show_personal_data: ShowPersonal = False,
+    trace: Annotated[bool, typer.Option(help="print the APDU trace (masked)")] = False,
+) -> None:
+    """Read a social security card through PC/SC and print its data (masked by default)."""
+    try:
+        names = [reader] if reader else list_readers()
+        recorder = TraceRecorder()
+        for name in names:
+            try:
+                with PcscTransport(name, tracers=[recorder]) as transport:
+                    readout = read_card(transport, keys=IssuerKeys(), pin=pin)
+                break
+            except LinkError:
+                if reader:
+                    raise
+        else:
+            raise typer.BadParameter(f"no card in any reader ({', '.join(names) or 'no readers'})")
+    except (LinkError, ReadError) as exc:
+        console.print(f"[red]cannot read the card:[/red] {exc}")
+        raise typer.Exit(2) from None
+    _print_readout(readout, show_personal_data=show_personal_data)
+    if trace:
+        console.print("\n".join(_trace_lines(recorder)))
+
+
+@app.command()
+def demo(
+    persona: Annotated[str, typer.Option(help="persona of the virtual card")] = "normal",
+    out: Annotated[Path | None, typer.Option(help="where to write the read-out (default reports/<run-id>)")] = None,
+    as_of: AsOf = None,
+) -> None:
+    """Main job until `ykt certify` lands: start pcscd + vpcd, insert a virtual card, read it back
+    through PC/SC as department software would, print and save the masked read-out and trace."""
+    run_id = datetime.now().strftime("demo-%Y%m%d-%H%M%S")
+    out = out or Path("reports") / run_id
+    card = _card(persona, _as_of(as_of))
+    recorder = TraceRecorder()
+    started = time.perf_counter()
+    try:
+        with Pcscd() as pcscd, VpcdCard(card, port=pcscd.slot_port(0)):
+            wait_for_card(pcscd.reader(0), timeout=5.0)
+            with PcscTransport(pcscd.reader(0), tracers=[recorder]) as transport:
+                readout = read_card(transport, keys=IssuerKeys())
+    except (LinkError, ReadError) as exc:
+        console.print(f"[red]broken:[/red] {exc}")
+        raise typer.Exit(2) from None
+    elapsed = time.perf_counter() - started
+    _print_readout(readout, show_personal_data=False)
+    out.mkdir(parents=True, exist_ok=True)
+    summary = {
+        "run_id": run_id,
+        "persona": persona,
+        "path": "pcscd + vsmartcard vpcd + pyscard",
+        "apdus": len(recorder.exchanges),
+        "seconds": round(elapsed, 3),
+        "algorithm": readout.algorithm,
+        "ef06_opened_by": readout.opened_by,
+        "values (masked)": readout.shown(),
+        "errors": readout.errors,
+    }
+    (out / "readout.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2), encoding="utf-8")
+    (out / "trace.txt").write_text("\n".join(_trace_lines(recorder)) + "\n", encoding="utf-8")
+    console.print(f"{len(recorder.exchanges)} APDUs through PC/SC in {elapsed:.2f} s; wrote {out}/")
+    if readout.errors:
+        console.print(f"[red]{len(readout.errors)} elements could not be read[/red]")
+        raise typer.Exit(1)
+
+
+def main() -> None:
+    app()

@@ -32,8 +32,8 @@ from simulator.profile import ProfileError, load_persona, persona_names
 from simulator.transport import (
     VPCD_PORT,
     LinkError,
-    PcscTransport,
     Pcscd,
+    PcscTransport,
     TraceRecorder,
     VpcdCard,
     list_readers,

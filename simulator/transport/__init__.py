@@ -71,9 +71,7 @@ TRANSPORTS: dict[str, Callable[[str, Card | None, Iterable[Tracer]], Transport]]
 }
 
 
-def open_transport(
-    spec: str, *, card: Card | None = None, tracers: Iterable[Tracer] = ()
-) -> Transport:
+def open_transport(spec: str, *, card: Card | None = None, tracers: Iterable[Tracer] = ()) -> Transport:
     """Make an unconnected transport from "scheme[:argument]", e.g. "pcsc:Virtual PCD 00 00"."""
     scheme, _, rest = spec.partition(":")
     try:

@@ -112,8 +112,7 @@ def wait_for_card(reader: str, *, present: bool = True, timeout: float = 5.0) ->
             hresult, states = scard.SCardGetStatusChange(context, remaining_ms, [(reader, state)])
             if hresult == scard.SCARD_E_TIMEOUT:
                 raise LinkTimeoutError(
-                    f"reader {reader!r} did not report {want} within {timeout} s"
-                    f" (state 0x{state:04X})"
+                    f"reader {reader!r} did not report {want} within {timeout} s (state 0x{state:04X})"
                 )
             if hresult in _NO_READER:
                 raise _reader_not_found(context, reader)
@@ -178,9 +177,7 @@ class PcscTransport(Transport):
             _release(context)
             raise
         self._context, self._card, self.protocol = context, card, protocol
-        self._pci = (
-            scard.SCARD_PCI_T0 if protocol == scard.SCARD_PROTOCOL_T0 else scard.SCARD_PCI_T1
-        )
+        self._pci = scard.SCARD_PCI_T0 if protocol == scard.SCARD_PROTOCOL_T0 else scard.SCARD_PCI_T1
         return bytes(atr)
 
     def _transmit(self, apdu: bytes) -> bytes:

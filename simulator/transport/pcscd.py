@@ -17,7 +17,6 @@ readers at all, so `start()` checks the ports first and explains.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import errno
 import os
 import shutil
@@ -42,8 +41,6 @@ FRIENDLY_NAME = "Virtual PCD"
 SLOTS = 2
 PID_FILE = Path("/run/pcscd/pcscd.pid")
 
-_PR_SET_PDEATHSIG = 1
-
 
 def reader_name(slot: int) -> str:
     """PC/SC name of vpcd slot `slot` (0 or 1) in a pcscd started by `Pcscd`."""
@@ -55,9 +52,10 @@ def reader_name(slot: int) -> str:
 class Pcscd:
     """A pcscd process of ours serving vpcd slots on `port` and `port + 1`.
 
-    A context manager (start, stop). `die_with_parent` asks the kernel to SIGTERM pcscd when the
-    thread that started it ends, so a killed test run leaves no pcscd that would block the next
-    one; start it from a thread that outlives it (the main thread).
+    A context manager (start, stop). `die_with_parent` asks the kernel (via util-linux `setpriv
+    --pdeathsig`) to SIGTERM pcscd when the thread that started it ends, so a killed test run
+    leaves no pcscd behind to block the next one; start it from a thread that outlives it (the
+    main thread).
     """
 
     def __init__(
@@ -117,13 +115,10 @@ class Pcscd:
         if self._process is not None:
             self.stop()  # it died on its own: reap it before starting again
         if shutil.which(self.executable) is None:
-            raise ServiceUnavailableError(
-                f"{self.executable!r} not found: install pcscd (scripts/install-system-deps)"
-            )
+            raise ServiceUnavailableError(f"{self.executable!r} not found: install pcscd (scripts/install-system-deps)")
         if not VPCD_DRIVER.exists():
             raise ServiceUnavailableError(
-                f"vpcd driver {VPCD_DRIVER} missing: install vsmartcard-vpcd "
-                "(scripts/install-system-deps)"
+                f"vpcd driver {VPCD_DRIVER} missing: install vsmartcard-vpcd (scripts/install-system-deps)"
             )
         other = _other_pcscd()
         if other:
@@ -144,13 +139,16 @@ class Pcscd:
         args = [self.executable, "--foreground", "--config", str(conf)]
         if self.debug:
             args.append("--debug")
+        setpriv = shutil.which("setpriv")  # util-linux, essential in Debian
+        if self.die_with_parent and setpriv:
+            # Not preexec_fn + prctl: that is unsafe in a process with threads (card threads).
+            args = [setpriv, "--pdeathsig", "TERM", *args]
         with open(self._dir / "pcscd.log", "wb") as log_file:
             self._process = subprocess.Popen(
                 args,
                 stdin=subprocess.DEVNULL,
                 stdout=log_file,
                 stderr=subprocess.STDOUT,
-                preexec_fn=_die_with_parent if self.die_with_parent else None,
             )
         try:
             self._wait_for_readers()
@@ -223,9 +221,7 @@ class Pcscd:
             except LinkError as exc:  # not accepting clients yet
                 last = exc
             else:
-                if _pid_file_pid() == self._process.pid and all(
-                    name in readers for name in self.readers
-                ):
+                if _pid_file_pid() == self._process.pid and all(name in readers for name in self.readers):
                     return
             time.sleep(0.005)
         raise LinkTimeoutError(
@@ -239,8 +235,7 @@ class Pcscd:
         text = f"pcscd exited at start with status {returncode}"
         if "Another pcscd" in output:
             text += (
-                ": another pcscd seems to be running (it owns /run/pcscd/pcscd.comm; there can "
-                "be only one per machine)"
+                ": another pcscd seems to be running (it owns /run/pcscd/pcscd.comm; there can be only one per machine)"
             )
             other = _other_pcscd()
             if other:
@@ -273,9 +268,3 @@ def _other_pcscd() -> str:
             "stop that parent or make it wait"
         )
     return f"pid {pid} ({name}, parent {parent}); if it is a leftover, stop it with `kill {pid}`"
-
-
-def _die_with_parent() -> None:  # runs in the child between fork and exec
-    with contextlib.suppress(OSError, AttributeError):
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)

@@ -59,9 +59,10 @@ class VpcdCard:
 
     `insert()` connects to vpcd (retrying until it accepts, or `LinkTimeoutError`) and serves
     until `remove()`, until vpcd hangs up, or until the card raises `PowerLost` (torn away: the
-    socket is closed, which pcscd reports as a card removal and the PC/SC client as a failed
-    transaction). Nothing ever crashes silently: a protocol or card error ends the session, is
-    logged, and is kept in `last_error`; a tear is kept in `tear`.
+    socket is closed; vpcd answers the pending command with an *empty* response, which
+    `PcscTransport` reports as `CardRemovedError`, and pcscd then sees a card removal).
+    Nothing ever crashes silently: a protocol or card error ends the session, is logged, and
+    is kept in `last_error`; a tear is kept in `tear`.
     """
 
     def __init__(self, card: Card, *, host: str = "127.0.0.1", port: int = VPCD_PORT) -> None:
@@ -118,9 +119,7 @@ class VpcdCard:
         self._atr = None
         self.last_error = None
         self.tear = None
-        self._thread = threading.Thread(
-            target=self._serve, args=(sock,), name=f"vpcd-card:{self.port}", daemon=True
-        )
+        self._thread = threading.Thread(target=self._serve, args=(sock,), name=f"vpcd-card:{self.port}", daemon=True)
         self._thread.start()
 
     def remove(self, *, timeout: float = 5.0) -> None:
@@ -169,9 +168,7 @@ class VpcdCard:
         while True:
             remaining = deadline - time.monotonic()
             try:
-                sock = socket.create_connection(
-                    (self.host, self.port), timeout=max(remaining, 0.05)
-                )
+                sock = socket.create_connection((self.host, self.port), timeout=max(remaining, 0.05))
                 break
             except OSError as exc:
                 if time.monotonic() >= deadline:
@@ -255,9 +252,7 @@ class VpcdCard:
     @staticmethod
     def _send(sock: socket.socket, body: bytes) -> None:
         if len(body) > _MAX_FRAME:
-            raise LinkError(
-                f"a {len(body)}-byte answer does not fit a vpicc frame (at most {_MAX_FRAME})"
-            )
+            raise LinkError(f"a {len(body)}-byte answer does not fit a vpicc frame (at most {_MAX_FRAME})")
         sock.sendall(len(body).to_bytes(2, "big") + body)  # one write: length and body
 
     def _vacate(self) -> None:

@@ -17,6 +17,7 @@ class SW(IntEnum):
 
     OK = 0x9000
     END_OF_RECORD = 0x6282  # end of record reached before Le bytes
+    FILE_DEACTIVATED = 0x6283  # selected file deactivated (a locked application)
     WRONG_LENGTH = 0x6700
     LOGICAL_CHANNEL_NOT_SUPPORTED = 0x6881
     SECURE_MESSAGING_NOT_SUPPORTED = 0x6882

@@ -53,7 +53,7 @@ def select(card: CardOS, cmd: CommandAPDU) -> bytes | ResponseAPDU:
         raise CardError(SW.INCORRECT_P1P2, "SELECT supports P2 00, 04, 0C")
     target = _select_target(card, cmd)
     if isinstance(target, EF):
-        card.current_ef = target
+        card.current_df, card.current_ef = card.tree.parent[target.path], target
         return b"" if cmd.p2 == 0x0C else fcp(target)
     previous_app = card.tree.application_of(card.current_df)
     card.current_df, card.current_ef = target, None
@@ -84,9 +84,10 @@ def _select_target(card: CardOS, cmd: CommandAPDU) -> DF | EF:
     if cmd.p1 == 0x00 and fid == 0x3F00:
         return card.tree.mf
     node = card.current_df.child(fid)
-    if node is None and cmd.p1 == 0x00:  # a sibling DF (ISO 7816-4 §7.1.1: P1=00 searches those)
+    if node is None and cmd.p1 == 0x00:  # ISO 7816-4 §7.1.1: P1=00 also finds the parent and its children
         parent = card.tree.parent.get(card.current_df.path)
-        node = parent.child(fid) if parent else None
+        if parent is not None:
+            node = parent if parent.fid == fid else parent.child(fid)
     if node is None or (cmd.p1 == 0x02 and not isinstance(node, EF)):
         raise CardError(SW.FILE_NOT_FOUND, f"no file {fid:04X} here")
     return node
@@ -115,7 +116,7 @@ def _binary_target(card: CardOS, cmd: CommandAPDU) -> tuple[EF, int]:
         ef, offset = _ef_for(card, 0), (cmd.p1 << 8) | cmd.p2
     if ef.is_record:
         raise CardError(SW.COMMAND_INCOMPATIBLE, f"{ef.name} is a record file")
-    if offset > ef.size:
+    if offset >= ef.size:
         raise CardError(SW.WRONG_P1P2, f"offset {offset} beyond {ef.name} ({ef.size} bytes)")
     return ef, offset
 
@@ -164,14 +165,16 @@ def records(card: CardOS, ef: EF) -> list[bytes]:
     return [card.nvm[record_key(ef.path, slot_of(card, ef, n))] for n in range(1, record_count(card, ef) + 1)]
 
 
-def _record_target(card: CardOS, cmd: CommandAPDU) -> tuple[EF, int]:
-    """(EF, record number) addressed by P1/P2; 6A83 when there is no such record."""
+def _record_target(card: CardOS, cmd: CommandAPDU, operation: str) -> tuple[EF, int]:
+    """(EF, record number) addressed by P1/P2, after the access check of `operation` (so that a
+    refused reader cannot learn which records exist); 6A83 when there is no such record."""
     mode, sfi = cmd.p2 & 0x07, cmd.p2 >> 3
     if sfi == 0x1F or mode not in (0b000, 0b100):
         raise CardError(SW.INCORRECT_P1P2, "supported: record number (100) or first identifier (000)")
     ef = _ef_for(card, sfi)
     if not ef.is_record:
         raise CardError(SW.COMMAND_INCOMPATIBLE, f"{ef.name} is not a record file")
+    card.security.check(getattr(ef.access, operation))
     count = record_count(card, ef)
     if mode == 0b100:
         if cmd.p1 == 0:
@@ -189,8 +192,7 @@ def _record_target(card: CardOS, cmd: CommandAPDU) -> tuple[EF, int]:
 def read_record(card: CardOS, cmd: CommandAPDU) -> bytes:
     if cmd.data:
         raise CardError(SW.WRONG_LENGTH, "READ RECORD takes no data")
-    ef, number = _record_target(card, cmd)
-    card.security.check(ef.access.read)
+    ef, number = _record_target(card, cmd, "read")
     return card.nvm[record_key(ef.path, slot_of(card, ef, number))]
 
 
@@ -205,8 +207,7 @@ def _check_record_length(ef: EF, data: bytes) -> None:
 def update_record(card: CardOS, cmd: CommandAPDU) -> bytes:
     if cmd.le is not None:
         raise CardError(SW.WRONG_LENGTH, "UPDATE RECORD takes no Le")
-    ef, number = _record_target(card, cmd)
-    card.security.check(ef.access.update)
+    ef, number = _record_target(card, cmd, "update")
     _check_record_length(ef, cmd.data)
     if cmd.p2 & 0x07 == 0 and cmd.data[:1] != bytes((cmd.p1,)):
         raise CardError(SW.WRONG_DATA, "a record updated by identifier must keep it")

@@ -131,7 +131,7 @@ def change_or_reload_pin(card: CardOS, cmd: CommandAPDU) -> bytes:
 def unblock_pin(card: CardOS, cmd: CommandAPDU) -> bytes:
     if cmd.p1 or cmd.p2:
         raise CardError(SW.INCORRECT_P1P2, "UNBLOCK PIN takes P1=P2=00")
-    if len(cmd.data) < 12 or cmd.le is not None:
+    if not 12 <= len(cmd.data) <= 255 or cmd.le is not None:
         raise CardError(SW.WRONG_LENGTH, "UNBLOCK PIN data is cryptogram ‖ MAC (4), no Le")
     _pin_app(card)
     key = _key(card, 0x07, "pin_unblock")

@@ -14,7 +14,7 @@ import random
 
 from simulator.apdu import SW, CardError, CommandAPDU, ResponseAPDU, wrong_le_sw
 from simulator.card import commands_files, commands_security  # noqa: F401 (they register)
-from simulator.card.commands import COMMANDS, KNOWN_INS
+from simulator.card.commands import APP_COMMANDS, COMMANDS, KNOWN_INS
 from simulator.card.filesystem import DF, EF
 from simulator.card.image import Application, CardImage, locked_key
 from simulator.card.nvm import NVM
@@ -51,6 +51,14 @@ class CardOS:
         self.current_ef: EF | None = None
         self.security = SecurityState()
         self.challenge: bytes | None = None
+        #: the selected application's transaction in progress (e.g. after INITIALIZE FOR PURCHASE)
+        self.session: dict = {}
+
+    def leave_application(self) -> None:
+        """Selecting another application forgets security state and transaction in progress."""
+        self.security.clear()
+        self.challenge = None
+        self.session = {}
 
     def power_up(self) -> bytes:
         self.nvm.recover()
@@ -92,7 +100,9 @@ class CardOS:
             raise CardError(SW.CLA_NOT_SUPPORTED)
         if cmd.cla & 0x03:
             raise CardError(SW.LOGICAL_CHANNEL_NOT_SUPPORTED)
-        handler = COMMANDS.get((cmd.cla, cmd.ins))
+        app = self.application
+        key = (cmd.cla, cmd.ins)
+        handler = (APP_COMMANDS.get(app.kind, {}).get(key) if app else None) or COMMANDS.get(key)
         if handler is None:
             raise CardError(SW.CLA_NOT_SUPPORTED if cmd.ins in KNOWN_INS else SW.INS_NOT_SUPPORTED)
         if cmd.ins != 0xA4 and self.application_locked():

@@ -58,11 +58,10 @@ def select(card: CardOS, cmd: CommandAPDU) -> bytes | ResponseAPDU:
     previous_app = card.tree.application_of(card.current_df)
     card.current_df, card.current_ef = target, None
     if card.tree.application_of(target) is not previous_app:
-        card.security.clear()  # CARD-SEL-002: security state is per application
-        card.challenge = None
+        card.leave_application()  # CARD-SEL-002: security state is per application
     data = b"" if cmd.p2 == 0x0C else fci(target)
     if card.application_locked():
-        return ResponseAPDU(data, card.image.locked_select_sw)  # CARD-SEL-003
+        return ResponseAPDU(data, card.application.locked_sw)  # CARD-SEL-003
     return data
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from simulator.card.filesystem import FileTree
+from simulator.card.filesystem import DF, FileTree
 
 
 def record_key(path: str, slot: int) -> str:
@@ -55,13 +55,32 @@ class KeySlot:
 
 @dataclass(frozen=True, slots=True)
 class Application:
-    """Security objects of one application DF (top level under the MF)."""
+    """Security objects and settings of one application DF (top level under the MF).
 
+    `kind` selects the application's own commands (commands.APP_COMMANDS); `locked_sw` is what
+    SELECT answers once the application is locked; `params` holds the application's settings
+    from the profile and persona (e.g. a purse's overdraft limit).
+    """
+
+    kind: str
     path: str
     algorithm: str
     keys: dict[int, KeySlot]
     pin_tries: int | None = None  # None: the application has no PIN
     pin_digits: tuple[int, int] = (4, 16)
+    locked_sw: int = 0x6283
+    params: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AppBuild:
+    """What one application contributes to a card image; `ppse_entry` is its directory entry
+    (61 {4F AID, 50 label, 87 priority}) when the contactless PPSE should list it."""
+
+    df: DF
+    application: Application | None
+    contents: dict[str, bytes]
+    ppse_entry: bytes = b""
 
 
 @dataclass
@@ -71,6 +90,5 @@ class CardImage:
     applications: dict[str, Application]
     contents: dict[str, bytes]
     page_size: int = 16
-    locked_select_sw: int = 0x6283
     #: what the image was built from, for reports (never personal data).
     origin: dict[str, str] = field(default_factory=dict)

@@ -9,17 +9,28 @@ computed, not typed: 社会保障号码 with its GB 11643 check digit, 卡号 wi
 
 from __future__ import annotations
 
+import importlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
 from simulator.card.apps import ssse
 from simulator.card.filesystem import DF, FileTree
-from simulator.card.image import CardImage
+from simulator.card.image import AppBuild, CardImage
 from simulator.profile import ProfileError, load, load_persona
 
 _RELATIVE = re.compile(r"^([+-])(\d+)([ymd])$")
+
+#: application name -> module with `build_for(persona) -> AppBuild`
+APPLICATION_MODULES = {
+    "ssse": "simulator.card.apps.ssse",
+}
+#: what a persona's card carries unless it says otherwise, by generation
+DEFAULT_APPLICATIONS = {2: ("ssse",), 3: ("ssse",)}
+#: the contactless directory (PPSE, EMV Book B / JR/T 0025): DF name and FID (FID modelled)
+PPSE_NAME = b"2PAY.SYS.DDF01"
+PPSE_FID = 0x5031
 
 
 def resolve_date(text: str, as_of: date) -> date:
@@ -54,6 +65,13 @@ class Persona:
     locked: bool
     raw_records: dict[str, bytes]
     as_of: date
+    applications: tuple[str, ...] = ("ssse",)
+    #: the persona's own settings per application (e.g. "epurse": {"balance": 5000}), unresolved
+    sections: dict[str, dict] = field(default_factory=dict)
+
+    def date(self, text: str) -> date:
+        """A persona date (absolute or relative) resolved on the persona's build date."""
+        return resolve_date(text, self.as_of)
 
 
 def resolve(name: str, *, as_of: date) -> Persona:
@@ -97,6 +115,8 @@ def resolve(name: str, *, as_of: date) -> Persona:
         locked=doc.get("application_locked", False),
         raw_records={k: bytes.fromhex(v) for k, v in doc.get("raw_records", {}).items()},
         as_of=as_of,
+        applications=tuple(doc.get("applications", DEFAULT_APPLICATIONS[doc["generation"]])),
+        sections={app: doc[app] for app in APPLICATION_MODULES if app in doc},
     )
 
 
@@ -114,20 +134,35 @@ def atr_for(values: dict[str, Any], card_profile: dict) -> bytes:
     return atr
 
 
+def ppse(entries: list[bytes]) -> DF:
+    """The PPSE DF listing the contactless applications' directory entries in its FCI."""
+    directory = b"".join(entries)
+    return DF("PPSE", PPSE_FID, f"3F00/{PPSE_FID:04X}", PPSE_NAME,
+              fci_proprietary=b"\xBF\x0C" + _length(len(directory)) + directory)
+
+
+def _length(n: int) -> bytes:
+    return bytes((n,)) if n < 128 else bytes((0x81, n))
+
+
 def image(name: str, *, as_of: date) -> CardImage:
     """The card image of persona `name` as personalised on `as_of`."""
     persona = resolve(name, as_of=as_of)
     card_profile = load("national/card", "card")
-    app = ssse.build(persona.values, generation=persona.generation, pin=persona.pin,
-                     pin_tries=persona.pin_tries, locked=persona.locked,
-                     raw_records=persona.raw_records)
-    mf = DF("MF", 0x3F00, "3F00", None, (app.df,))
+    builds: list[AppBuild] = [
+        importlib.import_module(APPLICATION_MODULES[app]).build_for(persona) for app in persona.applications
+    ]
+    entries = [b.ppse_entry for b in builds if b.ppse_entry]
+    dfs = tuple(b.df for b in builds) + ((ppse(entries),) if entries else ())
+    contents: dict[str, bytes] = {}
+    for build in builds:
+        contents.update(build.contents)
     return CardImage(
         atr=atr_for(persona.values, card_profile),
-        tree=FileTree(mf),
-        applications={app.application.path: app.application},
-        contents=app.contents,
+        tree=FileTree(DF("MF", 0x3F00, "3F00", None, dfs)),
+        applications={b.application.path: b.application for b in builds if b.application},
+        contents=contents,
         page_size=card_profile["nvm"]["page_size"],
-        locked_select_sw=int(card_profile["locked_application_select_sw"], 16),
-        origin={"persona": name, "as_of": as_of.isoformat(), "generation": str(persona.generation)},
+        origin={"persona": name, "as_of": as_of.isoformat(), "generation": str(persona.generation),
+                "applications": ",".join(persona.applications)},
     )

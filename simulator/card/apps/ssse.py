@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from simulator.card.commands_security import encode_pin
 from simulator.card.filesystem import DF, EF, Access
 from simulator.card.image import (
+    AppBuild,
     Application,
     KeySlot,
     count_key,
@@ -28,6 +29,9 @@ from simulator.card.image import (
 from simulator.card.security import parse_condition
 from simulator.crypto import diversify
 from simulator.profile import load
+
+if TYPE_CHECKING:
+    from simulator.card.personas import Persona
 
 ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 CARD_NUMBER_WEIGHTS = (3, 7, 9, 10, 5, 8, 4, 2)
@@ -163,18 +167,9 @@ def card_key(profile: dict, kid: int, card_identifier: bytes, algorithm: str) ->
     return diversify(algorithm, master, card_identifier[-8:])
 
 
-@dataclass(frozen=True)
-class SsseBuild:
-    """What the SSSE contributes to a card image."""
-
-    df: DF
-    application: Application
-    contents: dict[str, bytes]
-
-
 def build(values: dict[str, Any], *, generation: int, pin: str, pin_tries: int,
           locked: bool = False, raw_records: dict[str, bytes] | None = None,
-          profile: dict | None = None) -> SsseBuild:
+          profile: dict | None = None) -> AppBuild:
     """The SSSE DF with its records, PIN and keys for one card.
 
     `values` maps element names to values (bytes, str or date per encoding); `raw_records`
@@ -230,9 +225,17 @@ def build(values: dict[str, Any], *, generation: int, pin: str, pin_tries: int,
     contents[pin_tries_key(path)] = bytes((pin_tries,))
     contents[locked_key(path)] = b"\x01" if locked else b"\x00"
     pin_policy = profile["pin"]
-    application = Application(path, algorithm, keys, pin_policy["tries"],
-                              (pin_policy["min_digits"], pin_policy["max_digits"]))
-    return SsseBuild(df, application, contents)
+    application = Application(
+        "ssse", path, algorithm, keys, pin_policy["tries"], (pin_policy["min_digits"], pin_policy["max_digits"]),
+        locked_sw=int(app_spec["locked_select_sw"], 16),
+    )
+    return AppBuild(df, application, contents)
+
+
+def build_for(persona: Persona) -> AppBuild:
+    """The SSSE of a persona's card."""
+    return build(persona.values, generation=persona.generation, pin=persona.pin, pin_tries=persona.pin_tries,
+                 locked=persona.locked, raw_records=persona.raw_records)
 
 
 def _walk(df: DF):

@@ -24,6 +24,11 @@ SCHEMAS = {
     "ssse": "ssse.schema.json",
     "clauses": "clauses.schema.json",
     "persona": "persona.schema.json",
+    "terminals": "terminals.schema.json",
+    "epurse": "epurse.schema.json",
+    "qpboc": "qpboc.schema.json",
+    "timing": "timing.schema.json",
+    "psam": "psam.schema.json",
 }
 
 

@@ -115,6 +115,11 @@ class Transport(ABC):
     def add_tracer(self, tracer: Tracer) -> None:
         self._tracers.append(tracer)
 
+    def remove_tracer(self, tracer: Tracer) -> None:
+        """Detach a tracer added earlier (a no-op if it is not attached)."""
+        if tracer in self._tracers:
+            self._tracers.remove(tracer)
+
     def connect(self) -> bytes:
         """Power the card up (reconnecting if connected); return the ATR."""
         if self._atr is not None:

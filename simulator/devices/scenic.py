@@ -1,0 +1,77 @@
+"""Scenic-spot (and library, museum) gate: identity and entitlement from the social-security
+application, nothing charged.
+
+It reads only what entitlement needs (data minimisation, terminals.yaml `minimisation.scenic`):
+卡识别码 and the validity dates from EF05, and 出生日期 from EF06 after the HSM authenticates
+the terminal (EXTERNAL AUTHENTICATE with key 0A); never 姓名 or 社会保障号码.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from simulator.apdu import SW
+from simulator.card.apps import ssse
+from simulator.devices.decision import Decision
+from simulator.devices.ssse_reader import READ_KEY, IssuerKeys
+from simulator.devices.terminal import Terminal
+from simulator.profile import load
+from simulator.transport.base import Transport
+
+
+def age_on(birth: date, day: date) -> int:
+    return day.year - birth.year - ((day.month, day.day) < (birth.month, birth.day))
+
+
+class ScenicGate(Terminal):
+    kind = "scenic"
+
+    def __init__(self, *, keys: IssuerKeys | None = None, **kw) -> None:
+        super().__init__(**kw)
+        self.keys = keys or IssuerKeys()
+        self.ssse_profile = load("national/ssse", "ssse")
+        self.elements = ssse.elements(self.ssse_profile)
+
+    def _read(self, card: Transport, name: str) -> bytes | None:
+        element = self.elements[name]
+        sfi = 5 if element.file == "EF05" else 6
+        by_tag = element.file == "EF06"
+        p1, p2 = (element.tag, sfi << 3) if by_tag else (element.record, (sfi << 3) | 4)
+        answer = card.send(0x00, 0xB2, p1, p2, le=0)
+        return answer.data if answer.sw == SW.OK else None
+
+    def transact(self, card: Transport) -> Decision:
+        aid = bytes.fromhex(self.ssse_profile["application"]["aid"])
+        selected = card.send(0x00, 0xA4, 0x04, 0x00, aid, le=0)
+        if selected.sw == SW.FILE_DEACTIVATED:
+            return self.decide("APP_LOCKED", detail=f"SELECT SSSE {selected.sw:04X}")
+        if selected.sw != SW.OK:
+            return self.decide("NO_APPLICATION", detail=f"SELECT SSSE {selected.sw:04X}")
+        today = self.clock().date()
+        try:
+            values = {n: self.elements[n].parse_record(self._read(card, n) or b"")
+                      for n in ("card_identifier", "issue_date", "expiry_date")}
+        except ValueError as exc:
+            return self.decide("CARD_ERROR", detail=str(exc))
+        card_id = values["card_identifier"].hex().upper()
+        if card_id in self.blacklist:
+            return self.decide("BLACKLISTED", card=card_id)
+        if today < values["issue_date"]:
+            return self.decide("NOT_YET_VALID", card=card_id)
+        if today > values["expiry_date"]:
+            return self.decide("EXPIRED", card=card_id)
+        challenge = card.send(0x00, 0x84, 0x00, 0x00, le=8)
+        algorithm = "sm4" if b"\x9f\x0c\x03\x86\x01\x03" in selected.data else "3des"
+        if challenge.sw == SW.OK:
+            cryptogram = self.keys.external_auth(READ_KEY, values["card_identifier"], algorithm, challenge.data)
+            card.send(0x00, 0x82, 0x00, READ_KEY, cryptogram)
+        raw = self._read(card, "birth_date")
+        if raw is None:
+            return self.decide("NOT_ENTITLED", card=card_id, detail="出生日期 not readable")
+        try:
+            age = age_on(self.elements["birth_date"].parse_record(raw), today)
+        except ValueError as exc:
+            return self.decide("CARD_ERROR", card=card_id, detail=str(exc))
+        rule = self.profile["scenic"]
+        entitled = age >= rule["free_from_age"] or age < rule["free_below_age"]
+        return self.decide("ENTITLED" if entitled else "NOT_ENTITLED", card=card_id, evidence={"age": age})

@@ -19,6 +19,7 @@ from simulator.devices.decision import Decision
 from simulator.profile import load
 from simulator.transport.base import Tracer, Transport
 from simulator.transport.errors import CardRemovedError
+from simulator.transport.timing import from_profile
 
 
 class Timer(Tracer, Protocol):
@@ -31,6 +32,11 @@ class Timer(Tracer, Protocol):
 TimerFactory = Callable[[str], Timer]
 
 
+def profile_timers(link: str) -> Timer:
+    """The timing profile's defaults: 106 kbit/s contactless, the PSAM's contact baud."""
+    return from_profile(link=link)
+
+
 class Terminal(ABC):
     kind: ClassVar[str]
 
@@ -40,7 +46,7 @@ class Terminal(ABC):
         terminal_id: str,
         clock: Callable[[], datetime],
         blacklist: Container[str] = frozenset(),
-        timers: TimerFactory | None = None,
+        timers: TimerFactory | None = profile_timers,
         profile: dict | None = None,
     ) -> None:
         self.terminal_id = terminal_id

@@ -43,6 +43,8 @@ class SW(IntEnum):
     # PBOC / JT/T 978 electronic purse (transit-payment.md §1.3)
     INSUFFICIENT_FUNDS = 0x9401
     KEY_INDEX_NOT_SUPPORTED = 0x9403
+    COUNTER_EXHAUSTED = 0x9402  # transaction counter at its maximum [B]
+    MAC_UNAVAILABLE = 0x9406  # GET TRANSACTION PROVE: no proof for that ATC [B]
     MAC_INVALID = 0x9302
     APPLICATION_LOCKED = 0x9303
 

@@ -10,7 +10,8 @@ import pytest
 
 from simulator.card import personas
 from simulator.card.cardos import CardOS
-from simulator.devices.ssse_reader import IssuerKeys, read_card
+from simulator.devices.issuer import IssuerKeys
+from simulator.devices.ssse_reader import read_card
 from simulator.transport import CardRemovedError, PcscTransport
 
 pytestmark = [pytest.mark.pcsc, pytest.mark.timeout(30)]

@@ -6,7 +6,8 @@ import pytest
 
 from simulator.card import personas
 from simulator.card.cardos import CardOS
-from simulator.devices.ssse_reader import IssuerKeys, ReadError, read_card
+from simulator.devices.issuer import IssuerKeys
+from simulator.devices.ssse_reader import ReadError, read_card
 from simulator.transport import InProcessTransport
 
 AS_OF = date(2026, 11, 23)

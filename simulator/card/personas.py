@@ -25,6 +25,8 @@ _RELATIVE = re.compile(r"^([+-])(\d+)([ymd])$")
 #: application name -> module with `build_for(persona) -> AppBuild`
 APPLICATION_MODULES = {
     "ssse": "simulator.card.apps.ssse",
+    "epurse": "simulator.card.apps.epurse",
+    "qpboc": "simulator.card.apps.qpboc",
 }
 #: what a persona's card carries unless it says otherwise, by generation
 DEFAULT_APPLICATIONS = {2: ("ssse",), 3: ("ssse",)}

@@ -15,7 +15,7 @@ from typing import Any
 from simulator.apdu import SW, describe
 from simulator.card.apps import ssse
 from simulator.card.commands_security import encode_pin
-from simulator.crypto.auth import external_auth_cryptogram
+from simulator.devices.issuer import IssuerKeys
 from simulator.privacy import mask_value
 from simulator.profile import load
 from simulator.transport.base import Transport
@@ -26,18 +26,6 @@ ALGORITHM_BY_INDICATOR = {1: "3des", 3: "sm4"}
 
 class ReadError(Exception):
     """The card is not a readable social security card (no SSSE, locked, refused)."""
-
-
-class IssuerKeys:
-    """Stands in for the terminal's PSAM / the platform's encryption machine (加密机): it holds
-    the issuer's (synthetic, test-only) master keys and answers authentication challenges."""
-
-    def __init__(self, profile: dict | None = None) -> None:
-        self.profile = profile or load("national/ssse", "ssse")
-
-    def external_auth(self, kid: int, card_identifier: bytes, algorithm: str, challenge: bytes) -> bytes:
-        key = ssse.card_key(self.profile, kid, card_identifier, algorithm)
-        return external_auth_cryptogram(algorithm, key, challenge)
 
 
 @dataclass

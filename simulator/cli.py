@@ -77,7 +77,7 @@ def _print_readout(readout: ReadOut, *, show_personal_data: bool) -> None:
 
 
 def _trace_lines(recorder: TraceRecorder) -> list[str]:
-    masker = TraceMasker.from_elements(ssse.elements())
+    masker = TraceMasker.from_profiles()
     return [
         f"{x.seconds * 1e3:8.3f} ms  > {masker.command(x.command).hex().upper()}\n"
         f"             < {masker.response(x.command, x.response).hex().upper()}"

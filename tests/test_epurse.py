@@ -208,7 +208,7 @@ def test_select_answers_the_fci_of_the_trace_layout():
 
 @clause("PURSE-SEL-001")
 def test_the_purse_is_not_on_a_card_without_it():
-    card = CardOS(image("normal"))
+    card = CardOS(image("second_generation"))  # a 2nd-generation card carries no transport application
     card.power_up()
     assert ResponseAPDU.parse(card.transmit(bytes.fromhex(SELECT))).sw == SW.FILE_NOT_FOUND
 

@@ -22,11 +22,11 @@ from hypothesis import strategies as st
 from simulator.apdu import SW, CommandAPDU, ResponseAPDU
 from simulator.card import personas
 from simulator.card.apps import qpboc
-from simulator.card.apps.qpboc import parse_tlv, tlv
 from simulator.card.cardos import CardOS
 from simulator.card.nvm import NVM
 from simulator.faults import FaultPlan, PowerLost
 from simulator.profile import PROFILE_ROOT, clauses
+from simulator.tlv import parse_dol, parse_tlv, tlv
 
 clause = pytest.mark.clause
 AS_OF = date(2026, 11, 23)
@@ -181,7 +181,7 @@ def test_select_answers_the_fci_with_the_pdol_of_the_trace():
     assert fci[0x84] == AID
     prop = dict(parse_tlv(fci[0xA5]))
     assert prop[0x50] == b"PBOC DEBIT" and prop[0x87] == b"\x01"
-    assert qpboc.parse_dol(prop[0x9F38]) == TRACE_ORDER
+    assert parse_dol(prop[0x9F38]) == TRACE_ORDER
     assert sum(n for _, n in TRACE_ORDER) == 0x21  # "8321" in the trace
     assert dict(parse_tlv(prop[0xBF0C]))[0xDF61][0] & 0x40  # online ODA supported
 

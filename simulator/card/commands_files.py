@@ -13,37 +13,31 @@ from simulator.apdu import SW, CardError, CommandAPDU, ResponseAPDU
 from simulator.card.commands import command
 from simulator.card.filesystem import DESCRIPTOR, DF, EF
 from simulator.card.image import count_key, head_key, record_key
+from simulator.tlv import tlv
 
 if TYPE_CHECKING:
     from simulator.card.cardos import CardOS
 
 
-def _tlv(tag: int, value: bytes) -> bytes:
-    if len(value) > 255:
-        raise ValueError("FCI element longer than 255 bytes")
-    length = bytes((len(value),)) if len(value) < 128 else bytes((0x81, len(value)))
-    return bytes((tag,)) + length + value
-
-
 def fci(df: DF) -> bytes:
     """File control information of a DF: 6F { 84 DF name, A5 proprietary } or 6F { 83 FID }."""
-    inner = _tlv(0x84, df.aid) if df.aid else _tlv(0x83, df.fid.to_bytes(2, "big"))
+    inner = tlv(0x84, df.aid) if df.aid else tlv(0x83, df.fid.to_bytes(2, "big"))
     if df.fci_proprietary:
-        inner += _tlv(0xA5, df.fci_proprietary)
-    return _tlv(0x6F, inner)
+        inner += tlv(0xA5, df.fci_proprietary)
+    return tlv(0x6F, inner)
 
 
 def fcp(ef: EF) -> bytes:
     """File control parameters of an EF: 62 { 80 size, 82 descriptor, 83 FID, 88 SFI }."""
     size = ef.size if not ef.is_record else ef.record_size * ef.max_records
-    inner = _tlv(0x80, size.to_bytes(2, "big"))
+    inner = tlv(0x80, size.to_bytes(2, "big"))
     descriptor = bytes((DESCRIPTOR[ef.structure],))
     if ef.is_record:
         descriptor += b"\x00" + bytes((ef.record_size, ef.max_records))
-    inner += _tlv(0x82, descriptor) + _tlv(0x83, ef.fid.to_bytes(2, "big"))
+    inner += tlv(0x82, descriptor) + tlv(0x83, ef.fid.to_bytes(2, "big"))
     if ef.sfi is not None:
-        inner += _tlv(0x88, bytes((ef.sfi,)))
-    return _tlv(0x62, inner)
+        inner += tlv(0x88, bytes((ef.sfi,)))
+    return tlv(0x62, inner)
 
 
 # -- SELECT ---------------------------------------------------------------------------------

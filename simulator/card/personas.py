@@ -19,6 +19,7 @@ from simulator.card.apps import ssse
 from simulator.card.filesystem import DF, FileTree
 from simulator.card.image import AppBuild, CardImage
 from simulator.profile import ProfileError, load, load_persona
+from simulator.tlv import tlv
 
 _RELATIVE = re.compile(r"^([+-])(\d+)([ymd])$")
 
@@ -29,7 +30,7 @@ APPLICATION_MODULES = {
     "qpboc": "simulator.card.apps.qpboc",
 }
 #: what a persona's card carries unless it says otherwise, by generation
-DEFAULT_APPLICATIONS = {2: ("ssse",), 3: ("ssse",)}
+DEFAULT_APPLICATIONS = {2: ("ssse",), 3: ("ssse", "epurse", "qpboc")}
 #: the contactless directory (PPSE, EMV Book B / JR/T 0025): DF name and FID (FID modelled)
 PPSE_NAME = b"2PAY.SYS.DDF01"
 PPSE_FID = 0x5031
@@ -139,12 +140,7 @@ def atr_for(values: dict[str, Any], card_profile: dict) -> bytes:
 def ppse(entries: list[bytes]) -> DF:
     """The PPSE DF listing the contactless applications' directory entries in its FCI."""
     directory = b"".join(entries)
-    return DF("PPSE", PPSE_FID, f"3F00/{PPSE_FID:04X}", PPSE_NAME,
-              fci_proprietary=b"\xBF\x0C" + _length(len(directory)) + directory)
-
-
-def _length(n: int) -> bytes:
-    return bytes((n,)) if n < 128 else bytes((0x81, n))
+    return DF("PPSE", PPSE_FID, f"3F00/{PPSE_FID:04X}", PPSE_NAME, fci_proprietary=tlv(0xBF0C, directory))
 
 
 def image(name: str, *, as_of: date) -> CardImage:

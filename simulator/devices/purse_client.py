@@ -136,6 +136,7 @@ class Psam:
 
     def __init__(self, transport: Transport) -> None:
         self.t = transport
+        _ok("select psam MF", transport.send(0x00, 0xA4, 0x00, 0x00, bytes.fromhex("3F00"), le=0))
         self.terminal_id = _ok("psam terminal number", transport.send(0x00, 0xB0, 0x96, 0x00, le=6), 6)
         _ok("select psam", transport.send(0x00, 0xA4, 0x04, 0x00, PSAM_AID, le=0))
         self.key_index = _ok("psam public info", transport.send(0x00, 0xB0, 0x97, 0x00, le=0x19), 0x19)[0]

@@ -49,8 +49,10 @@ class ScenicGate(Terminal):
             return self.decide("NO_APPLICATION", detail=f"SELECT SSSE {selected.sw:04X}")
         today = self.clock().date()
         try:
-            values = {n: self.elements[n].parse_record(self._read(card, n) or b"")
-                      for n in ("card_identifier", "issue_date", "expiry_date")}
+            values = {
+                n: self.elements[n].parse_record(self._read(card, n) or b"")
+                for n in ("card_identifier", "issue_date", "expiry_date")
+            }
         except ValueError as exc:
             return self.decide("CARD_ERROR", detail=str(exc))
         card_id = values["card_identifier"].hex().upper()

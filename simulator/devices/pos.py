@@ -1,0 +1,130 @@
+"""Reference POS: a UnionPay QuickPass (闪付, qPBOC) purchase with online authorisation through a
+pluggable bank link (transit-payment.md §2 flow: PPSE, SELECT, GPO with the PDOL, READ RECORD per
+AFL, then the card's decision: TC approves offline, ARQC goes online, AAC declines).
+"""
+
+from __future__ import annotations
+
+import random
+
+from simulator.apdu import SW
+from simulator.backend.bank import Authorisation, BankLink
+from simulator.card.apps.qpboc import amount_n12, yymmdd
+from simulator.devices.decision import Decision
+from simulator.devices.purse_client import PPSE
+from simulator.devices.terminal import Terminal
+from simulator.tlv import parse_dol, parse_tlv, tlv
+from simulator.transport.base import Transport
+
+UNIONPAY_RID = bytes.fromhex("A000000333")
+CID_DECISIONS = {0x40: "TC", 0x80: "ARQC", 0x00: "AAC"}
+#: the tags of field 55 the issuer needs to verify the cryptogram (ISO 8583 DE 55)
+FIELD55 = (0x9F02, 0x9F03, 0x9F1A, 0x95, 0x5F2A, 0x9A, 0x9C, 0x9F37, 0x82, 0x9F36, 0x9F10, 0x9F26, 0x9F27)
+
+
+def _constructed(tag: int) -> bool:
+    return bool(tag >> (8 * ((tag.bit_length() - 1) // 8)) & 0x20)
+
+
+def _tags(data: bytes) -> dict[int, bytes]:
+    """Primitive tags of a (nested) BER-TLV answer, flattened."""
+    out: dict[int, bytes] = {}
+    for tag, value in parse_tlv(data):
+        if _constructed(tag):
+            out.update(_tags(value))
+        else:
+            out[tag] = value
+    return out
+
+
+def _templates(data: bytes, want: int) -> list[bytes]:
+    """Values of every `want` template at any depth (the PPSE's 61 directory entries)."""
+    found = []
+    for tag, value in parse_tlv(data):
+        if tag == want:
+            found.append(value)
+        elif _constructed(tag):
+            found += _templates(value, want)
+    return found
+
+
+class QuickPassPOS(Terminal):
+    kind = "pos"
+
+    def __init__(
+        self,
+        *,
+        bank: BankLink,
+        amount: int,
+        rng: random.Random | None = None,
+        ttq: bytes = bytes.fromhex("26800000"),
+        **kw,
+    ) -> None:
+        super().__init__(**kw)
+        self.bank, self.amount, self.ttq = bank, amount, ttq
+        self.rng = rng or random.Random(0)
+
+    def _terminal_data(self) -> dict[int, bytes]:
+        now = self.clock()
+        return {
+            0x9F66: self.ttq,
+            0x9F02: amount_n12(self.amount),
+            0x9F03: amount_n12(0),
+            0x9F1A: bytes.fromhex("0156"),
+            0x95: bytes(5),
+            0x5F2A: bytes.fromhex("0156"),
+            0x9A: yymmdd(now.date()),
+            0x9C: b"\x00",
+            0x9F37: self.rng.randbytes(4),
+        }
+
+    def transact(self, card: Transport) -> Decision:
+        ppse = card.send(0x00, 0xA4, 0x04, 0x00, PPSE, le=0)
+        if ppse.sw != SW.OK:
+            return self.decide("NO_APPLICATION", detail=f"SELECT PPSE {ppse.sw:04X}")
+        entries = sorted(
+            (_tags(entry).get(0x87, b"\x0f")[0], _tags(entry).get(0x4F, b"")) for entry in _templates(ppse.data, 0x61)
+        )
+        entries = [e for e in entries if e[1].startswith(UNIONPAY_RID)]
+        if not entries:
+            return self.decide("NO_APPLICATION", detail="no UnionPay application in the PPSE")
+        aid = entries[0][1]
+        selected = card.send(0x00, 0xA4, 0x04, 0x00, aid, le=0)
+        if selected.sw != SW.OK:
+            reason = "APP_LOCKED" if selected.sw == SW.FILE_DEACTIVATED else "NO_APPLICATION"
+            return self.decide(reason, detail=f"SELECT {aid.hex().upper()} {selected.sw:04X}")
+        terminal = self._terminal_data()
+        pdol = parse_dol(_tags(selected.data).get(0x9F38, b""))
+        try:
+            data = b"".join(terminal[tag].rjust(n, b"\x00")[:n] for tag, n in pdol)
+        except KeyError as missing:
+            return self.decide("CARD_ERROR", detail=f"PDOL asks for tag {missing} the terminal does not have")
+        gpo = card.send(0x80, 0xA8, 0x00, 0x00, tlv(0x83, data), le=0)
+        if gpo.sw != SW.OK:
+            return self.decide("DECLINED", amount=self.amount, detail=f"GPO {gpo.sw:04X}")
+        card_tags = _tags(gpo.data)
+        for i in range(0, len(card_tags.get(0x94, b"")), 4):
+            sfi, first, last = card_tags[0x94][i] >> 3, card_tags[0x94][i + 1], card_tags[0x94][i + 2]
+            for number in range(first, last + 1):
+                record = card.send(0x00, 0xB2, number, (sfi << 3) | 4, le=0)
+                if record.sw == SW.OK:
+                    card_tags.update(_tags(record.data))
+        decision = CID_DECISIONS.get(card_tags.get(0x9F27, b"\xff")[0] & 0xC0)
+        evidence = {"cid": decision, "atc": card_tags.get(0x9F36, b""), "ac": card_tags.get(0x9F26, b"")}
+        if decision == "TC":
+            return self.decide("APPROVED_OFFLINE", amount=self.amount, debited=self.amount, evidence=evidence)
+        if decision != "ARQC":
+            return self.decide("DECLINED", amount=self.amount, evidence=evidence, detail=f"card decision {decision}")
+        pan = card_tags.get(0x5A, b"").hex().upper().rstrip("F")
+        request = Authorisation(
+            pan=pan,
+            pan_sequence=int(card_tags.get(0x5F34, b"\x00").hex()),
+            amount=self.amount,
+            terminal_id=self.terminal_id,
+            tags={t: v for t, v in {**terminal, **card_tags}.items() if t in FIELD55},
+        )
+        result = self.bank.authorise(request)
+        evidence["response_code"] = result.response_code
+        if not result.approved:
+            return self.decide("DECLINED", amount=self.amount, evidence=evidence, detail=result.detail)
+        return self.decide("APPROVED_ONLINE", amount=self.amount, evidence=evidence)

@@ -29,6 +29,8 @@ SCHEMAS = {
     "qpboc": "qpboc.schema.json",
     "timing": "timing.schema.json",
     "psam": "psam.schema.json",
+    "ics": "ics.schema.json",
+    "reader_api": "reader_api.schema.json",
 }
 
 

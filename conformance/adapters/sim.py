@@ -1,0 +1,156 @@
+"""`sim`: the built-in reference devices as the DUT (the embedded default), or one seeded-defect
+mutant in place of its reference device (`sim:mutant=NAME`).
+
+Options after the colon, comma-separated: `mutant=NAME`, `terminals=bus,gate_exit` (which
+reference terminals to certify; default all kinds of ics.yaml).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
+
+from conformance.dut import DUT, Presentation, RecordingCard
+from simulator.backend.bank import ReferenceBank
+from simulator.card import personas
+from simulator.card.apps import epurse
+from simulator.card.cardos import CardOS
+from simulator.card.interface import Card
+from simulator.devices.pos import QuickPassPOS
+from simulator.devices.psam import psam_image
+from simulator.devices.scenic import ScenicGate
+from simulator.devices.terminal import Terminal
+from simulator.devices.transit import BusValidator, MetroGate
+from simulator.profile import load
+from simulator.transport import InProcessTransport
+
+#: the personalisation date of every simulated card, and the harness clock's start
+AS_OF = date(2026, 11, 23)
+START = datetime(2026, 11, 23, 8, 0)
+
+
+class Clock:
+    """The terminal's clock, moved by the harness (capability `clock_control`)."""
+
+    def __init__(self, start: datetime = START) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+def blacklist() -> frozenset[str]:
+    """The certification blacklist (ics.yaml test_lists): purse serials and 卡识别码 of its personas."""
+    entries = set()
+    for name in load("national/ics", "ics")["test_lists"]["blacklist"]:
+        card_id = personas.resolve(name, as_of=AS_OF).values["card_identifier"]
+        entries.add(card_id.hex().upper())
+        entries.add(epurse.identity(card_id[:3].hex(), card_id[-8:])[1].hex().upper())
+    return frozenset(entries)
+
+
+def _psam(terminal_id: str) -> InProcessTransport:
+    return InProcessTransport(CardOS(psam_image(terminal_id=bytes.fromhex(terminal_id))))
+
+
+#: terminal kind -> factory(clock, blacklist) of the reference terminal
+TerminalFactory = Callable[..., Terminal]
+REFERENCE_TERMINALS: dict[str, TerminalFactory] = {
+    "bus": lambda **kw: BusValidator(terminal_id="B0001", psam=_psam("000000000201"), **kw),
+    "gate_entry": lambda **kw: MetroGate(terminal_id="G0101", station="0101", direction="entry",
+                                         psam=_psam("000000000101"), **kw),
+    "gate_exit": lambda **kw: MetroGate(terminal_id="G0105", station="0105", direction="exit",
+                                        psam=_psam("000000000105"), **kw),
+    "scenic": lambda **kw: ScenicGate(terminal_id="S0001", **kw),
+    "pos": lambda **kw: QuickPassPOS(terminal_id="POS0001", bank=ReferenceBank(), amount=1500,
+                                     rng=random.Random(20261123), **kw),
+}
+
+
+class SimCard:
+    """Reference cards by persona, each a fresh card in-process."""
+
+    name = "reference card"
+
+    def __init__(self, build: Callable[[str], Card] | None = None, *, name: str = "reference card") -> None:
+        self.build = build or (lambda persona: CardOS(personas.image(persona, as_of=AS_OF)))
+        self.name = name
+        ics = load("national/ics", "ics")
+        self.capabilities = frozenset(ics["card"]) | {"persona_choice"}
+
+    def open(self, persona: str) -> InProcessTransport:
+        return InProcessTransport(self.build(persona))
+
+
+class SimTerminal:
+    """A reference (or mutant) terminal in-process; the card it is shown is recorded on the card side."""
+
+    def __init__(self, name: str, kind: str, factory: TerminalFactory) -> None:
+        ics = load("national/ics", "ics")
+        self.name, self.kind = name, kind
+        self.capabilities = frozenset(ics["terminal_kinds"][kind]) | set(ics["simulator_only"])
+        self.clock = Clock()
+        self.terminal = factory(clock=self.clock, blacklist=blacklist())
+
+    def present(self, card: Card) -> Presentation:
+        recorder = RecordingCard(card)
+        decision = self.terminal.present(InProcessTransport(recorder))
+        return Presentation(decision.as_dict(), recorder.exchanges)
+
+    def advance(self, seconds: float) -> None:
+        self.clock.advance(seconds)
+
+
+def _options(rest: str) -> dict[str, str]:
+    options = {}
+    for part in filter(None, rest.split(",")):
+        key, sep, value = part.partition("=")
+        if not sep:
+            raise ValueError(f"sim options are KEY=VALUE, got {part!r} (e.g. sim:mutant=skips_expiry)")
+        options[key] = value
+    unknown = set(options) - {"mutant", "terminals"}
+    if unknown:
+        raise ValueError(f"unknown sim option(s) {sorted(unknown)}; valid: mutant, terminals")
+    return options
+
+
+def make(rest: str, *, info: dict[str, str]) -> DUT:
+    options = _options(rest)
+    kinds = options.get("terminals", ",".join(REFERENCE_TERMINALS)).split(",")
+    unknown = [k for k in kinds if k not in REFERENCE_TERMINALS]
+    if unknown:
+        raise ValueError(f"unknown terminal kinds {unknown}; valid: {', '.join(REFERENCE_TERMINALS)}")
+    card: SimCard = SimCard()
+    terminals = {kind: SimTerminal(kind, kind, REFERENCE_TERMINALS[kind]) for kind in kinds}
+    reader = _reference_reader()
+    name = "reference devices"
+    if "mutant" in options:
+        from conformance.mutants import all_mutants
+
+        mutants = all_mutants()
+        mutant = mutants.get(options["mutant"])
+        if mutant is None:
+            raise ValueError(f"unknown mutant {options['mutant']!r}; known: {', '.join(sorted(mutants))}")
+        name = f"mutant {mutant.name}: {mutant.defect}"
+        if mutant.role == "card":
+            card, terminals, reader = SimCard(mutant.build, name=name), {}, None
+        elif mutant.role == "terminal":
+            card, reader = None, None
+            terminals = {mutant.name: SimTerminal(mutant.name, mutant.kind, mutant.build)}
+        else:
+            card, terminals, reader = None, {}, mutant.build()
+    return DUT(name=name, card=card, terminals=terminals, reader=reader, info={"dut_name": name})
+
+
+def _reference_reader():
+    """The reference implementation of the unified reader interface (None until it exists)."""
+    try:
+        from conformance.adapters.reader import SimReader
+    except ImportError:
+        return None
+    return SimReader()
+

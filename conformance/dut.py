@@ -1,0 +1,139 @@
+"""Device-under-test adapters: how a real or simulated device meets the suites.
+
+A DUT plays one or more roles, and a suite only sees its role (DESIGN.md "DUT adapters"):
+- `card`: a card to certify (`open(persona)` -> an unconnected Transport to it);
+- `terminals`: terminals to certify by name (`present(card)` -> `Presentation`: the decision
+  record and every APDU the terminal sent, recorded on the card's side whatever the transport);
+- `reader`: an implementation of the unified reader interface (`call(function, *args)`).
+
+`make_dut(spec)` picks the adapter from `ADAPTERS` by the spec's scheme: `sim` (the reference
+devices, the embedded default; `sim:mutant=NAME` swaps in a seeded-defect device), `pcsc:<reader>`,
+`vpcd:<host>:<port>`, `http:<url>`, `lib:<path>`. Any link or harness failure inside an adapter
+raises `simulator.transport.LinkError` or another non-assertion error: the verdict is *broken*.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from simulator.card.interface import Card
+from simulator.transport.base import Exchange, Transport
+
+
+class CardRole(Protocol):
+    name: str
+    capabilities: frozenset[str]
+
+    def open(self, persona: str) -> Transport:
+        """An unconnected transport to a card in the state of `persona` (pytest.skip if impossible)."""
+        ...
+
+
+@dataclass
+class Presentation:
+    """What a terminal did with a card: its decision record and the APDUs it sent."""
+
+    decision: dict
+    trace: list[Exchange] = field(default_factory=list)
+
+    @property
+    def commands(self) -> list[bytes]:
+        return [x.command for x in self.trace]
+
+
+class TerminalRole(Protocol):
+    name: str
+    kind: str
+    capabilities: frozenset[str]
+
+    def present(self, card: Card) -> Presentation: ...
+
+    def advance(self, seconds: float) -> None:
+        """Move the terminal's clock (only DUTs declaring `clock_control`)."""
+        ...
+
+
+class ReaderRole(Protocol):
+    name: str
+    capabilities: frozenset[str]
+
+    def insert(self, card: Card | None) -> None:
+        """Put a card on the reader (None: take it away)."""
+        ...
+
+    def call(self, function: str, *args: str) -> tuple[int, str]:
+        """Call a function of the unified reader interface: (return code, pOutInfo)."""
+        ...
+
+
+class RecordingCard:
+    """Wraps a card and records every exchange a terminal makes with it, on the card's side.
+
+    This is how the harness sees a terminal's APDUs whether the card sits in-process or behind
+    vpcd: the evidence does not depend on the terminal's cooperation.
+    """
+
+    def __init__(self, card: Card) -> None:
+        self.card = card
+        self.exchanges: list[Exchange] = []
+
+    def power_up(self) -> bytes:
+        return self.card.power_up()
+
+    def power_down(self) -> None:
+        self.card.power_down()
+
+    def reset(self) -> bytes:
+        return self.card.reset()
+
+    def transmit(self, apdu: bytes) -> bytes:
+        response = self.card.transmit(apdu)  # a PowerLost (tear) propagates: the exchange never completed
+        self.exchanges.append(Exchange(bytes(apdu), response, 0.0))
+        return response
+
+    def __getattr__(self, name: str):
+        return getattr(self.card, name)
+
+
+@dataclass
+class DUT:
+    """The roles a DUT plays, plus what the report says about it."""
+
+    name: str
+    card: CardRole | None = None
+    terminals: dict[str, TerminalRole] = field(default_factory=dict)
+    reader: ReaderRole | None = None
+    info: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def capabilities(self) -> frozenset[str]:
+        roles = [self.card, self.reader, *self.terminals.values()]
+        return frozenset(c for role in roles if role is not None for c in role.capabilities)
+
+    def close(self) -> None:
+        for role in (self.card, self.reader, *self.terminals.values()):
+            close = getattr(role, "close", None)
+            if close is not None:
+                close()
+
+
+#: scheme -> "module:function" building a DUT from the rest of the spec and --dut-info
+ADAPTERS = {
+    "sim": "conformance.adapters.sim:make",
+    "pcsc": "conformance.adapters.pcsc:make",
+    "vpcd": "conformance.adapters.vpcd:make",
+    "http": "conformance.adapters.http:make",
+    "lib": "conformance.adapters.lib:make",
+}
+
+
+def make_dut(spec: str, *, info: dict[str, str] | None = None) -> DUT:
+    scheme, _, rest = spec.partition(":")
+    if scheme not in ADAPTERS:
+        raise ValueError(f"unknown DUT {spec!r}; valid schemes: {', '.join(ADAPTERS)} (e.g. sim, pcsc:<reader>)")
+    module, _, function = ADAPTERS[scheme].partition(":")
+    dut = getattr(importlib.import_module(module), function)(rest, info=dict(info or {}))
+    dut.info = {"spec": spec, **(info or {}), **dut.info}
+    return dut

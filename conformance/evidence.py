@@ -1,0 +1,52 @@
+"""Evidence attached to a conformance test: APDU traces, decision records, timings.
+
+Everything goes through the masks of simulator.privacy before it is written (PIPL; Zhengzhou
+order 249 art. 13): a report never holds an unmasked 社会保障号码, name, birth date, PAN or PIN.
+Attachments go to Allure when it is recording, and nowhere otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from functools import cache
+
+from simulator.apdu import ResponseAPDU, describe
+from simulator.privacy import TraceMasker, mask_text
+from simulator.transport.base import Exchange
+
+
+@cache
+def _masker() -> TraceMasker:
+    return TraceMasker.from_profiles()
+
+
+def trace_text(exchanges: Iterable[Exchange]) -> str:
+    """An APDU trace, one exchange per two lines, masked."""
+    masker, lines = _masker(), []
+    for n, x in enumerate(exchanges, 1):
+        response = masker.response(x.command, x.response)
+        sw = ResponseAPDU.parse(response).sw if len(response) >= 2 else None
+        meaning = f"  ({describe(sw)})" if sw is not None else ""
+        lines.append(f"{n:3} > {masker.command(x.command).hex().upper()}")
+        lines.append(f"    < {response.hex().upper()}{meaning}")
+    return mask_text("\n".join(lines))
+
+
+def _attach(body: str, name: str, kind: str) -> None:
+    try:
+        import allure
+    except ImportError:
+        return
+    allure.attach(body, name=name, attachment_type=getattr(allure.attachment_type, kind))
+
+
+def attach_trace(name: str, exchanges: Iterable[Exchange]) -> None:
+    _attach(trace_text(exchanges), name, "TEXT")
+
+
+def attach_json(name: str, value: object) -> None:
+    """A decision record or timing as JSON, with citizen IDs in any text masked."""
+    text = json.dumps(value, ensure_ascii=False, indent=1, default=lambda v: v.hex().upper() if isinstance(v, bytes)
+                      else str(v))
+    _attach(mask_text(text), name, "JSON")

@@ -64,6 +64,17 @@ class Plan:
     evidence: dict = field(default_factory=dict)
 
 
+def open_purse(terminal: Terminal, card: Transport) -> tuple[PurseCard, PurseInfo] | Decision:
+    """SELECT the purse and read 0x15; a rejection when the card has no usable purse."""
+    purse = PurseCard(card)
+    try:
+        purse.select()
+    except CardRefused as refused:
+        reason = "APP_LOCKED" if refused.sw == SW.APPLICATION_LOCKED else "NO_APPLICATION"
+        return terminal.decide(reason, detail=str(refused))
+    return purse, PurseInfo(purse.read_binary(0x15, 30))
+
+
 def _effective_balance(purse: PurseCard) -> int:
     """Primary purse minus the negative (overdraft) purse (805C 00 02 and 01 02)."""
     negative = purse.t.send(0x80, 0x5C, 0x01, 0x02, le=4)
@@ -90,13 +101,10 @@ class PurseTerminal(Terminal):
 
     # -- the flow ---------------------------------------------------------------------------
     def transact(self, card: Transport) -> Decision:
-        purse = PurseCard(card)
-        try:
-            purse.select()
-        except CardRefused as refused:
-            reason = "APP_LOCKED" if refused.sw == SW.APPLICATION_LOCKED else "NO_APPLICATION"
-            return self.decide(reason, detail=str(refused))
-        info = PurseInfo(purse.read_binary(0x15, 30))
+        opened = open_purse(self, card)
+        if isinstance(opened, Decision):
+            return opened
+        purse, info = opened
         card_id = info.serial.hex().upper()
         if self.pending is not None:
             resolved = self._resolve(purse, info)
@@ -456,13 +464,10 @@ class LoadKiosk(Terminal):
         self.pending: Pending | None = None
 
     def transact(self, card: Transport) -> Decision:
-        purse = PurseCard(card)
-        try:
-            purse.select()
-        except CardRefused as refused:
-            reason = "APP_LOCKED" if refused.sw == SW.APPLICATION_LOCKED else "NO_APPLICATION"
-            return self.decide(reason, detail=str(refused))
-        info = PurseInfo(purse.read_binary(0x15, 30))
+        opened = open_purse(self, card)
+        if isinstance(opened, Decision):
+            return opened
+        purse, info = opened
         card_id = info.serial.hex().upper()
         if self.pending is not None:
             p, self.pending = self.pending, None

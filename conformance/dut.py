@@ -58,6 +58,7 @@ class TerminalRole(Protocol):
 class ReaderRole(Protocol):
     name: str
     capabilities: frozenset[str]
+    functions: frozenset[str]  # the interface functions it exports
 
     def insert(self, card: Card | None) -> None:
         """Put a card on the reader (None: take it away)."""

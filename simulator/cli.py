@@ -1,7 +1,7 @@
 """`ykt`: the command line of yikatong.
 
-    ykt demo                       the main job for now: serve a virtual card through pcscd + vpcd,
-                                   read it back through PC/SC, print and save a masked read-out
+    ykt demo                       serve a virtual card through pcscd + vpcd, read it back through
+                                   PC/SC, print and save a masked read-out
     ykt card personas              list the test-card personas
     ykt card serve --persona NAME  insert a virtual card into vpcd until Ctrl-C
     ykt card read [--reader NAME]  read a card through PC/SC (personal data masked)
@@ -157,8 +157,8 @@ def demo(
     out: Annotated[Path | None, typer.Option(help="where to write the read-out (default reports/<run-id>)")] = None,
     as_of: AsOf = None,
 ) -> None:
-    """Main job until `ykt certify` lands: start pcscd + vpcd, insert a virtual card, read it back
-    through PC/SC as department software would, print and save the masked read-out and trace."""
+    """Start pcscd + vpcd, insert a virtual card, read it back through PC/SC as department software
+    would, print and save the masked read-out and trace."""
     run_id = datetime.now().strftime("demo-%Y%m%d-%H%M%S")
     out = out or Path("reports") / run_id
     card = _card(persona, _as_of(as_of))

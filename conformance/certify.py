@@ -1,0 +1,378 @@
+"""`ykt certify` (the main job) and `ykt clauses`.
+
+    ykt certify [--suite card|terminal|reader_api|...|all] [--dut SPEC] [--region R]
+                [--dut-info K=V ...] [--out reports/<run-id>] [--no-html]
+    ykt clauses [--coverage] [--part P]
+
+`certify` runs the conformance suites against a DUT in a pytest subprocess (so a crashing DUT or
+suite cannot take the judge down with it), with a progress bar fed by pytest's lines, then writes
+into OUT: `results.json` (the verdict per test, from the plugin), `allure-results/` (evidence, plus
+environment.properties and categories.json), `report/index.html` (the single-file Allure report,
+cleaned of outside references) and `certificate.json` (the verdict per clause and the outcome of the
+certification rule). Exit status: 0 certified; 1 a clause failed (product defect); 2 something broke
+(link, adapter, harness) and nothing failed; 3 applicable clauses in scope were not tested. The
+verdicts and the exit status come from our own results, never from the report generator.
+
+Without options it certifies the built-in reference devices: `--suite all --dut sim`. Suites are
+the packages under conformance/suites/ (or --suites-dir): a suite added later is picked up.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import platform
+import re
+import secrets
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from conformance import report
+
+SUITES_ROOT = Path(__file__).resolve().parent / "suites"
+#: the usual order of the built-in suites; others follow alphabetically
+SUITE_ORDER = ("card", "terminal", "reader_api")
+ALL = "all"
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="Certify a device; list the clauses.")
+console = Console()
+
+VERDICT_STYLE = {"pass": "green", "fail": "bold red", "broken": "bold magenta", "not_applicable": "dim",
+                 "not_covered": "yellow", "out_of_scope": "dim"}
+
+
+# -- suites and clauses ------------------------------------------------------------------------
+def available_suites(root: Path = SUITES_ROOT) -> list[str]:
+    """Suite names: the packages under `root` holding at least one test module."""
+    if not root.is_dir():
+        return []
+    names = [p.name for p in root.iterdir()
+             if p.is_dir() and not p.name.startswith(("_", ".")) and any(p.rglob("test_*.py"))]
+    return sorted(names, key=lambda n: (SUITE_ORDER.index(n) if n in SUITE_ORDER else len(SUITE_ORDER), n))
+
+
+def _clause_marker(node: ast.Call) -> bool:
+    func = node.func
+    if not isinstance(func, ast.Attribute) or func.attr != "clause":
+        return False
+    owner = func.value
+    return (isinstance(owner, ast.Attribute) and owner.attr == "mark") or (isinstance(owner, ast.Name)
+                                                                           and owner.id == "mark")
+
+
+class _MarkerScan(ast.NodeVisitor):
+    """Clause ids named by `pytest.mark.clause(...)` anywhere in a module (decorators, pytestmark,
+    pytest.param marks), with the enclosing test as location; module-level string constants resolve."""
+
+    def __init__(self, where: str, constants: dict[str, str]) -> None:
+        self.where, self.constants = where, constants
+        self.stack: list[str] = []
+        self.found: list[tuple[str, str]] = []
+        self.unresolved: list[str] = []
+
+    def _scoped(self, node) -> None:
+        self.stack.append(node.name)
+        self.generic_visit(node)
+        self.stack.pop()
+
+    visit_FunctionDef = visit_AsyncFunctionDef = visit_ClassDef = _scoped
+
+    def visit_Call(self, node: ast.Call) -> None:
+        if _clause_marker(node) and node.args:
+            arg = node.args[0]
+            location = f"{self.where}::{'::'.join(self.stack)}" if self.stack else f"{self.where}:{node.lineno}"
+            if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+                self.found.append((arg.value, location))
+            elif isinstance(arg, ast.Name) and arg.id in self.constants:
+                self.found.append((self.constants[arg.id], location))
+            else:
+                self.unresolved.append(f"{self.where}:{node.lineno}")
+        self.generic_visit(node)
+
+
+def named_clauses(root: Path = SUITES_ROOT) -> tuple[dict[str, list[str]], list[str]]:
+    """({clause id: [tests naming it]}, [markers whose id is not a literal]) over the suites' modules."""
+    named: dict[str, list[str]] = {}
+    unresolved: list[str] = []
+    for path in sorted(root.rglob("test_*.py")) if root.is_dir() else []:
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        constants = {t.id: n.value.value for n in tree.body if isinstance(n, ast.Assign)
+                     and isinstance(n.value, ast.Constant) and isinstance(n.value.value, str)
+                     for t in n.targets if isinstance(t, ast.Name)}
+        scan = _MarkerScan(path.relative_to(root).as_posix(), constants)
+        scan.visit(tree)
+        for cid, location in scan.found:
+            named.setdefault(cid, []).append(location)
+        unresolved += scan.unresolved
+    return named, unresolved
+
+
+def _catalogue() -> dict[str, dict]:
+    from simulator.profile import clauses
+
+    return clauses()
+
+
+# -- the run -----------------------------------------------------------------------------------
+def tool_version() -> str:
+    try:
+        return metadata.version("yikatong")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def new_run_id(dut: str, now: datetime) -> str:
+    slug = re.sub(r"[^A-Za-z0-9]+", "-", dut).strip("-")[:40] or "dut"
+    return f"{now:%Y%m%dT%H%M%SZ}-{slug}-{secrets.token_hex(3)}"
+
+
+def describe_dut(spec: str) -> str:
+    """A one-line name of the DUT for the report, without connecting to it."""
+    scheme, _, rest = spec.partition(":")
+    if scheme != "sim":
+        return spec
+    options = dict(part.partition("=")[::2] for part in rest.split(",") if part)
+    if "mutant" in options:
+        try:
+            from conformance.mutants import all_mutants
+
+            mutant = all_mutants().get(options["mutant"])
+        except Exception:  # only a label: the run itself reports a bad mutant
+            mutant = None
+        return f"mutant {options['mutant']}: {mutant.defect}" if mutant else f"mutant {options['mutant']}"
+    return "reference devices" + (f" ({options['terminals']} terminals)" if "terminals" in options else "")
+
+
+_RESULT_LINE = re.compile(r"^(?P<nodeid>\S.*?::.+?) (?P<word>PASSED|FAILED|ERROR|SKIPPED|XFAIL|XPASS)\b")
+_COLLECTED = re.compile(r"collected (\d+) items?")
+
+
+def run_pytest(command: list[str], log: Path, *, label: str) -> tuple[int, dict[str, int]]:
+    """Run pytest, mirror its output to `log`, show a progress bar; (exit status, outcome counts)."""
+    env = dict(os.environ, PYTHONUNBUFFERED="1", PYTHONIOENCODING="utf-8")
+    counts = {"PASSED": 0, "FAILED": 0, "ERROR": 0, "SKIPPED": 0}
+    seen: set[str] = set()
+    columns = (SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TextColumn("{task.fields[tally]}"), TimeElapsedColumn())
+    with log.open("w", encoding="utf-8") as out, Progress(*columns, console=console) as progress:
+        task = progress.add_task(label, total=None, tally="")
+        proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                encoding="utf-8", errors="replace", env=env)
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            out.write(line)
+            if (m := _COLLECTED.search(line)) and progress.tasks[0].total is None:
+                progress.update(task, total=int(m.group(1)))
+            elif m := _RESULT_LINE.match(line):
+                word = m.group("word")
+                counts[word] = counts.get(word, 0) + 1
+                tally = (f"[green]{counts['PASSED']} passed[/] [red]{counts['FAILED']} failed[/] "
+                         f"[magenta]{counts['ERROR']} errors[/] [dim]{counts['SKIPPED']} n/a[/]")
+                first = m.group("nodeid") not in seen  # a teardown error repeats the test's line
+                seen.add(m.group("nodeid"))
+                progress.update(task, advance=1 if first else 0, tally=tally)
+        status = proc.wait()
+    return status, counts
+
+
+def _harness_error(status: int, results: list[dict] | None, counts: dict[str, int]) -> str | None:
+    if results is None:
+        return f"the test run wrote no results (pytest exit status {status}; see pytest.log)"
+    if status in (2, 3, 4):
+        return f"the test run was interrupted or misused (pytest exit status {status}; see pytest.log)"
+    judged_bad = sum(r["verdict"] in ("fail", "broken") for r in results)
+    if status == 1 and not judged_bad:
+        return "pytest reported errors outside any judged test (e.g. in teardown; see pytest.log)"
+    if counts.get("ERROR", 0) + counts.get("FAILED", 0) > judged_bad:
+        return "some errors happened outside the judged test phases (e.g. teardown; see pytest.log)"
+    return None
+
+
+def _print_summary(cert: dict, *, out: Path, html: report.HtmlReport | None) -> None:
+    clauses, tests = cert["counts"]["clauses"], cert["counts"]["tests"]
+    console.print(f"[bold]{cert['dut']['name']}[/] ({cert['dut']['spec']}) against {cert['profile']['catalogue']} "
+                  f"{cert['profile']['version']}, suites {', '.join(cert['suites'])}:")
+    table = Table()
+    table.add_column("verdict")
+    table.add_column("clauses", justify="right")
+    table.add_column("tests", justify="right")
+    for verdict in report.CLAUSE_VERDICTS:
+        n_clauses, n_tests = clauses.get(verdict, 0), tests.get(verdict, "")
+        if n_clauses or n_tests:
+            style = VERDICT_STYLE.get(verdict, "")
+            table.add_row(f"[{style}]{verdict}[/]" if style else verdict, str(n_clauses), str(n_tests))
+    console.print(table)
+    gravity = ("fail", "broken", "not_covered")
+    bad = sorted((c for c in cert["clauses"] if c["verdict"] in gravity), key=lambda c: gravity.index(c["verdict"]))
+    if bad:
+        detail = Table(title="clauses that stand in the way", show_lines=False)
+        for column in ("clause", "verdict", "severity", "first message"):
+            detail.add_column(column, overflow="fold")
+        for c in bad[:15]:
+            message = next((t["message"] for t in c["tests"] if t["verdict"] == c["verdict"] and t["message"]), "")
+            detail.add_row(c["id"], f"[{VERDICT_STYLE[c['verdict']]}]{c['verdict']}[/]", c["severity"], message[:100])
+        if len(bad) > 15:
+            detail.add_row(f"... {len(bad) - 15} more", "", "", "see certificate.json")
+        console.print(detail)
+    outcome = cert["outcome"]
+    style = "bold green" if outcome["certified"] else "bold red"
+    console.print(f"[{style}]{outcome['verdict'].upper()}[/] ({outcome['reason']}); exit status {outcome['exit_code']}")
+    console.print(f"certificate: {out / 'certificate.json'}")
+    if html is not None and html.path is not None:
+        console.print(f"report:      {html.path} (single file, loads nothing from outside)")
+
+
+@app.command("certify")
+def certify(
+    suite: Annotated[str, typer.Option(help="suite to run: a package of conformance/suites (card, terminal, "
+                                            "reader_api, ...) or all")] = ALL,
+    dut: Annotated[str, typer.Option(help="device under test: sim[:mutant=NAME|terminals=a,b], pcsc:<reader>, "
+                                          "vpcd:<host>:<port>, http:<url>, lib:<path>")] = "sim",
+    region: Annotated[str | None, typer.Option(help="regional profile layered over the national one")] = None,
+    profile: Annotated[str, typer.Option(help="profile to certify against (profiles/<name>)")] = "national",
+    dut_info: Annotated[list[str] | None, typer.Option("--dut-info", metavar="KEY=VALUE",
+                                                       help="facts about the DUT (vendor, model, firmware), "
+                                                            "repeatable")] = None,
+    out: Annotated[Path | None, typer.Option(help="output folder (default reports/<run-id>)")] = None,
+    html: Annotated[bool, typer.Option("--html/--no-html", help="generate the single-file HTML report")] = True,
+    suites_dir: Annotated[Path, typer.Option(help="where the suites live (a lab may keep its own)")] = SUITES_ROOT,
+) -> None:
+    """Run the conformance suites against a DUT and write the regulator's report and certificate."""
+    suites = available_suites(suites_dir)
+    if suite == ALL:
+        chosen = suites
+    elif suite in suites:
+        chosen = [suite]
+    else:
+        raise typer.BadParameter(f"no suite {suite!r} in {suites_dir}; available: {', '.join(suites + [ALL])}",
+                                 param_hint="--suite")
+    if not chosen:
+        raise typer.BadParameter(f"no suite with tests in {suites_dir}", param_hint="--suite")
+    info: dict[str, str] = {}
+    for pair in dut_info or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise typer.BadParameter(f"takes KEY=VALUE, got {pair!r}", param_hint="--dut-info")
+        info[key] = value
+
+    now = datetime.now(UTC).replace(microsecond=0)
+    run_id = new_run_id(dut, now)
+    out = Path(out) if out else Path("reports") / run_id
+    results_dir, results_json = out / "allure-results", out / "results.json"
+    out.mkdir(parents=True, exist_ok=True)
+    results_json.unlink(missing_ok=True)
+
+    header = report.catalogue_header(profile)
+    profile_sm3, documents = report.profile_digest(profile, region)
+    dut_name = describe_dut(dut)
+    version = tool_version()
+    python = platform.python_version()
+
+    command = [sys.executable, "-m", "pytest", *[str(suites_dir / s) for s in chosen],
+               "--rootdir", str(report.PROJECT_ROOT), "--dut", dut, "--profile", profile,
+               *(["--region", region] if region else []),
+               *[arg for k, v in info.items() for arg in ("--dut-info", f"{k}={v}")],
+               "--alluredir", str(results_dir), "--clean-alluredir", "--yikatong-results", str(results_json),
+               "-p", "no:cacheprovider", "-p", "no:randomly", "-v", "--tb=no", "-rN", "--color=no"]
+    console.print(f"[bold]ykt certify[/] {run_id}: suites {', '.join(chosen)} against [bold]{dut_name}[/] ({dut}), "
+                  f"profile {header['catalogue']} {header['version']}")
+    started = time.perf_counter()
+    status, counts = run_pytest(command, out / "pytest.log", label=f"{'+'.join(chosen)} on {dut}")
+    seconds = time.perf_counter() - started
+
+    masked = report.mask_results(results_dir, results_json)
+    results = json.loads(results_json.read_text(encoding="utf-8")) if results_json.is_file() else None
+    harness_error = _harness_error(status, results, counts)
+    results = results or []
+    catalogue = _catalogue()
+    scope = set(chosen) | {catalogue[r["clause"]]["part"] for r in results if r.get("clause") in catalogue}
+    judgement = report.judge(results, catalogue, scope, harness_error=harness_error)
+
+    properties = {
+        "run.id": run_id, "date": now.isoformat(), "dut.spec": dut, "dut.name": dut_name,
+        **{f"dut.{k}": v for k, v in info.items()},
+        "profile.id": profile, "profile.region": region or "(national only)",
+        "profile.catalogue": header["catalogue"], "profile.version": header["version"], "profile.sm3": profile_sm3,
+        "suites": ",".join(chosen), "tool": f"yikatong {version}", "python": python,
+    }
+    if results_dir.is_dir():
+        report.write_environment(results_dir, properties)
+        report.write_categories(results_dir)
+
+    built = None
+    if html:
+        built = report.build_html(results_dir, out / "report",
+                                  name=f"yikatong certification: {dut_name} ({run_id})")
+        if built.error:
+            console.print(f"[yellow]{built.error}[/]")
+    evidence = {
+        "results.json": {"sm3": report.file_sm3(results_json) if results_json.is_file() else None},
+        "allure-results": dict(zip(("sm3", "files"), report.manifest(
+            [p for p in results_dir.iterdir() if p.is_file()], results_dir), strict=True))
+        if results_dir.is_dir() else None,
+        "report/index.html": {"sm3": report.file_sm3(built.path)} if built and built.path else
+        {"sm3": None, "note": built.error if built else "not requested (--no-html)"},
+        "pytest.log": {"sm3": report.file_sm3(out / "pytest.log")},
+        "masked_after_run": masked,
+        "removed_from_html": built.removed if built else [],
+        "seconds": round(seconds, 2),
+        "html_seconds": round(built.seconds, 2) if built and built.path else None,
+        "pytest_exit_status": status,
+    }
+    cert = report.certificate(
+        run_id=run_id, created=now.isoformat(), judgement=judgement,
+        dut={"spec": dut, "name": dut_name, "info": info},
+        profile={"id": profile, "region": region, **header, "sm3": profile_sm3, "documents": documents},
+        tool={"name": "yikatong", "version": version, "python": python,
+              "platform": f"{platform.system()} {platform.machine()}"},
+        suites=chosen, scope=scope, evidence=evidence, command=[Path(command[0]).name, *command[1:]])
+    (out / "certificate.json").write_text(json.dumps(cert, ensure_ascii=False, indent=1), encoding="utf-8")
+    if masked:
+        console.print(f"[yellow]personal data masked after the run in {len(masked)} evidence file(s): a suite put "
+                      f"card data into its failure text (see certificate.json evidence.masked_after_run)[/]")
+    _print_summary(cert, out=out, html=built)
+    raise typer.Exit(judgement.exit_code)
+
+
+@app.command("clauses")
+def clauses(
+    coverage: Annotated[bool, typer.Option("--coverage", help="list only the clauses no test names; "
+                                                              "exit 1 if there are any")] = False,
+    part: Annotated[str | None, typer.Option(help="only this part (card, terminal, reader_api, ...)")] = None,
+    suites_dir: Annotated[Path, typer.Option(help="where the suites live")] = SUITES_ROOT,
+) -> None:
+    """List the clauses of the standard (id, part, severity, statement, source)."""
+    catalogue = {cid: c for cid, c in _catalogue().items() if part is None or c["part"] == part}
+    named, unresolved = named_clauses(suites_dir) if coverage else ({}, [])
+    shown = [c for cid, c in catalogue.items() if not coverage or cid not in named]
+    title = (f"{len(shown)} of {len(catalogue)} clauses named by no test in {suites_dir}" if coverage
+             else f"{len(catalogue)} clauses")
+    table = Table(title=title, show_lines=False)
+    for column in ("id", "part", "severity", "statement", "source"):
+        table.add_column(column, overflow="fold")
+    for c in shown:
+        table.add_row(c["id"], c["part"], c["severity"], c["statement"], c["source"])
+    console.print(table)
+    if coverage:
+        unknown = sorted(set(named) - set(_catalogue()))
+        if unknown:
+            console.print(f"[red]tests name clauses the profile does not have: {', '.join(unknown)}[/]")
+        if unresolved:
+            console.print(f"[yellow]clause markers whose id is not a literal (not counted): {', '.join(unresolved)}[/]")
+        if shown:
+            raise typer.Exit(1)
+
+
+if __name__ == "__main__":
+    app()

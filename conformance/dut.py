@@ -106,7 +106,8 @@ class DUT:
     card: CardRole | None = None
     terminals: dict[str, TerminalRole] = field(default_factory=dict)
     reader: ReaderRole | None = None
-    info: dict[str, str] = field(default_factory=dict)
+    info: dict[str, str] = field(default_factory=dict)  # for the report: secrets masked
+    settings: dict[str, str] = field(default_factory=dict)  # --dut-info as given, for the suites
 
     @property
     def capabilities(self) -> frozenset[str]:
@@ -119,6 +120,9 @@ class DUT:
             if close is not None:
                 close()
 
+
+#: --dut-info keys whose values are secrets (a test PIN): masked wherever the DUT info is shown
+SECRET_INFO = frozenset({"pin"})
 
 #: scheme -> "module:function" building a DUT from the rest of the spec and --dut-info
 ADAPTERS = {
@@ -136,5 +140,7 @@ def make_dut(spec: str, *, info: dict[str, str] | None = None) -> DUT:
         raise ValueError(f"unknown DUT {spec!r}; valid schemes: {', '.join(ADAPTERS)} (e.g. sim, pcsc:<reader>)")
     module, _, function = ADAPTERS[scheme].partition(":")
     dut = getattr(importlib.import_module(module), function)(rest, info=dict(info or {}))
-    dut.info = {"spec": spec, **(info or {}), **dut.info}
+    shown = {k: ("*" * len(v) if k in SECRET_INFO else v) for k, v in (info or {}).items()}
+    dut.info = {"spec": spec, **shown, **dut.info}
+    dut.settings = dict(info or {})
     return dut

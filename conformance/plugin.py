@@ -172,13 +172,16 @@ def pytest_runtest_makereport(item, call):
 
 
 def _message(report) -> str:
+    """The finding in one line (pytest's crash message), masked as evidence must be."""
     if report.passed:
         return ""
     if report.skipped and isinstance(report.longrepr, tuple):
         return str(report.longrepr[2])
-    from simulator.privacy import mask_text
+    from conformance.report import mask_failure_text
 
-    return mask_text(str(report.longreprtext).strip().splitlines()[-1] if report.longreprtext else "")
+    crash = getattr(report.longrepr, "reprcrash", None)
+    text = crash.message if crash is not None else str(report.longreprtext or "")
+    return mask_failure_text(text.strip().splitlines()[0] if text.strip() else "")
 
 
 def pytest_sessionfinish(session) -> None:

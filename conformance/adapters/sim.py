@@ -80,7 +80,7 @@ class SimCard:
         self.build = build or (lambda persona: CardOS(personas.image(persona, as_of=AS_OF)))
         self.name = name
         ics = load("national/ics", "ics")
-        self.capabilities = frozenset(ics["card"]) | {"persona_choice"}
+        self.capabilities = frozenset(ics["card"]) | {"persona_choice", "tear_control"}
 
     def open(self, persona: str) -> InProcessTransport:
         return InProcessTransport(self.build(persona))

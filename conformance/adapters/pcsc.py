@@ -1,0 +1,61 @@
+"""`pcsc:<reader name>`: a real card in a real PC/SC reader as the DUT (the card suite).
+
+The card in the reader is whatever the vendor inserted: `open(persona)` ignores the persona and
+connects to that card, so tests that need a particular persona (`persona_choice`) or the power to
+tear the card mid-write (`tear_control`) are not applicable, and nothing here starts a pcscd (the
+machine's own serves the reader).
+
+What the card carries is declared, not probed: it always has the social-security application
+(`ssse`); `--dut-info capabilities=purse,qpboc` adds the T-Union purse and the financial
+application (ics.yaml `card`). `--dut-info pin=<digits>` tells the suite the card's PIN, so that the
+PIN tests which restore the try counter can run. The suite authenticates with the profile's
+synthetic issuer keys (`test_keys`): a card certified this way is a test card personalised with them.
+"""
+
+from __future__ import annotations
+
+from conformance.dut import DUT
+from simulator.profile import load
+from simulator.transport import PcscTransport
+
+#: what every social security card in a reader is assumed to carry
+ALWAYS = frozenset({"ssse"})
+
+
+class PcscCard:
+    """The card role of a card in a PC/SC reader."""
+
+    def __init__(self, reader: str, capabilities: frozenset[str]) -> None:
+        self.reader = reader
+        self.name = f"card in PC/SC reader {reader!r}"
+        self.capabilities = capabilities
+
+    def open(self, persona: str) -> PcscTransport:
+        """An unconnected transport to the card in the reader (`persona` cannot be chosen)."""
+        return PcscTransport(self.reader)
+
+
+def _capabilities(text: str) -> frozenset[str]:
+    """`--dut-info capabilities=...`, checked against what a card may declare (ics.yaml `card`)."""
+    ics = load("national/ics", "ics")
+    declared = frozenset(filter(None, (c.strip() for c in text.split(","))))
+    simulated = declared & set(ics["simulator_only"])
+    if simulated:
+        raise ValueError(f"--dut-info capabilities={text}: {', '.join(sorted(simulated))} only a simulated card "
+                         f"can offer; a card in a reader is whatever is inserted")
+    unknown = declared - set(ics["card"])
+    if unknown:
+        raise ValueError(f"--dut-info capabilities={text}: unknown card capabilities {sorted(unknown)}; "
+                         f"valid: {', '.join(ics['card'])}")
+    return ALWAYS | declared
+
+
+def make(rest: str, *, info: dict[str, str]) -> DUT:
+    reader = rest.strip()
+    if not reader:
+        raise ValueError("pcsc needs a reader name: --dut 'pcsc:<reader name>', e.g. 'pcsc:Virtual PCD 00 00'")
+    pin = info.get("pin")
+    if pin is not None and not (pin.isdigit() and 4 <= len(pin) <= 16):
+        raise ValueError("--dut-info pin= takes the card's PIN, 4 to 16 digits")
+    card = PcscCard(reader, _capabilities(info.get("capabilities", "")))
+    return DUT(name=card.name, card=card, info={"dut_name": card.name, "reader": reader})

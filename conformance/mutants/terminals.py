@@ -1,0 +1,391 @@
+"""Seeded-defect terminals: a reference terminal with one defect each, for the terminal suite.
+
+Each `build(**kw)` takes what `conformance.adapters.sim.REFERENCE_TERMINALS` factories take
+(`clock`, `blacklist`) and returns a `Terminal`, so `--dut sim:mutant=NAME` certifies it in place
+of its reference terminal. A defect lives in a small subclass overriding one step, never in a flag
+inside the reference code. Where the reference has no step to override (the purse admission
+checks, the POS's application choice and its reading of the card's decision), `_PurseFlow` and
+`_QuickPassFlow` restate the reference flow with those steps as methods; without a defect they
+decide as the reference does (tests/test_suite_terminal.py checks it).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+
+from simulator.apdu import SW
+from simulator.backend.bank import Authorisation, ReferenceBank
+from simulator.card.cardos import CardOS
+from simulator.card.commands_security import encode_pin
+from simulator.devices.decision import Decision
+from simulator.devices.pos import CID_DECISIONS, FIELD55, UNIONPAY_RID, QuickPassPOS, _tags, _templates
+from simulator.devices.psam import psam_image
+from simulator.devices.purse_client import PPSE, PURSE_AID, CardRefused, PurseCard, PurseInfo
+from simulator.devices.scenic import ScenicGate
+from simulator.devices.transit import BusValidator, MetroGate, Plan, open_purse
+from simulator.tlv import parse_dol, tlv
+from simulator.transport import InProcessTransport
+from simulator.transport.base import Transport
+
+from . import Mutant
+
+DEFAULT_PIN = "123456"  # the issuer's default (ssse.yaml pin.default): what a careless terminal tries
+
+
+def _psam(terminal_id: str) -> InProcessTransport:
+    return InProcessTransport(CardOS(psam_image(terminal_id=bytes.fromhex(terminal_id))))
+
+
+# -- the reference flows with their steps as methods ----------------------------------------------
+class _PurseFlow:
+    """`PurseTerminal.transact` with three steps a mutant may change: `open` (SELECT, read 0x15),
+    `admit` (blacklist and validity checks, in `checks` order) and `cardholder_bytes` (how much of
+    0x16 is read for the card type). Mixed in before BusValidator or MetroGate."""
+
+    checks: tuple[str, ...] = ("blacklist", "start", "expiry")
+    cardholder_bytes = 1
+
+    def open(self, card: Transport) -> tuple[PurseCard, PurseInfo] | Decision:
+        return open_purse(self, card)
+
+    def admit(self, info: PurseInfo) -> Decision | None:
+        card_id, today = info.serial.hex().upper(), self.clock().strftime("%Y%m%d")
+        for check in self.checks:
+            if check == "blacklist" and card_id in self.blacklist:
+                return self.decide("BLACKLISTED", card=card_id)
+            if check == "start" and today < info.start_date:
+                return self.decide("NOT_YET_VALID", card=card_id, detail=f"start {info.start_date}")
+            if check == "expiry" and today > info.expiry_date:
+                return self.decide("EXPIRED", card=card_id, detail=f"expiry {info.expiry_date}")
+        return None
+
+    def transact(self, card: Transport) -> Decision:
+        opened = self.open(card)
+        if isinstance(opened, Decision):
+            return opened
+        purse, info = opened
+        if self.pending is not None:
+            resolved = self._resolve(purse, info)
+            if resolved is not None:
+                return resolved
+        refused = self.admit(info)
+        if refused is not None:
+            return refused
+        card_type = purse.read_binary(0x16, self.cardholder_bytes)[0]
+        plan = self.plan(purse, info)
+        if isinstance(plan, Decision):
+            return plan
+        return self._charge(purse, info, card_type, plan)
+
+
+class _Bus(_PurseFlow, BusValidator):
+    pass
+
+
+class _Gate(_PurseFlow, MetroGate):
+    pass
+
+
+class _QuickPassFlow(QuickPassPOS):
+    """`QuickPassPOS.transact` with two steps a mutant may change: `choose` (the AID, from the
+    PPSE's (priority, AID) entries in directory order) and `judge` (what the card's decision,
+    TC / ARQC / AAC, becomes)."""
+
+    def choose(self, entries: list[tuple[int, bytes]]) -> bytes | None:
+        unionpay = sorted(e for e in entries if e[1].startswith(UNIONPAY_RID))
+        return unionpay[0][1] if unionpay else None
+
+    def transact(self, card: Transport) -> Decision:
+        ppse = card.send(0x00, 0xA4, 0x04, 0x00, PPSE, le=0)
+        if ppse.sw != SW.OK:
+            return self.decide("NO_APPLICATION", detail=f"SELECT PPSE {ppse.sw:04X}")
+        entries = [(_tags(e).get(0x87, b"\x0f")[0], _tags(e).get(0x4F, b"")) for e in _templates(ppse.data, 0x61)]
+        aid = self.choose(entries)
+        if aid is None:
+            return self.decide("NO_APPLICATION", detail="no UnionPay application in the PPSE")
+        selected = card.send(0x00, 0xA4, 0x04, 0x00, aid, le=0)
+        if selected.sw != SW.OK:
+            reason = "APP_LOCKED" if selected.sw == SW.FILE_DEACTIVATED else "NO_APPLICATION"
+            return self.decide(reason, detail=f"SELECT {aid.hex().upper()} {selected.sw:04X}")
+        terminal = self._terminal_data()
+        pdol = parse_dol(_tags(selected.data).get(0x9F38, b""))
+        try:
+            data = b"".join(terminal[tag].rjust(n, b"\x00")[:n] for tag, n in pdol)
+        except KeyError as missing:
+            return self.decide("CARD_ERROR", detail=f"PDOL asks for tag {missing} the terminal does not have")
+        gpo = card.send(0x80, 0xA8, 0x00, 0x00, tlv(0x83, data), le=0)
+        if gpo.sw != SW.OK:
+            return self.decide("DECLINED", amount=self.amount, detail=f"GPO {gpo.sw:04X}")
+        card_tags = _tags(gpo.data)
+        for i in range(0, len(card_tags.get(0x94, b"")), 4):
+            sfi, first, last = card_tags[0x94][i] >> 3, card_tags[0x94][i + 1], card_tags[0x94][i + 2]
+            for number in range(first, last + 1):
+                record = card.send(0x00, 0xB2, number, (sfi << 3) | 4, le=0)
+                if record.sw == SW.OK:
+                    card_tags.update(_tags(record.data))
+        cid = CID_DECISIONS.get(card_tags.get(0x9F27, b"\xff")[0] & 0xC0)
+        return self.judge(cid, card_tags, terminal)
+
+    def judge(self, cid: str | None, card_tags: dict[int, bytes], terminal: dict[int, bytes]) -> Decision:
+        evidence = {"cid": cid, "atc": card_tags.get(0x9F36, b""), "ac": card_tags.get(0x9F26, b"")}
+        if cid == "TC":
+            return self.decide("APPROVED_OFFLINE", amount=self.amount, debited=self.amount, evidence=evidence)
+        if cid != "ARQC":
+            return self.decide("DECLINED", amount=self.amount, evidence=evidence, detail=f"card decision {cid}")
+        return self.online(card_tags, terminal, evidence)
+
+    def online(self, card_tags: dict[int, bytes], terminal: dict[int, bytes], evidence: dict) -> Decision:
+        request = Authorisation(
+            pan=card_tags.get(0x5A, b"").hex().upper().rstrip("F"),
+            pan_sequence=int(card_tags.get(0x5F34, b"\x00").hex()),
+            amount=self.amount,
+            terminal_id=self.terminal_id,
+            tags={t: v for t, v in {**terminal, **card_tags}.items() if t in FIELD55},
+        )
+        result = self.bank.authorise(request)
+        evidence["response_code"] = result.response_code
+        if not result.approved:
+            return self.decide("DECLINED", amount=self.amount, evidence=evidence, detail=result.detail)
+        return self.decide("APPROVED_ONLINE", amount=self.amount, evidence=evidence)
+
+
+# -- admission ---------------------------------------------------------------------------------------
+class SkipsExpiry(_Bus):
+    checks = ("blacklist", "start")
+
+
+class ChargesNotYetValid(_Bus):
+    checks = ("blacklist", "expiry")
+
+
+class IgnoresBlacklist(_Gate):
+    checks = ("start", "expiry")
+
+
+class IgnoresLock(_Bus):
+    """Does not look at SELECT's status word: reads on after 9303 and calls the refusals a card error."""
+
+    def open(self, card: Transport) -> tuple[PurseCard, PurseInfo] | Decision:
+        purse = PurseCard(card)
+        card.send(0x00, 0xA4, 0x04, 0x00, PURSE_AID, le=0)
+        try:
+            return purse, PurseInfo(purse.read_binary(0x15, 30))
+        except CardRefused as refused:
+            return self.decide("CARD_ERROR", detail=str(refused))
+
+
+class LetsLowBalanceThrough(BusValidator):
+    """Opens for a card whose purse cannot pay (INITIALIZE 9401): a free ride."""
+
+    def _charge(self, purse, info, card_type, plan):
+        decision = super()._charge(purse, info, card_type, plan)
+        if decision.reason != "INSUFFICIENT_FUNDS":
+            return decision
+        return self.decide("OK", card=decision.card, fare=decision.fare, detail="let through: fare owed")
+
+
+class FinesMissingEntry(MetroGate):
+    """Charges the maximum fare to a card with no open journey, then refuses it (NO_ENTRY)."""
+
+    def plan(self, purse, info):
+        planned = super().plan(purse, info)
+        if not (isinstance(planned, Decision) and planned.reason == "NO_ENTRY"):
+            return planned
+        fine = self._charge(purse, info, 0x01, Plan(self.profile["max_single_fare"]))
+        return dataclasses.replace(planned, amount=fine.amount, fare=fine.fare, debited=fine.debited,
+                                   detail="no entry record: maximum fare charged")
+
+
+# -- the debit's proof and its recovery ----------------------------------------------------------------
+class AcceptsBadMac2(BusValidator):
+    def _verified(self, *args, **kw):
+        return super()._verified(*args, **{**kw, "check_mac2": False})
+
+
+class IgnoresTac(MetroGate):
+    """Computes the TAC but lets a mismatch through."""
+
+    def _verified(self, *args, **kw):
+        decision = super()._verified(*args, **kw)
+        return dataclasses.replace(decision, reason="OK") if decision.reason == "TAC_INVALID" else decision
+
+
+class ForgetsTornDebit(BusValidator):
+    """Forgets the torn debit: the retap is charged afresh even when the card had committed it."""
+
+    def _resolve(self, purse, info):
+        self.pending = None
+        return None
+
+
+class LosesPreBalance(BusValidator):
+    """Remembers the balance after the fare as the balance before it, so on the retap a committed
+    debit looks uncommitted (charged again) and an uncommitted one looks unresolvable (never charged)."""
+
+    def _resolve(self, purse, info):
+        if self.pending is not None and self.pending.serial == info.serial:
+            self.pending.pre_balance -= self.pending.amount
+        return super()._resolve(purse, info)
+
+
+# -- fares and entitlement -----------------------------------------------------------------------------
+class FullFareElderly(MetroGate):
+    """Its concession table lacks card type 03 (elderly): they pay the full fare."""
+
+    def __init__(self, **kw) -> None:
+        super().__init__(**kw)
+        concessions = self.profile["concessions"]
+        table = {k: v for k, v in concessions["by_card_type"].items() if k != "03"}
+        self.profile = {**self.profile, "concessions": {**concessions, "by_card_type": table}}
+
+
+class NextFareBand(MetroGate):
+    """Off by one in the fare table: charges the band after the one the distance falls in."""
+
+    def fare_between(self, a: str, b: str) -> int:
+        fare = super().fare_between(a, b)
+        bands = [band["fare"] for band in self.profile["metro"]["fare_table"]]
+        return bands[bands.index(fare) + 1] if fare in bands[:-1] else fare
+
+
+class EntitlesEveryone(ScenicGate):
+    """Free entry from age 0: every valid card is entitled."""
+
+    def __init__(self, **kw) -> None:
+        super().__init__(**kw)
+        self.profile = {**self.profile, "scenic": {**self.profile["scenic"], "free_from_age": 0}}
+
+
+# -- data minimisation ---------------------------------------------------------------------------------
+class ReadsCardholder(_Bus):
+    """Reads the whole cardholder file 0x16 (name, ID number) to get the card type."""
+
+    cardholder_bytes = 55
+
+
+class ScenicReadsName(ScenicGate):
+    """Reads 姓名 as well, to greet the visitor by name."""
+
+    def _read(self, card: Transport, name: str) -> bytes | None:
+        if name == "birth_date":
+            super()._read(card, "name")
+        return super()._read(card, name)
+
+
+class ScenicTriesPin(ScenicGate):
+    """Tries the issuer's default PIN before reading 出生日期, as 2nd-generation readers do."""
+
+    def _read(self, card: Transport, name: str) -> bytes | None:
+        if name == "birth_date":
+            card.send(0x00, 0x20, 0x00, 0x00, encode_pin(DEFAULT_PIN))
+        return super()._read(card, name)
+
+
+# -- time and selection --------------------------------------------------------------------------------
+class RereadsTripLog(BusValidator):
+    """Reads the whole 0x1E trip log ten times over before the debit (a display refresh in the
+    transaction path): the purchase takes far longer than the limit."""
+
+    def plan(self, purse, info):
+        planned = super().plan(purse, info)
+        records = next(f["max_records"] for f in self.purse_profile["files"] if f["sfi"] == 0x1E)
+        for _ in range(10):
+            for number in range(1, records + 1):
+                purse.read_record(0x1E, number)
+        return planned
+
+
+class SelectsPurseByFid(_Gate):
+    """Selects the purse by the file identifier it has on this issuer's cards (1001), not by its AID."""
+
+    def open(self, card: Transport) -> tuple[PurseCard, PurseInfo] | Decision:
+        selected = card.send(0x00, 0xA4, 0x00, 0x00, bytes.fromhex("1001"), le=0)
+        if selected.sw != SW.OK:
+            return self.decide("NO_APPLICATION", detail=f"SELECT 1001 {selected.sw:04X}")
+        purse = PurseCard(card)
+        return purse, PurseInfo(purse.read_binary(0x15, 30))
+
+
+class FirstPpseEntry(_QuickPassFlow):
+    """Takes the first application the PPSE lists, whatever its RID."""
+
+    def choose(self, entries: list[tuple[int, bytes]]) -> bytes | None:
+        return entries[0][1] if entries else None
+
+
+class TrustsGpo(_QuickPassFlow):
+    """Approves offline whenever GET PROCESSING OPTIONS answers, whatever the card decided."""
+
+    def judge(self, cid, card_tags, terminal):
+        return super().judge("TC", card_tags, terminal)
+
+
+class SendsTcOnline(_QuickPassFlow):
+    """Sends an offline approval (TC) online as if it were an ARQC: the card has already debited."""
+
+    def judge(self, cid, card_tags, terminal):
+        return super().judge("ARQC" if cid == "TC" else cid, card_tags, terminal)
+
+
+# -- factories, as conformance.adapters.sim.REFERENCE_TERMINALS -----------------------------------------
+def _bus(cls):
+    return lambda **kw: cls(terminal_id="B0001", psam=_psam("000000000201"), **kw)
+
+
+def _entry(cls):
+    return lambda **kw: cls(terminal_id="G0101", station="0101", direction="entry", psam=_psam("000000000101"), **kw)
+
+
+def _exit(cls):
+    return lambda **kw: cls(terminal_id="G0105", station="0105", direction="exit", psam=_psam("000000000105"), **kw)
+
+
+def _scenic(cls):
+    return lambda **kw: cls(terminal_id="S0001", **kw)
+
+
+def _pos(cls):
+    return lambda **kw: cls(terminal_id="POS0001", bank=ReferenceBank(), amount=1500, rng=random.Random(20261123),
+                            **kw)
+
+
+_KINDS = {_bus: "bus", _entry: "gate_entry", _exit: "gate_exit", _scenic: "scenic", _pos: "pos"}
+
+
+def _mutant(name: str, defect: str, factory, cls) -> Mutant:
+    return Mutant(name=name, role="terminal", defect=defect, build=factory(cls), kind=_KINDS[factory])
+
+
+MUTANTS = [
+    _mutant("bus_skips_expiry", "does not check the purse's expiry date", _bus, SkipsExpiry),
+    _mutant("bus_charges_not_yet_valid", "does not check the purse's start date", _bus, ChargesNotYetValid),
+    _mutant("gate_ignores_blacklist", "does not check its blacklist", _entry, IgnoresBlacklist),
+    _mutant("bus_ignores_9303", "reads on after SELECT answers 9303 (locked) and calls it a card error", _bus,
+            IgnoresLock),
+    _mutant("bus_lets_low_balance_through", "lets a card through when its purse cannot pay the fare", _bus,
+            LetsLowBalanceThrough),
+    _mutant("gate_fines_missing_entry", "charges the maximum fare to a card without an entry, then refuses it",
+            _exit, FinesMissingEntry),
+    _mutant("bus_accepts_bad_mac2", "does not verify the card's MAC2", _bus, AcceptsBadMac2),
+    _mutant("gate_ignores_tac", "lets a TAC mismatch through", _exit, IgnoresTac),
+    _mutant("bus_forgets_torn_debit", "forgets a torn debit and charges the retap afresh", _bus, ForgetsTornDebit),
+    _mutant("bus_loses_pre_balance", "remembers the wrong pre-debit balance of a torn debit", _bus, LosesPreBalance),
+    _mutant("gate_full_fare_elderly", "charges the elderly (card type 03) the full fare", _exit, FullFareElderly),
+    _mutant("gate_next_fare_band", "charges the next band of the distance fare table", _exit, NextFareBand),
+    _mutant("scenic_entitles_everyone", "grants free entry to every valid card", _scenic, EntitlesEveryone),
+    _mutant("bus_reads_cardholder", "reads all 55 bytes of the cardholder file 0x16", _bus, ReadsCardholder),
+    _mutant("scenic_reads_name", "reads 姓名 besides 出生日期", _scenic, ScenicReadsName),
+    _mutant("scenic_tries_pin", "tries the default PIN before reading 出生日期", _scenic, ScenicTriesPin),
+    _mutant("bus_rereads_trip_log", "reads the 0x1E trip log ten times before the debit (too slow)", _bus,
+            RereadsTripLog),
+    _mutant("gate_selects_by_fid", "selects the purse by file identifier 1001, not by its AID", _entry,
+            SelectsPurseByFid),
+    _mutant("pos_first_ppse_entry", "selects the first application of the PPSE, UnionPay or not", _pos,
+            FirstPpseEntry),
+    _mutant("pos_trusts_gpo", "approves offline whatever the card decided (ARQC, AAC)", _pos, TrustsGpo),
+    _mutant("pos_sends_tc_online", "sends the card's offline approval (TC) online", _pos, SendsTcOnline),
+]
+
+#: the undefective restated flows, for the project's own check that they decide as the reference
+RESTATED = {"bus": _bus(_Bus), "gate_entry": _entry(_Gate), "gate_exit": _exit(_Gate), "pos": _pos(_QuickPassFlow)}

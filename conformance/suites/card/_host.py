@@ -1,0 +1,336 @@
+"""The certification host's side of the card suite: APDUs by name, and the issuer's keys.
+
+`Host` is what a test talks to: one connected link to the card under test, with the commands a
+certification terminal sends (SELECT, READ RECORD, VERIFY, EXTERNAL AUTHENTICATE, the purse's
+INITIALIZE / DEBIT) and the issuer-side computations that go with them (EXTERNAL AUTHENTICATE
+cryptograms from `simulator.devices.issuer.IssuerKeys`, purse keys from
+`simulator.card.apps.epurse.card_keys`). Assertions here name what the card answered and what
+the profile requires, so that a failed check reads as a finding about the card; link errors
+propagate (verdict *broken*).
+
+`CardLab` wraps the DUT's card role: it opens traced links, knows the personas' facts when the
+card role lets the harness choose the persona, and gives the simulated card's tear control.
+
+PYTEST_DONT_REWRITE: assertion messages here are written for the vendor and carry no card data;
+pytest's rewriting would add the compared values to them, personal data included. For the same
+reason the helpers hide their frames from tracebacks (`__tracebackhide__`: a frame shows its
+arguments, such as a record of EF06 or a PIN APDU), and a PIN travels as a `Pin`, whose repr is
+masked.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import pytest
+
+from conformance.evidence import attach_trace
+from simulator.apdu import SW, CommandAPDU, ResponseAPDU, describe
+from simulator.card.apps import epurse, ssse
+from simulator.card.commands_security import encode_pin
+from simulator.crypto import purse
+from simulator.devices.issuer import IssuerKeys
+from simulator.faults import FaultPlan
+from simulator.privacy import TraceMasker
+from simulator.profile import load
+from simulator.tlv import parse_tlv
+from simulator.transport.base import TraceRecorder, Transport
+
+SSSE = load("national/ssse", "ssse")
+EPURSE = load("national/epurse", "epurse")
+QPBOC = load("national/qpboc", "qpboc")
+ELEMENTS = ssse.elements(SSSE)
+SSSE_AID = bytes.fromhex(SSSE["application"]["aid"])
+PURSE_AID = bytes.fromhex(EPURSE["application"]["aid"])
+QPBOC_AID = bytes.fromhex(QPBOC["aids"][QPBOC["application"]["aid"]])
+PPSE_NAME = b"2PAY.SYS.DDF01"
+SFI = {spec["name"]: spec["sfi"] for spec in SSSE["files"] if "sfi" in spec}
+#: 9F0C algorithm indicator -> algorithm, and the purse's algorithm ID -> algorithm
+ALGORITHM_OF_INDICATOR = {v: k for k, v in SSSE["application"]["algorithm_indicator"].items()}
+PURSE_ALGORITHM_OF_ID = {int(spec["id"], 16): name for name, spec in EPURSE["algorithms"].items()}
+GENERATION_OF_VERSION = {g["spec_version"]: int(n) for n, g in SSSE["generations"].items()}
+READ_KEY, WRITE_KEY = 0x0A, 0x04
+
+#: the terminal the purse tests pretend to be, and its transaction date and time
+TERMINAL = bytes.fromhex("300089000340")
+DATE, TIME = bytes.fromhex("20261123"), bytes.fromhex("081530")
+PURCHASE = int(EPURSE["transaction_types"]["purchase"]["code"], 16)
+
+
+class Pin(str):
+    """A PIN whose repr (in a traceback's arguments, a report) is masked."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "'<PIN, masked>'"
+
+
+@functools.cache
+def _masker() -> TraceMasker:
+    return TraceMasker.from_profiles()
+
+
+def sw_text(sw: int) -> str:
+    return f"{sw:04X} ({describe(sw)})"
+
+
+def expect(response: ResponseAPDU, sw: int, what: str) -> ResponseAPDU:
+    """Assert the status word of `what`, naming the one the profile requires."""
+    __tracebackhide__ = True
+    assert response.sw == sw, f"{what} answered {sw_text(response.sw)}; the profile requires {sw_text(sw)}"
+    return response
+
+
+def tlv_find(data: bytes, *path: int) -> bytes | None:
+    """The value at a path of nested BER-TLV tags (first match at each level), or None."""
+    for tag in path:
+        try:
+            items = parse_tlv(data)
+        except ValueError:
+            return None
+        found = [value for t, value in items if t == tag]
+        if not found:
+            return None
+        data = found[0]
+    return data
+
+
+class Host:
+    """One connected, traced link to the card under test."""
+
+    def __init__(self, transport: Transport, *, persona: str) -> None:
+        self.transport = transport
+        self.persona = persona
+        self.recorder = TraceRecorder()
+        transport.add_tracer(self.recorder)
+        self.atr = transport.connect()
+        self.issuer = IssuerKeys(SSSE)
+        self._ef05: dict[int, bytes] = {}
+        self.algorithm: str | None = None
+        self._purse: tuple[bytes, bytes] | None = None
+
+    # -- the wire ---------------------------------------------------------------------------
+    def send(self, cla: int, ins: int, p1: int, p2: int, data: bytes = b"", le: int | None = None) -> ResponseAPDU:
+        __tracebackhide__ = True
+        return self.raw(CommandAPDU(cla, ins, p1, p2, bytes(data), le).to_bytes())
+
+    def raw(self, apdu: bytes) -> ResponseAPDU:
+        """Any byte string; the answer must at least carry a status word (CARD-APDU-001)."""
+        __tracebackhide__ = True
+        response = self.transport.transmit(apdu)
+        assert len(response) >= 2, (f"{_masker().command(apdu).hex().upper()} got {len(response)} bytes back, "
+                                    f"without a status word")
+        return ResponseAPDU.parse(response)
+
+    def ok(self, what: str, cla: int, ins: int, p1: int, p2: int, data: bytes = b"", le: int | None = None) -> bytes:
+        __tracebackhide__ = True
+        return expect(self.send(cla, ins, p1, p2, data, le), SW.OK, what).data
+
+    def reconnect(self) -> bytes:
+        """Power the card down and up again (a cold reset): volatile state must be gone."""
+        self.atr = self.transport.connect()
+        return self.atr
+
+    def close(self) -> None:
+        self.transport.disconnect()
+
+    # -- selection --------------------------------------------------------------------------
+    def select(self, aid: bytes) -> ResponseAPDU:
+        __tracebackhide__ = True
+        return self.send(0x00, 0xA4, 0x04, 0x00, aid, le=0)
+
+    def select_ssse(self) -> bytes:
+        """SELECT the social-security application; notes its algorithm from 9F0C."""
+        __tracebackhide__ = True
+        fci = expect(self.select(SSSE_AID), SW.OK, "SELECT of the SSSE AID").data
+        indicator = tlv_find(fci, 0x6F, 0xA5, 0x9F0C)
+        if indicator is not None and len(indicator) == 3:
+            self.algorithm = ALGORITHM_OF_INDICATOR.get(indicator[2])
+        return fci
+
+    # -- records ----------------------------------------------------------------------------
+    def read_record(self, sfi: int, p1: int, *, by_tag: bool = False, le: int | None = 0) -> ResponseAPDU:
+        __tracebackhide__ = True
+        return self.send(0x00, 0xB2, p1, sfi << 3 | (0b000 if by_tag else 0b100), le=le)
+
+    def ef05(self, number: int) -> bytes:
+        """EF05 record `number` (free read; the SSSE must be selected), read once."""
+        __tracebackhide__ = True
+        if number not in self._ef05:
+            self._ef05[number] = expect(self.read_record(SFI["EF05"], number), SW.OK,
+                                        f"READ RECORD EF05 record {number}").data
+        return self._ef05[number]
+
+    def element(self, name: str, *, by_tag: bool = True) -> object:
+        """A data element decoded by the profile's codec; a malformed record fails the test."""
+        __tracebackhide__ = True
+        element = ELEMENTS[name]
+        if element.file == "EF05":
+            record = self.ef05(element.record)
+        else:
+            p1 = element.tag if by_tag else element.record
+            record = expect(self.read_record(SFI[element.file], p1, by_tag=by_tag), SW.OK,
+                            f"READ RECORD {element.file} {element.zh}").data
+        try:
+            return element.parse_record(record)
+        except ValueError as exc:
+            raise AssertionError(f"the card's {exc}") from exc
+
+    @property
+    def card_identifier(self) -> bytes:
+        __tracebackhide__ = True
+        return ELEMENTS["card_identifier"].parse_record(self.ef05(ELEMENTS["card_identifier"].record))
+
+    @property
+    def generation(self) -> int:
+        __tracebackhide__ = True
+        version = self.element("spec_version")
+        assert version in GENERATION_OF_VERSION, (
+            f"规范版本 {version!r} is none of the profile's generations {sorted(GENERATION_OF_VERSION)}")
+        return GENERATION_OF_VERSION[version]
+
+    # -- security ---------------------------------------------------------------------------
+    def challenge(self, length: int = 8) -> bytes:
+        __tracebackhide__ = True
+        data = self.ok("GET CHALLENGE", 0x00, 0x84, 0x00, 0x00, le=length)
+        assert len(data) == length, f"GET CHALLENGE with Le={length} answered {len(data)} bytes"
+        return data
+
+    def cryptogram(self, kid: int, challenge: bytes) -> bytes:
+        """The issuer's EXTERNAL AUTHENTICATE cryptogram for this card's key `kid`."""
+        __tracebackhide__ = True
+        assert self.algorithm is not None, "SELECT SSSE gave no algorithm indicator (9F0C)"
+        return self.issuer.external_auth(kid, self.card_identifier, self.algorithm, challenge)
+
+    def external_authenticate(self, kid: int, *, wrong: bool = False) -> ResponseAPDU:
+        """GET CHALLENGE, then EXTERNAL AUTHENTICATE with the issuer's cryptogram (or a corrupted one)."""
+        __tracebackhide__ = True
+        cryptogram = self.cryptogram(kid, self.challenge())
+        if wrong:
+            cryptogram = bytes((cryptogram[0] ^ 0xFF,)) + cryptogram[1:]
+        return self.send(0x00, 0x82, 0x00, kid, cryptogram)
+
+    def authenticate(self, kid: int) -> None:
+        __tracebackhide__ = True
+        expect(self.external_authenticate(kid), SW.OK, f"EXTERNAL AUTHENTICATE with the issuer's key {kid:02X}")
+
+    def verify(self, pin: str) -> ResponseAPDU:
+        __tracebackhide__ = True
+        return self.send(0x00, 0x20, 0x00, 0x00, encode_pin(pin))
+
+    def open_ef06(self, pin: str | None = None) -> None:
+        """Meet EF06's read condition: key 0A on a 3rd-generation card, the PIN on a 2nd."""
+        __tracebackhide__ = True
+        if self.generation >= 3:
+            self.authenticate(READ_KEY)
+        else:
+            if pin is None:
+                pytest.skip("not applicable: a 2nd-generation card opens EF06 with its PIN, which is not known "
+                            "(give --dut-info pin=...)")
+            expect(self.verify(pin), SW.OK, "VERIFY with the card's PIN")
+
+    # -- the purse --------------------------------------------------------------------------
+    def select_purse(self) -> bytes:
+        __tracebackhide__ = True
+        fci = expect(self.select(PURSE_AID), SW.OK, "SELECT of the purse AID").data
+        ef15 = self.ok("READ BINARY of purse file 0x15", 0x00, 0xB0, 0x95, 0x00, le=0)
+        assert len(ef15) == 30, f"purse file 0x15 has {len(ef15)} bytes; the profile says 30"
+        self._purse = ef15[0:8], ef15[10:20]
+        return fci
+
+    def balance(self) -> int:
+        __tracebackhide__ = True
+        primary = self.ok("GET BALANCE (primary purse)", 0x80, 0x5C, 0x00, 0x02, le=4)
+        negative = self.ok("GET BALANCE (negative purse)", 0x80, 0x5C, 0x01, 0x02, le=4)
+        return int.from_bytes(primary, "big") - int.from_bytes(negative, "big")
+
+    def init_purchase(self, amount: int, *, index: int = 1) -> ResponseAPDU:
+        __tracebackhide__ = True
+        return self.send(0x80, 0x50, 0x01, 0x02, bytes((index,)) + amount.to_bytes(4, "big") + TERMINAL, le=0x0F)
+
+    def purse_keys(self, algorithm_id: int) -> tuple[str, dict[str, bytes]]:
+        """(algorithm, the card's purse keys) from the issuer's masters and file 0x15's identity."""
+        __tracebackhide__ = True
+        assert self._purse is not None, "select_purse() first"
+        assert algorithm_id in PURSE_ALGORITHM_OF_ID, (
+            f"INITIALIZE named algorithm ID {algorithm_id:02X}; the profile knows {sorted(PURSE_ALGORITHM_OF_ID)}")
+        algorithm = PURSE_ALGORITHM_OF_ID[algorithm_id]
+        issuer, serial = self._purse
+        return algorithm, epurse.card_keys(EPURSE, issuer, serial, algorithm)
+
+    def debit(self, init: bytes, amount: int, *, serial: int = 1, wrong_mac: bool = False) -> tuple[ResponseAPDU, dict]:
+        """DEBIT FOR PURCHASE after INITIALIZE answered `init`; returns the answer and what the
+        issuer expects of it (TAC, MAC2, the 0x18 record)."""
+        __tracebackhide__ = True
+        algorithm, keys = self.purse_keys(init[10])
+        random4, atc = init[11:15], init[4:6]
+        serial4 = serial.to_bytes(4, "big")
+        session = purse.purchase_session_key(keys["DPK"], random4, atc, serial4, algorithm=algorithm)
+        mac1 = purse.purchase_mac1(session, amount, PURCHASE, TERMINAL, DATE, TIME, algorithm=algorithm)
+        if wrong_mac:
+            mac1 = bytes((mac1[0] ^ 0x01,)) + mac1[1:]
+        expected = {
+            "mac2": purse.purchase_mac2(session, amount, algorithm=algorithm),
+            "tac": purse.tac(keys["DTK"], amount, PURCHASE, TERMINAL, serial4, DATE, TIME, algorithm=algorithm),
+            "record": epurse.log_record(int.from_bytes(atc, "big"), int.from_bytes(init[6:9], "big"), amount,
+                                        PURCHASE, TERMINAL, DATE, TIME),
+        }
+        return self.send(0x80, 0x54, 0x01, 0x00, serial4 + DATE + TIME + mac1, le=0x08), expected
+
+    def purse_log(self) -> list[bytes]:
+        """The 0x18 records, newest first."""
+        __tracebackhide__ = True
+        out = []
+        for n in range(1, 32):
+            answer = self.read_record(0x18, n)
+            if answer.sw != SW.OK:
+                expect(answer, SW.RECORD_NOT_FOUND, f"READ RECORD 0x18 record {n} after the last")
+                break
+            out.append(answer.data)
+        return out
+
+
+class CardLab:
+    """The DUT's card role as the suite uses it: traced links, persona facts, tear control."""
+
+    def __init__(self, role, dut) -> None:
+        self.role = role
+        self.dut = dut
+        self.capabilities = frozenset(role.capabilities)  # what the card carries, not the DUT's terminals
+        self.persona_choice = "persona_choice" in self.capabilities
+        self.hosts: list[Host] = []
+
+    def open(self, persona: str = "normal") -> Host:
+        """A connected link to a card of `persona` (any persona: what is in the reader)."""
+        host = Host(self.role.open(persona), persona=persona)
+        self.hosts.append(host)
+        return host
+
+    def facts(self, persona: str):
+        """What the harness knows of a persona it chose (its values, PIN, tries)."""
+        if not self.persona_choice:
+            pytest.skip(f"not applicable: {self.role.name} does not declare persona_choice (the harness cannot "
+                        f"choose the persona)")
+        from conformance.adapters.sim import AS_OF
+        from simulator.card import personas
+
+        return personas.resolve(persona, as_of=AS_OF)
+
+    def tear_plan(self, host: Host) -> FaultPlan:
+        """The fault plan of the simulated card behind `host` (capability `tear_control`)."""
+        plan = getattr(getattr(host.transport, "card", None), "faults", None)
+        if not isinstance(plan, FaultPlan):
+            pytest.skip(f"not applicable: {self.role.name} does not declare tear_control "
+                        f"(only a simulated card lets the harness cut its power mid-write)")
+        return plan
+
+    def close(self) -> None:
+        """Disconnect every link; attach the traces of the first two and the last two (a test
+        that loops over fresh cards fails, if it does, on the last one)."""
+        for host in self.hosts:
+            host.close()
+        shown = range(len(self.hosts)) if len(self.hosts) <= 4 else [0, 1, len(self.hosts) - 2, len(self.hosts) - 1]
+        for n in shown:
+            host = self.hosts[n]
+            attach_trace(f"APDU trace {n + 1} of {len(self.hosts)} ({host.persona})", host.recorder.exchanges)

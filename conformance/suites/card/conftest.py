@@ -1,0 +1,51 @@
+"""Fixtures of the card suite: the DUT's card role, wrapped for the tests (see `_host.CardLab`)."""
+
+from __future__ import annotations
+
+import pytest
+
+from conformance.suites.card._host import CardLab, Host, Pin
+
+
+@pytest.fixture(scope="session")
+def card_role(dut):
+    if dut.card is None:
+        pytest.skip(f"not applicable: {dut.name} plays no card role")
+    return dut.card
+
+
+@pytest.fixture
+def card(card_role, dut) -> CardLab:
+    """Opens links to the card under test; at the end disconnects them and attaches their traces."""
+    lab = CardLab(card_role, dut)
+    yield lab
+    lab.close()
+
+
+@pytest.fixture
+def host(card) -> Host:
+    """A connected link to the card under test (the `normal` persona when the harness chooses)."""
+    return card.open("normal")
+
+
+@pytest.fixture
+def known_pin(card, dut) -> str | None:
+    """The PIN of the card under test: the persona's when the harness chose it, else --dut-info pin
+    (a `Pin`: masked wherever it is shown)."""
+    known = card.facts("normal").pin if card.persona_choice else dut.settings.get("pin")
+    return None if known is None else Pin(known)
+
+
+@pytest.fixture
+def pin(known_pin) -> str:
+    if known_pin is None:
+        pytest.skip("not applicable: the PIN of the card in the reader is not known (give --dut-info pin=...)")
+    return known_pin
+
+
+@pytest.fixture
+def opened(host, known_pin) -> Host:
+    """The SSSE selected and EF06 opened (key 0A; the PIN on a 2nd-generation card, if known)."""
+    host.select_ssse()
+    host.open_ef06(known_pin)
+    return host

@@ -1,0 +1,72 @@
+"""EXTERNAL / INTERNAL AUTHENTICATE against the issuer's keys (simulator.devices.issuer).
+
+PYTEST_DONT_REWRITE: assertion messages here are written for the vendor and carry no card data;
+pytest's rewriting would add the compared values to them, personal data included.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from conformance.suites.card._host import READ_KEY, SSSE, expect, sw_text
+from simulator.apdu import SW, counter_sw
+from simulator.card.apps import ssse
+from simulator.crypto.auth import internal_auth_result
+
+clause = pytest.mark.clause
+requires = pytest.mark.requires
+KEY_TRIES = SSSE["keys"]["0A"]["tries"]
+
+
+@clause("CARD-AUTH-001")
+def test_external_authenticate_with_the_issuers_cryptogram(host):
+    host.select_ssse()
+    host.authenticate(READ_KEY)
+
+
+@clause("CARD-AUTH-001")
+def test_external_authenticate_needs_a_fresh_challenge(host):
+    host.select_ssse()
+    expect(host.send(0x00, 0x82, 0x00, READ_KEY, bytes(16)), SW.CONDITIONS_NOT_SATISFIED,
+           "EXTERNAL AUTHENTICATE without GET CHALLENGE")
+    challenge = host.challenge()
+    cryptogram = host.cryptogram(READ_KEY, challenge)
+    expect(host.send(0x00, 0x82, 0x00, READ_KEY, cryptogram), SW.OK, "EXTERNAL AUTHENTICATE")
+    expect(host.send(0x00, 0x82, 0x00, READ_KEY, cryptogram), SW.CONDITIONS_NOT_SATISFIED,
+           "EXTERNAL AUTHENTICATE replaying a challenge already used")
+
+
+@clause("CARD-AUTH-001")
+def test_a_wrong_cryptogram_answers_63cx_and_the_right_one_still_opens(host):
+    host.select_ssse()
+    answer = host.external_authenticate(READ_KEY, wrong=True)
+    assert answer.sw & 0xFFF0 == 0x63C0 and answer.sw & 0x0F < KEY_TRIES, (
+        f"EXTERNAL AUTHENTICATE with a wrong cryptogram answered {sw_text(answer.sw)}; the profile requires 63Cx "
+        f"with x < {KEY_TRIES} tries left")
+    host.authenticate(READ_KEY)
+
+
+@clause("CARD-AUTH-001")
+@requires("persona_choice")
+def test_wrong_cryptograms_block_the_key(card):
+    host = card.open("normal")
+    host.select_ssse()
+    for left in range(KEY_TRIES - 1, -1, -1):
+        sw = counter_sw(left) if left else SW.AUTH_METHOD_BLOCKED
+        expect(host.external_authenticate(READ_KEY, wrong=True), sw,
+               f"EXTERNAL AUTHENTICATE with a wrong cryptogram ({left} tries should be left)")
+    expect(host.external_authenticate(READ_KEY), SW.AUTH_METHOD_BLOCKED,
+           "EXTERNAL AUTHENTICATE with the right cryptogram once key 0A is blocked")
+
+
+@clause("CARD-AUTH-002")
+def test_internal_authenticate_answers_what_the_issuers_key_gives(host):
+    host.select_ssse()
+    factor, original = os.urandom(8), os.urandom(8)
+    answer = host.ok("INTERNAL AUTHENTICATE", 0x00, 0x88, 0x00, 0x01, factor + original, le=0)
+    key = ssse.card_key(SSSE, 0x01, host.card_identifier, host.algorithm)
+    expected = internal_auth_result(host.algorithm, key, factor, original)
+    assert answer == expected, (f"INTERNAL AUTHENTICATE answered {answer.hex().upper()}; the issuer's key "
+                                f"({host.algorithm}) gives {expected.hex().upper()}: the card is not genuine")

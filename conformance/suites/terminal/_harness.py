@@ -1,0 +1,423 @@
+"""What the terminal suite shares: the harness's own cards, showing them to a terminal under test,
+and reading what happened from the decision record, the card-side APDU trace and the card itself.
+
+The suite certifies a terminal through the `terminals` role only (`present(card)` ->
+`Presentation(decision, trace)`, `advance(seconds)`): it works the same for the reference
+terminals in-process and for a terminal in another process behind vpcd or the HTTP relay. The
+cards are always the harness's own virtual cards (`CardOS`), so the harness judges money by
+reading the card's NVM: what the card holds, not what the terminal says it did.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cache
+
+import pytest
+
+from conformance.adapters.sim import AS_OF, REFERENCE_TERMINALS, Clock
+from conformance.dut import Presentation
+from conformance.evidence import attach_json, attach_trace
+from simulator.apdu import SW
+from simulator.card import personas
+from simulator.card.apps import epurse, qpboc, ssse
+from simulator.card.cardos import CardOS
+from simulator.faults import FaultPlan
+from simulator.profile import load
+from simulator.tlv import parse_tlv
+from simulator.transport import InProcessTransport
+from simulator.transport.base import Exchange
+from simulator.transport.timing import Limit, TimingModel, limits
+
+PPSE = b"2PAY.SYS.DDF01"
+UNIONPAY_RID = bytes.fromhex("A000000333")  # transit-payment.md §2 AIDs [V]
+#: SW of a SELECT that reaches a locked application: the purse's 9303, the SSSE's and qPBOC's 6283
+LOCKED_SWS = frozenset((0x9303, 0x6283))
+#: ICS kind -> its key in terminals.yaml `minimisation` (the profile keys gates by family)
+MINIMISATION_KEYS = {"gate_entry": "gate", "gate_exit": "gate"}
+#: capability -> the application family a terminal declaring it works with
+FAMILIES = {"purse": "purse", "ssse_identity": "ssse", "qpboc": "qpboc"}
+
+
+class HarnessError(RuntimeError):
+    """The harness's own reference device or card misbehaved: the verdict is *broken*, never *fail*."""
+
+
+# -- profile facts --------------------------------------------------------------------------------
+@cache
+def purse_aid() -> bytes:
+    return bytes.fromhex(load("national/epurse", "epurse")["application"]["aid"])
+
+
+@cache
+def ssse_aid() -> bytes:
+    return bytes.fromhex(load("national/ssse", "ssse")["application"]["aid"])
+
+
+@cache
+def _application_fids() -> dict[bytes, bytes]:
+    """DF FID -> AID of the applications, for terminals that select a DF by its file identifier."""
+    purse, sss = load("national/epurse", "epurse")["application"], load("national/ssse", "ssse")["application"]
+    return {bytes.fromhex(purse["fid"]): purse_aid(), bytes.fromhex(sss["fid"]): ssse_aid()}
+
+
+def terminals_profile() -> dict:
+    return load("national/terminals", "terminals")
+
+
+def purchase_limit() -> Limit:
+    return limits()["purchase"]
+
+
+def concession_percent(card_type: str) -> int:
+    """Percentage of the fare a purse card type pays (terminals.yaml concessions; 100 when unlisted)."""
+    return terminals_profile()["concessions"]["by_card_type"].get(card_type, 100)
+
+
+def distance_fare(entry: str, exit_: str) -> int:
+    """The metro fare between two stations by terminals.yaml `metro` (the harness's own reading)."""
+    profile = terminals_profile()
+    metro = profile["metro"]
+    km = abs(metro["stations"][entry] - metro["stations"][exit_])
+    for band in metro["fare_table"]:
+        if km <= band["km"]:
+            return band["fare"]
+    last = metro["fare_table"][-1]
+    steps = -(-(km - last["km"]) // metro["beyond"]["step_km"])
+    return min(last["fare"] + int(steps) * metro["beyond"]["fare"], profile["max_single_fare"])
+
+
+def minimisation(terminal) -> dict:
+    """What a terminal of this kind may read (terminals.yaml `minimisation`)."""
+    rules = terminals_profile()["minimisation"]
+    key = MINIMISATION_KEYS.get(terminal.kind, terminal.kind)
+    if key not in rules:
+        pytest.skip(f"not applicable: terminals.yaml has no minimisation rule for kind {terminal.kind!r}")
+    return rules[key]
+
+
+def family(terminal) -> str:
+    """The application family the terminal works with: purse, ssse or qpboc (by its capabilities)."""
+    for capability, name in FAMILIES.items():
+        if capability in terminal.capabilities:
+            return name
+    pytest.skip(f"not applicable: {terminal.name} declares none of {', '.join(FAMILIES)}")
+
+
+# -- the harness's cards ----------------------------------------------------------------------------
+def card(persona: str) -> CardOS:
+    """A fresh card of `persona`, personalised on the harness's date."""
+    return CardOS(personas.image(persona, as_of=AS_OF))
+
+
+def purse_card_type(persona: str) -> str:
+    """The purse card type (0x16 byte 0) the persona's card carries."""
+    return personas.resolve(persona, as_of=AS_OF).sections.get("epurse", {}).get("card_type", "01")
+
+
+def age(persona: str) -> int:
+    """The holder's age in whole years on the harness's date."""
+    birth = personas.resolve(persona, as_of=AS_OF).values["birth_date"]
+    return AS_OF.year - birth.year - ((AS_OF.month, AS_OF.day) < (birth.month, birth.day))
+
+
+def _app(c: CardOS, kind: str):
+    return next((a for a in c.image.applications.values() if a.kind == kind), None)
+
+
+@dataclass(frozen=True)
+class Money:
+    """The value a card holds, read from its NVM (None: the card has no such application)."""
+
+    purse: int | None  # fen, signed (negative = overdraft used)
+    purchases: int | None  # the purse's offline ATC: one per committed purchase
+    ec: int | None  # qPBOC electronic cash, fen
+
+
+def money(c: CardOS) -> Money:
+    purse, fin = _app(c, epurse.KIND), _app(c, qpboc.KIND)
+    return Money(
+        purse=int.from_bytes(c.nvm[epurse.balance_key(purse.path)], "big", signed=True) if purse else None,
+        purchases=int.from_bytes(c.nvm[epurse.atc_key(purse.path, "offline")], "big") if purse else None,
+        ec=qpboc.amount_of(c.nvm[qpboc.ec_balance_key(fin.path)]) if fin else None,
+    )
+
+
+def arm_tear(c: CardOS, point: str) -> FaultPlan:
+    """Cut the card's power at the first `point` from now on (counting starts afresh)."""
+    plan = c.faults
+    plan.hits.clear()
+    plan.total = 0
+    return plan.arm(point=point, at=0)
+
+
+class _CraftedCard:
+    """A harness card that changes some exchanges of the card it wraps (the card's own state, e.g.
+    its NVM and fault plan, stays reachable through it)."""
+
+    card: CardOS
+
+    def __getattr__(self, name: str):
+        return getattr(self.card, name)
+
+    def power_up(self) -> bytes:
+        return self.card.power_up()
+
+    def power_down(self) -> None:
+        self.card.power_down()
+
+    def reset(self) -> bytes:
+        return self.card.reset()
+
+    def transmit(self, apdu: bytes) -> bytes:
+        return self.card.transmit(apdu)
+
+
+class ForgedDebit(_CraftedCard):
+    """A card whose DEBIT answer carries a forged TAC or MAC2 (one byte flipped): a cloned or
+    tampered card. The debit itself commits on the card: the money has moved."""
+
+    def __init__(self, c: CardOS, field: str) -> None:
+        if field not in ("tac", "mac2"):
+            raise ValueError(f"ForgedDebit forges 'tac' or 'mac2', not {field!r}")
+        self.card, self.field = c, field
+
+    def transmit(self, apdu: bytes) -> bytes:
+        answer = self.card.transmit(apdu)
+        if apdu[:2] == b"\x80\x54" and answer[-2:] == b"\x90\x00" and len(answer) >= 10:
+            at = 0 if self.field == "tac" else 4  # DEBIT answers TAC 4 ‖ MAC2 4
+            answer = answer[:at] + bytes([answer[at] ^ 0xFF]) + answer[at + 1:]
+        return answer
+
+
+class CardDecides(_CraftedCard):
+    """A qPBOC card whose risk management is set to answer TC (offline) or ARQC (online) whatever
+    the terminal's TTQ asks: it sees the GPO's TTQ (9F66, the PDOL's first 4 bytes) with the
+    'online cryptogram required' bit (byte 2, 80) cleared or set. The cryptogram does not cover
+    9F66 (QP-AC-001), so it stays genuine."""
+
+    def __init__(self, c: CardOS, decision: str) -> None:
+        if decision not in ("TC", "ARQC"):
+            raise ValueError(f"CardDecides answers 'TC' or 'ARQC', not {decision!r}")
+        self.card, self.decision = c, decision
+
+    def transmit(self, apdu: bytes) -> bytes:
+        if apdu[:2] == b"\x80\xa8" and len(apdu) > 11 and apdu[5] == 0x83:
+            ttq2 = apdu[8] | 0x80 if self.decision == "ARQC" else apdu[8] & 0x7F
+            apdu = apdu[:8] + bytes((ttq2,)) + apdu[9:]
+        return self.card.transmit(apdu)
+
+
+# -- showing a card -------------------------------------------------------------------------------
+def show(terminal, shown_card, label: str) -> Presentation:
+    """Present a card to the terminal under test; attach the masked trace and the decision."""
+    presentation = terminal.present(shown_card)
+    attach_trace(f"{label}: APDUs at the card", presentation.trace)
+    attach_json(f"{label}: decision of {terminal.name}", presentation.decision)
+    return presentation
+
+
+def enter(c: CardOS, *, required: bool = True) -> dict:
+    """Open a metro journey on the card at the reference entry gate (no blacklist: the terminal
+    under test judges that). `required`: a refused entry is a harness failure (*broken*)."""
+    gate = REFERENCE_TERMINALS["gate_entry"](clock=Clock(), blacklist=frozenset())
+    decision = gate.present(InProcessTransport(c)).as_dict()
+    attach_json("harness: entry at the reference gate", decision)
+    if required and not decision["accepted"]:
+        raise HarnessError(f"the reference entry gate refused the harness's card: {decision['reason']}")
+    return decision
+
+
+def ready(terminal, persona: str, *, entry_required: bool = True) -> CardOS:
+    """A card of `persona` as a passenger brings it to this terminal: to an exit gate, after an
+    entry at the reference gate (`entry_required`: a refused entry is a harness failure)."""
+    c = card(persona)
+    if "metro_exit" in terminal.capabilities:
+        enter(c, required=entry_required)
+    return c
+
+
+def ride(terminal, persona: str, label: str) -> Presentation:
+    """Show a card of `persona` to the terminal as a passenger would (see `ready`)."""
+    return show(terminal, ready(terminal, persona), label)
+
+
+# -- reading the card-side trace ----------------------------------------------------------------
+def sw(x: Exchange) -> int:
+    return int.from_bytes(x.response[-2:], "big") if len(x.response) >= 2 else -1
+
+
+def body(x: Exchange) -> bytes:
+    return x.response[:-2]
+
+
+def command_data(command: bytes) -> bytes:
+    return command[5:5 + command[4]] if len(command) > 5 else b""
+
+
+@dataclass(frozen=True)
+class Step:
+    """One exchange and the application it addressed (the AID last selected, by name or DF FID)."""
+
+    n: int
+    command: bytes
+    sw: int
+    data: bytes
+    app: bytes | None
+
+    @property
+    def ins(self) -> int:
+        return self.command[1] if len(self.command) > 1 else -1
+
+    @property
+    def is_select(self) -> bool:
+        return self.ins == 0xA4
+
+
+def steps(trace: Iterable[Exchange]) -> list[Step]:
+    out, app = [], None
+    for n, x in enumerate(trace, 1):
+        cmd, status = x.command, sw(x)
+        if len(cmd) > 4 and cmd[1] == 0xA4:
+            target = app
+            if cmd[2] == 0x04:
+                target = command_data(cmd)
+            elif cmd[2] == 0x00 and command_data(cmd) in _application_fids():
+                target = _application_fids()[command_data(cmd)]
+            if status == SW.OK or status in LOCKED_SWS:
+                app = target
+        out.append(Step(n, cmd, status, body(x), app))
+    return out
+
+
+def selects_by_name(trace: Iterable[Exchange]) -> list[tuple[bytes, int]]:
+    """(AID, SW) of every SELECT by DF name, in order."""
+    return [(command_data(s.command), s.sw) for s in steps(trace) if s.is_select and s.command[2] == 0x04]
+
+
+def value_commands(trace: Iterable[Exchange]) -> list[str]:
+    """INITIALIZE FOR (CAPP) PURCHASE and DEBIT commands the terminal sent, named with their answer."""
+    found = []
+    for x in trace:
+        c = x.command
+        if len(c) > 2 and c[0] & 0x80 and (c[1] == 0x54 or (c[1] == 0x50 and c[2] in (0x01, 0x03))):
+            found.append(f"{'DEBIT' if c[1] == 0x54 else 'INITIALIZE FOR PURCHASE'} (answered {sw(x):04X})")
+    return found
+
+
+def debit_commands(trace: Iterable[Exchange]) -> list[Exchange]:
+    return [x for x in trace if len(x.command) > 1 and x.command[0] & 0x80 and x.command[1] == 0x54]
+
+
+def verify_commands(trace: Iterable[Exchange]) -> list[Exchange]:
+    return [x for x in trace if len(x.command) > 1 and x.command[1] == 0x20]
+
+
+def purse_reads(trace: Iterable[Exchange]) -> dict[int, set[int]]:
+    """Purse files read by SFI while the purse was selected: SFI -> byte offsets (records: indexes)."""
+    reads: dict[int, set[int]] = {}
+    for s in steps(trace):
+        if s.app != purse_aid() or s.sw != SW.OK or len(s.command) < 4:
+            continue
+        if s.ins == 0xB0 and s.command[2] & 0x80:
+            offset = s.command[3]
+            reads.setdefault(s.command[2] & 0x1F, set()).update(range(offset, offset + len(s.data)))
+        elif s.ins == 0xB2 and s.command[3] >> 3:
+            reads.setdefault(s.command[3] >> 3, set()).add(s.command[2])
+    return reads
+
+
+@cache
+def _ssse_catalogue() -> tuple[dict[tuple[str, int], str], dict[int, str], dict[int, str]]:
+    sfis = {spec["sfi"]: spec["name"] for spec in load("national/ssse", "ssse")["files"] if "sfi" in spec}
+    elements = ssse.elements()
+    by_record = {(e.file, e.record): name for name, e in elements.items()}
+    by_tag = {e.tag: name for name, e in elements.items()}
+    return by_record, by_tag, sfis
+
+
+def ssse_reads(trace: Iterable[Exchange]) -> dict[str, int]:
+    """SSSE data elements the terminal asked for (answered or not) -> the SW of the first ask."""
+    by_record, by_tag, sfis = _ssse_catalogue()
+    asked: dict[str, int] = {}
+    for s in steps(trace):
+        if s.app != ssse_aid() or s.ins != 0xB2 or len(s.command) < 4:
+            continue
+        number, sfi, mode = s.command[2], s.command[3] >> 3, s.command[3] & 0x07
+        file = sfis.get(sfi)
+        name = by_record.get((file, number)) if mode == 0b100 else by_tag.get(number)
+        if name is None and s.sw == SW.OK and s.data:
+            name = by_tag.get(s.data[0])  # a record carries its tag first (ssc-card.md §1)
+        if name is not None:
+            asked.setdefault(name, s.sw)
+    return asked
+
+
+def _constructed(tag: int) -> bool:
+    return bool(tag >> (8 * ((tag.bit_length() - 1) // 8)) & 0x20)
+
+
+def tlv_values(data: bytes, want: int) -> list[bytes]:
+    """Values of every `want` tag at any depth of a BER-TLV answer (none when it is malformed)."""
+    try:
+        items = parse_tlv(data)
+    except ValueError:
+        return []
+    found = []
+    for tag, value in items:
+        if tag == want:
+            found.append(value)
+        elif _constructed(tag):
+            found += tlv_values(value, want)
+    return found
+
+
+def card_decisions(trace: Iterable[Exchange]) -> list[str]:
+    """The card's answers to GET PROCESSING OPTIONS: TC, ARQC or AAC (CID 9F27)."""
+    out = []
+    for x in trace:
+        if x.command[:2] == b"\x80\xa8" and sw(x) == SW.OK:
+            cid = next(iter(tlv_values(body(x), 0x9F27)), b"")
+            out.append({0x40: "TC", 0x80: "ARQC", 0x00: "AAC"}.get(cid[0] & 0xC0, "?") if cid else "?")
+    return out
+
+
+def ppse_aids(trace: Iterable[Exchange]) -> list[bytes]:
+    """The AIDs the card's PPSE answer listed (4F of every 61 entry), in order."""
+    for x in trace:
+        if len(x.command) > 4 and x.command[1] == 0xA4 and command_data(x.command) == PPSE and sw(x) == SW.OK:
+            return tlv_values(body(x), 0x4F)
+    return []
+
+
+@cache
+def _contactless() -> TimingModel:
+    return TimingModel.from_profile(link="contactless", bit_rate=106_000)
+
+
+def card_side_ms(trace: Iterable[Exchange]) -> float:
+    """The modelled time of the card's exchanges alone (ISO 14443-4 at 106 kbit/s): a lower bound
+    of the transaction time for a terminal that reports none (its PSAM's time is not in it)."""
+    model = _contactless()
+    return sum(model.exchange(x.command, x.response).total for x in trace) * 1e3
+
+
+def newest_trip(c: CardOS) -> bytes | None:
+    """Record 1 (the newest) of the purse's 0x1E trip log, read by the harness over APDUs (None:
+    the log is empty)."""
+    with InProcessTransport(c) as t:
+        if t.send(0x00, 0xA4, 0x04, 0x00, purse_aid(), le=0).sw != SW.OK:
+            raise HarnessError("the harness could not select the purse of its own card")
+        answer = t.send(0x00, 0xB2, 0x01, (0x1E << 3) | 0x04, le=0)
+    return answer.data if answer.sw == SW.OK else None
+
+
+def not_charged(terminal, shown: Presentation, before: Money, after: Money, what: str) -> None:
+    """A refused card: refused, nothing initialised or debited, the card's value as it was."""
+    decision = shown.decision
+    assert not decision["accepted"], f"{terminal.name} accepted {what} (reason {decision['reason']})"
+    moved = value_commands(shown.trace)
+    assert not moved, f"{terminal.name} refused {what} ({decision['reason']}) but sent {', '.join(moved)} first"
+    assert after == before, f"{terminal.name} refused {what} but the card's value changed: {before} -> {after}"
+    assert decision["debited"] == 0, f"{terminal.name} refused {what} but records {decision['debited']} fen debited"

@@ -1,0 +1,42 @@
+"""One parameter per terminal of the DUT, and the `terminal` fixture that judges applicability per
+terminal (a DUT may hold several terminals of different kinds: the plugin's `requires` check sees
+the union of their capabilities, this one the capabilities of the terminal under test)."""
+
+from __future__ import annotations
+
+import pytest
+
+from conformance.plugin import DUT_KEY, dut_info
+
+NO_TERMINAL = "no-terminal"
+
+
+def _dut(config):
+    """The session's DUT, made once by the plugin's hook and kept where the `dut` fixture finds it."""
+    if DUT_KEY not in config.stash:
+        config.stash[DUT_KEY] = config.hook.pytest_yikatong_make_dut(
+            config=config, spec=config.getoption("--dut"), info=dut_info(config))
+    return config.stash[DUT_KEY]
+
+
+def pytest_generate_tests(metafunc) -> None:
+    if "terminal_name" not in metafunc.fixturenames:
+        return
+    try:
+        names = list(_dut(metafunc.config).terminals)
+    except Exception:  # noqa: BLE001 - the `dut` fixture makes it again and reports it: broken
+        names = ["dut-unavailable"]
+    metafunc.parametrize("terminal_name", names or [NO_TERMINAL], ids=str)
+
+
+@pytest.fixture
+def terminal(request, dut, terminal_name):
+    """The terminal under test; skips (not applicable) when it lacks a `requires` capability."""
+    if terminal_name == NO_TERMINAL:
+        pytest.skip("not applicable: the DUT plays no terminal role")
+    role = dut.terminals[terminal_name]
+    marker = request.node.get_closest_marker("requires")
+    missing = [c for c in (marker.args if marker else ()) if c not in role.capabilities]
+    if missing:
+        pytest.skip(f"not applicable: terminal {role.name} ({role.kind}) does not declare {', '.join(missing)}")
+    return role

@@ -1,0 +1,71 @@
+"""What a terminal charges or grants: concession fares, the metro distance fare, scenic entitlement."""
+
+from __future__ import annotations
+
+import pytest
+
+from . import _harness as h
+
+
+def _charge(terminal, persona: str) -> tuple[dict, int]:
+    c = h.ready(terminal, persona)
+    before = h.money(c)
+    shown = h.show(terminal, c, f"{persona} card")
+    return shown.decision, before.purse - h.money(c).purse
+
+
+@pytest.mark.clause("TERM-CONC-001")
+@pytest.mark.requires("concessions")
+@pytest.mark.parametrize("persona", ["elderly", "minor"])
+def test_concession_fares(terminal, persona):
+    base, paid = _charge(terminal, "normal")
+    assert base["accepted"], f"{terminal.name} refused a valid full-fare card ({base['reason']})"
+    card_type = h.purse_card_type(persona)
+    percent = h.concession_percent(card_type)
+    expected = paid * percent // 100
+    decision, charged = _charge(terminal, persona)
+    assert decision["accepted"], f"{terminal.name} refused a valid {persona} card ({decision['reason']})"
+    assert charged == expected and decision["amount"] == expected, (
+        f"{terminal.name} charged a card of type {card_type} ({persona}) {charged} fen (decision amount "
+        f"{decision['amount']}); the full fare is {paid} and type {card_type} pays {percent}%: {expected} fen")
+
+
+@pytest.mark.clause("TERM-METRO-001")
+@pytest.mark.requires("metro_exit")
+def test_the_exit_gate_charges_the_distance_fare(terminal):
+    c = h.card("normal")
+    entry = h.enter(c)["evidence"]["station"]
+    before = h.money(c)
+    shown = h.show(terminal, c, "exit after an entry at the reference gate")
+    decision = shown.decision
+    assert decision["accepted"], f"{terminal.name} refused a valid card with an open journey ({decision['reason']})"
+    trip = h.newest_trip(c)
+    assert trip is not None and trip[0] == 0x04, (
+        f"{terminal.name} wrote no exit record (0x1E type 04) for the journey: newest 0x1E record "
+        f"{trip.hex().upper() if trip else 'none'}")
+    exit_station = trip[15:17].hex()  # line+station 7 bytes at offset 10 (transit-payment.md §1.2)
+    stations = h.terminals_profile()["metro"]["stations"]
+    assert exit_station in stations, (
+        f"{terminal.name} recorded its exit at {exit_station}, a station the profile does not know")
+    expected = h.distance_fare(entry, exit_station)
+    charged = before.purse - h.money(c).purse
+    assert charged == expected and decision["amount"] == expected, (
+        f"{terminal.name} charged {charged} fen (decision amount {decision['amount']}) from station {entry} to "
+        f"{exit_station}; the profile's distance fare is {expected} fen")
+
+
+@pytest.mark.clause("TERM-SCENIC-001")
+@pytest.mark.requires("entitlement")
+@pytest.mark.parametrize(("persona", "entitled"), [("elderly", True), ("normal", False)])
+def test_scenic_entitlement_by_age(terminal, persona, entitled):
+    c = h.card(persona)
+    before = h.money(c)
+    shown = h.show(terminal, c, f"{persona} card")
+    decision = shown.decision
+    expected = "ENTITLED" if entitled else "NOT_ENTITLED"
+    rule = h.terminals_profile()["scenic"]
+    assert decision["reason"] == expected and decision["accepted"] == entitled, (
+        f"{terminal.name} answered the card of a holder aged {h.age(persona)} with {decision['reason']} "
+        f"(accepted={decision['accepted']}); free entry from {rule['free_from_age']} or below "
+        f"{rule['free_below_age']}: expected {expected}")
+    assert not h.value_commands(shown.trace) and h.money(c) == before, f"{terminal.name} charged a scenic entry"

@@ -1,0 +1,65 @@
+"""The POS follows the card's decision (transit-payment.md §2 flow step 5): a TC is approved
+offline and debits the electronic cash, an ARQC goes to the bank, an AAC is declined."""
+
+from __future__ import annotations
+
+import pytest
+
+from . import _harness as h
+
+
+def _card_said(terminal, shown) -> str:
+    said = h.card_decisions(shown.trace)
+    assert said, f"{terminal.name} never asked the card for its decision (no GET PROCESSING OPTIONS answered)"
+    return said[-1]
+
+
+@pytest.mark.clause("TERM-POS-001")
+@pytest.mark.requires("qpboc")
+def test_a_tc_is_approved_offline_and_debits_the_electronic_cash(terminal):
+    c = h.card("bank")
+    before = h.money(c)
+    shown = h.show(terminal, h.CardDecides(c, "TC"), "card approving offline (TC)")
+    said = _card_said(terminal, shown)
+    if said != "TC":
+        pytest.skip(f"not applicable: the card answered {said}, {terminal.name}'s amount is above its offline limit")
+    decision, after = shown.decision, h.money(c)
+    spent = before.ec - after.ec
+    assert decision["reason"] == "APPROVED_OFFLINE", (
+        f"{terminal.name} answered the card's offline approval (TC) with {decision['reason']}; "
+        f"expected APPROVED_OFFLINE (the card has already debited {spent} fen of electronic cash)")
+    assert decision["debited"] == decision["amount"] == spent, (
+        f"{terminal.name} records {decision['debited']} fen debited for {decision['amount']}; the card's "
+        f"electronic cash went down by {spent}")
+
+
+@pytest.mark.clause("TERM-POS-002")
+@pytest.mark.requires("qpboc", "online_authorisation")
+def test_an_arqc_is_authorised_online(terminal):
+    c = h.card("bank")
+    before = h.money(c)
+    shown = h.show(terminal, h.CardDecides(c, "ARQC"), "card asking to go online (ARQC)")
+    said = _card_said(terminal, shown)
+    assert said == "ARQC", f"the harness's card answered {said}, not ARQC"
+    decision = shown.decision
+    assert decision["reason"] == "APPROVED_ONLINE", (
+        f"{terminal.name} answered the card's ARQC with {decision['reason']}; expected APPROVED_ONLINE after the "
+        f"bank's approval (the bank approves this account)")
+    assert h.money(c) == before and decision["debited"] == 0, (
+        f"{terminal.name}: an online approval moved the card's electronic cash ({before.ec} -> {h.money(c).ec}, "
+        f"decision debited {decision['debited']})")
+
+
+@pytest.mark.clause("TERM-POS-003")
+@pytest.mark.requires("qpboc")
+def test_an_expired_financial_application_is_declined(terminal):
+    c = h.card("bank_expired_app")
+    before = h.money(c)
+    shown = h.show(terminal, c, "card whose QuickPass application expired yesterday")
+    said = _card_said(terminal, shown)
+    decision = shown.decision
+    assert not decision["accepted"] and decision["reason"] == "DECLINED", (
+        f"{terminal.name} answered an expired application (card decision {said}) with {decision['reason']} "
+        f"(accepted={decision['accepted']}); expected DECLINED")
+    assert h.money(c) == before and decision["debited"] == 0, (
+        f"{terminal.name} declined but the card's electronic cash changed: {before.ec} -> {h.money(c).ec}")

@@ -1,0 +1,51 @@
+"""A terminal reads only what its kind needs (PIPL art. 6, terminals.yaml `minimisation`), and
+never tries a PIN it was not given."""
+
+from __future__ import annotations
+
+import pytest
+
+from . import _harness as h
+
+#: per application family, the persona whose card takes the terminal furthest through its flow
+PERSONA = {"purse": "normal", "ssse": "elderly", "qpboc": "normal"}
+
+
+@pytest.mark.clause("TERM-PRIV-001")
+@pytest.mark.requires("minimisation")
+def test_purse_data_read_is_minimal(terminal):
+    rule = h.minimisation(terminal)
+    shown = h.ride(terminal, PERSONA[h.family(terminal)], "valid card")
+    allowed = {int(sfi, 16) for sfi in rule["purse_files"]}
+    if rule["purse_cardholder_bytes"]:
+        allowed.add(0x16)
+    reads = h.purse_reads(shown.trace)
+    extra = sorted(set(reads) - allowed)
+    assert not extra, (
+        f"{terminal.name} read purse file(s) {', '.join(f'{s:02X}' for s in extra)}; a {terminal.kind} terminal "
+        f"may read {', '.join(rule['purse_files']) or 'none'}")
+    cardholder = len(reads.get(0x16, ()))
+    assert cardholder <= rule["purse_cardholder_bytes"], (
+        f"{terminal.name} read {cardholder} bytes of the cardholder file 0x16 (name, ID number); a "
+        f"{terminal.kind} terminal may read {rule['purse_cardholder_bytes']} (the card type)")
+
+
+@pytest.mark.clause("TERM-PRIV-002")
+@pytest.mark.requires("minimisation")
+def test_social_security_data_read_is_minimal(terminal):
+    rule = h.minimisation(terminal)
+    shown = h.ride(terminal, PERSONA[h.family(terminal)], "valid card")
+    asked = h.ssse_reads(shown.trace)
+    extra = sorted(set(asked) - set(rule["ssse_elements"]))
+    assert not extra, (
+        f"{terminal.name} asked the card for {', '.join(extra)}; a {terminal.kind} terminal may read "
+        f"{', '.join(rule['ssse_elements']) or 'no social security data'}")
+
+
+@pytest.mark.clause("TERM-PRIV-003")
+def test_no_pin_is_tried(terminal):
+    shown = h.ride(terminal, PERSONA[h.family(terminal)], "valid card")
+    tried = h.verify_commands(shown.trace)
+    assert not tried, (
+        f"{terminal.name} sent VERIFY {len(tried)} time(s) without being given a PIN: a guessed PIN uses up "
+        f"the holder's tries (answers: {', '.join(f'{h.sw(x):04X}' for x in tried)})")

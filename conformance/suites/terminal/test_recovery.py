@@ -1,0 +1,54 @@
+"""A debit torn away (the card leaves the field mid-DEBIT) is settled when the same card comes
+back: the card pays the journey's fare exactly once, whether the tear fell after the card
+committed the debit or before, and the decisions record exactly the money the card lost.
+
+Judged by money, not by the purchase counter: a metro entry charges 0 fen, so a terminal that
+recovers by comparing balances (transit-payment.md §1.6) cannot tell a committed entry from an
+uncommitted one and may commit it twice at no cost to the passenger."""
+
+from __future__ import annotations
+
+import pytest
+
+from . import _harness as h
+
+
+def _torn_then_retapped(terminal, point: str, where: str) -> None:
+    c = h.ready(terminal, "normal")
+    before = h.money(c)
+    plan = h.arm_tear(c, point)
+    first = h.show(terminal, c, f"card torn away {where}")
+    if plan.armed:
+        plan.disarm()
+        raise AssertionError(f"{terminal.name} wrote nothing to a valid card (reason "
+                             f"{first.decision['reason']}): it never debited, so the tear could not happen")
+    assert not first.decision["accepted"], (
+        f"{terminal.name} accepted a debit whose answer never came back (reason {first.decision['reason']})")
+    if "clock_control" in terminal.capabilities:
+        terminal.advance(15)  # the passenger taps again a few seconds later, well within any recovery window
+    second = h.show(terminal, c, "the same card presented again")
+    after = h.money(c)
+    assert second.decision["accepted"], (
+        f"{terminal.name} did not settle the torn debit on the second presentation ({second.decision['reason']})")
+    fare, lost = second.decision["amount"], before.purse - after.purse
+    commits = after.purchases - before.purchases
+    assert lost == fare, (
+        f"{terminal.name}: one journey of {fare} fen, torn {where} and presented again, cost the card {lost} fen "
+        f"({commits} purchases committed; decisions {first.decision['reason']}, {second.decision['reason']})")
+    recorded = first.decision["debited"] + second.decision["debited"]
+    assert recorded == lost, (
+        f"{terminal.name}'s decisions record {recorded} fen debited; the card lost {lost}: "
+        f"{first.decision['reason']} {first.decision['debited']}, {second.decision['reason']} "
+        f"{second.decision['debited']}")
+
+
+@pytest.mark.clause("TERM-TEAR-001")
+@pytest.mark.requires("recovery")
+def test_a_debit_torn_after_its_commit_is_recovered_without_a_second_charge(terminal):
+    _torn_then_retapped(terminal, "nvm.clear", "after the card committed the debit")
+
+
+@pytest.mark.clause("TERM-TEAR-002")
+@pytest.mark.requires("recovery")
+def test_a_debit_torn_before_its_commit_is_charged_once_on_the_retap(terminal):
+    _torn_then_retapped(terminal, "nvm.commit", "before the card committed the debit")

@@ -1,0 +1,146 @@
+"""The terminal suite's power: it passes every reference terminal and fails every terminal mutant.
+
+The suite runs as a vendor would run it (`pytest conformance/suites/terminal --dut SPEC`), in a
+subprocess per DUT, all of them started at once on the machine's cores; each test below judges one
+run's verdicts. A mutant counts as caught when the clause its defect breaks gets a `fail` (a
+product defect), never a `broken` (a harness or link failure).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from conformance.adapters import sim
+from conformance.mutants import all_mutants
+from conformance.mutants.terminals import RESTATED
+from simulator.card import personas
+from simulator.card.cardos import CardOS
+from simulator.profile import clauses, load
+
+ROOT = Path(__file__).resolve().parents[1]
+SUITE = "conformance/suites/terminal"
+MUTANTS = sorted(name for name, m in all_mutants().items() if m.role == "terminal")
+
+#: mutant -> the clause whose test must fail on it (the defect it was seeded with)
+CAUGHT_BY = {
+    "bus_skips_expiry": "TERM-VAL-001",
+    "bus_charges_not_yet_valid": "TERM-VAL-002",
+    "gate_ignores_blacklist": "TERM-BL-001",
+    "bus_ignores_9303": "TERM-LOCK-001",
+    "bus_lets_low_balance_through": "TERM-FUND-001",
+    "gate_fines_missing_entry": "TERM-DEBIT-001",
+    "bus_accepts_bad_mac2": "TERM-MAC-001",
+    "gate_ignores_tac": "TERM-TAC-001",
+    "bus_forgets_torn_debit": "TERM-TEAR-001",
+    "bus_loses_pre_balance": "TERM-TEAR-002",
+    "gate_full_fare_elderly": "TERM-CONC-001",
+    "gate_next_fare_band": "TERM-METRO-001",
+    "scenic_entitles_everyone": "TERM-SCENIC-001",
+    "bus_reads_cardholder": "TERM-PRIV-001",
+    "scenic_reads_name": "TERM-PRIV-002",
+    "scenic_tries_pin": "TERM-PRIV-003",
+    "bus_rereads_trip_log": "TERM-TIME-001",
+    "gate_selects_by_fid": "TERM-SEL-001",
+    "pos_first_ppse_entry": "TERM-SEL-003",
+    "pos_trusts_gpo": "TERM-POS-002",
+    "pos_sends_tc_online": "TERM-POS-001",
+}
+
+
+def run_suite(spec: str, results: Path) -> tuple[list[dict], str, float]:
+    """Run the suite against `spec`: (verdicts, pytest's output, seconds)."""
+    command = [sys.executable, "-m", "pytest", SUITE, "--dut", spec, "--yikatong-results", str(results), "-q",
+               "-p", "no:cacheprovider", "-p", "no:randomly", "-p", "no:hypothesispytest"]
+    started = time.perf_counter()
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    seconds = time.perf_counter() - started
+    if not results.exists():
+        raise RuntimeError(f"the suite wrote no results for {spec}:\n{done.stdout}\n{done.stderr}")
+    return json.loads(results.read_text(encoding="utf-8")), done.stdout + done.stderr, seconds
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory) -> dict[str, tuple[list[dict], str, float]]:
+    """Every run at once: the reference terminals and each terminal mutant."""
+    where = tmp_path_factory.mktemp("terminal-suite")
+    specs = {"sim": "sim", **{name: f"sim:mutant={name}" for name in MUTANTS}}
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+        futures = {name: pool.submit(run_suite, spec, where / f"{name}.json") for name, spec in specs.items()}
+        return {name: future.result() for name, future in futures.items()}
+
+
+def _bad(verdicts: list[dict]) -> list[str]:
+    return [f"{v['verdict']} {v['clause']} {v['nodeid']}: {v['message']}" for v in verdicts
+            if v["verdict"] in ("fail", "broken")]
+
+
+def test_the_reference_terminals_pass_every_clause(runs):
+    verdicts, output, seconds = runs["sim"]
+    print(f"\nterminal suite against the reference terminals: {len(verdicts)} verdicts in {seconds:.1f} s")
+    assert not _bad(verdicts), "\n".join(_bad(verdicts)) + "\n" + output[-3000:]
+    passed = {v["clause"] for v in verdicts if v["verdict"] == "pass"}
+    terminal_clauses = {cid for cid, c in clauses().items() if c["part"] == "terminal"}
+    assert terminal_clauses <= passed, f"clauses no reference terminal passed: {sorted(terminal_clauses - passed)}"
+    assert all(v["clause"] for v in verdicts), "a test of the suite names no clause"
+
+
+@pytest.mark.parametrize("mutant", MUTANTS)
+def test_each_terminal_mutant_is_caught_by_its_clause(runs, mutant):
+    verdicts, output, _ = runs[mutant]
+    failed = sorted({v["clause"] for v in verdicts if v["verdict"] == "fail"})
+    broken = [v for v in verdicts if v["verdict"] == "broken"]
+    assert not broken, f"{mutant} broke the suite (harness or link error, not a verdict):\n" + "\n".join(_bad(broken))
+    assert failed, f"{mutant} ({all_mutants()[mutant].defect}) passed the terminal suite:\n{output[-3000:]}"
+    assert CAUGHT_BY.get(mutant) in failed, (
+        f"{mutant} was caught by {failed}, not by {CAUGHT_BY.get(mutant)}, the clause its defect breaks")
+
+
+def test_mutation_score(runs):
+    caught = [m for m in MUTANTS if any(v["verdict"] == "fail" and v["clause"] for v in runs[m][0])]
+    slowest = max(runs[m][2] for m in MUTANTS)
+    print(f"\nterminal suite mutation score: {len(caught)}/{len(MUTANTS)} "
+          f"(slowest mutant run {slowest:.1f} s)")
+    for m in MUTANTS:
+        clauses_failed = sorted({v["clause"] for v in runs[m][0] if v["verdict"] == "fail"})
+        print(f"  {m:32} {', '.join(clauses_failed) or 'NOT CAUGHT'}")
+    assert len(MUTANTS) >= 12
+    assert set(CAUGHT_BY) == set(MUTANTS), "every terminal mutant names the clause that must catch it"
+    assert caught == MUTANTS
+
+
+def test_every_terminal_mutant_is_one_defective_reference_terminal():
+    kinds = load("national/ics", "ics")["terminal_kinds"]
+    for name in MUTANTS:
+        mutant = all_mutants()[name]
+        assert mutant.kind in kinds and mutant.defect, name
+        terminal = mutant.build(clock=sim.Clock(), blacklist=sim.blacklist())
+        reference = sim.REFERENCE_TERMINALS[mutant.kind](clock=sim.Clock(), blacklist=sim.blacklist())
+        assert isinstance(terminal, type(reference)), f"{name} is not a {type(reference).__name__}"
+
+
+@pytest.mark.parametrize("kind", sorted(RESTATED))
+def test_the_restated_flows_decide_as_the_reference(kind):
+    """The mutants' undefective base flows (`_PurseFlow`, `_QuickPassFlow`) send the same APDUs and
+    reach the same decisions as the reference terminal, so each mutant differs by its defect only."""
+    restated = sim.SimTerminal(kind, kind, RESTATED[kind])
+    reference = sim.SimTerminal(kind, kind, sim.REFERENCE_TERMINALS[kind])
+    for persona in ("normal", "elderly", "minor", "expired", "not_yet_valid", "blacklisted", "transit_locked",
+                    "transit_low_balance", "second_generation", "bank", "bank_expired_app", "bank_locked"):
+        if kind == "gate_exit":
+            cards = [CardOS(personas.image(persona, as_of=sim.AS_OF)) for _ in range(2)]
+            for c in cards:
+                sim.SimTerminal("entry", "gate_entry", sim.REFERENCE_TERMINALS["gate_entry"]).present(c)
+        else:
+            cards = [CardOS(personas.image(persona, as_of=sim.AS_OF)) for _ in range(2)]
+        mine, theirs = restated.present(cards[0]), reference.present(cards[1])
+        keep = ("reason", "amount", "fare", "debited", "balance_after", "modelled_ms")
+        assert {k: mine.decision[k] for k in keep} == {k: theirs.decision[k] for k in keep}, (kind, persona)
+        assert mine.commands == theirs.commands, (kind, persona)

@@ -180,3 +180,15 @@ def test_the_modelled_purchase_time_is_within_the_profile_limit(clock):
           f"{limit.source}); wall {out.wall_ms:.2f} ms")
     assert out.reason == "OK"
     assert 50 < out.modelled_ms <= limit.seconds * 1e3
+
+
+def test_a_torn_zero_fare_entry_is_proven_not_written_twice(clock):
+    """A 0-fen entry moves no money, so only the card's proof tells that the torn DEBIT committed."""
+    c = card()
+    app = next(a for a in c.image.applications.values() if a.kind == "epurse")
+    atc_before = c.nvm[epurse.atc_key(app.path, "offline")]
+    gate = MetroGate(terminal_id="G1", station="0101", direction="entry", psam=psam(), clock=clock)
+    c.faults.arm(point="nvm.clear", at=0)
+    assert gate.present(InProcessTransport(c)).reason == "RETAP"
+    assert gate.present(InProcessTransport(c)).reason == "RECOVERED"
+    assert int.from_bytes(c.nvm[epurse.atc_key(app.path, "offline")], "big") == int.from_bytes(atc_before, "big") + 1

@@ -244,30 +244,29 @@ class PurseTerminal(Terminal):
                 )
             )
             return None
-        balance = _effective_balance(purse)
-        if balance == p.pre_balance:  # the DEBIT never committed: charge afresh
-            self.pending = None
-            return None
         self.pending = None
+        balance = _effective_balance(purse)
+        atc = int.from_bytes(p.atc, "big") + (self.purse_profile["prove_atc"] == "next_offline_atc")
+        try:  # the card's proof of this transaction says whether the DEBIT committed (a 0-fen entry moves no money)
+            mac2, tac = purse.transaction_prove(atc=atc.to_bytes(2, "big"), txn_type=p.txn_type)
+        except CardRefused as refused:
+            if balance == p.pre_balance:  # no proof, no money moved: the DEBIT never committed, charge afresh
+                return None
+            return self.decide(
+                "INCOMPLETE",
+                card=p.serial.hex().upper(),
+                fare=p.fare,
+                amount=p.amount,
+                detail=f"balance {balance} moved from {p.pre_balance} but the card proves nothing: {refused}",
+            )
         if balance != p.pre_balance - p.amount:
             return self.decide(
                 "INCOMPLETE",
                 card=p.serial.hex().upper(),
                 fare=p.fare,
                 amount=p.amount,
-                detail=f"balance {balance} is neither {p.pre_balance} nor {p.pre_balance - p.amount}",
-            )
-        atc = int.from_bytes(p.atc, "big") + (self.purse_profile["prove_atc"] == "next_offline_atc")
-        try:
-            mac2, tac = purse.transaction_prove(atc=atc.to_bytes(2, "big"), txn_type=p.txn_type)
-        except CardRefused as refused:
-            return self.decide(
-                "INCOMPLETE",
-                card=p.serial.hex().upper(),
-                fare=p.fare,
-                amount=p.amount,
                 debited=p.amount,
-                detail=f"debit committed but not proven: {refused}",
+                detail=f"debit proven but the balance is {balance}, not {p.pre_balance - p.amount}",
             )
         return self._verified(
             info,

@@ -1,0 +1,281 @@
+"""`http:<url>`: a terminal running as its own process, driven by the terminal control protocol.
+
+The protocol is profiles/national/terminal_api.yaml (OpenAPI 3.1): `GET /info` (kind,
+capabilities, vendor, model, firmware), `POST /transactions` (present a card, answer the
+decision record), `POST /clock` (terminals declaring `clock_control`). This module holds the
+protocol's client (`TerminalControl`, also used by the `vpcd:` adapter) and the `http:` adapter:
+the card is served to the terminal by the harness's APDU relay (conformance/relay.py), so the
+terminal needs no PC/SC reader, and every APDU it sends is recorded on the card's side.
+
+    --dut http://127.0.0.1:8700          (or http:127.0.0.1:8700, http:https://lab-host/terminal)
+    --dut-info timeout=30                seconds a transaction may take (default 30)
+    --dut-info relay_host=0.0.0.0        where the relay listens (default 127.0.0.1: same machine)
+    --dut-info relay_advertise=10.0.0.5  the host name the terminal reaches the relay by (default:
+                                         relay_host, or for 0.0.0.0 the address facing the terminal)
+    --dut-info capabilities=a,b,c        override what /info declares (the vendor's signed ICS)
+
+Errors are never verdicts about the device: an unreachable service is
+`ServiceUnavailableError`, a timeout `LinkTimeoutError`, an error answer the `LinkError` its code
+names (`no_card`, `card_removed`, ...) or `TerminalServiceError`, and an answer outside the
+protocol (its body fails the document's schema) `TerminalServiceError` too: all *broken*.
+"""
+
+from __future__ import annotations
+
+import socket
+from functools import cache
+from urllib.parse import urlsplit
+
+import httpx
+import jsonschema
+import yaml
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
+
+from conformance.dut import DUT, Presentation, RecordingCard
+from simulator.card.interface import Card
+from simulator.profile import PROFILE_ROOT
+from simulator.transport.errors import (
+    CardRemovedError,
+    LinkError,
+    LinkTimeoutError,
+    NoCardError,
+    ReaderNotFoundError,
+    ServiceUnavailableError,
+)
+
+API_PATH = PROFILE_ROOT / "national" / "terminal_api.yaml"
+_API_URI = "urn:yikatong:terminal_api"
+
+#: seconds a transaction may take by default (the terminal waits for the card, then transacts)
+DEFAULT_TIMEOUT = 30.0
+
+#: error code of the protocol -> (HTTP status the terminal answers, LinkError the harness raises)
+ERRORS: dict[str, tuple[int, type[LinkError]]] = {
+    "no_card": (502, NoCardError),
+    "card_removed": (502, CardRemovedError),
+    "reader_not_found": (502, LinkError),
+    "link": (502, LinkError),
+    "service_unavailable": (503, ServiceUnavailableError),
+    "link_timeout": (504, LinkTimeoutError),
+}
+
+
+class TerminalServiceError(LinkError):
+    """The terminal's control service failed, or answered outside the protocol (verdict *broken*)."""
+
+
+def error_code(exc: LinkError) -> str:
+    """The protocol's error code for a link failure on the terminal's side (most specific class first)."""
+    for cls, code in ((ReaderNotFoundError, "reader_not_found"), (NoCardError, "no_card"),
+                      (CardRemovedError, "card_removed"), (ServiceUnavailableError, "service_unavailable"),
+                      (LinkTimeoutError, "link_timeout")):
+        if isinstance(exc, cls):
+            return code
+    return "link"
+
+
+# -- the protocol document -------------------------------------------------------------------
+
+
+@cache
+def api_document() -> dict:
+    """profiles/national/terminal_api.yaml, parsed."""
+    return yaml.safe_load(API_PATH.read_text(encoding="utf-8"))
+
+
+@cache
+def _validator(name: str) -> jsonschema.Draft202012Validator:
+    document = api_document()
+    if name not in document["components"]["schemas"]:
+        raise KeyError(f"terminal_api.yaml has no schema {name!r}; it has {sorted(document['components']['schemas'])}")
+    registry = Registry().with_resource(_API_URI, Resource.from_contents(document, default_specification=DRAFT202012))
+    return jsonschema.Draft202012Validator({"$ref": f"{_API_URI}#/components/schemas/{name}"}, registry=registry)
+
+
+def problems(value: object, schema: str) -> list[str]:
+    """What is wrong with `value` as the protocol's `schema` (components/schemas), one line each."""
+    return [f"at {'/'.join(str(p) for p in e.absolute_path) or '(top)'}: {e.message}"
+            for e in sorted(_validator(schema).iter_errors(value), key=lambda e: list(e.absolute_path))]
+
+
+# -- the client ------------------------------------------------------------------------------
+
+
+class TerminalControl:
+    """A client of one terminal's control service at `url`."""
+
+    def __init__(self, url: str, *, timeout: float = DEFAULT_TIMEOUT) -> None:
+        if not url.startswith(("http://", "https://")):
+            raise ValueError(f"the terminal's control URL must start with http:// or https://, got {url!r}")
+        if not timeout > 0:
+            raise ValueError(f"timeout must be > 0 seconds, got {timeout!r}")
+        self.url = url.rstrip("/")
+        self.timeout = timeout
+        self._client = httpx.Client(base_url=self.url, timeout=timeout)
+
+    def __repr__(self) -> str:
+        return f"<TerminalControl {self.url}>"
+
+    def _call(self, method: str, path: str, body: dict | None, answer_schema: str) -> dict:
+        where = f"{method} {self.url}{path}"
+        try:
+            answer = self._client.request(method, path, json=body)
+        except httpx.TimeoutException as exc:
+            raise LinkTimeoutError(f"{where}: the terminal did not answer within {self.timeout} s "
+                                   "(raise it with --dut-info timeout=SECONDS)") from exc
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            raise ServiceUnavailableError(f"{where}: the terminal's control service is not reachable ({exc}); "
+                                          "is it running (e.g. `ykt terminal serve`)?") from exc
+        except httpx.HTTPError as exc:
+            raise TerminalServiceError(f"{where}: {type(exc).__name__}: {exc}") from exc
+        try:
+            document = answer.json()
+        except ValueError:
+            document = None
+        if answer.status_code != 200:
+            code, detail = "", answer.text[:300]
+            if isinstance(document, dict) and not problems(document, "Error"):
+                code, detail = document["error"], document["detail"]
+            cls = ERRORS.get(code, (0, TerminalServiceError))[1]
+            raise cls(f"{where}: HTTP {answer.status_code} {code or answer.reason_phrase}: {detail}")
+        if document is None:
+            raise TerminalServiceError(f"{where}: the answer is not JSON: {answer.text[:300]!r}")
+        wrong = problems(document, answer_schema)
+        if wrong:
+            raise TerminalServiceError(f"{where}: the answer is not a {answer_schema} of terminal_api.yaml: "
+                                       + "; ".join(wrong[:5]))
+        return document
+
+    def info(self) -> dict:
+        return self._call("GET", "/info", None, "Info")
+
+    def transaction(self, card: dict) -> dict:
+        """Present a card (`{"reader": name}` or `{"relay": url}`); the decision record."""
+        return self._call("POST", "/transactions", {"card": card}, "Decision")
+
+    def advance(self, seconds: float) -> dict:
+        return self._call("POST", "/clock", {"advance_seconds": seconds}, "ClockState")
+
+    def close(self) -> None:
+        self._client.close()
+
+
+# -- the terminal role ----------------------------------------------------------------------
+
+
+class ServedTerminal:
+    """What the `http:` and `vpcd:` terminal roles share: identity, capabilities, the clock."""
+
+    def __init__(self, control: TerminalControl, info: dict, *, capabilities: frozenset[str] | None = None) -> None:
+        self.control = control
+        self.kind = info["kind"]
+        self.name = info["kind"]
+        self.capabilities = capabilities if capabilities is not None else frozenset(info["capabilities"])
+        self.device = info
+
+    def advance(self, seconds: float) -> None:
+        if "clock_control" not in self.capabilities:
+            raise TerminalServiceError(f"{self.control.url} does not declare clock_control: its clock cannot be moved")
+        self.control.advance(seconds)
+
+    def close(self) -> None:
+        self.control.close()
+
+
+class HttpTerminal(ServedTerminal):
+    """A terminal that reaches the card through the harness's HTTP relay."""
+
+    def __init__(self, control: TerminalControl, info: dict, *, capabilities: frozenset[str] | None = None,
+                 relay_host: str = "127.0.0.1", relay_advertise: str | None = None) -> None:
+        super().__init__(control, info, capabilities=capabilities)
+        self.relay_host = relay_host
+        self.relay_advertise = relay_advertise
+
+    def present(self, card: Card) -> Presentation:
+        from conformance.relay import CardRelay
+
+        recorder = RecordingCard(card)
+        with CardRelay(recorder, host=self.relay_host, advertise=self.relay_advertise) as relay:
+            decision = self.control.transaction({"relay": relay.url})
+        if relay.errors:
+            raise LinkError(f"the harness's card failed behind the relay: {'; '.join(relay.errors)}")
+        return Presentation(decision, recorder.exchanges)
+
+
+# -- building the DUT ------------------------------------------------------------------------
+
+
+def control_url(rest: str) -> str:
+    """The URL of `http:<rest>`: `//host:port` (from `http://host:port`), a full URL, or `host:port`."""
+    if rest.startswith("//"):
+        url = "http:" + rest
+    elif rest.startswith(("http://", "https://")):
+        url = rest
+    else:
+        url = "http://" + rest
+    parts = urlsplit(url)
+    if not parts.hostname:
+        raise ValueError(f"http: needs the terminal's URL, e.g. --dut http://127.0.0.1:8700; got 'http:{rest}'")
+    return url
+
+
+def timeout_of(info: dict[str, str]) -> float:
+    text = info.get("timeout", str(DEFAULT_TIMEOUT))
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise ValueError(f"--dut-info timeout takes seconds > 0, got {text!r}")
+    return value
+
+
+def declared(control: TerminalControl, info: dict[str, str]) -> tuple[dict, frozenset[str] | None]:
+    """The terminal's /info, and the capabilities `--dut-info capabilities=...` declares instead (or None)."""
+    device = control.info()
+    if "kind" in info and info["kind"] != device["kind"]:
+        raise ValueError(f"--dut-info kind={info['kind']} but the terminal at {control.url} says it is a "
+                         f"{device['kind']}")
+    override = None
+    if "capabilities" in info:
+        override = frozenset(c.strip() for c in info["capabilities"].split(",") if c.strip())
+    return device, override
+
+
+def dut_of(terminal: ServedTerminal, info: dict[str, str], where: str) -> DUT:
+    device = terminal.device
+    name = f"{device['vendor']} {device['model']} ({device['kind']}, firmware {device['firmware']}) at {where}"
+    facts = {"dut_name": name, "kind": device["kind"], "capabilities": ",".join(sorted(terminal.capabilities))}
+    facts.update({k: device[k] for k in ("vendor", "model", "firmware") if k not in info})
+    return DUT(name=name, terminals={terminal.name: terminal}, info=facts)
+
+
+def _facing(host: str) -> str:
+    """The local address the route to `host` leaves from (no packet is sent)."""
+    probe = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        probe.connect((host, 9))
+        return probe.getsockname()[0]
+    except OSError:
+        return socket.gethostname()
+    finally:
+        probe.close()
+
+
+def make(rest: str, *, info: dict[str, str]) -> DUT:
+    url = control_url(rest)
+    control = TerminalControl(url, timeout=timeout_of(info))
+    try:
+        device, capabilities = declared(control, info)
+    except BaseException:
+        control.close()
+        raise
+    relay_host = info.get("relay_host", "127.0.0.1")
+    advertise = info.get("relay_advertise")
+    if advertise is None and relay_host in ("0.0.0.0", "::"):
+        target = urlsplit(url).hostname or "127.0.0.1"
+        advertise = _facing(target)
+    terminal = HttpTerminal(control, device, capabilities=capabilities, relay_host=relay_host,
+                            relay_advertise=advertise)
+    return dut_of(terminal, info, url)

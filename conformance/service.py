@@ -1,0 +1,210 @@
+"""Serve one terminal over the terminal control protocol (profiles/national/terminal_api.yaml).
+
+    ykt terminal serve --kind bus [--mutant NAME] [--port 8700] [--host 127.0.0.1]
+    python -m conformance.service serve --kind bus          (the same, before `ykt` mounts it)
+
+`make_app(terminal_factory, capabilities, kind=...)` is the FastAPI app of one terminal; the
+`serve` command builds a reference terminal (`conformance.adapters.sim.REFERENCE_TERMINALS`) or a
+seeded-defect one (`conformance.mutants`), with a harness-movable clock, and serves it with
+uvicorn. So the suites certify a terminal that runs as a separate process exactly as they would a
+vendor's (`--dut vpcd:...` or `--dut http:...`), and a vendor can compare its device with ours.
+
+A transaction's card is read from a PC/SC reader of this machine's pcscd
+(`{"card": {"reader": NAME}}`: the terminal waits up to `card_timeout` seconds for it to appear,
+then opens `PcscTransport(NAME)`) or through the harness's HTTP relay
+(`{"card": {"relay": URL}}`: `RelayTransport(URL)`). Transactions run one at a time. Requests are
+checked against the protocol document itself, which the app also serves at /openapi.json.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from importlib import metadata
+from typing import Annotated
+
+import typer
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from conformance.adapters.http import ERRORS, api_document, error_code, problems
+from simulator.devices.terminal import Terminal
+from simulator.transport.errors import LinkError
+
+log = logging.getLogger(__name__)
+
+#: seconds the terminal waits for a card to appear in its reader
+CARD_TIMEOUT = 5.0
+
+
+def _error(status: int, code: str, detail: str) -> JSONResponse:
+    return JSONResponse({"error": code, "detail": detail}, status_code=status)
+
+
+def make_app(
+    terminal_factory: Callable[..., Terminal],
+    capabilities: Iterable[str],
+    *,
+    kind: str,
+    vendor: str = "yikatong",
+    model: str | None = None,
+    firmware: str | None = None,
+    card_timeout: float = CARD_TIMEOUT,
+) -> FastAPI:
+    """The control service of one terminal, built as `terminal_factory(clock=..., blacklist=...)`.
+
+    The factory has the shape of `REFERENCE_TERMINALS` and `Mutant.build`; the clock is a
+    `conformance.adapters.sim.Clock`, moved by `POST /clock` when `clock_control` is declared.
+    """
+    from conformance.adapters.sim import Clock, blacklist
+
+    declared = sorted(set(capabilities))
+    info = {"kind": kind, "capabilities": declared, "vendor": vendor,
+            "model": model or f"reference {kind} terminal", "firmware": firmware or _version()}
+    wrong = problems(info, "Info")
+    if wrong:
+        raise ValueError(f"the terminal's /info would not follow terminal_api.yaml: {'; '.join(wrong)}")
+    clock = Clock()
+    terminal = terminal_factory(clock=clock, blacklist=blacklist())
+    lock = threading.Lock()
+
+    app = FastAPI(title=f"{info['model']} ({kind})", version=api_document()["info"]["version"])
+    app.openapi = api_document  # type: ignore[method-assign]  # the profile's document is the contract
+    app.state.terminal, app.state.clock, app.state.info = terminal, clock, info
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return _error(422, "invalid_request", f"the body is not a JSON object: {exc.errors()[:1]}")
+
+    @app.exception_handler(HTTPException)
+    async def _http(request: Request, exc: HTTPException) -> JSONResponse:
+        code = "not_found" if exc.status_code in (404, 405) else "invalid_request"
+        return _error(exc.status_code, code, f"{request.method} {request.url.path}: {exc.detail}")
+
+    @app.get("/info")
+    def get_info() -> dict:
+        return info
+
+    @app.post("/transactions")
+    def present(body: dict) -> JSONResponse:
+        wrong = problems(body, "TransactionRequest")
+        if wrong:
+            return _error(422, "invalid_request", "not a TransactionRequest of terminal_api.yaml: " + "; ".join(wrong))
+        card = body["card"]
+        with lock:
+            try:
+                transport = _open(card, card_timeout)
+                try:
+                    decision = terminal.present(transport)
+                finally:
+                    close = getattr(transport, "close", None)
+                    if close is not None:
+                        close()
+            except LinkError as exc:
+                code = error_code(exc)
+                log.warning("transaction with %s: %s: %s", card, code, exc)
+                return _error(ERRORS[code][0], code, str(exc))
+            except Exception as exc:
+                log.exception("transaction with %s failed", card)
+                return _error(500, "terminal_fault", f"{type(exc).__name__}: {exc}")
+        return JSONResponse(decision.as_dict())
+
+    @app.post("/clock")
+    def advance(body: dict) -> JSONResponse:
+        if "clock_control" not in declared:
+            return _error(501, "not_supported", f"this {kind} terminal does not let the harness move its clock")
+        wrong = problems(body, "ClockRequest")
+        if wrong:
+            return _error(422, "invalid_request", "not a ClockRequest of terminal_api.yaml: " + "; ".join(wrong))
+        with lock:
+            clock.advance(body["advance_seconds"])
+            return JSONResponse({"now": clock().isoformat()})
+
+    return app
+
+
+def _open(card: dict, card_timeout: float):
+    """The transport to the request's card (unconnected; the terminal connects it)."""
+    if "relay" in card:
+        from simulator.transport.relay import RelayTransport
+
+        return RelayTransport(card["relay"])
+    from simulator.transport.pcsc import PcscTransport, wait_for_card
+
+    wait_for_card(card["reader"], present=True, timeout=card_timeout)
+    return PcscTransport(card["reader"])
+
+
+def _version() -> str:
+    try:
+        return f"yikatong {metadata.version('yikatong')}"
+    except metadata.PackageNotFoundError:
+        return "yikatong (not installed)"
+
+
+# -- the command line ------------------------------------------------------------------------
+
+app = typer.Typer(no_args_is_help=True, add_completion=False,
+                  help="Terminals as separate processes, driven over the terminal control protocol.")
+
+
+@app.callback()
+def _terminal() -> None:
+    """Terminals as separate processes, driven over the terminal control protocol."""
+
+
+def reference_app(kind: str | None, mutant: str | None, *, card_timeout: float = CARD_TIMEOUT) -> FastAPI:
+    """The app of a reference terminal of `kind`, or of the terminal mutant `mutant`."""
+    from conformance.adapters.sim import REFERENCE_TERMINALS
+    from simulator.profile import load
+
+    ics = load("national/ics", "ics")
+    if mutant is not None:
+        from conformance.mutants import all_mutants
+
+        mutants = all_mutants()
+        terminal_mutants = sorted(name for name, m in mutants.items() if m.role == "terminal")
+        found = mutants.get(mutant)
+        if found is None or found.role != "terminal":
+            raise ValueError(f"unknown terminal mutant {mutant!r}; known: {', '.join(terminal_mutants) or 'none'}")
+        if kind is not None and kind != found.kind:
+            raise ValueError(f"mutant {mutant} is a {found.kind} terminal, not {kind}")
+        kind, factory, model = found.kind, found.build, f"mutant {found.name}: {found.defect}"
+    else:
+        if kind not in REFERENCE_TERMINALS:
+            raise ValueError(f"unknown terminal kind {kind!r}; valid: {', '.join(REFERENCE_TERMINALS)}")
+        factory, model = REFERENCE_TERMINALS[kind], f"reference {kind} terminal"
+    if kind not in ics["terminal_kinds"]:
+        raise ValueError(f"terminal kind {kind!r} is not in ics.yaml; valid: {', '.join(ics['terminal_kinds'])}")
+    capabilities = [*ics["terminal_kinds"][kind], *ics["simulator_only"]]
+    return make_app(factory, capabilities, kind=kind, model=model, card_timeout=card_timeout)
+
+
+@app.command()
+def serve(
+    kind: Annotated[str | None, typer.Option(help="bus, gate_entry, gate_exit, scenic or pos")] = None,
+    mutant: Annotated[str | None, typer.Option(help="serve this seeded-defect terminal instead")] = None,
+    port: Annotated[int, typer.Option(help="TCP port of the control service")] = 8700,
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    card_timeout: Annotated[float, typer.Option(help="seconds to wait for a card in the reader")] = CARD_TIMEOUT,
+    log_level: Annotated[str, typer.Option(help="uvicorn's log level")] = "info",
+) -> None:
+    """Serve a reference terminal (or a mutant) over the terminal control protocol until Ctrl-C."""
+    import uvicorn
+
+    if kind is None and mutant is None:
+        raise typer.BadParameter("give --kind (bus, gate_entry, gate_exit, scenic, pos) or --mutant NAME")
+    try:
+        served = reference_app(kind, mutant, card_timeout=card_timeout)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    typer.echo(f"serving {served.title} on http://{host}:{port} (terminal control protocol, "
+               "profiles/national/terminal_api.yaml)")
+    uvicorn.run(served, host=host, port=port, log_level=log_level)
+
+
+if __name__ == "__main__":
+    app()

@@ -24,12 +24,13 @@ from datetime import date
 
 import pytest
 
+from conformance.mutants.cards import NonAtomicNVM
 from simulator.apdu import SW, ResponseAPDU
 from simulator.card import personas
 from simulator.card.apps import ssse
 from simulator.card.cardos import CardOS
 from simulator.card.image import CardImage, count_key, key_tries_key, pin_key, pin_tries_key, record_key
-from simulator.card.nvm import APPLY_PAGE, DONE, NVM
+from simulator.card.nvm import NVM
 from simulator.crypto.auth import external_auth_cryptogram, pin_reload_mac, pin_unblock_data
 from simulator.faults import FaultPlan, PowerLost
 from simulator.profile import load
@@ -58,20 +59,6 @@ class RecordingNVM(NVM):
     def write(self, updates: dict[str, bytes]) -> None:
         super().write(updates)
         self.snapshots.append(dict(self.data))
-
-
-class NonAtomicNVM(NVM):
-    """A mutant EEPROM driver: writes each page of each value in place, with no journal, so a
-    tear leaves a value half-written or a multi-value write half-done."""
-
-    def write(self, updates: dict[str, bytes]) -> None:
-        for key, new in updates.items():
-            old = self.data.get(key, b"")
-            for page in self._pages(new):
-                self.faults.hit(APPLY_PAGE)
-                end = (page + 1) * self.page_size
-                self.data[key] = new[:end] + old[end:] if end < len(new) else new
-        self.faults.hit(DONE)
 
 
 # -- cards and the commands under test ------------------------------------------------------

@@ -19,27 +19,15 @@ from dataclasses import dataclass
 import pytest
 from test_epurse import LOAD, TRIP, PurseTerminal, lc, log
 
+from conformance.mutants.cards import NonAtomicNVM
 from simulator.apdu import SW, ResponseAPDU
-from simulator.card.nvm import APPLY_PAGE, DONE, NVM
+from simulator.card.nvm import NVM
 from simulator.faults import PowerLost
 
 pytestmark = [pytest.mark.clause("PURSE-NVM-001"), pytest.mark.clause("PURSE-PROVE-001")]
 
 #: At least this many tear cases over all commands; each NVM write has 5 + pages fault points.
 FLOOR = 100
-
-
-class NonAtomicNVM(NVM):
-    """A mutant EEPROM driver: values written page by page in place, one after the other."""
-
-    def write(self, updates: dict[str, bytes]) -> None:
-        for key, new in updates.items():
-            old = self.data.get(key, b"")
-            for page in self._pages(new):
-                self.faults.hit(APPLY_PAGE)
-                end = (page + 1) * self.page_size
-                self.data[key] = new[:end] + old[end:] if end < len(new) else new
-        self.faults.hit(DONE)
 
 
 def purchase(amount: int, *, earlier: int = 0) -> Callable[[PurseTerminal], str]:

@@ -47,9 +47,9 @@ class _KeepsPinTries(NVM):
                        if not (k.startswith("pin:") and k.endswith(":tries") and v < self.data.get(k, v))})
 
 
-class _NonAtomic(NVM):
-    """Writes each page of each value in place, with no journal (as tests/test_card_tearing.py's
-    NonAtomicNVM): a tear leaves a value half-written or a multi-value write half-done."""
+class NonAtomicNVM(NVM):
+    """Writes each page of each value in place, with no journal: a tear leaves a value
+    half-written or a multi-value write half-done."""
 
     def write(self, updates: dict[str, bytes]) -> None:
         for key, new in updates.items():
@@ -160,7 +160,7 @@ MUTANTS = [
     Mutant("card_ignores_le", "card", "READ RECORD with a wrong Le answers the record and 9000 instead of 6Cxx",
            lambda persona: _card(persona, cls=IgnoresLe)),
     Mutant("card_non_atomic_nvm", "card", "EEPROM writes go page by page in place, without the journal",
-           lambda persona: _card(persona, nvm=_NonAtomic)),
+           lambda persona: _card(persona, nvm=NonAtomicNVM)),
     Mutant("card_accepts_wrong_mac1", "card", "DEBIT FOR PURCHASE accepts any MAC1",
            lambda persona: _card(persona, cls=AcceptsAnyMac1)),
     Mutant("card_issue_date_yymmdd", "card", "发卡日期 is personalised as BCD YYMMDD (FF-padded), not YYYYMMDD",

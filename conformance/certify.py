@@ -62,8 +62,10 @@ def available_suites(root: Path = SUITES_ROOT) -> list[str]:
     return sorted(names, key=lambda n: (SUITE_ORDER.index(n) if n in SUITE_ORDER else len(SUITE_ORDER), n))
 
 
-def _clause_marker(node: ast.Call) -> bool:
+def _clause_marker(node: ast.Call, aliases: frozenset[str] = frozenset()) -> bool:
     func = node.func
+    if isinstance(func, ast.Name):  # clause = pytest.mark.clause; @clause("...")
+        return func.id in aliases
     if not isinstance(func, ast.Attribute) or func.attr != "clause":
         return False
     owner = func.value
@@ -75,8 +77,8 @@ class _MarkerScan(ast.NodeVisitor):
     """Clause ids named by `pytest.mark.clause(...)` anywhere in a module (decorators, pytestmark,
     pytest.param marks), with the enclosing test as location; module-level string constants resolve."""
 
-    def __init__(self, where: str, constants: dict[str, str]) -> None:
-        self.where, self.constants = where, constants
+    def __init__(self, where: str, constants: dict[str, str], aliases: frozenset[str] = frozenset()) -> None:
+        self.where, self.constants, self.aliases = where, constants, aliases
         self.stack: list[str] = []
         self.found: list[tuple[str, str]] = []
         self.unresolved: list[str] = []
@@ -89,7 +91,7 @@ class _MarkerScan(ast.NodeVisitor):
     visit_FunctionDef = visit_AsyncFunctionDef = visit_ClassDef = _scoped
 
     def visit_Call(self, node: ast.Call) -> None:
-        if _clause_marker(node) and node.args:
+        if _clause_marker(node, self.aliases) and node.args:
             arg = node.args[0]
             location = f"{self.where}::{'::'.join(self.stack)}" if self.stack else f"{self.where}:{node.lineno}"
             if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
@@ -110,7 +112,9 @@ def named_clauses(root: Path = SUITES_ROOT) -> tuple[dict[str, list[str]], list[
         constants = {t.id: n.value.value for n in tree.body if isinstance(n, ast.Assign)
                      and isinstance(n.value, ast.Constant) and isinstance(n.value.value, str)
                      for t in n.targets if isinstance(t, ast.Name)}
-        scan = _MarkerScan(path.relative_to(root).as_posix(), constants)
+        aliases = frozenset(t.id for n in tree.body if isinstance(n, ast.Assign) and isinstance(n.value, ast.Attribute)
+                            and n.value.attr == "clause" for t in n.targets if isinstance(t, ast.Name))
+        scan = _MarkerScan(path.relative_to(root).as_posix(), constants, aliases)
         scan.visit(tree)
         for cid, location in scan.found:
             named.setdefault(cid, []).append(location)

@@ -55,6 +55,8 @@ READ_KEY, WRITE_KEY = 0x0A, 0x04
 TERMINAL = bytes.fromhex("300089000340")
 DATE, TIME = bytes.fromhex("20261123"), bytes.fromhex("081530")
 PURCHASE = int(EPURSE["transaction_types"]["purchase"]["code"], 16)
+COMPOSITE = int(EPURSE["transaction_types"]["composite"]["code"], 16)
+LOAD = int(EPURSE["transaction_types"]["load"]["code"], 16)
 
 
 class Pin(str):
@@ -109,6 +111,8 @@ class Host:
         self._ef05: dict[int, bytes] = {}
         self.algorithm: str | None = None
         self._purse: tuple[bytes, bytes] | None = None
+        #: what the issuer expects of the last DEBIT sent (see `debit`)
+        self.last_debit: dict | None = None
 
     # -- the wire ---------------------------------------------------------------------------
     def send(self, cla: int, ins: int, p1: int, p2: int, data: bytes = b"", le: int | None = None) -> ResponseAPDU:
@@ -245,9 +249,17 @@ class Host:
         negative = self.ok("GET BALANCE (negative purse)", 0x80, 0x5C, 0x01, 0x02, le=4)
         return int.from_bytes(primary, "big") - int.from_bytes(negative, "big")
 
-    def init_purchase(self, amount: int, *, index: int = 1) -> ResponseAPDU:
+    def init_purchase(self, amount: int, *, index: int = 1, composite: bool = False) -> ResponseAPDU:
+        """INITIALIZE FOR PURCHASE (8050 01 02), or FOR CAPP PURCHASE (8050 03 02) when `composite`."""
         __tracebackhide__ = True
-        return self.send(0x80, 0x50, 0x01, 0x02, bytes((index,)) + amount.to_bytes(4, "big") + TERMINAL, le=0x0F)
+        return self.send(0x80, 0x50, 0x03 if composite else 0x01, 0x02,
+                         bytes((index,)) + amount.to_bytes(4, "big") + TERMINAL, le=0x0F)
+
+    @property
+    def purse_identity(self) -> tuple[bytes, bytes]:
+        """(issuer ID 8, application serial 10) from file 0x15 (select_purse() first)."""
+        assert self._purse is not None, "select_purse() first"
+        return self._purse
 
     def purse_keys(self, algorithm_id: int) -> tuple[str, dict[str, bytes]]:
         """(algorithm, the card's purse keys) from the issuer's masters and file 0x15's identity."""
@@ -259,23 +271,26 @@ class Host:
         issuer, serial = self._purse
         return algorithm, epurse.card_keys(EPURSE, issuer, serial, algorithm)
 
-    def debit(self, init: bytes, amount: int, *, serial: int = 1, wrong_mac: bool = False) -> tuple[ResponseAPDU, dict]:
+    def debit(self, init: bytes, amount: int, *, serial: int = 1, wrong_mac: bool = False,
+              txn_type: int = PURCHASE) -> tuple[ResponseAPDU, dict]:
         """DEBIT FOR PURCHASE after INITIALIZE answered `init`; returns the answer and what the
-        issuer expects of it (TAC, MAC2, the 0x18 record)."""
+        issuer expects of it (TAC, MAC2, the 0x18 record). `txn_type` COMPOSITE after INITIALIZE
+        FOR CAPP PURCHASE."""
         __tracebackhide__ = True
         algorithm, keys = self.purse_keys(init[10])
         random4, atc = init[11:15], init[4:6]
         serial4 = serial.to_bytes(4, "big")
         session = purse.purchase_session_key(keys["DPK"], random4, atc, serial4, algorithm=algorithm)
-        mac1 = purse.purchase_mac1(session, amount, PURCHASE, TERMINAL, DATE, TIME, algorithm=algorithm)
+        mac1 = purse.purchase_mac1(session, amount, txn_type, TERMINAL, DATE, TIME, algorithm=algorithm)
         if wrong_mac:
             mac1 = bytes((mac1[0] ^ 0x01,)) + mac1[1:]
         expected = {
             "mac2": purse.purchase_mac2(session, amount, algorithm=algorithm),
-            "tac": purse.tac(keys["DTK"], amount, PURCHASE, TERMINAL, serial4, DATE, TIME, algorithm=algorithm),
+            "tac": purse.tac(keys["DTK"], amount, txn_type, TERMINAL, serial4, DATE, TIME, algorithm=algorithm),
             "record": epurse.log_record(int.from_bytes(atc, "big"), int.from_bytes(init[6:9], "big"), amount,
-                                        PURCHASE, TERMINAL, DATE, TIME),
+                                        txn_type, TERMINAL, DATE, TIME),
         }
+        self.last_debit = expected  # kept also when the power is cut before the answer
         return self.send(0x80, 0x54, 0x01, 0x00, serial4 + DATE + TIME + mac1, le=0x08), expected
 
     def purse_log(self) -> list[bytes]:

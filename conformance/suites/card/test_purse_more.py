@@ -1,0 +1,514 @@
+"""The T-Union purse beyond a plain purchase: its files, composite purchase, load, counters, the
+0x18 log, APPLICATION BLOCK and GET TRANSACTION PROVE; and CHANGE PIN of the SSSE.
+
+The host plays the issuer: MAC1 of a load is checked and MAC2 computed by its load host
+(`simulator.devices.issuer.LoadHost`), TACs and the maintenance MAC come from keys it derives on
+its own from the (synthetic test) master keys and the card's file 0x15. A test spends a few fen of
+the card's balance or loads 1.00 CNY: a real test card needs that much room. Locking the purse is
+destructive and cutting the power mid-command needs a simulated card: those tests ask for
+`persona_choice` / `tear_control`.
+
+PYTEST_DONT_REWRITE: assertion messages here are written for the vendor and carry no card data;
+pytest's rewriting would add the compared values to them, personal data included.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from conformance.suites.card._host import (
+    COMPOSITE,
+    DATE,
+    EPURSE,
+    LOAD,
+    PURCHASE,
+    PURSE_AID,
+    TERMINAL,
+    TIME,
+    Host,
+    expect,
+    sw_text,
+)
+from simulator.apdu import SW, counter_sw
+from simulator.card.apps import epurse
+from simulator.card.commands_security import encode_pin
+from simulator.devices.issuer import LoadHost, LoadRefused
+from simulator.transport.errors import CardRemovedError
+
+requires = pytest.mark.requires
+FILES = {f["sfi"]: f for f in EPURSE["files"]}
+LOG_SIZE = FILES[0x18]["max_records"]
+MAX_BALANCE = EPURSE["max_balance"]
+MAX_BALANCE_SW = int(EPURSE["max_balance_exceeded_sw"], 16)
+PROVE_UNAVAILABLE = int(EPURSE["prove_unavailable_sw"], 16)
+LOCKED_SELECT = int(EPURSE["application"]["locked_select_sw"], 16)
+LOAD_AMOUNT = 100  # fen
+TYPE_NAME = {PURCHASE: "purchase (06)", LOAD: "load (02)", COMPOSITE: "composite purchase (09)"}
+
+
+@pytest.fixture
+def purse_host(host) -> Host:
+    host.select_purse()
+    return host
+
+
+def _init(host: Host, amount: int, *, composite: bool = False) -> bytes:
+    __tracebackhide__ = True
+    answer = host.init_purchase(amount, composite=composite)
+    if answer.sw == SW.INSUFFICIENT_FUNDS:
+        pytest.skip(f"not applicable: the purse holds less than {amount} fen; load the test card")
+    what = "INITIALIZE FOR CAPP PURCHASE" if composite else "INITIALIZE FOR PURCHASE"
+    init = expect(answer, SW.OK, f"{what} of {amount} fen").data
+    assert len(init) == 15, f"{what} answered {len(init)} bytes; the profile requires 15"
+    return init
+
+
+def _purchase(host: Host, amount: int) -> tuple[bytes, dict]:
+    """A committed purchase: (INITIALIZE's answer, what the issuer expects of it)."""
+    __tracebackhide__ = True
+    init = _init(host, amount)
+    answer, expected = host.debit(init, amount)
+    expect(answer, SW.OK, "DEBIT FOR PURCHASE with the right MAC1")
+    return init, expected
+
+
+def _offline_atc(host: Host) -> int:
+    """The offline ATC, as INITIALIZE FOR PURCHASE of 1 fen names it (the transaction is abandoned)."""
+    __tracebackhide__ = True
+    return int.from_bytes(_init(host, 1)[4:6], "big")
+
+
+def _init_load(host: Host, amount: int) -> bytes:
+    __tracebackhide__ = True
+    answer = host.send(0x80, 0x50, 0x00, 0x02, bytes((1,)) + amount.to_bytes(4, "big") + TERMINAL, le=0x10)
+    if answer.sw == MAX_BALANCE_SW:
+        pytest.skip(f"not applicable: a load of {amount} fen would take the purse above its maximum balance")
+    init = expect(answer, SW.OK, f"INITIALIZE FOR LOAD of {amount} fen").data
+    assert len(init) == 16, (
+        f"INITIALIZE FOR LOAD answered {len(init)} bytes; the profile requires 16 (balance 4, "
+        f"online ATC 2, key version 1, algorithm ID 1, random 4, MAC1 4)"
+    )
+    return init
+
+
+def _load_mac2(host: Host, init: bytes, amount: int) -> bytes:
+    """The load host's MAC2 for INITIALIZE FOR LOAD's answer; a MAC1 it cannot verify fails the test."""
+    __tracebackhide__ = True
+    algorithm, _ = host.purse_keys(init[7])
+    issuer, serial = host.purse_identity
+    try:
+        return LoadHost(EPURSE).authorise_load(
+            card_serial10=serial,
+            issuer_id8=issuer,
+            old_balance=int.from_bytes(init[0:4], "big"),
+            amount=amount,
+            terminal_id6=TERMINAL,
+            card_random4=init[8:12],
+            online_atc2=init[4:6],
+            mac1=init[12:16],
+            date4=DATE,
+            time3=TIME,
+            algorithm=algorithm,
+        )
+    except LoadRefused:
+        raise AssertionError(
+            "MAC1 of INITIALIZE FOR LOAD does not verify under the issuer's load key (DLK) over "
+            "old balance, amount, type 02 and terminal"
+        ) from None
+
+
+def _load(host: Host, amount: int) -> tuple[bytes, bytes, bytes]:
+    """A committed load: (INITIALIZE FOR LOAD's answer, the TAC, the TAC the issuer expects)."""
+    __tracebackhide__ = True
+    init = _init_load(host, amount)
+    mac2 = _load_mac2(host, init, amount)
+    tac = expect(
+        host.send(0x80, 0x52, 0x00, 0x00, DATE + TIME + mac2, le=4), SW.OK, "CREDIT FOR LOAD with the issuer's MAC2"
+    ).data
+    algorithm, keys = host.purse_keys(init[7])
+    new_balance = int.from_bytes(init[0:4], "big") + amount
+    expected = epurse.load_tac(
+        keys["DTK"], new_balance, init[4:6], amount, LOAD, TERMINAL, DATE, TIME, algorithm=algorithm
+    )
+    return init, tac, expected
+
+
+def _log_record(host: Host) -> dict:
+    __tracebackhide__ = True
+    log = host.purse_log()
+    assert log, "the 0x18 file has no record after a committed transaction"
+    try:
+        return epurse.parse_log_record(log[0])
+    except ValueError as exc:
+        raise AssertionError(f"0x18 record 1: {exc}") from exc
+
+
+def _records(host: Host, sfi: int) -> list[bytes]:
+    """Every record of a record file, by number until 6A83."""
+    __tracebackhide__ = True
+    out = []
+    for n in range(1, 255):
+        answer = host.read_record(sfi, n)
+        if answer.sw != SW.OK:
+            expect(answer, SW.RECORD_NOT_FOUND, f"READ RECORD 0x{sfi:02X} record {n} after the last")
+            return out
+        out.append(answer.data)
+    return out
+
+
+# -- files ----------------------------------------------------------------------------------
+@pytest.mark.clause("PURSE-SEL-002")
+@requires("purse")
+def test_the_purse_files_have_the_profiles_sizes_and_cannot_be_written(purse_host):
+    for sfi in (0x15, 0x16, 0x17):
+        data = purse_host.ok(f"READ BINARY of purse file 0x{sfi:02X} by SFI", 0x00, 0xB0, 0x80 | sfi, 0x00, le=0)
+        assert len(data) == FILES[sfi]["size"], (
+            f"purse file 0x{sfi:02X} has {len(data)} bytes; the profile says {FILES[sfi]['size']}"
+        )
+        changed = bytes((data[0] ^ 0xFF,)) + data[1:]
+        answer = purse_host.send(0x00, 0xD6, 0x80 | sfi, 0x00, changed)
+        assert answer.sw != SW.OK, f"UPDATE BINARY of purse file 0x{sfi:02X} answered 9000; the file is read-only"
+        again = purse_host.ok(f"READ BINARY of purse file 0x{sfi:02X}", 0x00, 0xB0, 0x80 | sfi, 0x00, le=0)
+        assert again == data, f"UPDATE BINARY ({sw_text(answer.sw)}) changed purse file 0x{sfi:02X}"
+    for sfi in (0x18, 0x1A, 0x1E):
+        spec = FILES[sfi]
+        records = _records(purse_host, sfi)
+        assert len(records) <= spec["max_records"], (
+            f"purse file 0x{sfi:02X} holds {len(records)} records; the profile says at most {spec['max_records']}"
+        )
+        wrong = [n for n, r in enumerate(records, 1) if len(r) != spec["record_size"]]
+        assert not wrong, (
+            f"records {wrong} of purse file 0x{sfi:02X} are not {spec['record_size']} bytes, the profile's record size"
+        )
+        if spec["structure"] == "linear_fixed":
+            assert len(records) == spec["max_records"], (
+                f"linear fixed purse file 0x{sfi:02X} holds {len(records)} records; the profile says "
+                f"{spec['max_records']}"
+            )
+        answer = purse_host.send(0x00, 0xDC, 0x01, sfi << 3 | 0b100, bytes(spec["record_size"]))
+        assert answer.sw != SW.OK, f"UPDATE RECORD of purse file 0x{sfi:02X} answered 9000; the file is read-only"
+        assert _records(purse_host, sfi) == records, (
+            f"UPDATE RECORD ({sw_text(answer.sw)}) changed purse file 0x{sfi:02X}"
+        )
+
+
+# -- composite purchase ---------------------------------------------------------------------
+@pytest.mark.clause("PURSE-CPUR-001")
+@requires("purse")
+def test_capp_records_are_staged_and_written_only_with_the_debit(purse_host):
+    trip = bytes((0x01,)) + bytes(range(1, FILES[0x1E]["record_size"]))
+    ef1a_before, ef1e_before = _records(purse_host, 0x1A), _records(purse_host, 0x1E)
+    assert ef1a_before, "purse file 0x1A has no record 1"
+    record1 = ef1a_before[0][:3] + bytes((ef1a_before[0][3] ^ 0x5A,)) + ef1a_before[0][4:]
+
+    def stage() -> bytes:
+        __tracebackhide__ = True
+        init = _init(purse_host, 1, composite=True)
+        expect(
+            purse_host.send(0x80, 0xDC, 0x00, 0x1E << 3, trip),
+            SW.OK,
+            "UPDATE CAPP DATA CACHE of a new 0x1E record (80DC 00 F0)",
+        )
+        expect(
+            purse_host.send(0x80, 0xDC, 0x01, 0x1A << 3, record1),
+            SW.OK,
+            "UPDATE CAPP DATA CACHE of 0x1A record 1 (80DC 01 D0)",
+        )
+        assert _records(purse_host, 0x1E) == ef1e_before and _records(purse_host, 0x1A) == ef1a_before, (
+            "UPDATE CAPP DATA CACHE wrote to the file at once; it must only stage the record until DEBIT"
+        )
+        return init
+
+    refused, _ = purse_host.debit(stage(), 1, wrong_mac=True, txn_type=COMPOSITE)
+    expect(refused, SW.MAC_INVALID, "DEBIT FOR CAPP PURCHASE with a wrong MAC1")
+    assert _records(purse_host, 0x1E) == ef1e_before and _records(purse_host, 0x1A) == ef1a_before, (
+        "a refused DEBIT FOR CAPP PURCHASE wrote the staged records"
+    )
+
+    answer, expected = purse_host.debit(stage(), 1, txn_type=COMPOSITE)
+    expect(answer, SW.OK, "DEBIT FOR CAPP PURCHASE with the right MAC1")
+    assert answer.data[0:4] == expected["tac"] and answer.data[4:8] == expected["mac2"], (
+        "DEBIT FOR CAPP PURCHASE answered a TAC / MAC2 the issuer's keys do not give for type 09"
+    )
+    ef1e = _records(purse_host, 0x1E)
+    assert ef1e and ef1e[0] == trip, "after DEBIT FOR CAPP PURCHASE, 0x1E record 1 is not the staged record"
+    assert ef1e[1:] == ef1e_before[: FILES[0x1E]["max_records"] - 1], (
+        "DEBIT FOR CAPP PURCHASE did not add the staged 0x1E record in front of the older ones"
+    )
+    assert _records(purse_host, 0x1A)[0] == record1, (
+        "after DEBIT FOR CAPP PURCHASE, 0x1A record 1 is not the staged record"
+    )
+    record = _log_record(purse_host)
+    assert record["type"] == COMPOSITE, (
+        f"the 0x18 record of a composite purchase has type {record['type']:02X}; the profile requires 09"
+    )
+
+
+# -- load -----------------------------------------------------------------------------------
+@pytest.mark.clause("PURSE-LOAD-001")
+@requires("purse")
+def test_initialize_for_load_answers_balance_atc_and_a_mac1_the_issuer_verifies(purse_host):
+    balance = purse_host.balance()
+    init = _init_load(purse_host, LOAD_AMOUNT)
+    assert int.from_bytes(init[0:4], "big") == max(balance, 0), (
+        f"INITIALIZE FOR LOAD names balance {int.from_bytes(init[0:4], 'big')}; GET BALANCE said {balance}"
+    )
+    version = int(EPURSE["keys"]["DLK"]["version"], 16)
+    assert init[6] == version, f"INITIALIZE FOR LOAD names key version {init[6]:02X}; the load key's is {version:02X}"
+    _load_mac2(purse_host, init, LOAD_AMOUNT)  # fails the test when MAC1 does not verify
+
+
+@pytest.mark.clause("PURSE-LOAD-002")
+@requires("purse")
+def test_credit_for_load_credits_counts_logs_and_answers_the_tac(purse_host):
+    before = purse_host.balance()
+    init, tac, expected = _load(purse_host, LOAD_AMOUNT)
+    assert tac == expected, "the TAC of CREDIT FOR LOAD is not the one the issuer's TAC key (DTK) gives"
+    assert purse_host.balance() == before + LOAD_AMOUNT, (
+        f"a load of {LOAD_AMOUNT} fen moved the balance by {purse_host.balance() - before}"
+    )
+    record = _log_record(purse_host)
+    assert record["type"] == LOAD and record["amount"] == LOAD_AMOUNT, (
+        f"0x18 record 1 after a load has type {record['type']:02X} and amount {record['amount']}; the load was "
+        f"type 02 of {LOAD_AMOUNT} fen"
+    )
+    online = int.from_bytes(init[4:6], "big")
+    again = _init_load(purse_host, 1)
+    assert int.from_bytes(again[4:6], "big") == online + 1, (
+        f"the online ATC was {online} for the load and is {int.from_bytes(again[4:6], 'big')} after it"
+    )
+    room = MAX_BALANCE - max(purse_host.balance(), 0)
+    too_much = purse_host.send(0x80, 0x50, 0x00, 0x02, bytes((1,)) + (room + 1).to_bytes(4, "big") + TERMINAL, le=0x10)
+    expect(too_much, MAX_BALANCE_SW, f"INITIALIZE FOR LOAD beyond the maximum balance of {MAX_BALANCE} fen")
+
+
+@pytest.mark.clause("PURSE-LOAD-002")
+@requires("purse")
+def test_credit_for_load_with_a_wrong_mac2_moves_no_money(purse_host):
+    before, log_before = purse_host.balance(), purse_host.purse_log()
+    init = _init_load(purse_host, LOAD_AMOUNT)
+    mac2 = _load_mac2(purse_host, init, LOAD_AMOUNT)
+    wrong = bytes((mac2[0] ^ 0x01,)) + mac2[1:]
+    expect(
+        purse_host.send(0x80, 0x52, 0x00, 0x00, DATE + TIME + wrong, le=4),
+        SW.MAC_INVALID,
+        "CREDIT FOR LOAD with a wrong MAC2",
+    )
+    assert purse_host.balance() == before, "a refused load moved money"
+    assert purse_host.purse_log() == log_before, "a refused load changed the 0x18 records"
+
+
+# -- counters and the log -------------------------------------------------------------------
+@pytest.mark.clause("PURSE-ATC-001")
+@requires("purse")
+def test_each_counter_rises_by_one_per_committed_transaction_of_its_kind(purse_host):
+    init, _ = _purchase(purse_host, 1)
+    atc = int.from_bytes(init[4:6], "big")
+    assert _log_record(purse_host)["atc"] == atc, (
+        "the 0x18 record of the purchase names another ATC than INITIALIZE FOR PURCHASE returned"
+    )
+    assert _offline_atc(purse_host) == atc + 1, "the offline ATC did not rise by exactly one with a purchase"
+    online = int.from_bytes(_init_load(purse_host, LOAD_AMOUNT)[4:6], "big")
+    init, tac, expected = _load(purse_host, LOAD_AMOUNT)
+    assert int.from_bytes(init[4:6], "big") == online, "an abandoned INITIALIZE FOR LOAD moved the online ATC"
+    assert _log_record(purse_host)["atc"] == online, (
+        "the 0x18 record of the load names another ATC than INITIALIZE FOR LOAD returned"
+    )
+    assert _offline_atc(purse_host) == atc + 1, "a load moved the offline ATC"
+    _purchase(purse_host, 1)
+    assert int.from_bytes(_init_load(purse_host, LOAD_AMOUNT)[4:6], "big") == online + 1, (
+        "the online ATC did not rise by exactly one with a load (or moved with a purchase)"
+    )
+
+
+@pytest.mark.clause("PURSE-LOG-001")
+@requires("purse")
+def test_record_1_is_the_newest_transaction_and_the_oldest_drop_out(purse_host):
+    log = purse_host.purse_log()
+    count = max(1, LOG_SIZE + 1 - len(log))
+    for amount in range(1, count + 1):
+        before = purse_host.balance()
+        init, expected = _purchase(purse_host, amount)
+        spent = before - purse_host.balance()
+        record = _log_record(purse_host)
+        atc = int.from_bytes(init[4:6], "big")
+        assert (record["amount"], record["type"], record["atc"]) == (spent, PURCHASE, atc), (
+            f"after purchase {amount} of {count}, 0x18 record 1 has amount {record['amount']}, type "
+            f"{record['type']:02X}, ATC {record['atc']}; the balance fell by {spent} in a purchase (06) with ATC "
+            f"{atc}"
+        )
+        log = [expected["record"], *log][:LOG_SIZE]
+    now = purse_host.purse_log()
+    assert len(now) == LOG_SIZE, (
+        f"after {count} purchases the 0x18 file holds {len(now)} records; the profile keeps {LOG_SIZE}"
+    )
+    assert now == log, f"the 0x18 file is not the {LOG_SIZE} newest transactions, newest first"
+
+
+# -- APPLICATION BLOCK ----------------------------------------------------------------------
+def _block(host: Host, *, wrong: bool = False):
+    __tracebackhide__ = True
+    algorithm, keys = host.purse_keys(_init_load(host, 1)[7])
+    challenge = host.challenge(4)
+    mac = epurse.block_mac(algorithm, keys["DAMK"], challenge)
+    if wrong:
+        mac = bytes((mac[0] ^ 0x01,)) + mac[1:]
+    return host.send(0x84, 0x1E, 0x00, 0x00, mac)
+
+
+@pytest.mark.clause("PURSE-LOCK-001")
+@requires("purse", "persona_choice")
+def test_application_block_locks_the_purse_for_good_and_a_wrong_mac_locks_nothing(card):
+    host = card.open("transit")
+    host.select_purse()
+    before = host.balance()
+    expect(_block(host, wrong=True), SW.SM_DATA_INCORRECT, "APPLICATION BLOCK with a wrong MAC")
+    host.select_purse()
+    assert host.balance() == before, "a refused APPLICATION BLOCK changed the balance"
+    expect(_block(host), SW.OK, "APPLICATION BLOCK with the maintenance key's MAC over a fresh challenge")
+    host.reconnect()
+    expect(host.select(PURSE_AID), LOCKED_SELECT, "SELECT of the purse after APPLICATION BLOCK (and a power cycle)")
+    for what, ins, p1, data, le in (
+        ("GET BALANCE", 0x5C, 0x00, b"", 4),
+        ("INITIALIZE FOR PURCHASE", 0x50, 0x01, bytes((1,)) + (1).to_bytes(4, "big") + TERMINAL, 0x0F),
+        ("INITIALIZE FOR LOAD", 0x50, 0x00, bytes((1,)) + (1).to_bytes(4, "big") + TERMINAL, 0x10),
+    ):
+        answer = host.send(0x80, ins, p1, 0x02, data, le=le)
+        assert answer.sw != SW.OK, f"{what} in the blocked purse answered 9000; a locked purse refuses it"
+
+
+@pytest.mark.clause("PURSE-LOCK-001")
+@requires("purse", "persona_choice")
+def test_a_blacklisted_purse_selects_with_9303(card):
+    host = card.open("transit_locked")
+    expect(host.select(PURSE_AID), LOCKED_SELECT, "SELECT of a permanently locked purse")
+    assert host.send(0x80, 0x5C, 0x00, 0x02, le=4).sw != SW.OK, "GET BALANCE in a locked purse answered 9000"
+
+
+# -- GET TRANSACTION PROVE ------------------------------------------------------------------
+def _prove_atc(init: bytes) -> int:
+    atc = int.from_bytes(init[4:6], "big")
+    return atc + 1 if EPURSE["prove_atc"] == "next_offline_atc" else atc
+
+
+def _prove(host: Host, txn_type: int, atc: int):
+    __tracebackhide__ = True
+    return host.send(0x80, 0x5A, 0x00, txn_type, atc.to_bytes(2, "big"), le=8)
+
+
+@pytest.mark.clause("PURSE-PROVE-001")
+@requires("purse")
+def test_prove_answers_mac2_and_tac_of_the_last_transaction_only(purse_host):
+    init, expected = _purchase(purse_host, 1)
+    named = _prove_atc(init)
+    proof = expect(
+        _prove(purse_host, PURCHASE, named),
+        SW.OK,
+        f"GET TRANSACTION PROVE of the last purchase (ATC {named}, profile prove_atc {EPURSE['prove_atc']})",
+    ).data
+    assert proof == expected["mac2"] + expected["tac"], (
+        "GET TRANSACTION PROVE did not answer the last purchase's MAC2 ‖ TAC"
+    )
+    expect(_prove(purse_host, PURCHASE, named + 1), PROVE_UNAVAILABLE, "GET TRANSACTION PROVE of an ATC not yet used")
+    expect(
+        _prove(purse_host, COMPOSITE, named),
+        PROVE_UNAVAILABLE,
+        "GET TRANSACTION PROVE naming the wrong transaction type",
+    )
+    init, expected = _purchase(purse_host, 1)
+    expect(
+        _prove(purse_host, PURCHASE, named),
+        PROVE_UNAVAILABLE,
+        "GET TRANSACTION PROVE of a purchase that is no longer the last transaction",
+    )
+
+
+@pytest.mark.clause("PURSE-PROVE-001")
+@requires("purse", "persona_choice", "tear_control")
+def test_prove_answers_a_purchase_whose_answer_the_power_cut_took(card):
+    amount = 7
+
+    def prepare() -> tuple[Host, object]:
+        host = card.open("normal")
+        plan = card.tear_plan(host)
+        host.select_purse()
+        return host, plan
+
+    host, plan = prepare()
+    start = plan.total
+    _purchase(host, amount)
+    points = plan.total - start
+    if points == 0:
+        raise RuntimeError("the debit passed no tear point: the simulated card's fault plan is not wired")
+    for i in sorted({0, points - 1}):
+        host, plan = prepare()
+        before = host.balance()
+        init = _init(host, amount)
+        plan.arm(at=plan.total + i)
+        with pytest.raises(CardRemovedError):  # the tear the harness itself caused, not a link failure
+            host.debit(init, amount)
+        expected = host.last_debit
+        plan.disarm()
+        host.reconnect()
+        host.select_purse()
+        where = f"tear point {i + 1}/{points}"
+        answer = _prove(host, PURCHASE, _prove_atc(init))
+        if host.balance() == before - amount:
+            proof = expect(
+                answer, SW.OK, f"GET TRANSACTION PROVE after the power was cut at {where} of a purchase that committed"
+            ).data
+            assert proof == expected["mac2"] + expected["tac"], (
+                f"after the power was cut at {where}, GET TRANSACTION PROVE did not answer the committed "
+                f"purchase's MAC2 ‖ TAC"
+            )
+        else:
+            expect(
+                answer,
+                PROVE_UNAVAILABLE,
+                f"GET TRANSACTION PROVE after the power was cut at {where} of a purchase that did not commit",
+            )
+
+
+# -- CHANGE PIN -----------------------------------------------------------------------------
+def _other(pin: str) -> str:
+    return "".join(str((int(d) + 3) % 10) for d in pin)
+
+
+def _tries(host: Host) -> int:
+    __tracebackhide__ = True
+    query = host.send(0x00, 0x20, 0x00, 0x00)
+    if query.sw == SW.AUTH_METHOD_BLOCKED:
+        return 0
+    assert query.sw & 0xFFF0 == 0x63C0, (
+        f"VERIFY without data (tries left) answered {sw_text(query.sw)}; ISO/IEC 7816-4 answers 63Cx"
+    )
+    return query.sw & 0x0F
+
+
+def _change(host: Host, old: str, new: str, *, new_raw: bytes | None = None):
+    __tracebackhide__ = True
+    return host.send(0x80, 0x5E, 0x01, 0x00, encode_pin(old) + b"\xff" + (new_raw or encode_pin(new)))
+
+
+@pytest.mark.clause("CARD-PIN-003")
+def test_change_pin_needs_the_right_old_pin_and_a_new_pin_of_4_to_16_digits(host, pin):
+    host.select_ssse()
+    left = _tries(host)
+    if left < 2:
+        pytest.skip(f"not applicable: the card has {left} PIN tries left; this test spends one")
+    new = _other(pin)
+    expect(_change(host, new, pin), counter_sw(left - 1), "CHANGE PIN with a wrong old PIN")
+    for digits in ("123", "12" * 8 + "1"):
+        answer = _change(host, pin, digits)
+        assert answer.sw != SW.OK, (
+            f"CHANGE PIN to a new PIN of {len(digits)} digits answered 9000; the profile allows 4-16"
+        )
+    expect(host.verify(pin), SW.OK, "VERIFY with the old PIN after refused CHANGE PINs")
+    expect(_change(host, pin, new), SW.OK, "CHANGE PIN with the right old PIN and a new PIN")
+    try:
+        host.reconnect()
+        host.select_ssse()
+        expect(host.verify(new), SW.OK, "VERIFY with the new PIN after CHANGE PIN and a power cycle")
+    finally:
+        expect(_change(host, new, pin), SW.OK, "CHANGE PIN back to the card's PIN")
+    expect(host.verify(pin), SW.OK, "VERIFY with the card's PIN, changed back")

@@ -108,6 +108,9 @@ class TraceMasker:
             return command[:5] + self._mask(data, 0)
         if ins in self.RECORD_WRITE_INS:
             return command[:5] + self._record(data)
+        p1 = command[2]
+        if ins == 0xD6 and p1 & 0x80 and (p1 & 0x1F) in self.binary_files:  # UPDATE BINARY of a personal file
+            return command[:5] + self._mask(data, max(self.binary_files[p1 & 0x1F] - command[3], 0))
         return command
 
     def response(self, command: bytes, response: bytes) -> bytes:

@@ -58,3 +58,10 @@ def test_a_citizen_id_in_any_response_is_masked():
     masker = TraceMasker.from_profiles()
     masked = masker.response(bytes.fromhex("00B0000010"), b"xx410203198506150130yy\x90\x00")
     assert masked == b"xx4102**************yy\x90\x00"
+
+
+def test_an_update_of_the_purse_cardholder_file_is_masked_too():
+    masker = TraceMasker.from_profiles()
+    body = b"\x01\x00" + "测试".encode("gbk").ljust(20, b"\0")
+    masked = masker.command(bytes.fromhex("00D6960016") + body)
+    assert masked[5:7] == b"\x01\x00" and "测试".encode("gbk") not in masked

@@ -15,3 +15,7 @@ def main() -> None:
 
     app.add_typer(terminal_app, name="terminal", help="Serve a reference terminal over the terminal control protocol.")
     app()
+
+
+if __name__ == "__main__":
+    main()

@@ -563,3 +563,40 @@ def test_serve_refuses_an_unknown_kind_or_mutant():
                         ([], "--kind"), (["--kind", "scenic", "--mutant", "no_such_mutant"], "no_such_mutant")):
         result = runner.invoke(service_cli, ["serve", *args])
         assert result.exit_code == 2 and named in result.output, (args, result.output)
+
+
+def certify(tmp_path: Path, name: str, *args: str) -> tuple[int, dict]:
+    """`ykt certify` in its own process; its exit status and certificate."""
+    out = tmp_path / name
+    done = subprocess.run([sys.executable, "-m", "conformance.cli", "certify", "--suite", "terminal", "--no-html",
+                           "--out", str(out), *args], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    certificate = json.loads((out / "certificate.json").read_text()) if (out / "certificate.json").exists() else {}
+    assert certificate, f"no certificate:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    return done.returncode, certificate
+
+
+@pytest.mark.pcsc
+@pytest.mark.timeout(600)
+def test_ykt_certify_through_vpcd_certifies_the_served_reference_and_not_a_served_mutant(pcscd, tmp_path):
+    """The issue's headline command: `ykt certify --suite terminal --dut vpcd:127.0.0.1:35963 ...` against
+    a reference terminal reading through pcscd in its own process, then against a served mutant."""
+    vpcd = f"vpcd:127.0.0.1:{pcscd.slot_port(0)}"
+    reference = serve("--kind", "bus", log=tmp_path / "bus.log")
+    try:
+        code, certificate = certify(tmp_path, "reference", "--dut", vpcd, "--dut-info", f"control={reference.url}",
+                                    "--dut-info", f"alternate={pcscd.reader(1)}")
+    finally:
+        reference.stop()
+    assert code == 0, certificate.get("reason")
+    name = bus_mutant()
+    mutant = serve("--mutant", name, log=tmp_path / "mutant.log")
+    try:
+        code, certificate = certify(tmp_path, "mutant", "--dut", vpcd, "--dut-info", f"control={mutant.url}",
+                                    "--dut-info", f"alternate={pcscd.reader(1)}")
+    finally:
+        mutant.stop()
+    clauses = certificate["clauses"]
+    failed = sorted(c for c, v in clauses.items() if v["verdict"] == "fail") if isinstance(clauses, dict) else \
+        sorted(c["id"] for c in clauses if c["verdict"] == "fail")
+    print(f"ykt certify through vpcd: reference certified; mutant {name} failed {failed}")
+    assert code == 1 and failed, certificate.get("reason")

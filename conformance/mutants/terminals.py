@@ -3,10 +3,8 @@
 Each `build(**kw)` takes what `conformance.adapters.sim.REFERENCE_TERMINALS` factories take
 (`clock`, `blacklist`) and returns a `Terminal`, so `--dut sim:mutant=NAME` certifies it in place
 of its reference terminal. A defect lives in a small subclass overriding one step, never in a flag
-inside the reference code. Where the reference has no step to override (the purse admission
-checks, the POS's application choice and its reading of the card's decision), `_PurseFlow` and
-`_QuickPassFlow` restate the reference flow with those steps as methods; without a defect they
-decide as the reference does (tests/test_suite_terminal.py checks it).
+inside the reference code. The reference terminals expose their steps as
+methods for this (the purse terminals' `open`/`admit`/`cardholder_bytes`, the POS's `choose`/`judge`).
 """
 
 from __future__ import annotations
@@ -15,16 +13,15 @@ import dataclasses
 import random
 
 from simulator.apdu import SW
-from simulator.backend.bank import Authorisation, ReferenceBank
+from simulator.backend.bank import ReferenceBank
 from simulator.card.cardos import CardOS
 from simulator.card.commands_security import encode_pin
 from simulator.devices.decision import Decision
-from simulator.devices.pos import CID_DECISIONS, FIELD55, UNIONPAY_RID, QuickPassPOS, _tags, _templates
+from simulator.devices.pos import QuickPassPOS
 from simulator.devices.psam import psam_image
-from simulator.devices.purse_client import PPSE, PURSE_AID, CardRefused, PurseCard, PurseInfo
+from simulator.devices.purse_client import PURSE_AID, CardRefused, PurseCard, PurseInfo
 from simulator.devices.scenic import ScenicGate
-from simulator.devices.transit import BusValidator, MetroGate, Plan, open_purse
-from simulator.tlv import parse_dol, tlv
+from simulator.devices.transit import BusValidator, MetroGate, Plan
 from simulator.transport import InProcessTransport
 from simulator.transport.base import Transport
 
@@ -37,133 +34,20 @@ def _psam(terminal_id: str) -> InProcessTransport:
     return InProcessTransport(CardOS(psam_image(terminal_id=bytes.fromhex(terminal_id))))
 
 
-# -- the reference flows with their steps as methods ----------------------------------------------
-class _PurseFlow:
-    """`PurseTerminal.transact` with three steps a mutant may change: `open` (SELECT, read 0x15),
-    `admit` (blacklist and validity checks, in `checks` order) and `cardholder_bytes` (how much of
-    0x16 is read for the card type). Mixed in before BusValidator or MetroGate."""
-
-    checks: tuple[str, ...] = ("blacklist", "start", "expiry")
-    cardholder_bytes = 1
-
-    def open(self, card: Transport) -> tuple[PurseCard, PurseInfo] | Decision:
-        return open_purse(self, card)
-
-    def admit(self, info: PurseInfo) -> Decision | None:
-        card_id, today = info.serial.hex().upper(), self.clock().strftime("%Y%m%d")
-        for check in self.checks:
-            if check == "blacklist" and card_id in self.blacklist:
-                return self.decide("BLACKLISTED", card=card_id)
-            if check == "start" and today < info.start_date:
-                return self.decide("NOT_YET_VALID", card=card_id, detail=f"start {info.start_date}")
-            if check == "expiry" and today > info.expiry_date:
-                return self.decide("EXPIRED", card=card_id, detail=f"expiry {info.expiry_date}")
-        return None
-
-    def transact(self, card: Transport) -> Decision:
-        opened = self.open(card)
-        if isinstance(opened, Decision):
-            return opened
-        purse, info = opened
-        if self.pending is not None:
-            resolved = self._resolve(purse, info)
-            if resolved is not None:
-                return resolved
-        refused = self.admit(info)
-        if refused is not None:
-            return refused
-        card_type = purse.read_binary(0x16, self.cardholder_bytes)[0]
-        plan = self.plan(purse, info)
-        if isinstance(plan, Decision):
-            return plan
-        return self._charge(purse, info, card_type, plan)
-
-
-class _Bus(_PurseFlow, BusValidator):
-    pass
-
-
-class _Gate(_PurseFlow, MetroGate):
-    pass
-
-
-class _QuickPassFlow(QuickPassPOS):
-    """`QuickPassPOS.transact` with two steps a mutant may change: `choose` (the AID, from the
-    PPSE's (priority, AID) entries in directory order) and `judge` (what the card's decision,
-    TC / ARQC / AAC, becomes)."""
-
-    def choose(self, entries: list[tuple[int, bytes]]) -> bytes | None:
-        unionpay = sorted(e for e in entries if e[1].startswith(UNIONPAY_RID))
-        return unionpay[0][1] if unionpay else None
-
-    def transact(self, card: Transport) -> Decision:
-        ppse = card.send(0x00, 0xA4, 0x04, 0x00, PPSE, le=0)
-        if ppse.sw != SW.OK:
-            return self.decide("NO_APPLICATION", detail=f"SELECT PPSE {ppse.sw:04X}")
-        entries = [(_tags(e).get(0x87, b"\x0f")[0], _tags(e).get(0x4F, b"")) for e in _templates(ppse.data, 0x61)]
-        aid = self.choose(entries)
-        if aid is None:
-            return self.decide("NO_APPLICATION", detail="no UnionPay application in the PPSE")
-        selected = card.send(0x00, 0xA4, 0x04, 0x00, aid, le=0)
-        if selected.sw != SW.OK:
-            reason = "APP_LOCKED" if selected.sw == SW.FILE_DEACTIVATED else "NO_APPLICATION"
-            return self.decide(reason, detail=f"SELECT {aid.hex().upper()} {selected.sw:04X}")
-        terminal = self._terminal_data()
-        pdol = parse_dol(_tags(selected.data).get(0x9F38, b""))
-        try:
-            data = b"".join(terminal[tag].rjust(n, b"\x00")[:n] for tag, n in pdol)
-        except KeyError as missing:
-            return self.decide("CARD_ERROR", detail=f"PDOL asks for tag {missing} the terminal does not have")
-        gpo = card.send(0x80, 0xA8, 0x00, 0x00, tlv(0x83, data), le=0)
-        if gpo.sw != SW.OK:
-            return self.decide("DECLINED", amount=self.amount, detail=f"GPO {gpo.sw:04X}")
-        card_tags = _tags(gpo.data)
-        for i in range(0, len(card_tags.get(0x94, b"")), 4):
-            sfi, first, last = card_tags[0x94][i] >> 3, card_tags[0x94][i + 1], card_tags[0x94][i + 2]
-            for number in range(first, last + 1):
-                record = card.send(0x00, 0xB2, number, (sfi << 3) | 4, le=0)
-                if record.sw == SW.OK:
-                    card_tags.update(_tags(record.data))
-        cid = CID_DECISIONS.get(card_tags.get(0x9F27, b"\xff")[0] & 0xC0)
-        return self.judge(cid, card_tags, terminal)
-
-    def judge(self, cid: str | None, card_tags: dict[int, bytes], terminal: dict[int, bytes]) -> Decision:
-        evidence = {"cid": cid, "atc": card_tags.get(0x9F36, b""), "ac": card_tags.get(0x9F26, b"")}
-        if cid == "TC":
-            return self.decide("APPROVED_OFFLINE", amount=self.amount, debited=self.amount, evidence=evidence)
-        if cid != "ARQC":
-            return self.decide("DECLINED", amount=self.amount, evidence=evidence, detail=f"card decision {cid}")
-        return self.online(card_tags, terminal, evidence)
-
-    def online(self, card_tags: dict[int, bytes], terminal: dict[int, bytes], evidence: dict) -> Decision:
-        request = Authorisation(
-            pan=card_tags.get(0x5A, b"").hex().upper().rstrip("F"),
-            pan_sequence=int(card_tags.get(0x5F34, b"\x00").hex()),
-            amount=self.amount,
-            terminal_id=self.terminal_id,
-            tags={t: v for t, v in {**terminal, **card_tags}.items() if t in FIELD55},
-        )
-        result = self.bank.authorise(request)
-        evidence["response_code"] = result.response_code
-        if not result.approved:
-            return self.decide("DECLINED", amount=self.amount, evidence=evidence, detail=result.detail)
-        return self.decide("APPROVED_ONLINE", amount=self.amount, evidence=evidence)
-
-
 # -- admission ---------------------------------------------------------------------------------------
-class SkipsExpiry(_Bus):
+class SkipsExpiry(BusValidator):
     checks = ("blacklist", "start")
 
 
-class ChargesNotYetValid(_Bus):
+class ChargesNotYetValid(BusValidator):
     checks = ("blacklist", "expiry")
 
 
-class IgnoresBlacklist(_Gate):
+class IgnoresBlacklist(MetroGate):
     checks = ("start", "expiry")
 
 
-class IgnoresLock(_Bus):
+class IgnoresLock(BusValidator):
     """Does not look at SELECT's status word: reads on after 9303 and calls the refusals a card error."""
 
     def open(self, card: Transport) -> tuple[PurseCard, PurseInfo] | Decision:
@@ -258,7 +142,7 @@ class EntitlesEveryone(ScenicGate):
 
 
 # -- data minimisation ---------------------------------------------------------------------------------
-class ReadsCardholder(_Bus):
+class ReadsCardholder(BusValidator):
     """Reads the whole cardholder file 0x16 (name, ID number) to get the card type."""
 
     cardholder_bytes = 55
@@ -296,7 +180,7 @@ class RereadsTripLog(BusValidator):
         return planned
 
 
-class SelectsPurseByFid(_Gate):
+class SelectsPurseByFid(MetroGate):
     """Selects the purse by the file identifier it has on this issuer's cards (1001), not by its AID."""
 
     def open(self, card: Transport) -> tuple[PurseCard, PurseInfo] | Decision:
@@ -307,21 +191,21 @@ class SelectsPurseByFid(_Gate):
         return purse, PurseInfo(purse.read_binary(0x15, 30))
 
 
-class FirstPpseEntry(_QuickPassFlow):
+class FirstPpseEntry(QuickPassPOS):
     """Takes the first application the PPSE lists, whatever its RID."""
 
     def choose(self, entries: list[tuple[int, bytes]]) -> bytes | None:
         return entries[0][1] if entries else None
 
 
-class TrustsGpo(_QuickPassFlow):
+class TrustsGpo(QuickPassPOS):
     """Approves offline whenever GET PROCESSING OPTIONS answers, whatever the card decided."""
 
     def judge(self, cid, card_tags, terminal):
         return super().judge("TC", card_tags, terminal)
 
 
-class SendsTcOnline(_QuickPassFlow):
+class SendsTcOnline(QuickPassPOS):
     """Sends an offline approval (TC) online as if it were an ARQC: the card has already debited."""
 
     def judge(self, cid, card_tags, terminal):
@@ -386,6 +270,3 @@ MUTANTS = [
     _mutant("pos_trusts_gpo", "approves offline whatever the card decided (ARQC, AAC)", _pos, TrustsGpo),
     _mutant("pos_sends_tc_online", "sends the card's offline approval (TC) online", _pos, SendsTcOnline),
 ]
-
-#: the undefective restated flows, for the project's own check that they decide as the reference
-RESTATED = {"bus": _bus(_Bus), "gate_entry": _entry(_Gate), "gate_exit": _exit(_Gate), "pos": _pos(_QuickPassFlow)}

@@ -78,17 +78,19 @@ class QuickPassPOS(Terminal):
             0x9F37: self.rng.randbytes(4),
         }
 
+    def choose(self, entries: list[tuple[int, bytes]]) -> bytes | None:
+        """The AID to select from the PPSE's (priority, AID) entries: the first UnionPay one by priority."""
+        unionpay = sorted(e for e in entries if e[1].startswith(UNIONPAY_RID))
+        return unionpay[0][1] if unionpay else None
+
     def transact(self, card: Transport) -> Decision:
         ppse = card.send(0x00, 0xA4, 0x04, 0x00, PPSE, le=0)
         if ppse.sw != SW.OK:
             return self.decide("NO_APPLICATION", detail=f"SELECT PPSE {ppse.sw:04X}")
-        entries = sorted(
-            (_tags(entry).get(0x87, b"\x0f")[0], _tags(entry).get(0x4F, b"")) for entry in _templates(ppse.data, 0x61)
-        )
-        entries = [e for e in entries if e[1].startswith(UNIONPAY_RID)]
-        if not entries:
+        entries = [(_tags(e).get(0x87, b"\x0f")[0], _tags(e).get(0x4F, b"")) for e in _templates(ppse.data, 0x61)]
+        aid = self.choose(entries)
+        if aid is None:
             return self.decide("NO_APPLICATION", detail="no UnionPay application in the PPSE")
-        aid = entries[0][1]
         selected = card.send(0x00, 0xA4, 0x04, 0x00, aid, le=0)
         if selected.sw != SW.OK:
             reason = "APP_LOCKED" if selected.sw == SW.FILE_DEACTIVATED else "NO_APPLICATION"
@@ -109,15 +111,22 @@ class QuickPassPOS(Terminal):
                 record = card.send(0x00, 0xB2, number, (sfi << 3) | 4, le=0)
                 if record.sw == SW.OK:
                     card_tags.update(_tags(record.data))
-        decision = CID_DECISIONS.get(card_tags.get(0x9F27, b"\xff")[0] & 0xC0)
-        evidence = {"cid": decision, "atc": card_tags.get(0x9F36, b""), "ac": card_tags.get(0x9F26, b"")}
-        if decision == "TC":
+        cid = CID_DECISIONS.get(card_tags.get(0x9F27, b"\xff")[0] & 0xC0)
+        return self.judge(cid, card_tags, terminal)
+
+    def judge(self, cid: str | None, card_tags: dict[int, bytes], terminal: dict[int, bytes]) -> Decision:
+        """What the card's decision (TC, ARQC, AAC) becomes: approved offline, online, or declined."""
+        evidence = {"cid": cid, "atc": card_tags.get(0x9F36, b""), "ac": card_tags.get(0x9F26, b"")}
+        if cid == "TC":
             return self.decide("APPROVED_OFFLINE", amount=self.amount, debited=self.amount, evidence=evidence)
-        if decision != "ARQC":
-            return self.decide("DECLINED", amount=self.amount, evidence=evidence, detail=f"card decision {decision}")
-        pan = card_tags.get(0x5A, b"").hex().upper().rstrip("F")
+        if cid != "ARQC":
+            return self.decide("DECLINED", amount=self.amount, evidence=evidence, detail=f"card decision {cid}")
+        return self.online(card_tags, terminal, evidence)
+
+    def online(self, card_tags: dict[int, bytes], terminal: dict[int, bytes], evidence: dict) -> Decision:
+        """An ARQC goes to the bank with field 55."""
         request = Authorisation(
-            pan=pan,
+            pan=card_tags.get(0x5A, b"").hex().upper().rstrip("F"),
             pan_sequence=int(card_tags.get(0x5F34, b"\x00").hex()),
             amount=self.amount,
             terminal_id=self.terminal_id,

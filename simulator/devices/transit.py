@@ -100,24 +100,38 @@ class PurseTerminal(Terminal):
         return {"contact": self.psam_link}
 
     # -- the flow ---------------------------------------------------------------------------
+    #: admission checks in the order they run; `cardholder_bytes` of 0x16 give the concession type
+    checks: ClassVar[tuple[str, ...]] = ("blacklist", "start", "expiry")
+    cardholder_bytes: ClassVar[int] = 1
+
+    def open(self, card: Transport) -> tuple[PurseCard, PurseInfo] | Decision:
+        return open_purse(self, card)
+
+    def admit(self, info: PurseInfo) -> Decision | None:
+        """The blacklist and validity checks; a rejection, or None to go on."""
+        card_id, today = info.serial.hex().upper(), self.clock().strftime("%Y%m%d")
+        for check in self.checks:
+            if check == "blacklist" and card_id in self.blacklist:
+                return self.decide("BLACKLISTED", card=card_id)
+            if check == "start" and today < info.start_date:
+                return self.decide("NOT_YET_VALID", card=card_id, detail=f"start {info.start_date}")
+            if check == "expiry" and today > info.expiry_date:
+                return self.decide("EXPIRED", card=card_id, detail=f"expiry {info.expiry_date}")
+        return None
+
     def transact(self, card: Transport) -> Decision:
-        opened = open_purse(self, card)
+        opened = self.open(card)
         if isinstance(opened, Decision):
             return opened
         purse, info = opened
-        card_id = info.serial.hex().upper()
         if self.pending is not None:
             resolved = self._resolve(purse, info)
             if resolved is not None:
                 return resolved
-        today = self.clock().strftime("%Y%m%d")
-        if card_id in self.blacklist:
-            return self.decide("BLACKLISTED", card=card_id)
-        if today < info.start_date:
-            return self.decide("NOT_YET_VALID", card=card_id, detail=f"start {info.start_date}")
-        if today > info.expiry_date:
-            return self.decide("EXPIRED", card=card_id, detail=f"expiry {info.expiry_date}")
-        card_type = purse.read_binary(0x16, 1)[0]  # the concession type only, not the holder
+        refused = self.admit(info)
+        if refused is not None:
+            return refused
+        card_type = purse.read_binary(0x16, self.cardholder_bytes)[0]  # the concession type, not the holder
         plan = self.plan(purse, info)
         if isinstance(plan, Decision):
             return plan
@@ -378,31 +392,24 @@ class MetroGate(PurseTerminal):
         )
         return body.ljust(self.record_size, b"\x00")
 
-    def plan(self, purse: PurseCard, info: PurseInfo) -> Plan | Decision:
+    def _journey(self, state: int, kind: int, fare: int, evidence: dict) -> Plan:
+        """The rail record of 0x1A in its new state and a new 0x1E trip record of `kind`."""
         moment = self.clock()
-        industry = self.profile["metro"]["industry_code"]
-        place = bytes.fromhex(self.station)
+        trip = trip_record(
+            kind=kind,
+            terminal_id=self.psam.terminal_id,
+            industry=self.profile["metro"]["industry_code"],
+            place=bytes.fromhex(self.station),
+            amount=fare,
+            balance=0,
+            moment=moment,
+        )
+        records = [(0x1A, METRO_RECORD, self._rail_record(state, moment)), (0x1E, 0, trip)]
+        return Plan(fare, records, {"station": self.station, "direction": self.direction, **evidence})
+
+    def plan(self, purse: PurseCard, info: PurseInfo) -> Plan | Decision:
         if self.direction == "entry":
-            return Plan(
-                0,
-                [
-                    (0x1A, METRO_RECORD, self._rail_record(ENTERED, moment)),
-                    (
-                        0x1E,
-                        0,
-                        trip_record(
-                            kind=0x03,
-                            terminal_id=self.psam.terminal_id,
-                            industry=industry,
-                            place=place,
-                            amount=0,
-                            balance=0,
-                            moment=moment,
-                        ),
-                    ),
-                ],
-                {"station": self.station, "direction": "entry"},
-            )
+            return self._journey(ENTERED, 0x03, 0, {})
         answer = purse.read_record(0x1A, METRO_RECORD)
         rail = answer.data
         if answer.sw != SW.OK or rail[:2] != self.record_id or rail[3] != ENTERED:
@@ -410,27 +417,7 @@ class MetroGate(PurseTerminal):
         entry = rail[4:6].hex()
         if entry not in self.profile["metro"]["stations"]:
             return self.decide("NO_ENTRY", card=info.serial.hex().upper(), detail=f"unknown entry station {entry}")
-        fare = self.fare_between(entry, self.station)
-        return Plan(
-            fare,
-            [
-                (0x1A, METRO_RECORD, self._rail_record(EXITED, moment)),
-                (
-                    0x1E,
-                    0,
-                    trip_record(
-                        kind=0x04,
-                        terminal_id=self.psam.terminal_id,
-                        industry=industry,
-                        place=place,
-                        amount=fare,
-                        balance=0,
-                        moment=moment,
-                    ),
-                ),
-            ],
-            {"station": self.station, "direction": "exit", "entry_station": entry},
-        )
+        return self._journey(EXITED, 0x04, self.fare_between(entry, self.station), {"entry_station": entry})
 
 
 class PurchaseTerminal(PurseTerminal):

@@ -8,11 +8,11 @@ CI sees the same examples every run.
 
 from __future__ import annotations
 
-import logging
 import random
 from datetime import date
 
 import pytest
+from card_faults import CardFaults
 from hypothesis import event, example, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
@@ -57,25 +57,6 @@ def apdu(cla: int, ins: int, p1: int, p2: int, data: bytes = b"", le: int | None
 def known_sw(sw: int) -> bool:
     """9000, the 61xx / 6Cxx / 63Cx families, or a status word of the SW table."""
     return sw >> 8 in (0x61, 0x6C) or sw & 0xFFF0 == 0x63C0 or sw in {s.value for s in SW}
-
-
-class CardFaults(logging.Handler):
-    """Collects 'card fault' log records: an exception of ours caught inside the card OS."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.ERROR)
-        self.records: list[logging.LogRecord] = []
-        self.logger = logging.getLogger("simulator.card.cardos")
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-    def __enter__(self) -> CardFaults:
-        self.logger.addHandler(self)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.logger.removeHandler(self)
 
 
 # -- one arbitrary command ------------------------------------------------------------------

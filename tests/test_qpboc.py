@@ -9,13 +9,13 @@ as a bank back-end would with field 55.
 from __future__ import annotations
 
 import functools
-import logging
 import random
 import re
 from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
+from card_faults import CardFaults
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -474,25 +474,6 @@ def test_split_commit_is_caught():
 
 
 # -- any PDOL data --------------------------------------------------------------------------
-class CardFaults(logging.Handler):
-    """'card fault' log records: an exception of ours caught inside the card OS."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.ERROR)
-        self.records: list[logging.LogRecord] = []
-        self.logger = logging.getLogger("simulator.card.cardos")
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-    def __enter__(self) -> CardFaults:
-        self.logger.addHandler(self)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.logger.removeHandler(self)
-
-
 FUZZ = Terminal()
 FUZZ_PAN = pan_of(FUZZ)
 

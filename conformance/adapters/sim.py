@@ -11,6 +11,7 @@ import random
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 
+from conformance.adapters.reader import SimReader
 from conformance.dut import DUT, Presentation, RecordingCard
 from simulator.backend.bank import ReferenceBank
 from simulator.card import personas
@@ -126,7 +127,7 @@ def make(rest: str, *, info: dict[str, str]) -> DUT:
         raise ValueError(f"unknown terminal kinds {unknown}; valid: {', '.join(REFERENCE_TERMINALS)}")
     card: SimCard = SimCard()
     terminals = {kind: SimTerminal(kind, kind, REFERENCE_TERMINALS[kind]) for kind in kinds}
-    reader = _reference_reader()
+    reader = SimReader()
     name = "reference devices"
     if "mutant" in options:
         from conformance.mutants import all_mutants
@@ -144,13 +145,4 @@ def make(rest: str, *, info: dict[str, str]) -> DUT:
         else:
             card, terminals, reader = None, {}, mutant.build()
     return DUT(name=name, card=card, terminals=terminals, reader=reader, info={"dut_name": name})
-
-
-def _reference_reader():
-    """The reference implementation of the unified reader interface (None until it exists)."""
-    try:
-        from conformance.adapters.reader import SimReader
-    except ImportError:
-        return None
-    return SimReader()
 

@@ -25,25 +25,30 @@ import os
 import platform
 import re
 import secrets
+import shutil
 import subprocess
 import sys
 import time
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from conformance import report
+from conformance import report, signing
+from simulator.profile import ProfileError, check_choice
+from simulator.profile import clauses as clauses_of
 
 SUITES_ROOT = Path(__file__).resolve().parent / "suites"
 #: the usual order of the built-in suites; others follow alphabetically
 SUITE_ORDER = ("card", "terminal", "reader_api")
 ALL = "all"
+#: who certifies when no --lab is given: a self-test, not an accredited lab
+DEFAULT_LAB = "yikatong self-test (unaccredited)"
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Certify a device; list the clauses.")
 console = Console()
@@ -120,12 +125,6 @@ def named_clauses(root: Path = SUITES_ROOT) -> tuple[dict[str, list[str]], list[
             named.setdefault(cid, []).append(location)
         unresolved += scan.unresolved
     return named, unresolved
-
-
-def _catalogue() -> dict[str, dict]:
-    from simulator.profile import clauses
-
-    return clauses()
 
 
 # -- the run -----------------------------------------------------------------------------------
@@ -237,58 +236,134 @@ def _print_summary(cert: dict, *, out: Path, html: report.HtmlReport | None) -> 
         console.print(f"report:      {html.path} (single file, loads nothing from outside)")
 
 
+def refuse(code: int, message: str) -> NoReturn:
+    """Refuse before anything runs: one line on stderr, no traceback, no report, its own exit code."""
+    typer.echo(f"ykt certify: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def _choose_suites(suite: str, suites_dir: Path) -> list[str]:
+    if not suites_dir.is_dir():
+        refuse(report.EXIT_USAGE, f"--suites-dir {suites_dir}: no such folder")
+    suites = available_suites(suites_dir)
+    if not suites:
+        refuse(report.EXIT_USAGE, f"--suites-dir {suites_dir}: no suite with tests there")
+    if suite == ALL:
+        return suites
+    if suite not in suites:
+        refuse(report.EXIT_USAGE, f"--suite {suite}: no such suite in {suites_dir}; available: "
+                                  f"{', '.join(suites + [ALL])}")
+    return [suite]
+
+
+def _parse_info(pairs: list[str]) -> dict[str, str]:
+    info: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            refuse(report.EXIT_USAGE, f"--dut-info takes KEY=VALUE, got {pair!r}")
+        if key in info:
+            refuse(report.EXIT_USAGE, f"--dut-info {key} given twice")
+        info[key] = value
+    return info
+
+
+def _prepare_out(out: Path) -> bool:
+    """Make sure `out` can be written (creating it); True when it was created here."""
+    created = not out.exists()
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".ykt-write-probe"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        refuse(report.EXIT_IO, f"--out {out}: cannot write there ({exc.strerror or exc})")
+    return created
+
+
+def _preflight(base: list[str], out: Path) -> dict:
+    """Ask the plugin, in a pytest process like the run's, to check the options and meet the DUT."""
+    path = out / ".preflight.json"
+    try:
+        done = subprocess.run([*base, "--yikatong-preflight", str(path), "-q", "--color=no"], capture_output=True,
+                              text=True, encoding="utf-8", errors="replace", timeout=PREFLIGHT_SECONDS, check=False)
+    except subprocess.TimeoutExpired:
+        return {"ok": False, "kind": "unavailable", "message": f"the DUT did not answer within {PREFLIGHT_SECONDS} s"}
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        lines = [ln.strip() for ln in (done.stderr + done.stdout).splitlines() if ln.strip()]
+        said = next((ln for ln in reversed(lines) if ln.startswith(("ERROR", "E "))), lines[-1] if lines else "")
+        return {"ok": False, "kind": "usage" if done.returncode == 4 else "broken",
+                "message": f"the suites could not be loaded (pytest exit status {done.returncode}): {said[:300]}"}
+    finally:
+        path.unlink(missing_ok=True)
+
+
+PREFLIGHT_SECONDS = 120
+_REFUSAL_EXIT = {"usage": report.EXIT_USAGE, "unavailable": report.EXIT_UNAVAILABLE, "broken": report.EXIT_BROKEN}
+
+
 @app.command("certify")
 def certify(
     suite: Annotated[str, typer.Option(help="suite to run: a package of conformance/suites (card, terminal, "
                                             "reader_api, ...) or all")] = ALL,
     dut: Annotated[str, typer.Option(help="device under test: sim[:mutant=NAME|terminals=a,b], pcsc:<reader>, "
-                                          "vpcd:<host>:<port>, http:<url>, lib:<path>")] = "sim",
+                                          "vpcd:<host>:<port>, http:<url>, lib:<path>, or a lab adapter's scheme")
+                   ] = "sim",
     region: Annotated[str | None, typer.Option(help="regional profile layered over the national one")] = None,
     profile: Annotated[str, typer.Option(help="profile to certify against (profiles/<name>)")] = "national",
     dut_info: Annotated[list[str] | None, typer.Option("--dut-info", metavar="KEY=VALUE",
-                                                       help="facts about the DUT (vendor, model, firmware), "
-                                                            "repeatable")] = None,
+                                                       help="facts about the DUT (vendor, model, firmware, "
+                                                            "applicant, manufacturer), repeatable")] = None,
     out: Annotated[Path | None, typer.Option(help="output folder (default reports/<run-id>)")] = None,
     html: Annotated[bool, typer.Option("--html/--no-html", help="generate the single-file HTML report")] = True,
-    suites_dir: Annotated[Path, typer.Option(help="where the suites live (a lab may keep its own)")] = SUITES_ROOT,
+    suites_dir: Annotated[Path, typer.Option(help="where the suites live; suites other than the shipped ones "
+                                                  "are run and judged but never certified")] = SUITES_ROOT,
+    plugin: Annotated[list[str] | None, typer.Option("--plugin", "-p", metavar="MODULE",
+                                                     help="a pytest plugin to load (e.g. a lab's DUT adapter), "
+                                                          "repeatable")] = None,
+    lab: Annotated[str, typer.Option(help="the lab that certifies (signs with the keystore's key)")] = DEFAULT_LAB,
+    keystore: Annotated[Path | None, typer.Option(help="where the lab's SM2 key lives (default "
+                                                       "$YIKATONG_KEYSTORE or ~/.local/share/yikatong/keystore)")
+                        ] = None,
 ) -> None:
-    """Run the conformance suites against a DUT and write the regulator's report and certificate."""
-    suites = available_suites(suites_dir)
-    if suite == ALL:
-        chosen = suites
-    elif suite in suites:
-        chosen = [suite]
-    else:
-        raise typer.BadParameter(f"no suite {suite!r} in {suites_dir}; available: {', '.join(suites + [ALL])}",
-                                 param_hint="--suite")
-    if not chosen:
-        raise typer.BadParameter(f"no suite with tests in {suites_dir}", param_hint="--suite")
-    info: dict[str, str] = {}
-    for pair in dut_info or []:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise typer.BadParameter(f"takes KEY=VALUE, got {pair!r}", param_hint="--dut-info")
-        info[key] = value
-
+    """Run the conformance suites against a DUT and write the regulator's report and signed certificate."""
+    chosen = _choose_suites(suite, suites_dir)
+    info = _parse_info(dut_info or [])
+    try:
+        check_choice(profile=profile, region=region)
+    except ProfileError as exc:
+        refuse(report.EXIT_USAGE, str(exc))
     now = datetime.now(UTC).replace(microsecond=0)
     run_id = new_run_id(dut, now)
     out = Path(out) if out else Path("reports") / run_id
-    results_dir, results_json = out / "allure-results", out / "results.json"
-    out.mkdir(parents=True, exist_ok=True)
-    results_json.unlink(missing_ok=True)
+    created = _prepare_out(out)
 
+    base = [sys.executable, "-m", "pytest", *[str(suites_dir / s) for s in chosen],
+            "--rootdir", str(report.PROJECT_ROOT), "--dut", dut, "--profile", profile,
+            *(["--region", region] if region else []),
+            *[arg for k, v in info.items() for arg in ("--dut-info", f"{k}={v}")],
+            *[arg for module in plugin or [] for arg in ("-p", module)],
+            "-p", "no:cacheprovider", "-p", "no:randomly"]
+    checked = _preflight(base, out)
+    if not checked["ok"]:
+        if created:
+            shutil.rmtree(out, ignore_errors=True)
+        refuse(_REFUSAL_EXIT[checked["kind"]], checked["message"])
+    key = signing.load_or_create(keystore or signing.default_keystore())
+
+    results_dir, results_json = out / "allure-results", out / "results.json"
+    results_json.unlink(missing_ok=True)
     header = report.catalogue_header(profile)
     profile_sm3, documents = report.profile_digest(profile, region)
     dut_name = describe_dut(dut)
     version = tool_version()
     python = platform.python_version()
+    shipped = suites_dir.resolve() == SUITES_ROOT
 
-    command = [sys.executable, "-m", "pytest", *[str(suites_dir / s) for s in chosen],
-               "--rootdir", str(report.PROJECT_ROOT), "--dut", dut, "--profile", profile,
-               *(["--region", region] if region else []),
-               *[arg for k, v in info.items() for arg in ("--dut-info", f"{k}={v}")],
-               "--alluredir", str(results_dir), "--clean-alluredir", "--yikatong-results", str(results_json),
-               "-p", "no:cacheprovider", "-p", "no:randomly", "-v", "--tb=no", "-rN", "--color=no"]
+    command = [*base, "--alluredir", str(results_dir), "--clean-alluredir", "--yikatong-results", str(results_json),
+               "-v", "--tb=no", "-rN", "--color=no"]
     console.print(f"[bold]ykt certify[/] {run_id}: suites {', '.join(chosen)} against [bold]{dut_name}[/] ({dut}), "
                   f"profile {header['catalogue']} {header['version']}")
     started = time.perf_counter()
@@ -299,16 +374,18 @@ def certify(
     results = json.loads(results_json.read_text(encoding="utf-8")) if results_json.is_file() else None
     harness_error = _harness_error(status, results, counts)
     results = results or []
-    catalogue = _catalogue()
+    catalogue = clauses_of(profile)
     scope = set(chosen) | {catalogue[r["clause"]]["part"] for r in results if r.get("clause") in catalogue}
-    judgement = report.judge(results, catalogue, scope, harness_error=harness_error)
+    judgement = report.judge(results, catalogue, scope, harness_error=harness_error,
+                             certifiable=None if shipped else f"suites from {suites_dir}, not the shipped ones, ran")
 
     properties = {
         "run.id": run_id, "date": now.isoformat(), "dut.spec": dut, "dut.name": dut_name,
         **{f"dut.{k}": v for k, v in info.items()},
         "profile.id": profile, "profile.region": region or "(national only)",
         "profile.catalogue": header["catalogue"], "profile.version": header["version"], "profile.sm3": profile_sm3,
-        "suites": ",".join(chosen), "tool": f"yikatong {version}", "python": python,
+        "suites": ",".join(chosen) + ("" if shipped else f" (NOT the shipped suites: {suites_dir})"),
+        "tool": f"yikatong {version}", "python": python,
     }
     if results_dir.is_dir():
         report.write_environment(results_dir, properties)
@@ -320,33 +397,65 @@ def certify(
                                   name=f"yikatong certification: {dut_name} ({run_id})")
         if built.error:
             console.print(f"[yellow]{built.error}[/]")
-    evidence = {
-        "results.json": {"sm3": report.file_sm3(results_json) if results_json.is_file() else None},
-        "allure-results": dict(zip(("sm3", "files"), report.manifest(
-            [p for p in results_dir.iterdir() if p.is_file()], results_dir), strict=True))
-        if results_dir.is_dir() else None,
-        "report/index.html": {"sm3": report.file_sm3(built.path)} if built and built.path else
-        {"sm3": None, "note": built.error if built else "not requested (--no-html)"},
-        "pytest.log": {"sm3": report.file_sm3(out / "pytest.log")},
-        "masked_after_run": masked,
-        "removed_from_html": built.removed if built else [],
-        "seconds": round(seconds, 2),
-        "html_seconds": round(built.seconds, 2) if built and built.path else None,
-        "pytest_exit_status": status,
-    }
+    (out / signing.PUBLIC_FILE).write_text(key.public_pem, encoding="ascii")
     cert = report.certificate(
-        run_id=run_id, created=now.isoformat(), judgement=judgement,
-        dut={"spec": dut, "name": dut_name, "info": info},
+        run_id=run_id, created=now, judgement=judgement, lab={"name": lab, "key_sm3": key.fingerprint},
+        dut={"spec": dut, "name": dut_name, "info": info,
+             "applicant": info.get("applicant") or info.get("vendor"),
+             "manufacturer": info.get("manufacturer") or info.get("vendor")},
+        sample=checked["identity"],
         profile={"id": profile, "region": region, **header, "sm3": profile_sm3, "documents": documents},
-        tool={"name": "yikatong", "version": version, "python": python,
+        tool={"name": "yikatong", "version": version, **source_revision(), "python": python,
               "platform": f"{platform.system()} {platform.machine()}"},
-        suites=chosen, scope=scope, evidence=evidence, command=[Path(command[0]).name, *command[1:]])
+        suites={"names": chosen, "dir": str(suites_dir), "shipped": shipped,
+                **dict(zip(("sm3", "files"), suite_digest(suites_dir, chosen), strict=True))},
+        scope=scope, command=[Path(command[0]).name, *command[1:]],
+        evidence={
+            "files": evidence_files(out),
+            "masked_after_run": masked,
+            "removed_from_html": built.removed if built else [],
+            "html": "written" if built and built.path else (built.error if built else "not requested (--no-html)"),
+            "seconds": round(seconds, 2),
+            "html_seconds": round(built.seconds, 2) if built and built.path else None,
+            "pytest_exit_status": status,
+        })
+    cert = signing.sign(cert, key)
     (out / "certificate.json").write_text(json.dumps(cert, ensure_ascii=False, indent=1), encoding="utf-8")
     if masked:
         console.print(f"[yellow]personal data masked after the run in {len(masked)} evidence file(s): a suite put "
                       f"card data into its failure text (see certificate.json evidence.masked_after_run)[/]")
     _print_summary(cert, out=out, html=built)
     raise typer.Exit(judgement.exit_code)
+
+
+def suite_digest(suites_dir: Path, chosen: list[str]) -> tuple[str, dict[str, str]]:
+    """SM3 manifest of the suite code that ran: every file of the chosen suites (and conftests above)."""
+    files = [p for name in chosen for p in (suites_dir / name).rglob("*")
+             if p.is_file() and "__pycache__" not in p.parts]
+    files += [p for p in suites_dir.glob("*.py")]
+    return report.manifest(sorted(set(files)), suites_dir)
+
+
+def evidence_files(out: Path) -> dict[str, str]:
+    """SM3 of every file of the run folder the certificate vouches for (all but itself and the key)."""
+    files = [p for p in out.rglob("*") if p.is_file() and p.name not in CERTIFICATE_SELF]
+    return report.manifest(files, out)[1]
+
+
+CERTIFICATE_SELF = frozenset({"certificate.json", signing.PUBLIC_FILE})
+
+
+def source_revision() -> dict[str, str | bool]:
+    """The commit of the tool's source and whether its tree differs from it (a git checkout), else {}."""
+    try:
+        head = subprocess.run(["git", "-C", str(report.PROJECT_ROOT), "rev-parse", "HEAD"], capture_output=True,
+                              text=True, timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(report.PROJECT_ROOT), "status", "--porcelain", "--",
+                                "simulator", "conformance", "profiles"], capture_output=True, text=True,
+                               timeout=10, check=True).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return {}
+    return {"commit": head, "modified": bool(dirty)}
 
 
 @app.command("clauses")
@@ -357,7 +466,7 @@ def clauses(
     suites_dir: Annotated[Path, typer.Option(help="where the suites live")] = SUITES_ROOT,
 ) -> None:
     """List the clauses of the standard (id, part, severity, statement, source)."""
-    catalogue = {cid: c for cid, c in _catalogue().items() if part is None or c["part"] == part}
+    catalogue = {cid: c for cid, c in clauses_of().items() if part is None or c["part"] == part}
     named, unresolved = named_clauses(suites_dir) if coverage else ({}, [])
     shown = [c for cid, c in catalogue.items() if not coverage or cid not in named]
     title = (f"{len(shown)} of {len(catalogue)} clauses named by no test in {suites_dir}" if coverage
@@ -369,7 +478,7 @@ def clauses(
         table.add_row(c["id"], c["part"], c["severity"], c["statement"], c["source"])
     console.print(table)
     if coverage:
-        unknown = sorted(set(named) - set(_catalogue()))
+        unknown = sorted(set(named) - set(clauses_of()))
         if unknown:
             console.print(f"[red]tests name clauses the profile does not have: {', '.join(unknown)}[/]")
         if unresolved:

@@ -114,6 +114,14 @@ class DUT:
         roles = [self.card, self.reader, *self.terminals.values()]
         return frozenset(c for role in roles if role is not None for c in role.capabilities)
 
+    def identity(self) -> dict:
+        """The sample's identity as measured by the harness, for the certificate: each role's own
+        `identity()` (the card's ATR, a terminal's /info, the SM3 of a reader library), else its name.
+        An adapter that connects lazily meets its device here, so a link error is raised here."""
+        roles = {"card": self.card, "reader": self.reader} | {f"terminal {n}": t for n, t in self.terminals.items()}
+        return {"name": self.name, **{where: (role.identity() if hasattr(role, "identity") else {"name": role.name})
+                                     for where, role in roles.items() if role is not None}}
+
     def close(self) -> None:
         for role in (self.card, self.reader, *self.terminals.values()):
             close = getattr(role, "close", None)

@@ -36,7 +36,11 @@ OPTIONS = {
     "--region": ("regional profile layered over the national one (kaifeng, zhengzhou, hubei, sichuan, guangdong)",
                  None),
     "--yikatong-results": ("write the verdict per test and clause as JSON to this path", None),
+    "--yikatong-preflight": ("check the options and make the DUT once, write the outcome and the sample's "
+                             "identity as JSON to this path, and stop before any test runs", None),
 }
+#: what a preflight reports when it refuses: the kind of refusal, mapped to exit codes by `ykt certify`
+USAGE, UNAVAILABLE = "usage", "unavailable"
 
 
 def pytest_addhooks(pluginmanager) -> None:
@@ -69,10 +73,16 @@ def dut_info(config) -> dict[str, str]:
 
 
 def _clauses(config) -> dict[str, dict]:
+    """The clause catalogue of `--profile` (checked, with `--region`, against what exists)."""
     if CLAUSES_KEY not in config.stash:
-        from simulator.profile import clauses  # late: only when a suite is collected
+        from simulator.profile import ProfileError, check_choice, clauses  # late: only when a suite is collected
 
-        config.stash[CLAUSES_KEY] = clauses()
+        profile, region = config.getoption("--profile"), config.getoption("--region")
+        try:
+            check_choice(profile=profile, region=region)
+        except ProfileError as exc:
+            raise pytest.UsageError(str(exc)) from None
+        config.stash[CLAUSES_KEY] = clauses(profile)
     return config.stash[CLAUSES_KEY]
 
 
@@ -96,14 +106,60 @@ def pytest_yikatong_make_dut(config, spec, info):
     return make_dut(spec, info=info)
 
 
-@pytest.fixture(scope="session")
-def dut(request):
-    """The device under test, from --dut (see conformance.dut for the adapters)."""
-    config = request.config
+def make_dut(config):
+    """The session's DUT, made once through the `pytest_yikatong_make_dut` hook."""
     if DUT_KEY not in config.stash:
         config.stash[DUT_KEY] = config.hook.pytest_yikatong_make_dut(
             config=config, spec=config.getoption("--dut"), info=dut_info(config))
-    made = config.stash[DUT_KEY]
+    return config.stash[DUT_KEY]
+
+
+def _preflight(config) -> dict:
+    """The preflight's outcome: the options and the DUT checked the way the run will use them.
+
+    The DUT is made through the hook (so a lab's own adapter, from an installed plugin, a conftest
+    or `-p`, is judged like ours) and asked for its identity, which is where an adapter that
+    connects lazily meets its device. A link error is `unavailable`, any other error `usage`.
+    """
+    from simulator.transport.errors import LinkError
+
+    where = f"--dut {config.getoption('--dut')}"
+    try:
+        _clauses(config)
+        made = make_dut(config)
+    except pytest.UsageError as exc:
+        return {"ok": False, "kind": USAGE, "message": str(exc)}
+    except LinkError as exc:
+        return {"ok": False, "kind": UNAVAILABLE, "message": f"{where}: {exc}"}
+    except Exception as exc:  # an adapter's refusal of its spec or --dut-info
+        return {"ok": False, "kind": USAGE, "message": f"{where}: {exc}"}
+    if made is None:
+        return {"ok": False, "kind": USAGE,
+                "message": f"{where}: no adapter made a DUT of this spec"}
+    try:
+        identity = made.identity() if hasattr(made, "identity") else {"name": getattr(made, "name", repr(made))}
+    except LinkError as exc:
+        return {"ok": False, "kind": UNAVAILABLE, "message": f"{where}: {exc}"}
+    finally:
+        close = getattr(made, "close", None)
+        if close is not None:
+            close()
+    return {"ok": True, "name": getattr(made, "name", ""), "identity": identity}
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionstart(session) -> None:
+    path = session.config.getoption("--yikatong-preflight")
+    if path:
+        outcome = _preflight(session.config)
+        Path(path).write_text(json.dumps(outcome, ensure_ascii=False, indent=1), encoding="utf-8")
+        pytest.exit("yikatong preflight done", returncode=0 if outcome["ok"] else 4)
+
+
+@pytest.fixture(scope="session")
+def dut(request):
+    """The device under test, from --dut (see conformance.dut for the adapters)."""
+    made = make_dut(request.config)
     yield made
     close = getattr(made, "close", None)
     if close is not None:

@@ -28,6 +28,7 @@ import tempfile
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -37,14 +38,19 @@ from simulator.profile import PROFILE_ROOT
 
 #: the repository (or installed tree) that holds conformance/, package.json and node_modules/
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-CERTIFICATE_FORMAT = "yikatong.certificate/1"
+CERTIFICATE_FORMAT = "yikatong.certificate/2"
 #: per-test verdicts (conformance.plugin) and per-clause verdicts, in order of gravity
 TEST_VERDICTS = ("fail", "broken", "pass", "not_applicable")
 CLAUSE_VERDICTS = ("fail", "broken", "not_covered", "pass", "not_applicable", "out_of_scope")
 RULE = ("certified only when no clause in scope failed or broke, every applicable clause in scope was "
-        "tested, at least one clause passed, and the test run itself completed")
-#: exit status of `ykt certify`
-EXIT_CERTIFIED, EXIT_FAILED, EXIT_BROKEN, EXIT_NOT_COVERED = 0, 1, 2, 3
+        "tested, at least one clause passed, the test run itself completed, and the suites that ran are the "
+        "shipped ones")
+#: exit status of `ykt certify` (README "Exit status"): verdicts first, then refusals before running,
+#: whose codes follow BSD sysexits so that no refusal reads like a verdict
+EXIT_CERTIFIED, EXIT_FAILED, EXIT_BROKEN, EXIT_NOT_COVERED, EXIT_NOT_CERTIFIABLE = 0, 1, 2, 3, 4
+EXIT_USAGE, EXIT_UNAVAILABLE, EXIT_IO = 64, 69, 74
+#: how long a certificate is valid from its date (source: modelled; no public rule found)
+VALIDITY_DAYS = 365
 
 #: Allure categories (Allure 2 `categories.json` format; Allure 3 reads the same rules from its config)
 CATEGORIES = [
@@ -443,11 +449,13 @@ class Judgement:
 
 
 def judge(results: list[dict], catalogue: dict[str, dict], scope: set[str], *,
-          harness_error: str | None = None) -> Judgement:
+          harness_error: str | None = None, certifiable: str | None = None) -> Judgement:
     """The verdict per clause of the catalogue and the certification rule's outcome.
 
     `scope`: the parts of the standard this run certifies (the suites run and the parts of the
     clauses their tests name); clauses of other parts are `out_of_scope` and judge nothing.
+    `certifiable`: None, or why the run can be judged but never certified (e.g. suites that are
+    not the shipped ones ran); a run that would otherwise certify then exits EXIT_NOT_CERTIFIABLE.
     """
     by_clause: dict[str, list[dict]] = {}
     unclaused = []
@@ -489,18 +497,44 @@ def judge(results: list[dict], catalogue: dict[str, dict], scope: set[str], *,
         code, reason = EXIT_NOT_COVERED, f"{counts['not_covered']} applicable clause(s) in scope were not tested"
     elif not counts["pass"]:
         code, reason = EXIT_NOT_COVERED, "no clause was tested (every test was not applicable or none ran)"
+    elif certifiable:
+        code, reason = EXIT_NOT_CERTIFIABLE, f"never certified: {certifiable} ({counts['pass']} clause(s) passed)"
     else:
         code, reason = EXIT_CERTIFIED, f"{counts['pass']} clause(s) passed, {counts['not_applicable']} not applicable"
     return Judgement(clauses, tests, counts, code == EXIT_CERTIFIED, code, reason, unclaused)
 
 
-def certificate(*, run_id: str, created: str, judgement: Judgement, dut: dict, profile: dict, tool: dict,
-                suites: list[str], scope: set[str], evidence: dict, command: list[str]) -> dict:
-    """The certificate document (format `yikatong.certificate/1`, described in reports/README.md)."""
+def certificate_number(run_id: str, created: datetime) -> str:
+    """YKT-<date>-<first 8 hex of SM3(run id)>: unique per run, readable on paper."""
+    return f"YKT-{created:%Y%m%d}-{sm3_hex(run_id.encode('utf-8'))[:8].upper()}"
+
+
+def test_basis(profile: dict, catalogue_clauses: list[dict]) -> list[str]:
+    """What the run certified against: the profile's catalogue, then every public document its
+    clauses in scope cite (a clause's `source`, its references' `document` when structured)."""
+    documents: list[str] = []
+    for clause in catalogue_clauses:
+        if clause["verdict"] == "out_of_scope":
+            continue
+        source = clause.get("references") or clause.get("source")
+        for ref in source if isinstance(source, list) else []:
+            if isinstance(ref, dict) and ref.get("document") and ref["document"] not in documents:
+                documents.append(ref["document"])
+    return [f"{profile['catalogue']} {profile['version']} (SM3 {profile['sm3'][:16]}…)", *documents]
+
+
+def certificate(*, run_id: str, created: datetime, judgement: Judgement, lab: dict, dut: dict, sample: dict,
+                profile: dict, tool: dict, suites: dict, scope: set[str], evidence: dict,
+                command: list[str]) -> dict:
+    """The certificate document (format `yikatong.certificate/2`, described in reports/README.md);
+    `conformance.signing.sign` adds its signature."""
     return {
         "format": CERTIFICATE_FORMAT,
+        "number": certificate_number(run_id, created),
         "run_id": run_id,
-        "created": created,
+        "created": created.isoformat(),
+        "valid_until": (created + timedelta(days=VALIDITY_DAYS)).date().isoformat()
+        if judgement.certified else None,
         "outcome": {
             "certified": judgement.certified,
             "verdict": "certified" if judgement.certified else "not certified",
@@ -508,7 +542,10 @@ def certificate(*, run_id: str, created: str, judgement: Judgement, dut: dict, p
             "reason": judgement.reason,
             "rule": RULE,
         },
+        "lab": lab,
         "dut": dut,
+        "sample": sample,
+        "test_basis": test_basis(profile, judgement.clauses),
         "profile": profile,
         "tool": tool,
         "suites": suites,

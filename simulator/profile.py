@@ -86,11 +86,36 @@ def load_persona(name: str) -> dict:
     return load(f"personas/{name}", "persona")
 
 
-def clauses() -> dict[str, dict]:
-    """The national clause catalogue by id."""
-    catalogue = load("national/clauses", "clauses")["clauses"]
+#: folders under profiles/ that are not profiles of their own
+_NOT_PROFILES = frozenset({"schema", "personas", "regions", "scenarios", "__pycache__"})
+
+
+def profile_names() -> list[str]:
+    """The profiles a run can certify against: folders of profiles/ holding a clause catalogue."""
+    return sorted(p.name for p in PROFILE_ROOT.iterdir()
+                  if p.is_dir() and p.name not in _NOT_PROFILES and (p / "clauses.yaml").is_file())
+
+
+def region_names() -> list[str]:
+    """The regional profiles that can be layered over a national one (profiles/regions/<name>/)."""
+    root = PROFILE_ROOT / "regions"
+    return sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+
+
+def check_choice(*, profile: str, region: str | None) -> None:
+    """Refuse a profile or region that does not exist, listing what does (ProfileError)."""
+    if profile not in profile_names():
+        raise ProfileError(f"unknown profile {profile!r}; profiles: {', '.join(profile_names()) or '(none)'}")
+    if region is not None and region not in region_names():
+        known = ", ".join(region_names()) or "none exist yet (profiles/regions/ is empty)"
+        raise ProfileError(f"unknown region {region!r}; regional profiles: {known}")
+
+
+def clauses(profile: str = "national") -> dict[str, dict]:
+    """The clause catalogue of `profile` by id."""
+    catalogue = load(f"{profile}/clauses", "clauses")["clauses"]
     by_id = {c["id"]: c for c in catalogue}
     if len(by_id) != len(catalogue):
-        raise ProfileError("national/clauses: duplicate clause ids")
+        raise ProfileError(f"{profile}/clauses: duplicate clause ids")
     return by_id
 

@@ -12,7 +12,9 @@ import base64
 import contextlib
 import functools
 import json
+import random
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -24,6 +26,7 @@ from conformance import certify, report
 from conformance.adapters.sim import AS_OF
 from simulator.card import personas
 from simulator.card.apps import qpboc
+from simulator.crypto import sm2
 from simulator.profile import clauses, persona_names
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -88,16 +91,19 @@ def test_clause_verdict_rule():
     assert report.clause_verdict(["broken", "fail", "pass"]) == "fail"
 
 
-def test_every_clause_passing_certifies_with_exit_0(tmp_path):
+def test_every_clause_passing_in_suites_of_our_own_is_judged_but_never_certified(tmp_path):
     ids = card_clauses()
     code, output, cert = run_synthetic(tmp_path, {ids[0]: "na", **{cid: "pass" for cid in ids[1:]}},
                                        "--dut-info", "vendor=ACME", "--dut-info", "model=Gate 9")
-    assert code == 0, output
-    assert cert["outcome"]["certified"] is True and cert["outcome"]["exit_code"] == 0
+    assert code == report.EXIT_NOT_CERTIFIABLE, output
+    assert cert["outcome"]["certified"] is False and cert["outcome"]["exit_code"] == 4
+    assert "never certified" in cert["outcome"]["reason"] and "not the shipped ones" in cert["outcome"]["reason"]
+    assert cert["suites"]["shipped"] is False and cert["valid_until"] is None
     assert verdicts(cert)[ids[0]] == "not_applicable"
     assert all(verdicts(cert)[cid] == "pass" for cid in ids[1:])
-    assert cert["dut"] == {"spec": "sim", "name": "reference devices", "info": {"vendor": "ACME", "model": "Gate 9"}}
-    assert "CERTIFIED" in output
+    assert cert["dut"] == {"spec": "sim", "name": "reference devices", "info": {"vendor": "ACME", "model": "Gate 9"},
+                           "applicant": "ACME", "manufacturer": "ACME"}
+    assert "NOT CERTIFIED" in output
 
 
 def test_a_failing_clause_exits_1_and_is_listed(tmp_path):
@@ -142,8 +148,7 @@ def test_without_the_html_generator_the_certificate_is_still_written(tmp_path, m
     assert code == 1, output
     assert "npm ci" in output and not (tmp_path / "out" / "report").exists()
     cert = json.loads((tmp_path / "out" / "certificate.json").read_text(encoding="utf-8"))
-    html = cert["evidence"]["report/index.html"]
-    assert html["sm3"] is None and "npm ci" in html["note"]
+    assert "npm ci" in cert["evidence"]["html"] and not any(f.startswith("report/") for f in cert["evidence"]["files"])
 
 
 def test_a_suite_that_does_not_collect_is_broken_not_passed(tmp_path):
@@ -171,7 +176,7 @@ def test_an_error_in_teardown_is_broken_even_when_every_test_passed(tmp_path):
 def test_unknown_suite_is_a_usage_error(tmp_path):
     write_suite(tmp_path / "suites", {card_clauses()[0]: "pass"})
     code, output = run_cli("certify", "--suites-dir", str(tmp_path / "suites"), "--suite", "nope")
-    assert code == 2 and "available: demo, all" in output
+    assert code == report.EXIT_USAGE and "available: demo, all" in output
 
 
 def test_failure_text_is_masked_in_every_written_file(tmp_path):
@@ -324,13 +329,16 @@ def test_run_writes_no_unmasked_personal_datum(run, request):
 def test_reference_run_certificate(reference_run):
     _, out, done = reference_run
     cert = json.loads((out / "certificate.json").read_text(encoding="utf-8"))
-    assert cert["format"] == "yikatong.certificate/1" and cert["run_id"]
-    assert cert["dut"]["spec"] == "sim" and cert["suites"] == certify.available_suites()
+    assert cert["format"] == "yikatong.certificate/2" and cert["run_id"] and cert["number"].startswith("YKT-")
+    assert cert["dut"]["spec"] == "sim" and cert["suites"]["names"] == certify.available_suites()
+    assert cert["suites"]["shipped"] is True and cert["suites"]["sm3"] == certify.suite_digest(
+        certify.SUITES_ROOT, certify.available_suites())[0]
     assert cert["tool"]["version"] == certify.tool_version()
     assert cert["profile"]["sm3"] == report.profile_digest("national")[0]
     assert cert["profile"]["documents"]["national/clauses.yaml"] == report.file_sm3(
         report.PROJECT_ROOT / "profiles" / "national" / "clauses.yaml")
-    assert cert["evidence"]["results.json"]["sm3"] == report.file_sm3(out / "results.json")
+    assert cert["evidence"]["files"]["results.json"] == report.file_sm3(out / "results.json")
+    assert cert["evidence"]["files"]["pytest.log"] == report.file_sm3(out / "pytest.log")
     results = json.loads((out / "results.json").read_text(encoding="utf-8"))
     assert cert["counts"]["tests"]["total"] == len(results) > 0
     by_clause = verdicts(cert)
@@ -359,3 +367,48 @@ def test_a_card_mutant_fails_certification_with_its_clause(mutant_run):
     assert failing and cert["outcome"]["certified"] is False and cert["outcome"]["exit_code"] == 1
     assert cert["dut"]["name"].startswith("mutant ")
     assert failing[0] in done.stdout
+
+
+# -- the signed certificate --------------------------------------------------------------------
+def test_the_default_runs_certificate_verifies_and_any_change_is_refused(reference_run, tmp_path):
+    from json_edits import changed, leaves
+
+    from conformance import certificate_check
+
+    _, out, _ = reference_run
+    copy = tmp_path / "run"
+    shutil.copytree(out, copy)
+    path = copy / "certificate.json"
+    public = copy / "lab-public.pem"
+    ok = run_cli_main("certificate", "verify", str(path), "--public-key", str(public))
+    assert ok.returncode == 0 and ok.stdout.startswith("VALID"), ok.stdout + ok.stderr
+    cert = json.loads(path.read_text(encoding="utf-8"))
+    assert cert["signature"]["public_key_sm3"] == cert["lab"]["key_sm3"]
+    assert cert["sample"]["name"] == "reference devices" and cert["valid_until"] and cert["test_basis"]
+    key = sm2.load_public_key_pem(public.read_text())
+    paths = list(leaves({k: v for k, v in cert.items() if k != "signature"}))
+    every_top_level = {p[0]: p for p in paths}.values()
+    sample = [*every_top_level, *random.Random(7).sample(paths, 25)]
+    for where in sample:
+        path.write_text(json.dumps(changed(cert, where), ensure_ascii=False), encoding="utf-8")
+        try:
+            refused = certificate_check.problems_of(path, key)
+        except ValueError as exc:  # no longer a certificate at all (its format changed)
+            refused = [str(exc)]
+        assert refused, f"a change at {where} was not refused"
+    path.write_text(json.dumps(cert, ensure_ascii=False), encoding="utf-8")
+    assert certificate_check.problems_of(path, key) == []
+    evidence = copy / "results.json"
+    original = evidence.read_bytes()
+    evidence.write_bytes(original.replace(b'"pass"', b'"fail"', 1))
+    tampered = run_cli_main("certificate", "verify", str(path))
+    assert tampered.returncode == 1 and "evidence file changed: results.json" in tampered.stdout
+    evidence.write_bytes(original)
+    (copy / "allure-results" / "extra-result.json").write_text("{}")
+    assert certificate_check.problems_of(path, key) == [
+        "file not vouched for by the certificate: allure-results/extra-result.json"]
+
+
+def run_cli_main(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([str(Path(sys.executable).with_name("ykt")), *args], capture_output=True, text=True,
+                          timeout=120, check=False)

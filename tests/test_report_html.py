@@ -158,7 +158,7 @@ def test_shipped_report_references_nothing_outside_the_file(synthetic_run):
     assert independent_markup_check(html) == []
     assert sorted(p.name for p in (synthetic_run / "report").iterdir()) == ["index.html"]
     cert = json.loads((synthetic_run / "certificate.json").read_text(encoding="utf-8"))
-    assert cert["evidence"]["report/index.html"]["sm3"] == report.file_sm3(synthetic_run / "report" / "index.html")
+    assert cert["evidence"]["files"]["report/index.html"] == report.file_sm3(synthetic_run / "report" / "index.html")
     assert any("googletagmanager" in r for r in cert["evidence"]["removed_from_html"])
     blobs = dict(re.findall(r'd\("([^"]+)","([A-Za-z0-9+/=]*)"\)', html))
     categories = base64.b64decode(blobs["widgets/categories.json"]).decode("utf-8")

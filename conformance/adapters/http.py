@@ -174,6 +174,10 @@ class ServedTerminal:
         self.capabilities = capabilities if capabilities is not None else frozenset(info["capabilities"])
         self.device = info
 
+    def identity(self) -> dict:
+        """What the terminal answered on /info."""
+        return {"name": self.name, "url": self.control.url, "info": self.device}
+
     def advance(self, seconds: float) -> None:
         if "clock_control" not in self.capabilities:
             raise TerminalServiceError(f"{self.control.url} does not declare clock_control: its clock cannot be moved")

@@ -32,6 +32,7 @@ from typing import Any
 
 from conformance.dut import DUT
 from simulator.card.interface import Card
+from simulator.crypto.hashes import sm3
 from simulator.profile import load
 from simulator.transport import (
     VPCD_PORT,
@@ -77,6 +78,10 @@ class LibReader:
         self._pcscd: Pcscd | None = None
         self._pcscd_ready = False
         self._card: VpcdCard | None = None
+
+    def identity(self) -> dict:
+        """The library file and its SM3 digest (the binary that was certified)."""
+        return {"name": self.name, "library": str(self.path.resolve()), "sm3": sm3(self.path.read_bytes()).hex()}
 
     # -- the PC/SC side ----------------------------------------------------------------------
     def _ensure_pcscd(self) -> None:

@@ -34,6 +34,13 @@ class PcscCard:
         """An unconnected transport to the card in the reader (`persona` cannot be chosen)."""
         return PcscTransport(self.reader)
 
+    def identity(self) -> dict:
+        """The reader and the ATR of the card in it (connecting once: no card is a link error)."""
+        transport = self.open("")
+        atr = transport.connect()
+        transport.disconnect()
+        return {"name": self.name, "reader": self.reader, "atr": atr.hex().upper()}
+
 
 def _capabilities(text: str) -> frozenset[str]:
     """`--dut-info capabilities=...`, checked against what a card may declare (ics.yaml `card`)."""

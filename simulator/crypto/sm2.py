@@ -21,6 +21,8 @@ private (`_core.entity_info`); the Annex A value checks both it and the curve co
 
 from __future__ import annotations
 
+import base64
+import binascii
 import random
 import secrets
 from collections.abc import Callable
@@ -142,3 +144,76 @@ def verify(public_key: bytes, message: bytes, signature: bytes, uid: bytes = DEF
     if len(signature) != 64:
         return False
     return gmalg.SM2(uid=_uid(uid), pk=pk).verify(bytes(message), signature[:32], signature[32:])
+
+
+# -- key files: DER/PEM as OpenSSL and GmSSL write SM2 keys ------------------------------------
+#: SubjectPublicKeyInfo of an uncompressed SM2 point (RFC 5480 id-ecPublicKey, curve OID
+#: 1.2.156.10197.1.301 of GM/T 0006): everything before the 65-byte point is fixed.
+_SPKI_PREFIX = bytes.fromhex("3059301306072a8648ce3d020106082a811ccf5501822d034200")
+#: SEC 1 ECPrivateKey (RFC 5915) with the curve and the public key: d and the point at fixed offsets.
+_SEC1_HEAD = bytes.fromhex("3077020101" "0420")
+_SEC1_MIDDLE = bytes.fromhex("a00a06082a811ccf5501822da144034200")
+
+
+def _pem(label: str, der: bytes) -> str:
+    body = base64.b64encode(der).decode("ascii")
+    lines = [body[i:i + 64] for i in range(0, len(body), 64)]
+    return f"-----BEGIN {label}-----\n" + "\n".join(lines) + f"\n-----END {label}-----\n"
+
+
+def _unpem(label: str, text: str) -> bytes:
+    begin, end = f"-----BEGIN {label}-----", f"-----END {label}-----"
+    if begin not in text or end not in text:
+        raise ValueError(f"not a PEM {label}")
+    body = text.split(begin, 1)[1].split(end, 1)[0]
+    try:
+        return base64.b64decode("".join(body.split()), validate=True)
+    except binascii.Error as exc:
+        raise ValueError(f"PEM {label}: bad base64") from exc
+
+
+def public_key_pem(public_key: bytes) -> str:
+    """The public key as a PEM SubjectPublicKeyInfo (`openssl pkey -pubin -text` reads it)."""
+    return _pem("PUBLIC KEY", _SPKI_PREFIX + _public(public_key))
+
+
+def load_public_key_pem(text: str) -> bytes:
+    """The 65-byte public key of a PEM SubjectPublicKeyInfo on the SM2 curve."""
+    der = _unpem("PUBLIC KEY", text)
+    if len(der) != len(_SPKI_PREFIX) + 65 or not der.startswith(_SPKI_PREFIX):
+        raise ValueError("PEM PUBLIC KEY is not an uncompressed SM2 public key")
+    return _public(der[len(_SPKI_PREFIX):])
+
+
+def private_key_pem(private_key: bytes) -> str:
+    """The private key as a PEM SEC 1 `EC PRIVATE KEY` on the SM2 curve, with its public key."""
+    sk = _private(private_key)
+    return _pem("EC PRIVATE KEY", _SEC1_HEAD + sk + _SEC1_MIDDLE + public_key_of(sk))
+
+
+def load_private_key_pem(text: str) -> bytes:
+    """The 32-byte private key of a PEM `EC PRIVATE KEY` written by `private_key_pem`."""
+    der = _unpem("EC PRIVATE KEY", text)
+    head, middle = len(_SEC1_HEAD), len(_SEC1_HEAD) + 32
+    if len(der) != middle + len(_SEC1_MIDDLE) + 65 or not der.startswith(_SEC1_HEAD) \
+            or der[middle:middle + len(_SEC1_MIDDLE)] != _SEC1_MIDDLE:
+        raise ValueError("PEM EC PRIVATE KEY is not an SM2 key in the expected form")
+    sk = _private(der[head:middle])
+    if der[middle + len(_SEC1_MIDDLE):] != public_key_of(sk):
+        raise ValueError("PEM EC PRIVATE KEY: the public key does not belong to the private key")
+    return sk
+
+
+def signature_der(signature: bytes) -> bytes:
+    """r ‖ s as the DER SEQUENCE { INTEGER r, INTEGER s } that OpenSSL and GmSSL read (GM/T 0009 §7)."""
+    if len(signature) != 64:
+        raise ValueError(f"SM2 signature r ‖ s must be 64 bytes, got {len(signature)}")
+
+    def integer(value: bytes) -> bytes:
+        value = value.lstrip(b"\x00") or b"\x00"
+        if value[0] & 0x80:
+            value = b"\x00" + value
+        return b"\x02" + bytes([len(value)]) + value
+
+    body = integer(signature[:32]) + integer(signature[32:])
+    return b"\x30" + bytes([len(body)]) + body

@@ -357,6 +357,8 @@ def clauses(
     suites_dir: Annotated[Path, typer.Option(help="where the suites live")] = SUITES_ROOT,
 ) -> None:
     """List the clauses of the standard (id, part, severity, statement, source)."""
+    from simulator.profile import source_line  # late, like the catalogue
+
     catalogue = {cid: c for cid, c in _catalogue().items() if part is None or c["part"] == part}
     named, unresolved = named_clauses(suites_dir) if coverage else ({}, [])
     shown = [c for cid, c in catalogue.items() if not coverage or cid not in named]
@@ -366,7 +368,7 @@ def clauses(
     for column in ("id", "part", "severity", "statement", "source"):
         table.add_column(column, overflow="fold")
     for c in shown:
-        table.add_row(c["id"], c["part"], c["severity"], c["statement"], c["source"])
+        table.add_row(c["id"], c["part"], c["severity"], c["statement"], source_line(c))
     console.print(table)
     if coverage:
         unknown = sorted(set(named) - set(_catalogue()))

@@ -33,7 +33,7 @@ from pathlib import Path
 
 from simulator.crypto.hashes import sm3
 from simulator.privacy import mask_text
-from simulator.profile import PROFILE_ROOT
+from simulator.profile import PROFILE_ROOT, source_line
 
 #: the repository (or installed tree) that holds conformance/, package.json and node_modules/
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -464,14 +464,14 @@ def judge(results: list[dict], catalogue: dict[str, dict], scope: set[str], *,
             verdict = "out_of_scope"
         clauses.append({
             "id": cid, "part": clause["part"], "section": clause.get("section", ""),
-            "severity": clause.get("severity", ""), "source": clause.get("source", ""),
-            "statement": clause.get("statement", ""), "verdict": verdict,
+            "severity": clause.get("severity", ""), "source": source_line(clause),
+            "test_items": clause.get("test_items", []), "statement": clause.get("statement", ""), "verdict": verdict,
             "tests": [{"nodeid": t["nodeid"], "verdict": t["verdict"], "seconds": t.get("seconds"),
                        "message": t.get("message", "")} for t in tests],
         })
     for cid in sorted(set(by_clause) - set(catalogue)):  # the plugin refuses these; judge them anyway
         tests = by_clause[cid]
-        clauses.append({"id": cid, "part": "unknown", "section": "", "severity": "", "source": "",
+        clauses.append({"id": cid, "part": "unknown", "section": "", "severity": "", "source": "", "test_items": [],
                         "statement": "not in the profile's catalogue",
                         "verdict": clause_verdict([t["verdict"] for t in tests]),
                         "tests": [{"nodeid": t["nodeid"], "verdict": t["verdict"]} for t in tests]})

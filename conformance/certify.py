@@ -40,7 +40,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 from rich.table import Table
 
 from conformance import report, signing
-from simulator.profile import ProfileError, check_choice
+from simulator.profile import ProfileError, check_choice, source_line
 from simulator.profile import clauses as clauses_of
 
 SUITES_ROOT = Path(__file__).resolve().parent / "suites"
@@ -398,13 +398,14 @@ def certify(
         if built.error:
             console.print(f"[yellow]{built.error}[/]")
     (out / signing.PUBLIC_FILE).write_text(key.public_pem, encoding="ascii")
+    profile_facts = {"id": profile, "region": region, **header, "sm3": profile_sm3, "documents": documents}
     cert = report.certificate(
         run_id=run_id, created=now, judgement=judgement, lab={"name": lab, "key_sm3": key.fingerprint},
         dut={"spec": dut, "name": dut_name, "info": info,
              "applicant": info.get("applicant") or info.get("vendor"),
              "manufacturer": info.get("manufacturer") or info.get("vendor")},
         sample=checked["identity"],
-        profile={"id": profile, "region": region, **header, "sm3": profile_sm3, "documents": documents},
+        profile=profile_facts, basis=report.test_basis(profile_facts, catalogue, judgement),
         tool={"name": "yikatong", "version": version, **source_revision(), "python": python,
               "platform": f"{platform.system()} {platform.machine()}"},
         suites={"names": chosen, "dir": str(suites_dir), "shipped": shipped,
@@ -475,7 +476,7 @@ def clauses(
     for column in ("id", "part", "severity", "statement", "source"):
         table.add_column(column, overflow="fold")
     for c in shown:
-        table.add_row(c["id"], c["part"], c["severity"], c["statement"], c["source"])
+        table.add_row(c["id"], c["part"], c["severity"], c["statement"], source_line(c))
     console.print(table)
     if coverage:
         unknown = sorted(set(named) - set(clauses_of()))

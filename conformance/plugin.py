@@ -168,7 +168,8 @@ def dut(request):
 
 @pytest.fixture(autouse=True)
 def _clause_labels(request):
-    """Allure labels from the clause: epic = part, feature = section, story = clause."""
+    """Allure labels from the clause: epic = part, feature = section, story = clause; its source and
+    official test items as labels too, so a regulator can filter by either."""
     clause = clause_of(request.node)
     if clause is None:
         return
@@ -176,13 +177,20 @@ def _clause_labels(request):
         import allure
     except ImportError:
         return
+    from simulator.profile import source_line
+
+    source = source_line(clause)
+    items = [f"{item['document']} {item['id']}" for item in clause.get("test_items", ())]
     allure.dynamic.epic(clause["part"])
     allure.dynamic.feature(clause["section"])
     allure.dynamic.story(f"{clause['id']} {clause['statement']}")
     allure.dynamic.severity(clause["severity"])
     allure.dynamic.label("clause", clause["id"])
-    allure.dynamic.label("source", clause["source"])
-    allure.dynamic.description(f"{clause['statement']}\n\nSource: {clause['source']}")
+    allure.dynamic.label("source", source)
+    for item in items:
+        allure.dynamic.label("test_item", item)
+    official = f"\n\nOfficial test items: {', '.join(items)}" if items else ""
+    allure.dynamic.description(f"{clause['statement']}\n\nSource: {source}{official}")
 
 
 @pytest.fixture(autouse=True)

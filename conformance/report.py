@@ -34,7 +34,7 @@ from pathlib import Path
 
 from simulator.crypto.hashes import sm3
 from simulator.privacy import mask_text
-from simulator.profile import PROFILE_ROOT
+from simulator.profile import PROFILE_ROOT, source_line
 
 #: the repository (or installed tree) that holds conformance/, package.json and node_modules/
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -472,14 +472,14 @@ def judge(results: list[dict], catalogue: dict[str, dict], scope: set[str], *,
             verdict = "out_of_scope"
         clauses.append({
             "id": cid, "part": clause["part"], "section": clause.get("section", ""),
-            "severity": clause.get("severity", ""), "source": clause.get("source", ""),
-            "statement": clause.get("statement", ""), "verdict": verdict,
+            "severity": clause.get("severity", ""), "source": source_line(clause),
+            "test_items": clause.get("test_items", []), "statement": clause.get("statement", ""), "verdict": verdict,
             "tests": [{"nodeid": t["nodeid"], "verdict": t["verdict"], "seconds": t.get("seconds"),
                        "message": t.get("message", "")} for t in tests],
         })
     for cid in sorted(set(by_clause) - set(catalogue)):  # the plugin refuses these; judge them anyway
         tests = by_clause[cid]
-        clauses.append({"id": cid, "part": "unknown", "section": "", "severity": "", "source": "",
+        clauses.append({"id": cid, "part": "unknown", "section": "", "severity": "", "source": "", "test_items": [],
                         "statement": "not in the profile's catalogue",
                         "verdict": clause_verdict([t["verdict"] for t in tests]),
                         "tests": [{"nodeid": t["nodeid"], "verdict": t["verdict"]} for t in tests]})
@@ -509,22 +509,21 @@ def certificate_number(run_id: str, created: datetime) -> str:
     return f"YKT-{created:%Y%m%d}-{sm3_hex(run_id.encode('utf-8'))[:8].upper()}"
 
 
-def test_basis(profile: dict, catalogue_clauses: list[dict]) -> list[str]:
-    """What the run certified against: the profile's catalogue, then every public document its
-    clauses in scope cite (a clause's `source`, its references' `document` when structured)."""
-    documents: list[str] = []
-    for clause in catalogue_clauses:
-        if clause["verdict"] == "out_of_scope":
-            continue
-        source = clause.get("references") or clause.get("source")
-        for ref in source if isinstance(source, list) else []:
-            if isinstance(ref, dict) and ref.get("document") and ref["document"] not in documents:
-                documents.append(ref["document"])
+#: reference kinds a certification is based on (code and web pages are where facts were read, not a basis)
+BASIS_KINDS = ("standard", "policy")
+
+
+def test_basis(profile: dict, catalogue: dict[str, dict], judgement: Judgement) -> list[str]:
+    """What the run certified against: the profile's catalogue, then every standard and policy
+    document that the clauses in scope cite, in catalogue order."""
+    in_scope = {c["id"] for c in judgement.clauses if c["verdict"] != "out_of_scope"}
+    documents = dict.fromkeys(ref["document"] for cid, clause in catalogue.items() if cid in in_scope
+                              for ref in clause["source"].get("references", ()) if ref["kind"] in BASIS_KINDS)
     return [f"{profile['catalogue']} {profile['version']} (SM3 {profile['sm3'][:16]}…)", *documents]
 
 
 def certificate(*, run_id: str, created: datetime, judgement: Judgement, lab: dict, dut: dict, sample: dict,
-                profile: dict, tool: dict, suites: dict, scope: set[str], evidence: dict,
+                profile: dict, basis: list[str], tool: dict, suites: dict, scope: set[str], evidence: dict,
                 command: list[str]) -> dict:
     """The certificate document (format `yikatong.certificate/2`, described in reports/README.md);
     `conformance.signing.sign` adds its signature."""
@@ -545,7 +544,7 @@ def certificate(*, run_id: str, created: datetime, judgement: Judgement, lab: di
         "lab": lab,
         "dut": dut,
         "sample": sample,
-        "test_basis": test_basis(profile, judgement.clauses),
+        "test_basis": basis,
         "profile": profile,
         "tool": tool,
         "suites": suites,

@@ -112,10 +112,30 @@ def check_choice(*, profile: str, region: str | None) -> None:
 
 
 def clauses(profile: str = "national") -> dict[str, dict]:
-    """The clause catalogue of `profile` by id."""
+    """The clause catalogue of `profile` by id (each clause's `source` is structured: see `source_line`)."""
     catalogue = load(f"{profile}/clauses", "clauses")["clauses"]
     by_id = {c["id"]: c for c in catalogue}
     if len(by_id) != len(catalogue):
         raise ProfileError(f"{profile}/clauses: duplicate clause ids")
     return by_id
 
+
+def _reference_text(reference: dict) -> str:
+    """One reference: document, then its section (standard, policy) or file (code), then what it supports."""
+    where = reference.get("section") or reference.get("file")
+    text = f"{reference['document']} {where}" if where else reference["document"]
+    return f"{text} ({reference['note']})" if "note" in reference else text
+
+
+def source_line(clause: dict) -> str:
+    """A clause's source as one line of text, the one form every report, label and table shows.
+
+    The public references in catalogue order, then "modelled: <reason>" for what no public text
+    gives, e.g. "gdgly/SI_3rdCard code/SSCARD/SSCARD/SSCARD/SSCARDCtrl.cpp (-51 PIN错(剩余N次)); modelled: pOutInfo
+    as decimal digits is the model".
+    """
+    source = clause["source"]
+    parts = [_reference_text(r) for r in source.get("references", ())]
+    if "modelled" in source:
+        parts.append(f"modelled: {source['modelled']}")
+    return "; ".join(parts)

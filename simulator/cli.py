@@ -3,7 +3,8 @@
     ykt demo                       serve a virtual card through pcscd + vpcd, read it back through
                                    PC/SC, print and save a masked read-out
     ykt card personas              list the test-card personas
-    ykt card serve --persona NAME  insert a virtual card into vpcd until Ctrl-C
+    ykt card serve --persona NAME  insert a virtual card into this machine's vpcd until Ctrl-C
+                                   (--vpcd HOST:PORT: a terminal's own pcscd on another host)
     ykt card read [--reader NAME]  read a card through PC/SC (personal data masked)
 
 Personal data is masked in everything printed or written unless --show-personal-data is given.
@@ -96,10 +97,17 @@ def list_personas() -> None:
 def serve(
     persona: Annotated[str, typer.Option(help="persona to personalise the card from")] = "normal",
     slot: Annotated[int, typer.Option(min=0, max=1, help="vpcd slot (reader 00 00 or 00 01)")] = 0,
-    vpcd: Annotated[str | None, typer.Option(help="HOST:PORT of vpcd (default 127.0.0.1:35963+slot)")] = None,
+    vpcd: Annotated[
+        str | None,
+        typer.Option(help="HOST:PORT of a vpcd elsewhere, e.g. a terminal's own pcscd (default 127.0.0.1:35963+slot)"),
+    ] = None,
     as_of: AsOf = None,
 ) -> None:
-    """Insert a virtual card into vsmartcard's vpcd (inside a running pcscd) until Ctrl-C."""
+    """Insert a virtual card into vsmartcard's vpcd (inside a running pcscd) until Ctrl-C.
+
+    By default the card goes over loopback to this machine's pcscd (the one the project starts takes no other).
+
+    --vpcd HOST:PORT presents it to a terminal's own pcscd on another host (its vpcd listens on every interface)."""
     host, port = "127.0.0.1", VPCD_PORT + slot
     if vpcd:
         host, _, port_text = vpcd.rpartition(":")

@@ -16,6 +16,10 @@ comes from its control service (terminal control protocol, profiles/national/ter
     --dut-info wait=auto|local|terminal  who waits for pcscd to see the card (below)
     --dut-info timeout=30, capabilities=a,b,c  as for http: (conformance/adapters/http.py)
 
+On this machine the pcscd the project starts (simulator/transport/pcscd.py) accepts cards from
+loopback only, so `vpcd:127.0.0.1:PORT` reaches it; a terminal on another host reads its own
+pcscd, whose vpcd (as Debian configures it) listens on every interface for the harness's card.
+
 One presentation: insert the card, wait until pcscd reports it (pcscd polls vpcd every 400 ms;
 `wait=local` asks the harness machine's pcscd, which works when the harness shares the machine
 with the terminal; `wait=terminal` relies on the terminal's own transaction waiting for the card;

@@ -1,4 +1,4 @@
-"""Run our own pcscd with the vpcd reader driver on a port we choose, for tests and benchmarks.
+"""Run our own pcscd with the vpcd reader driver on a port we choose, accepting cards from this machine only.
 
 Nothing starts pcscd for us here (no systemd, no socket activation), and the project wants to
 pick the vpcd port, so `Pcscd` starts `pcscd --foreground --config DIR`, where DIR is a
@@ -7,6 +7,23 @@ temporary reader.conf.d of ours holding one vpcd entry. vpcd reads its port from
 serves two slots, readers "Virtual PCD 00 00" on PORT and "Virtual PCD 00 01" on PORT + 1;
 CHANNELID carries the same port for drivers loaded by channel. (Debian's own entry is
 /etc/reader.conf.d/vpcd; `man pcscd`, option --config.)
+
+Cards from this machine only: in that listen mode vpcd binds INADDR_ANY and has no setting for the
+address, so with Debian's entry alone any host that reaches the machine could insert a card into
+the pcscd a lab certifies through. Ours runs with a bind() wrapper preloaded
+(`simulator.transport.loopback`), so vpcd listens on 127.0.0.1:PORT and PORT + 1, and `start()`
+refuses a pcscd that listens anywhere beyond loopback. Cards connect as before (`VpcdCard`,
+`ykt card serve`, `--dut vpcd:127.0.0.1:PORT`), from this machine.
+
+Why not vpcd's reversed mode (`DEVICENAME 127.0.0.1:PORT`: vpcd connects out to a card listening
+on loopback, slot n on PORT + n, and pcscd listens on no port): bookworm's vpcd 0.8 cannot leave a
+reversed slot empty. Measured 2026-12-01: with a listener on both ports, vpcd connects within
+~10 ms of the start and an APDU is no slower than in listen mode (median 68 us, p99 109 us); but
+when the card side closes its connection, pcscd reports the slot empty at the next poll (0.1 s)
+and aborts (SIGABRT) at the poll after ("bit out of range 0 - FD_SETSIZE on fd_set":
+`vicc_connect` takes the listen path with no listening socket; fixed in vpcd 0.9), and a
+zero-length answer to "get ATR" leaves the slot reported present with its poll stuck. Removals,
+tears and one card per presentation all need an empty slot.
 
 Pitfalls handled here (shared/notes/pcsc-stack.md): pcscd allows one instance per machine (it
 owns /run/pcscd/pcscd.comm) and a pcscd that exited but was never wait()ed for (a zombie) still
@@ -29,6 +46,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
+from simulator.transport import loopback
 from simulator.transport.errors import LinkError, LinkTimeoutError, ServiceUnavailableError
 from simulator.transport.pcsc import list_readers
 from simulator.transport.vpcd import VPCD_PORT
@@ -50,7 +68,7 @@ def reader_name(slot: int) -> str:
 
 
 class Pcscd:
-    """A pcscd process of ours serving vpcd slots on `port` and `port + 1`.
+    """A pcscd process of ours serving vpcd slots on 127.0.0.1:`port` and `port + 1`.
 
     A context manager (start, stop). `die_with_parent` asks the kernel (via util-linux `setpriv
     --pdeathsig`) to SIGTERM pcscd when the thread that started it ends, so a killed test run
@@ -128,7 +146,18 @@ class Pcscd:
             )
         self._check_ports()
         self._dir = Path(tempfile.mkdtemp(prefix="ykt-pcscd-"))
-        conf = self._dir / "reader.conf.d"
+        try:
+            self._launch(self._dir)
+            self._wait_for_readers()
+            self._check_loopback()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _launch(self, directory: Path) -> None:
+        """Write our reader.conf.d into `directory` and start pcscd on it, the bind wrapper preloaded."""
+        env = loopback.preload(directory)
+        conf = directory / "reader.conf.d"
         conf.mkdir()
         (conf / "vpcd").write_text(
             f'FRIENDLYNAME "{FRIENDLY_NAME}"\n'
@@ -143,26 +172,20 @@ class Pcscd:
         if self.die_with_parent and setpriv:
             # Not preexec_fn + prctl: that is unsafe in a process with threads (card threads).
             args = [setpriv, "--pdeathsig", "TERM", *args]
-        with open(self._dir / "pcscd.log", "wb") as log_file:
+        with open(directory / "pcscd.log", "wb") as log_file:
             self._process = subprocess.Popen(
                 args,
                 stdin=subprocess.DEVNULL,
                 stdout=log_file,
                 stderr=subprocess.STDOUT,
+                env=env,
             )
-        try:
-            self._wait_for_readers()
-        except BaseException:
-            self.stop()
-            raise
 
     def stop(self, *, timeout: float = 5.0) -> None:
         """SIGTERM pcscd and always wait() for it (a zombie blocks the next start)."""
         process = self._process
-        if process is None:
-            return
         try:
-            if process.poll() is None:
+            if process is not None and process.poll() is None:
                 process.send_signal(signal.SIGTERM)
                 try:
                     process.wait(timeout)
@@ -191,12 +214,12 @@ class Pcscd:
     # -- diagnosis --------------------------------------------------------------------------
 
     def _check_ports(self) -> None:
-        """vpcd binds 0.0.0.0:port with SO_REUSEADDR; fail early and clearly if it could not."""
+        """vpcd binds 127.0.0.1:port (wrapped) with SO_REUSEADDR; fail early and clearly if it could not."""
         for port in (self.port, self.port + 1):
             probe = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             try:
                 probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                probe.bind(("0.0.0.0", port))
+                probe.bind(("127.0.0.1", port))
             except OSError as exc:
                 if exc.errno != errno.EADDRINUSE:
                     raise
@@ -229,6 +252,17 @@ class Pcscd:
             f"{self.start_timeout} s; it lists {readers} (last error: {last}); "
             f"its log:\n{self.log()}"
         )
+
+    def _check_loopback(self) -> None:
+        """Refuse to serve exposed: checked on the live process rather than trusting the wrapper."""
+        assert self._process is not None
+        exposed = loopback.beyond_loopback(self._process.pid)
+        if exposed:
+            raise ServiceUnavailableError(
+                f"pcscd (pid {self._process.pid}) listens beyond loopback on {', '.join(exposed)}, so "
+                f"other hosts could insert cards; the preloaded {loopback.SOURCE.name} did not take "
+                "effect, and this pcscd is stopped"
+            )
 
     def _explain_exit(self, returncode: int) -> str:
         output = self.log()

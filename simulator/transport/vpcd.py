@@ -1,11 +1,13 @@
 """Present a `Card` to vsmartcard's vpcd reader driver, so real PC/SC clients can talk to it.
 
 vpcd (the pcscd driver of vsmartcard, Debian package vsmartcard-vpcd) listens on TCP, one port
-per reader slot (35963 for "Virtual PCD 00 00", 35964 for "... 00 01"); a virtual card is a TCP
-client of it speaking the vpicc protocol: every message is a 2-byte big-endian length N then N
-bytes. N == 1 is a control byte from vpcd: 0 power off, 1 power on, 2 reset, 4 get ATR (only
-"get ATR" is answered: the ATR, framed the same way). Any other N is a command APDU, answered with
-the framed response APDU. Connecting is inserting the card; closing the socket is pulling it.
+per reader slot (35963 for "Virtual PCD 00 00", 35964 for "... 00 01"): on every interface as
+Debian configures it (a terminal's own pcscd, reached as `host`), on 127.0.0.1 only in the pcscd
+the project starts (`simulator.transport.pcscd`). A virtual card is a TCP client of it speaking
+the vpicc protocol: every message is a 2-byte big-endian length N then N bytes. N == 1 is a
+control byte from vpcd: 0 power off, 1 power on, 2 reset, 4 get ATR (only "get ATR" is answered:
+the ATR, framed the same way). Any other N is a command APDU, answered with the framed response
+APDU. Connecting is inserting the card; closing the socket is pulling it.
 
 Why we speak the protocol ourselves instead of using vsmartcard's own Python side (vicc): Debian
 bookworm's python3-virtualsmartcard is broken as packaged. It installs into a directory on no

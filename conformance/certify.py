@@ -54,7 +54,7 @@ app = typer.Typer(no_args_is_help=True, add_completion=False, help="Certify a de
 console = Console()
 
 VERDICT_STYLE = {"pass": "green", "fail": "bold red", "broken": "bold magenta", "not_applicable": "dim",
-                 "not_covered": "yellow", "out_of_scope": "dim"}
+                 "not_tested": "yellow", "not_covered": "yellow", "out_of_scope": "dim"}
 
 
 # -- suites and clauses ------------------------------------------------------------------------
@@ -216,7 +216,7 @@ def _print_summary(cert: dict, *, out: Path, html: report.HtmlReport | None) -> 
             style = VERDICT_STYLE.get(verdict, "")
             table.add_row(f"[{style}]{verdict}[/]" if style else verdict, str(n_clauses), str(n_tests))
     console.print(table)
-    gravity = ("fail", "broken", "not_covered")
+    gravity = ("fail", "broken", "not_tested", "not_covered")
     bad = sorted((c for c in cert["clauses"] if c["verdict"] in gravity), key=lambda c: gravity.index(c["verdict"]))
     if bad:
         detail = Table(title="clauses that stand in the way", show_lines=False)
@@ -320,6 +320,10 @@ def certify(
     html: Annotated[bool, typer.Option("--html/--no-html", help="generate the single-file HTML report")] = True,
     suites_dir: Annotated[Path, typer.Option(help="where the suites live; suites other than the shipped ones "
                                                   "are run and judged but never certified")] = SUITES_ROOT,
+    ics: Annotated[Path | None, typer.Option(help="the product's capability declaration (YAML, "
+                                                  "profiles/schema/ics_declaration.schema.json); a DUT other "
+                                                  "than the built-in simulated devices is certified only with one")
+                   ] = None,
     plugin: Annotated[list[str] | None, typer.Option("--plugin", "-p", metavar="MODULE",
                                                      help="a pytest plugin to load (e.g. a lab's DUT adapter), "
                                                           "repeatable")] = None,
@@ -344,6 +348,7 @@ def certify(
             "--rootdir", str(report.PROJECT_ROOT), "--dut", dut, "--profile", profile,
             *(["--region", region] if region else []),
             *[arg for k, v in info.items() for arg in ("--dut-info", f"{k}={v}")],
+            *(["--ics", str(ics)] if ics else []),
             *[arg for module in plugin or [] for arg in ("-p", module)],
             "-p", "no:cacheprovider", "-p", "no:randomly"]
     checked = _preflight(base, out)
@@ -376,8 +381,11 @@ def certify(
     results = results or []
     catalogue = clauses_of(profile)
     scope = set(chosen) | {catalogue[r["clause"]]["part"] for r in results if r.get("clause") in catalogue}
+    declared = checked["declaration"]
+    unfit = ([] if shipped else [f"suites from {suites_dir}, not the shipped ones, ran"]) + \
+        ([] if declared or checked["simulated"] else ["the DUT brought no capability declaration (--ics)"])
     judgement = report.judge(results, catalogue, scope, harness_error=harness_error,
-                             certifiable=None if shipped else f"suites from {suites_dir}, not the shipped ones, ran")
+                             certifiable="; ".join(unfit) or None)
 
     properties = {
         "run.id": run_id, "date": now.isoformat(), "dut.spec": dut, "dut.name": dut_name,
@@ -402,8 +410,9 @@ def certify(
     cert = report.certificate(
         run_id=run_id, created=now, judgement=judgement, lab={"name": lab, "key_sm3": key.fingerprint},
         dut={"spec": dut, "name": dut_name, "info": info,
-             "applicant": info.get("applicant") or info.get("vendor"),
-             "manufacturer": info.get("manufacturer") or info.get("vendor")},
+             "applicant": (declared or {}).get("applicant") or info.get("applicant") or info.get("vendor"),
+             "manufacturer": (declared or {}).get("manufacturer") or info.get("manufacturer") or info.get("vendor"),
+             "declaration": declared},
         sample=checked["identity"],
         profile=profile_facts, basis=report.test_basis(profile_facts, catalogue, judgement),
         tool={"name": "yikatong", "version": version, **source_revision(), "python": python,

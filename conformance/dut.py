@@ -108,6 +108,9 @@ class DUT:
     reader: ReaderRole | None = None
     info: dict[str, str] = field(default_factory=dict)  # for the report: secrets masked
     settings: dict[str, str] = field(default_factory=dict)  # --dut-info as given, for the suites
+    #: the project's own simulated devices (reference or mutant): they declare what their kinds may,
+    #: so they need no ICS; any other DUT is certified only with one
+    simulated: bool = False
 
     @property
     def capabilities(self) -> frozenset[str]:

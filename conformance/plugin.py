@@ -24,6 +24,7 @@ import pytest
 from conformance import hookspecs
 
 DUT_KEY = pytest.StashKey[object]()
+ICS_KEY = pytest.StashKey[object]()
 RESULTS_KEY = pytest.StashKey[list]()
 CLAUSES_KEY = pytest.StashKey[dict]()
 VERDICT_KEY = pytest.StashKey[str]()
@@ -36,6 +37,8 @@ OPTIONS = {
     "--region": ("regional profile layered over the national one (kaifeng, zhengzhou, hubei, sichuan, guangdong)",
                  None),
     "--yikatong-results": ("write the verdict per test and clause as JSON to this path", None),
+    "--ics": ("the product's capability declaration (YAML, profiles/schema/ics_declaration.schema.json): what it "
+              "declares decides what is not applicable", None),
     "--yikatong-preflight": ("check the options and make the DUT once, write the outcome and the sample's "
                              "identity as JSON to this path, and stop before any test runs", None),
 }
@@ -106,11 +109,37 @@ def pytest_yikatong_make_dut(config, spec, info):
     return make_dut(spec, info=info)
 
 
+def declaration(config):
+    """The `--ics` declaration (conformance.ics.Declaration), or None; a bad one is a usage error."""
+    if ICS_KEY not in config.stash:
+        path = config.getoption("--ics")
+        if path is None:
+            config.stash[ICS_KEY] = None
+        else:
+            from conformance.ics import DeclarationError, load_declaration
+
+            try:
+                config.stash[ICS_KEY] = load_declaration(Path(path))
+            except DeclarationError as exc:
+                raise pytest.UsageError(str(exc)) from None
+    return config.stash[ICS_KEY]
+
+
 def make_dut(config):
-    """The session's DUT, made once through the `pytest_yikatong_make_dut` hook."""
+    """The session's DUT, made once through the `pytest_yikatong_make_dut` hook, with the `--ics`
+    declaration applied (what it declares replaces what the device says of itself)."""
     if DUT_KEY not in config.stash:
-        config.stash[DUT_KEY] = config.hook.pytest_yikatong_make_dut(
-            config=config, spec=config.getoption("--dut"), info=dut_info(config))
+        declared = declaration(config)
+        made = config.hook.pytest_yikatong_make_dut(config=config, spec=config.getoption("--dut"),
+                                                   info=dut_info(config))
+        if declared is not None and made is not None:
+            from conformance.ics import DeclarationError, apply
+
+            try:
+                apply(declared, made)
+            except DeclarationError as exc:
+                raise pytest.UsageError(str(exc)) from None
+        config.stash[DUT_KEY] = made
     return config.stash[DUT_KEY]
 
 
@@ -144,7 +173,10 @@ def _preflight(config) -> dict:
         close = getattr(made, "close", None)
         if close is not None:
             close()
-    return {"ok": True, "name": getattr(made, "name", ""), "identity": identity}
+    declared = declaration(config)
+    return {"ok": True, "name": getattr(made, "name", ""), "identity": identity,
+            "simulated": bool(getattr(made, "simulated", False)),
+            "declaration": declared.summary() if declared is not None else None}
 
 
 @pytest.hookimpl(trylast=True)
@@ -193,26 +225,60 @@ def _clause_labels(request):
     allure.dynamic.description(f"{clause['statement']}\n\nSource: {source}{official}")
 
 
+def requirements(item) -> list[str]:
+    """The capabilities every `requires` marker of the test names (module, class and function)."""
+    return list(dict.fromkeys(c for marker in item.iter_markers("requires") for c in marker.args))
+
+
+def judge_applicability(item, capabilities: frozenset[str], *, who: str) -> None:
+    """End the test unless `who` has every capability it requires: *not applicable* when a product
+    option is missing (citing the declaration), *not tested* when only a harness facility is."""
+    missing = [c for c in requirements(item) if c not in capabilities]
+    if not missing:
+        return
+    from conformance.verdicts import not_applicable, not_tested
+    from simulator.profile import load
+
+    ics = load("national/ics", "ics")
+    options = [c for c in missing if c not in ics["simulator_only"]]
+    if options:
+        declared = declaration(item.config)
+        cite = declared.cite() if declared is not None else \
+            f"it declares {', '.join(sorted(set(capabilities) - set(ics['simulator_only']))) or 'nothing'}"
+        not_applicable(f"{who} does not declare {', '.join(options)} ({cite})")
+    not_tested(f"{who} does not offer the harness {', '.join(missing)}",
+               need="; ".join(ics["harness_needs"][c] for c in missing))
+
+
+#: clause part -> the DUT role its tests judge (terminal tests: the suite's `terminal` fixture,
+#: per terminal of the DUT)
+PART_ROLES = {"card": "card", "reader_api": "reader"}
+
+
 @pytest.fixture(autouse=True)
 def _applicability(request):
-    """Skip, as not applicable, a test whose `requires` capabilities the DUT does not declare."""
-    marker = request.node.get_closest_marker("requires")
-    if marker is None:
+    """Judge the test's `requires` against the capabilities of the role its clause's part judges
+    (a card test against the card, not against the DUT's terminals), else the union of the roles."""
+    if not requirements(request.node):
         return
     dut = request.getfixturevalue("dut")
-    declared = set(getattr(dut, "capabilities", ()))
-    missing = [c for c in marker.args if c not in declared]
-    if missing:
-        pytest.skip(f"not applicable: {getattr(dut, 'name', 'the DUT')} does not declare {', '.join(missing)}")
+    clause = clause_of(request.node)
+    role = getattr(dut, PART_ROLES.get(clause["part"] if clause else "", ""), None)
+    holder = role if role is not None else dut
+    judge_applicability(request.node, frozenset(getattr(holder, "capabilities", ())),
+                        who=getattr(holder, "name", "the DUT"))
 
 
 def verdict_of(report) -> str:
-    """pass / fail (an assertion about the device) / broken (anything else) / not_applicable."""
+    """pass / fail (an assertion about the device) / broken (anything else) / not_applicable /
+    not_tested (conformance.verdicts)."""
+    excinfo = getattr(report, "_yikatong_exc", None)
     if report.skipped:
-        return "not_applicable"
+        from conformance.verdicts import is_not_tested
+
+        return "not_tested" if is_not_tested(excinfo) else "not_applicable"
     if report.passed:
         return "pass"
-    excinfo = getattr(report, "_yikatong_exc", None)
     return "fail" if excinfo is not None and issubclass(excinfo, AssertionError) else "broken"
 
 
@@ -226,9 +292,13 @@ def pytest_runtest_makereport(item, call):
         clause = clause_of(item)
         verdict = verdict_of(report)
         item.stash[VERDICT_KEY] = verdict
+        params = getattr(getattr(item, "callspec", None), "params", {})
         item.config.stash[RESULTS_KEY].append({
             "nodeid": item.nodeid,
             "clause": clause["id"] if clause else None,
+            # the device in scope the test judged: the terminal it was shown to, else the clause's part
+            "device": f"terminal {params['terminal_name']}" if "terminal_name" in params
+            else (clause["part"] if clause else None),
             "verdict": verdict,
             "seconds": round(report.duration, 4),
             "message": _message(report),

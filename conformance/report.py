@@ -40,14 +40,15 @@ from simulator.profile import PROFILE_ROOT, source_line
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 CERTIFICATE_FORMAT = "yikatong.certificate/2"
 #: per-test verdicts (conformance.plugin) and per-clause verdicts, in order of gravity
-TEST_VERDICTS = ("fail", "broken", "pass", "not_applicable")
-CLAUSE_VERDICTS = ("fail", "broken", "not_covered", "pass", "not_applicable", "out_of_scope")
-RULE = ("certified only when no clause in scope failed or broke, every applicable clause in scope was "
-        "tested, at least one clause passed, the test run itself completed, and the suites that ran are the "
-        "shipped ones")
+TEST_VERDICTS = ("fail", "broken", "not_tested", "pass", "not_applicable")
+CLAUSE_VERDICTS = ("fail", "broken", "not_tested", "not_covered", "pass", "not_applicable", "out_of_scope")
+RULE = ("certified only when no clause in scope failed or broke, every applicable (mandatory) clause in scope "
+        "was judged by every test of it, at least one clause passed, the test run itself completed, the suites "
+        "that ran are the shipped ones, and the product brought a capability declaration (ICS) unless it is one "
+        "of the project's own simulated devices")
 #: exit status of `ykt certify` (README "Exit status"): verdicts first, then refusals before running,
 #: whose codes follow BSD sysexits so that no refusal reads like a verdict
-EXIT_CERTIFIED, EXIT_FAILED, EXIT_BROKEN, EXIT_NOT_COVERED, EXIT_NOT_CERTIFIABLE = 0, 1, 2, 3, 4
+EXIT_CERTIFIED, EXIT_FAILED, EXIT_BROKEN, EXIT_INCOMPLETE, EXIT_NOT_CERTIFIABLE = 0, 1, 2, 3, 4
 EXIT_USAGE, EXIT_UNAVAILABLE, EXIT_IO = 64, 69, 74
 #: how long a certificate is valid from its date (source: modelled; no public rule found)
 VALIDITY_DAYS = 365
@@ -423,15 +424,15 @@ def build_html(results_dir: Path, report_dir: Path, *, name: str, timeout: float
 
 # -- judging -----------------------------------------------------------------------------------
 def clause_verdict(verdicts: list[str]) -> str:
-    """A clause's verdict from the verdicts of the tests naming it.
+    """A clause's verdict from the verdicts of the tests naming it (on every device in scope).
 
-    fail if any test failed; else broken if any broke; else pass if every test that applied passed
-    (and at least one applied); not_applicable if every test was skipped as not applicable;
-    not_covered if no test named it.
+    fail if any test failed; else broken if any broke; else not_tested if any applicable test
+    could not be judged; else pass if at least one applied and all that applied passed;
+    not_applicable if every test was not applicable; not_covered if no test named it.
     """
     if not verdicts:
         return "not_covered"
-    for verdict in ("fail", "broken", "pass"):
+    for verdict in ("fail", "broken", "not_tested", "pass"):
         if verdict in verdicts:
             return verdict
     return "not_applicable"
@@ -470,10 +471,16 @@ def judge(results: list[dict], catalogue: dict[str, dict], scope: set[str], *,
         verdict = clause_verdict([t["verdict"] for t in tests])
         if clause["part"] not in scope and not tests:
             verdict = "out_of_scope"
+        devices: dict[str, list[str]] = {}
+        for t in tests:
+            devices.setdefault(t.get("device") or clause["part"], []).append(t["verdict"])
         clauses.append({
             "id": cid, "part": clause["part"], "section": clause.get("section", ""),
             "severity": clause.get("severity", ""), "source": source_line(clause),
             "test_items": clause.get("test_items", []), "statement": clause.get("statement", ""), "verdict": verdict,
+            "why": next((t.get("message", "") for t in tests if t["verdict"] == verdict), "")
+            if verdict in ("not_applicable", "not_tested") else "",
+            "devices": {device: clause_verdict(found) for device, found in sorted(devices.items())},
             "tests": [{"nodeid": t["nodeid"], "verdict": t["verdict"], "seconds": t.get("seconds"),
                        "message": t.get("message", "")} for t in tests],
         })
@@ -493,10 +500,12 @@ def judge(results: list[dict], catalogue: dict[str, dict], scope: set[str], *,
     elif broken or harness_error:
         parts = [f"{broken} clause(s) or test(s) broken (link, adapter or harness)"] if broken else []
         code, reason = EXIT_BROKEN, "; ".join(parts + ([harness_error] if harness_error else []))
-    elif counts["not_covered"]:
-        code, reason = EXIT_NOT_COVERED, f"{counts['not_covered']} applicable clause(s) in scope were not tested"
+    elif counts["not_tested"] or counts["not_covered"]:
+        code, reason = EXIT_INCOMPLETE, (f"incomplete: {counts['not_tested'] + counts['not_covered']} mandatory "
+                                         f"clause(s) in scope were not judged ({counts['not_tested']} not tested "
+                                         f"here, {counts['not_covered']} named by no test)")
     elif not counts["pass"]:
-        code, reason = EXIT_NOT_COVERED, "no clause was tested (every test was not applicable or none ran)"
+        code, reason = EXIT_INCOMPLETE, "incomplete: no clause was tested (every test was not applicable or none ran)"
     elif certifiable:
         code, reason = EXIT_NOT_CERTIFIABLE, f"never certified: {certifiable} ({counts['pass']} clause(s) passed)"
     else:

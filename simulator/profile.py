@@ -30,6 +30,7 @@ SCHEMAS = {
     "timing": "timing.schema.json",
     "psam": "psam.schema.json",
     "ics": "ics.schema.json",
+    "ics_declaration": "ics_declaration.schema.json",
     "reader_api": "reader_api.schema.json",
 }
 

@@ -89,6 +89,10 @@ def test_clause_verdict_rule():
     assert report.clause_verdict(["not_applicable", "not_applicable"]) == "not_applicable"
     assert report.clause_verdict(["pass", "broken"]) == "broken"
     assert report.clause_verdict(["broken", "fail", "pass"]) == "fail"
+    # a clause passes only when every applicable test of it passed
+    assert report.clause_verdict(["pass", "not_tested", "pass"]) == "not_tested"
+    assert report.clause_verdict(["not_tested", "broken"]) == "broken"
+    assert report.clause_verdict(["not_applicable", "not_tested"]) == "not_tested"
 
 
 def test_every_clause_passing_in_suites_of_our_own_is_judged_but_never_certified(tmp_path):
@@ -102,7 +106,7 @@ def test_every_clause_passing_in_suites_of_our_own_is_judged_but_never_certified
     assert verdicts(cert)[ids[0]] == "not_applicable"
     assert all(verdicts(cert)[cid] == "pass" for cid in ids[1:])
     assert cert["dut"] == {"spec": "sim", "name": "reference devices", "info": {"vendor": "ACME", "model": "Gate 9"},
-                           "applicant": "ACME", "manufacturer": "ACME"}
+                           "applicant": "ACME", "manufacturer": "ACME", "declaration": None}
     assert "NOT CERTIFIED" in output
 
 
@@ -124,11 +128,11 @@ def test_a_broken_clause_without_failures_exits_2(tmp_path):
     assert verdicts(cert)[ids[3]] == "broken" and cert["outcome"]["certified"] is False
 
 
-def test_an_untested_clause_in_scope_is_not_covered_and_exits_3(tmp_path):
+def test_an_untested_clause_in_scope_is_not_covered_and_the_run_incomplete(tmp_path):
     ids = card_clauses()
     code, output, cert = run_synthetic(tmp_path, {cid: "pass" for cid in ids[1:]})
-    assert code == 3, output
-    assert verdicts(cert)[ids[0]] == "not_covered"
+    assert code == report.EXIT_INCOMPLETE == 3, output
+    assert verdicts(cert)[ids[0]] == "not_covered" and cert["outcome"]["reason"].startswith("incomplete")
     out_of_scope = [c for c in cert["clauses"] if c["part"] != "card"]
     assert all(c["verdict"] == "out_of_scope" for c in out_of_scope)
     assert cert["scope"] == ["card", "demo"]
@@ -348,7 +352,7 @@ def test_reference_run_certificate(reference_run):
     # devices pass them; here only the judging is checked)
     seen = {c["verdict"] for c in cert["clauses"]} | {t["verdict"] for t in cert["tests_without_clause"]}
     expected = (1 if "fail" in seen else 2 if "broken" in seen or "pytest" in cert["outcome"]["reason"]
-                else 3 if "not_covered" in seen or "pass" not in seen else 0)
+                else 3 if {"not_covered", "not_tested"} & seen or "pass" not in seen else 0)
     assert done.returncode == cert["outcome"]["exit_code"] == expected, done.stdout[-3000:]
     assert cert["outcome"]["certified"] is (expected == 0)
     props = (out / "allure-results" / "environment.properties").read_text(encoding="utf-8")

@@ -12,7 +12,8 @@ terminal needs no PC/SC reader, and every APDU it sends is recorded on the card'
     --dut-info relay_host=0.0.0.0        where the relay listens (default 127.0.0.1: same machine)
     --dut-info relay_advertise=10.0.0.5  the host name the terminal reaches the relay by (default:
                                          relay_host, or for 0.0.0.0 the address facing the terminal)
-    --dut-info capabilities=a,b,c        override what /info declares (the vendor's signed ICS)
+    --dut-info capabilities=a,b,c        declare instead of /info, checked as a declaration of its kind
+                                         (`--ics FILE` is the declaration that certifies)
 
 Errors are never verdicts about the device: an unreachable service is
 `ServiceUnavailableError`, a timeout `LinkTimeoutError`, an error answer the `LinkError` its code
@@ -33,8 +34,9 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from conformance.dut import DUT, Presentation, RecordingCard
+from conformance.ics import check
 from simulator.card.interface import Card
-from simulator.profile import PROFILE_ROOT
+from simulator.profile import PROFILE_ROOT, load
 from simulator.transport.errors import (
     CardRemovedError,
     LinkError,
@@ -243,7 +245,10 @@ def declared(control: TerminalControl, info: dict[str, str]) -> tuple[dict, froz
                          f"{device['kind']}")
     override = None
     if "capabilities" in info:
-        override = frozenset(c.strip() for c in info["capabilities"].split(",") if c.strip())
+        declared = {c.strip() for c in info["capabilities"].split(",") if c.strip()}
+        harness = declared & set(load("national/ics", "ics")["simulator_only"])
+        override = check(declared - harness, device["kind"], where=f"--dut-info capabilities={info['capabilities']}")
+        override |= harness
     return device, override
 
 

@@ -144,5 +144,5 @@ def make(rest: str, *, info: dict[str, str]) -> DUT:
             terminals = {mutant.name: SimTerminal(mutant.name, mutant.kind, mutant.build)}
         else:
             card, terminals, reader = None, {}, mutant.build()
-    return DUT(name=name, card=card, terminals=terminals, reader=reader, info={"dut_name": name})
+    return DUT(name=name, card=card, terminals=terminals, reader=reader, info={"dut_name": name}, simulated=True)
 

@@ -22,9 +22,8 @@ from __future__ import annotations
 
 import functools
 
-import pytest
-
 from conformance.evidence import attach_trace
+from conformance.verdicts import not_tested
 from simulator.apdu import SW, CommandAPDU, ResponseAPDU, describe
 from simulator.card.apps import epurse, ssse
 from simulator.card.commands_security import encode_pin
@@ -230,8 +229,8 @@ class Host:
             self.authenticate(READ_KEY)
         else:
             if pin is None:
-                pytest.skip("not applicable: a 2nd-generation card opens EF06 with its PIN, which is not known "
-                            "(give --dut-info pin=...)")
+                not_tested("a 2nd-generation card opens EF06 with its PIN, which is not known",
+                           need="the sample's PIN (ICS samples: pin, or --dut-info pin=...)")
             expect(self.verify(pin), SW.OK, "VERIFY with the card's PIN")
 
     # -- the purse --------------------------------------------------------------------------
@@ -325,8 +324,8 @@ class CardLab:
     def facts(self, persona: str):
         """What the harness knows of a persona it chose (its values, PIN, tries)."""
         if not self.persona_choice:
-            pytest.skip(f"not applicable: {self.role.name} does not declare persona_choice (the harness cannot "
-                        f"choose the persona)")
+            not_tested(f"{self.role.name} does not let the harness choose the persona",
+                       need=load("national/ics", "ics")["harness_needs"]["persona_choice"])
         from conformance.adapters.sim import AS_OF
         from simulator.card import personas
 
@@ -336,8 +335,8 @@ class CardLab:
         """The fault plan of the simulated card behind `host` (capability `tear_control`)."""
         plan = getattr(getattr(host.transport, "card", None), "faults", None)
         if not isinstance(plan, FaultPlan):
-            pytest.skip(f"not applicable: {self.role.name} does not declare tear_control "
-                        f"(only a simulated card lets the harness cut its power mid-write)")
+            not_tested(f"{self.role.name} does not let the harness cut its power mid-write",
+                       need=load("national/ics", "ics")["harness_needs"]["tear_control"])
         return plan
 
     def close(self) -> None:

@@ -6,24 +6,16 @@ from __future__ import annotations
 
 import pytest
 
-from conformance.plugin import DUT_KEY, dut_info
+from conformance.plugin import judge_applicability, make_dut
 
 NO_TERMINAL = "no-terminal"
-
-
-def _dut(config):
-    """The session's DUT, made once by the plugin's hook and kept where the `dut` fixture finds it."""
-    if DUT_KEY not in config.stash:
-        config.stash[DUT_KEY] = config.hook.pytest_yikatong_make_dut(
-            config=config, spec=config.getoption("--dut"), info=dut_info(config))
-    return config.stash[DUT_KEY]
 
 
 def pytest_generate_tests(metafunc) -> None:
     if "terminal_name" not in metafunc.fixturenames:
         return
     try:
-        names = list(_dut(metafunc.config).terminals)
+        names = list(make_dut(metafunc.config).terminals)
     except Exception:  # noqa: BLE001 - the `dut` fixture makes it again and reports it: broken
         names = ["dut-unavailable"]
     metafunc.parametrize("terminal_name", names or [NO_TERMINAL], ids=str)
@@ -35,8 +27,5 @@ def terminal(request, dut, terminal_name):
     if terminal_name == NO_TERMINAL:
         pytest.skip("not applicable: the DUT plays no terminal role")
     role = dut.terminals[terminal_name]
-    marker = request.node.get_closest_marker("requires")
-    missing = [c for c in (marker.args if marker else ()) if c not in role.capabilities]
-    if missing:
-        pytest.skip(f"not applicable: terminal {role.name} ({role.kind}) does not declare {', '.join(missing)}")
+    judge_applicability(request.node, frozenset(role.capabilities), who=f"terminal {role.name} ({role.kind})")
     return role

@@ -1,0 +1,129 @@
+"""A product's capability declaration (ICS, `ykt certify --ics FILE`) and what it decides.
+
+The declaration says what kind of product the DUT is and which options it implements; checked
+against the profile's `national/ics` (the capabilities a kind may declare and the ones it must),
+it is the only thing that makes a test *not applicable*. Applied to the DUT, it replaces the
+capabilities the device reports about itself with the declared ones; what the harness can do
+with the device (choose a card's persona, tear it, move a terminal's clock: `simulator_only`)
+stays what the adapter offers, because those are facilities of the test set-up, not product
+options.
+
+Test keys and PINs in a declaration are secrets: `summary()` gives what a certificate may show.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from simulator.crypto.hashes import sm3
+from simulator.profile import ProfileError, load, validate
+
+CARD, READER = "card", "reader"
+
+
+class DeclarationError(ValueError):
+    """The declaration is unreadable, malformed, or claims what its kind cannot (a usage error)."""
+
+
+@dataclass(frozen=True)
+class Declaration:
+    path: Path
+    kind: str
+    capabilities: frozenset[str]
+    product: dict
+    applicant: str | None
+    manufacturer: str | None
+    samples: tuple[dict, ...] = ()
+    test_keys: dict[str, str] = field(default_factory=dict, repr=False)
+    capabilities_line: int = 0
+    sm3: str = ""
+
+    def cite(self) -> str:
+        """Where the declaration lists the capabilities, for a not-applicable reason."""
+        listed = ", ".join(sorted(self.capabilities))
+        return f"ICS {self.path.name} line {self.capabilities_line} (capabilities: {listed})"
+
+    def summary(self) -> dict:
+        """What a certificate shows of the declaration: no test key, no PIN."""
+        return {"file": self.path.name, "sm3": self.sm3, "kind": self.kind, "product": self.product,
+                "capabilities": sorted(self.capabilities), "applicant": self.applicant,
+                "manufacturer": self.manufacturer,
+                "samples": [{k: v for k, v in s.items() if k != "pin"} for s in self.samples],
+                "test_keys": sorted(self.test_keys)}
+
+
+def kinds(profile: dict) -> dict[str, list[str]]:
+    """kind -> the capabilities a product of that kind may declare (profile national/ics)."""
+    return {CARD: profile[CARD], READER: profile[READER], **profile["terminal_kinds"]}
+
+
+def check(declared: set[str], kind: str, *, where: str) -> frozenset[str]:
+    """`declared` as a product of `kind` may declare it: known kind, known options, none of the
+    harness's own facilities, every mandatory capability present."""
+    profile = load("national/ics", "ics")
+    allowed = kinds(profile)
+    if kind not in allowed:
+        raise DeclarationError(f"{where}: unknown product kind {kind!r}; kinds: {', '.join(allowed)}")
+    harness = declared & set(profile["simulator_only"])
+    if harness:
+        raise DeclarationError(f"{where}: {', '.join(sorted(harness))} are the harness's facilities with a simulated "
+                               f"device, not product options")
+    unknown = declared - set(allowed[kind])
+    if unknown:
+        raise DeclarationError(f"{where}: a {kind} cannot declare {', '.join(sorted(unknown))}; "
+                               f"it may declare: {', '.join(allowed[kind])}")
+    missing = [c for c in profile["mandatory"].get(kind, []) if c not in declared]
+    if missing:
+        raise DeclarationError(f"{where}: a {kind} must declare {', '.join(missing)} (mandatory for its kind in "
+                               f"the profile national.ics)")
+    return frozenset(declared)
+
+
+def _capabilities_line(text: str) -> int:
+    node = yaml.compose(text)
+    for key, _ in getattr(node, "value", []):
+        if getattr(key, "value", None) == "capabilities":
+            return key.start_mark.line + 1
+    return 0
+
+
+def load_declaration(path: Path) -> Declaration:
+    """Read, schema-check and check a declaration against its kind (DeclarationError)."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+        document = yaml.safe_load(text)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DeclarationError(f"--ics {path}: cannot read it ({exc})") from None
+    except yaml.YAMLError as exc:
+        raise DeclarationError(f"--ics {path}: not valid YAML ({exc})") from None
+    try:
+        validate(document, "ics_declaration", where=f"--ics {path}")
+    except ProfileError as exc:
+        raise DeclarationError(str(exc)) from None
+    kind = document["product"]["kind"]
+    capabilities = check(set(document["capabilities"]), kind, where=f"--ics {path}")
+    return Declaration(path=path, kind=kind, capabilities=capabilities, product=document["product"],
+                       applicant=document.get("applicant"), manufacturer=document.get("manufacturer"),
+                       samples=tuple(document.get("samples", ())), test_keys=dict(document.get("test_keys", {})),
+                       capabilities_line=_capabilities_line(text), sm3=sm3(text.encode("utf-8")).hex())
+
+
+def apply(declaration: Declaration, dut) -> None:
+    """Give the DUT's role of the declared kind the declared capabilities (plus the harness
+    facilities its adapter offers); refuse a DUT that plays no role of that kind."""
+    harness = set(load("national/ics", "ics")["simulator_only"])
+    if declaration.kind == CARD:
+        roles = [dut.card] if dut.card is not None else []
+    elif declaration.kind == READER:
+        roles = [dut.reader] if dut.reader is not None else []
+    else:
+        roles = [t for t in dut.terminals.values() if t.kind == declaration.kind]
+    if len(roles) != 1:
+        raise DeclarationError(f"--ics {declaration.path}: declares a {declaration.kind}, but the DUT "
+                               f"({dut.name}) plays {len(roles)} role(s) of that kind")
+    role = roles[0]
+    role.capabilities = declaration.capabilities | (frozenset(role.capabilities) & harness)

@@ -27,6 +27,8 @@ DUT_KEY = pytest.StashKey[object]()
 RESULTS_KEY = pytest.StashKey[list]()
 CLAUSES_KEY = pytest.StashKey[dict]()
 VERDICT_KEY = pytest.StashKey[str]()
+#: evidence to attach when the test ends: callables registered by fixtures (conformance.evidence)
+EVIDENCE_KEY = pytest.StashKey[list]()
 
 #: option -> (help, default)
 OPTIONS = {
@@ -81,12 +83,35 @@ def clause_of(item) -> dict | None:
     return _clauses(item.config)[marker.args[0]] if marker else None
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items) -> None:
     unknown = sorted({(m.args[0] if m.args else "<none>", item.nodeid) for item in items
                       for m in item.iter_markers("clause") if not m.args or m.args[0] not in _clauses(config)})
     if unknown:
         lines = "\n".join(f"  {cid} in {nodeid}" for cid, nodeid in unknown)
         raise pytest.UsageError(f"tests name clauses the profile does not have:\n{lines}")
+    if config.pluginmanager.hasplugin("allure_listener"):
+        for item in items:
+            _label_with_clause(item)
+
+
+def _label_with_clause(item) -> None:
+    """Allure labels from the clause, as markers set at collection so that every test carries them,
+    one skipped before its first fixture too: epic = part, feature = section, story = clause id and
+    statement (the report groups part › section › clause), and the statement and source as the
+    description (allure-pytest sets the description from markers or the docstring after setup,
+    which would overwrite one set from inside a fixture)."""
+    clause = clause_of(item)
+    if clause is None:
+        return
+    import allure
+
+    xref = f"\n\nOfficial test item: {clause['xref']}" if clause.get("xref") else ""
+    for marker in (allure.epic(clause["part"]), allure.feature(clause["section"]),
+                   allure.story(f"{clause['id']} {clause['statement']}"), allure.severity(clause["severity"]),
+                   allure.label("clause", clause["id"]), allure.label("source", clause["source"]),
+                   allure.description(f"**{clause['id']}** {clause['statement']}\n\nSource: {clause['source']}{xref}")):
+        item.add_marker(marker)
 
 
 @pytest.hookimpl(trylast=True)
@@ -96,50 +121,44 @@ def pytest_yikatong_make_dut(config, spec, info):
     return make_dut(spec, info=info)
 
 
-@pytest.fixture(scope="session")
-def dut(request):
-    """The device under test, from --dut (see conformance.dut for the adapters)."""
-    config = request.config
+def dut_of(config):
+    """The device under test of the session, made once (by the hook) when first needed."""
     if DUT_KEY not in config.stash:
         config.stash[DUT_KEY] = config.hook.pytest_yikatong_make_dut(
             config=config, spec=config.getoption("--dut"), info=dut_info(config))
-    made = config.stash[DUT_KEY]
-    yield made
-    close = getattr(made, "close", None)
-    if close is not None:
-        close()
+    return config.stash[DUT_KEY]
 
 
-@pytest.fixture(autouse=True)
-def _clause_labels(request):
-    """Allure labels from the clause: epic = part, feature = section, story = clause."""
-    clause = clause_of(request.node)
-    if clause is None:
-        return
-    try:
-        import allure
-    except ImportError:
-        return
-    allure.dynamic.epic(clause["part"])
-    allure.dynamic.feature(clause["section"])
-    allure.dynamic.story(f"{clause['id']} {clause['statement']}")
-    allure.dynamic.severity(clause["severity"])
-    allure.dynamic.label("clause", clause["id"])
-    allure.dynamic.label("source", clause["source"])
-    allure.dynamic.description(f"{clause['statement']}\n\nSource: {clause['source']}")
+@pytest.fixture(scope="session")
+def dut(request):
+    """The device under test, from --dut (see conformance.dut for the adapters); closed when the
+    session ends (`pytest_sessionfinish`), whoever made it first."""
+    return dut_of(request.config)
 
 
-@pytest.fixture(autouse=True)
-def _applicability(request):
-    """Skip, as not applicable, a test whose `requires` capabilities the DUT does not declare."""
-    marker = request.node.get_closest_marker("requires")
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item) -> None:
+    """Skip, as not applicable, a test whose `requires` capabilities the DUT does not declare.
+
+    A hook, not an autouse fixture, so that the report lists only the fixtures the test uses."""
+    marker = item.get_closest_marker("requires")
     if marker is None:
         return
-    dut = request.getfixturevalue("dut")
-    declared = set(getattr(dut, "capabilities", ()))
+    made = dut_of(item.config)
+    declared = set(getattr(made, "capabilities", ()))
     missing = [c for c in marker.args if c not in declared]
     if missing:
-        pytest.skip(f"not applicable: {getattr(dut, 'name', 'the DUT')} does not declare {', '.join(missing)}")
+        pytest.skip(f"not applicable: {getattr(made, 'name', 'the DUT')} does not declare {', '.join(missing)}")
+
+
+@pytest.hookimpl(hookwrapper=True, tryfirst=True)
+def pytest_runtest_teardown(item):
+    """Attach the evidence fixtures collected for the test (`conformance.evidence.at_test_end`)
+    before any fixture is torn down, so that it lands on the test, not on a fixture's teardown."""
+    for collect in item.stash.get(EVIDENCE_KEY, []):
+        collect()
+    item.stash[EVIDENCE_KEY] = []
+    yield
 
 
 def verdict_of(report) -> str:
@@ -185,6 +204,9 @@ def _message(report) -> str:
 
 
 def pytest_sessionfinish(session) -> None:
+    close = getattr(session.config.stash.get(DUT_KEY, None), "close", None)
+    if close is not None:
+        close()
     path = session.config.getoption("--yikatong-results")
     if path:
         Path(path).parent.mkdir(parents=True, exist_ok=True)

@@ -7,11 +7,13 @@
 `certify` runs the conformance suites against a DUT in a pytest subprocess (so a crashing DUT or
 suite cannot take the judge down with it), with a progress bar fed by pytest's lines, then writes
 into OUT: `results.json` (the verdict per test, from the plugin), `allure-results/` (evidence, plus
-environment.properties and categories.json), `report/index.html` (the single-file Allure report,
-cleaned of outside references) and `certificate.json` (the verdict per clause and the outcome of the
-certification rule). Exit status: 0 certified; 1 a clause failed (product defect); 2 something broke
-(link, adapter, harness) and nothing failed; 3 applicable clauses in scope were not tested. The
-verdicts and the exit status come from our own results, never from the report generator.
+environment.properties and categories.json), `certificate.json` (the verdict per clause and the
+outcome of the certification rule) and `report/`: `index.html` (the verdict page), `summary.html`
+(the printable 检测报告) and `allure.html` (the single-file Allure report), none loading anything from
+outside. Exit status: 0 certified; 1 a clause failed (product defect); 2 something broke (link,
+adapter, harness) and nothing failed; 3 applicable clauses in scope were not tested; 5 judged, but
+the report could not be produced. The verdicts come from our own results, never from the report
+generator.
 
 Without options it certifies the built-in reference devices: `--suite all --dut sim`. Suites are
 the packages under conformance/suites/ (or --suites-dir): a suite added later is picked up.
@@ -38,7 +40,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from conformance import report
+from conformance import report, verdict_page
+from conformance.history import History
 
 SUITES_ROOT = Path(__file__).resolve().parent / "suites"
 #: the usual order of the built-in suites; others follow alphabetically
@@ -203,7 +206,7 @@ def _harness_error(status: int, results: list[dict] | None, counts: dict[str, in
     return None
 
 
-def _print_summary(cert: dict, *, out: Path, html: report.HtmlReport | None) -> None:
+def _print_summary(cert: dict, *, out: Path, html: verdict_page.Pages | None) -> None:
     clauses, tests = cert["counts"]["clauses"], cert["counts"]["tests"]
     console.print(f"[bold]{cert['dut']['name']}[/] ({cert['dut']['spec']}) against {cert['profile']['catalogue']} "
                   f"{cert['profile']['version']}, suites {', '.join(cert['suites'])}:")
@@ -233,8 +236,9 @@ def _print_summary(cert: dict, *, out: Path, html: report.HtmlReport | None) -> 
     style = "bold green" if outcome["certified"] else "bold red"
     console.print(f"[{style}]{outcome['verdict'].upper()}[/] ({outcome['reason']}); exit status {outcome['exit_code']}")
     console.print(f"certificate: {out / 'certificate.json'}")
-    if html is not None and html.path is not None:
-        console.print(f"report:      {html.path} (single file, loads nothing from outside)")
+    if html is not None and html.index is not None:
+        console.print(f"report:      {html.index} (the verdict; beside it summary.html to print and "
+                      f"{report.ALLURE_FILE} per test; they load nothing from outside)")
 
 
 @app.command("certify")
@@ -314,18 +318,18 @@ def certify(
         report.write_environment(results_dir, properties)
         report.write_categories(results_dir)
 
-    built = None
+    built, history = None, History.of(out.parent / "history", spec=dut, info=info)
     if html:
-        built = report.build_html(results_dir, out / "report",
-                                  name=f"yikatong certification: {dut_name} ({run_id})")
+        built = report.build_html(results_dir, out / "report", name=f"yikatong certification: {dut_name} ({run_id})",
+                                  history=history.allure)
         if built.error:
-            console.print(f"[yellow]{built.error}[/]")
+            console.print(f"[red]{built.error}[/]")
     evidence = {
         "results.json": {"sm3": report.file_sm3(results_json) if results_json.is_file() else None},
         "allure-results": dict(zip(("sm3", "files"), report.manifest(
             [p for p in results_dir.iterdir() if p.is_file()], results_dir), strict=True))
         if results_dir.is_dir() else None,
-        "report/index.html": {"sm3": report.file_sm3(built.path)} if built and built.path else
+        f"report/{report.ALLURE_FILE}": {"sm3": report.file_sm3(built.path)} if built and built.path else
         {"sm3": None, "note": built.error if built else "not requested (--no-html)"},
         "pytest.log": {"sm3": report.file_sm3(out / "pytest.log")},
         "masked_after_run": masked,
@@ -345,7 +349,14 @@ def certify(
     if masked:
         console.print(f"[yellow]personal data masked after the run in {len(masked)} evidence file(s): a suite put "
                       f"card data into its failure text (see certificate.json evidence.masked_after_run)[/]")
-    _print_summary(cert, out=out, html=built)
+    pages = verdict_page.publish(cert, out=out, history=history, allure=built.path) if built else None
+    if pages is not None and pages.error:
+        console.print(f"[red]{pages.error}[/]")
+    _print_summary(cert, out=out, html=pages)
+    report_failed = html and (built.error or pages.error)
+    if report_failed and judgement.exit_code not in (report.EXIT_FAILED, report.EXIT_BROKEN):
+        console.print(f"[red]exit status {report.EXIT_REPORT}: the report could not be produced[/]")
+        raise typer.Exit(report.EXIT_REPORT)
     raise typer.Exit(judgement.exit_code)
 
 

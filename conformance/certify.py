@@ -7,11 +7,13 @@
 `certify` runs the conformance suites against a DUT in a pytest subprocess (so a crashing DUT or
 suite cannot take the judge down with it), with a progress bar fed by pytest's lines, then writes
 into OUT: `results.json` (the verdict per test, from the plugin), `allure-results/` (evidence, plus
-environment.properties and categories.json), `report/index.html` (the single-file Allure report,
-cleaned of outside references) and `certificate.json` (the verdict per clause and the outcome of the
-certification rule). Exit status: 0 certified; 1 a clause failed (product defect); 2 something broke
-(link, adapter, harness) and nothing failed; 3 applicable clauses in scope were not tested. The
-verdicts and the exit status come from our own results, never from the report generator.
+environment.properties and categories.json), `certificate.json` (the verdict per clause and the
+outcome of the certification rule) and `report/`: `index.html` (the verdict page), `summary.html`
+(the printable 检测报告) and `allure.html` (the single-file Allure report), none loading anything from
+outside. Exit status: 0 certified; 1 a clause failed (product defect); 2 something broke (link,
+adapter, harness) and nothing failed; 3 applicable clauses in scope were not tested; 5 judged, but
+the report could not be produced. The verdicts come from our own results, never from the report
+generator.
 
 Without options it certifies the built-in reference devices: `--suite all --dut sim`. Suites are
 the packages under conformance/suites/ (or --suites-dir): a suite added later is picked up.
@@ -39,7 +41,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from conformance import report, signing
+from conformance import report, signing, verdict_page
+from conformance.dut import SECRET_INFO
+from conformance.history import History
 from simulator.profile import ProfileError, check_choice, source_line
 from simulator.profile import clauses as clauses_of
 
@@ -202,10 +206,10 @@ def _harness_error(status: int, results: list[dict] | None, counts: dict[str, in
     return None
 
 
-def _print_summary(cert: dict, *, out: Path, html: report.HtmlReport | None) -> None:
+def _print_summary(cert: dict, *, out: Path, html: verdict_page.Pages | None) -> None:
     clauses, tests = cert["counts"]["clauses"], cert["counts"]["tests"]
     console.print(f"[bold]{cert['dut']['name']}[/] ({cert['dut']['spec']}) against {cert['profile']['catalogue']} "
-                  f"{cert['profile']['version']}, suites {', '.join(cert['suites'])}:")
+                  f"{cert['profile']['version']}, suites {', '.join(cert['suites']['names'])}:")
     table = Table()
     table.add_column("verdict")
     table.add_column("clauses", justify="right")
@@ -232,8 +236,9 @@ def _print_summary(cert: dict, *, out: Path, html: report.HtmlReport | None) -> 
     style = "bold green" if outcome["certified"] else "bold red"
     console.print(f"[{style}]{outcome['verdict'].upper()}[/] ({outcome['reason']}); exit status {outcome['exit_code']}")
     console.print(f"certificate: {out / 'certificate.json'}")
-    if html is not None and html.path is not None:
-        console.print(f"report:      {html.path} (single file, loads nothing from outside)")
+    if html is not None and html.index is not None:
+        console.print(f"report:      {html.index} (the verdict; beside it summary.html to print and "
+                      f"{report.ALLURE_FILE} per test; they load nothing from outside)")
 
 
 def refuse(code: int, message: str) -> NoReturn:
@@ -387,9 +392,10 @@ def certify(
     judgement = report.judge(results, catalogue, scope, harness_error=harness_error,
                              certifiable="; ".join(unfit) or None)
 
+    shown_info = {k: ("*" * len(v) if k in SECRET_INFO else v) for k, v in info.items()}
     properties = {
         "run.id": run_id, "date": now.isoformat(), "dut.spec": dut, "dut.name": dut_name,
-        **{f"dut.{k}": v for k, v in info.items()},
+        **{f"dut.{k}": v for k, v in shown_info.items()},
         "profile.id": profile, "profile.region": region or "(national only)",
         "profile.catalogue": header["catalogue"], "profile.version": header["version"], "profile.sm3": profile_sm3,
         "suites": ",".join(chosen) + ("" if shipped else f" (NOT the shipped suites: {suites_dir})"),
@@ -399,17 +405,17 @@ def certify(
         report.write_environment(results_dir, properties)
         report.write_categories(results_dir)
 
-    built = None
+    built, history = None, History.of(out.parent / "history", spec=dut, info=info)
     if html:
-        built = report.build_html(results_dir, out / "report",
-                                  name=f"yikatong certification: {dut_name} ({run_id})")
+        built = report.build_html(results_dir, out / "report", name=f"yikatong certification: {dut_name} ({run_id})",
+                                  history=history.allure)
         if built.error:
-            console.print(f"[yellow]{built.error}[/]")
+            console.print(f"[red]{built.error}[/]")
     (out / signing.PUBLIC_FILE).write_text(key.public_pem, encoding="ascii")
     profile_facts = {"id": profile, "region": region, **header, "sm3": profile_sm3, "documents": documents}
     cert = report.certificate(
         run_id=run_id, created=now, judgement=judgement, lab={"name": lab, "key_sm3": key.fingerprint},
-        dut={"spec": dut, "name": dut_name, "info": info,
+        dut={"spec": dut, "name": dut_name, "info": shown_info,
              "applicant": (declared or {}).get("applicant") or info.get("applicant") or info.get("vendor"),
              "manufacturer": (declared or {}).get("manufacturer") or info.get("manufacturer") or info.get("vendor"),
              "declaration": declared},
@@ -421,7 +427,6 @@ def certify(
                 **dict(zip(("sm3", "files"), suite_digest(suites_dir, chosen), strict=True))},
         scope=scope, command=[Path(command[0]).name, *command[1:]],
         evidence={
-            "files": evidence_files(out),
             "masked_after_run": masked,
             "removed_from_html": built.removed if built else [],
             "html": "written" if built and built.path else (built.error if built else "not requested (--no-html)"),
@@ -429,12 +434,25 @@ def certify(
             "html_seconds": round(built.seconds, 2) if built and built.path else None,
             "pytest_exit_status": status,
         })
+    # the pages are rendered from the certificate before it is signed, so that it vouches for them too
+    pages = verdict_page.publish(cert, out=out, history=history, allure=built.path) if built else None
+    if pages is not None and pages.error:
+        console.print(f"[red]{pages.error}[/]")
+    cert["evidence"]["files"] = evidence_files(out)
     cert = signing.sign(cert, key)
     (out / "certificate.json").write_text(json.dumps(cert, ensure_ascii=False, indent=1), encoding="utf-8")
+    try:
+        history.record(cert, certificate_sm3=report.file_sm3(out / "certificate.json"))
+    except OSError as exc:
+        console.print(f"[yellow]the run is not recorded in the DUT's history ({history.runs}): {exc}[/]")
     if masked:
         console.print(f"[yellow]personal data masked after the run in {len(masked)} evidence file(s): a suite put "
                       f"card data into its failure text (see certificate.json evidence.masked_after_run)[/]")
-    _print_summary(cert, out=out, html=built)
+    _print_summary(cert, out=out, html=pages)
+    report_failed = html and (built.error or pages.error)
+    if report_failed and judgement.exit_code not in (report.EXIT_FAILED, report.EXIT_BROKEN):
+        console.print(f"[red]exit status {report.EXIT_REPORT}: the report could not be produced[/]")
+        raise typer.Exit(report.EXIT_REPORT)
     raise typer.Exit(judgement.exit_code)
 
 

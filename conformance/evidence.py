@@ -2,16 +2,18 @@
 
 Everything goes through the masks of simulator.privacy before it is written (PIPL; Zhengzhou
 order 249 art. 13): a report never holds an unmasked 社会保障号码, name, birth date, PAN or PIN.
-Attachments go to Allure when it is recording, and nowhere otherwise.
+Attachments go to Allure when it is recording, and nowhere otherwise; a fixture's evidence is
+attached when the test ends (`at_test_end`), so that it belongs to the test, not to a teardown.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import cache
 
-from simulator.apdu import ResponseAPDU, describe
+from conformance.plugin import EVIDENCE_KEY
+from simulator import trace
 from simulator.privacy import TraceMasker, mask_text
 from simulator.transport.base import Exchange
 
@@ -22,15 +24,8 @@ def _masker() -> TraceMasker:
 
 
 def trace_text(exchanges: Iterable[Exchange]) -> str:
-    """An APDU trace, one exchange per two lines, masked."""
-    masker, lines = _masker(), []
-    for n, x in enumerate(exchanges, 1):
-        response = masker.response(x.command, x.response)
-        sw = ResponseAPDU.parse(response).sw if len(response) >= 2 else None
-        meaning = f"  ({describe(sw)})" if sw is not None else ""
-        lines.append(f"{n:3} > {masker.command(x.command).hex().upper()}")
-        lines.append(f"    < {response.hex().upper()}{meaning}")
-    return mask_text("\n".join(lines))
+    """An APDU trace decoded and masked (simulator.trace): name, status word, time, bytes."""
+    return trace.render(exchanges, _masker())
 
 
 def _attach(body: str, name: str, kind: str) -> None:
@@ -39,6 +34,12 @@ def _attach(body: str, name: str, kind: str) -> None:
     except ImportError:
         return
     allure.attach(body, name=name, attachment_type=getattr(allure.attachment_type, kind))
+
+
+def at_test_end(request, collect: Callable[[], None]) -> None:
+    """Have `collect` attach its evidence when the test ends, before any fixture is torn down
+    (conformance.plugin runs it), so that a fixture's traces are shown on the test itself."""
+    request.node.stash.setdefault(EVIDENCE_KEY, []).append(collect)
 
 
 def attach_trace(name: str, exchanges: Iterable[Exchange]) -> None:

@@ -28,6 +28,8 @@ ICS_KEY = pytest.StashKey[object]()
 RESULTS_KEY = pytest.StashKey[list]()
 CLAUSES_KEY = pytest.StashKey[dict]()
 VERDICT_KEY = pytest.StashKey[str]()
+#: evidence to attach when the test ends: callables registered by fixtures (conformance.evidence)
+EVIDENCE_KEY = pytest.StashKey[list]()
 
 #: option -> (help, default)
 OPTIONS = {
@@ -94,12 +96,40 @@ def clause_of(item) -> dict | None:
     return _clauses(item.config)[marker.args[0]] if marker else None
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items) -> None:
     unknown = sorted({(m.args[0] if m.args else "<none>", item.nodeid) for item in items
                       for m in item.iter_markers("clause") if not m.args or m.args[0] not in _clauses(config)})
     if unknown:
         lines = "\n".join(f"  {cid} in {nodeid}" for cid, nodeid in unknown)
         raise pytest.UsageError(f"tests name clauses the profile does not have:\n{lines}")
+    if config.pluginmanager.hasplugin("allure_listener"):
+        for item in items:
+            _label_with_clause(item)
+
+
+def _label_with_clause(item) -> None:
+    """Allure labels from the clause, as markers set at collection so that every test carries them,
+    one skipped before its first fixture too: epic = part, feature = section, story = clause id and
+    statement (the report groups part › section › clause), and the statement and source as the
+    description (allure-pytest sets the description from markers or the docstring after setup,
+    which would overwrite one set from inside a fixture)."""
+    clause = clause_of(item)
+    if clause is None:
+        return
+    import allure
+
+    from simulator.profile import source_line
+
+    source = source_line(clause)
+    items = [f"{ref['document']} {ref['id']}" for ref in clause.get("test_items", ())]
+    official = f"\n\nOfficial test items: {', '.join(items)}" if items else ""
+    for marker in (allure.epic(clause["part"]), allure.feature(clause["section"]),
+                   allure.story(f"{clause['id']} {clause['statement']}"), allure.severity(clause["severity"]),
+                   allure.label("clause", clause["id"]), allure.label("source", source),
+                   *(allure.label("test_item", ref) for ref in items),
+                   allure.description(f"**{clause['id']}** {clause['statement']}\n\nSource: {source}{official}")):
+        item.add_marker(marker)
 
 
 @pytest.hookimpl(trylast=True)
@@ -190,39 +220,9 @@ def pytest_sessionstart(session) -> None:
 
 @pytest.fixture(scope="session")
 def dut(request):
-    """The device under test, from --dut (see conformance.dut for the adapters)."""
-    made = make_dut(request.config)
-    yield made
-    close = getattr(made, "close", None)
-    if close is not None:
-        close()
-
-
-@pytest.fixture(autouse=True)
-def _clause_labels(request):
-    """Allure labels from the clause: epic = part, feature = section, story = clause; its source and
-    official test items as labels too, so a regulator can filter by either."""
-    clause = clause_of(request.node)
-    if clause is None:
-        return
-    try:
-        import allure
-    except ImportError:
-        return
-    from simulator.profile import source_line
-
-    source = source_line(clause)
-    items = [f"{item['document']} {item['id']}" for item in clause.get("test_items", ())]
-    allure.dynamic.epic(clause["part"])
-    allure.dynamic.feature(clause["section"])
-    allure.dynamic.story(f"{clause['id']} {clause['statement']}")
-    allure.dynamic.severity(clause["severity"])
-    allure.dynamic.label("clause", clause["id"])
-    allure.dynamic.label("source", source)
-    for item in items:
-        allure.dynamic.label("test_item", item)
-    official = f"\n\nOfficial test items: {', '.join(items)}" if items else ""
-    allure.dynamic.description(f"{clause['statement']}\n\nSource: {source}{official}")
+    """The device under test, from --dut (see conformance.dut for the adapters); closed when the
+    session ends (`pytest_sessionfinish`), whoever made it first."""
+    return make_dut(request.config)
 
 
 def requirements(item) -> list[str]:
@@ -255,18 +255,29 @@ def judge_applicability(item, capabilities: frozenset[str], *, who: str) -> None
 PART_ROLES = {"card": "card", "reader_api": "reader"}
 
 
-@pytest.fixture(autouse=True)
-def _applicability(request):
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item) -> None:
     """Judge the test's `requires` against the capabilities of the role its clause's part judges
-    (a card test against the card, not against the DUT's terminals), else the union of the roles."""
-    if not requirements(request.node):
+    (a card test against the card, not against the DUT's terminals), else the union of the roles.
+
+    A hook, not an autouse fixture, so that the report lists only the fixtures the test uses."""
+    if not requirements(item):
         return
-    dut = request.getfixturevalue("dut")
-    clause = clause_of(request.node)
-    role = getattr(dut, PART_ROLES.get(clause["part"] if clause else "", ""), None)
-    holder = role if role is not None else dut
-    judge_applicability(request.node, frozenset(getattr(holder, "capabilities", ())),
-                        who=getattr(holder, "name", "the DUT"))
+    made = make_dut(item.config)
+    clause = clause_of(item)
+    role = getattr(made, PART_ROLES.get(clause["part"] if clause else "", ""), None)
+    holder = role if role is not None else made
+    judge_applicability(item, frozenset(getattr(holder, "capabilities", ())), who=getattr(holder, "name", "the DUT"))
+
+
+@pytest.hookimpl(hookwrapper=True, tryfirst=True)
+def pytest_runtest_teardown(item):
+    """Attach the evidence fixtures collected for the test (`conformance.evidence.at_test_end`)
+    before any fixture is torn down, so that it lands on the test, not on a fixture's teardown."""
+    for collect in item.stash.get(EVIDENCE_KEY, []):
+        collect()
+    item.stash[EVIDENCE_KEY] = []
+    yield
 
 
 def verdict_of(report) -> str:
@@ -319,6 +330,9 @@ def _message(report) -> str:
 
 
 def pytest_sessionfinish(session) -> None:
+    close = getattr(session.config.stash.get(DUT_KEY, None), "close", None)
+    if close is not None:
+        close()
     path = session.config.getoption("--yikatong-results")
     if path:
         Path(path).parent.mkdir(parents=True, exist_ok=True)

@@ -2,12 +2,15 @@
 
 - `allure-results/environment.properties` (the DUT, the profile and its SM3 digest, the tool) and
   `allure-results/categories.json` (product defects apart from broken links and harness faults);
-- `report/index.html`: the single-file Allure 3 report, generated offline by the npm package
+- `report/allure.html`: the single-file Allure 3 report (per-test detail, grouped part › section ›
+  clause, with the DUT's history), generated offline by the npm package
   `allure` (package.json) and then cleaned of everything that would reach an outside host (Allure
   3.18 embeds Google Tag Manager with no option to turn it off; notes/pcsc-stack.md "Allure HTML
   offline"); `external_references()` is the definition of "loads nothing from outside";
 - `certificate.json`: the verdict per clause and the certification rule's outcome, judged from
   our own per-test verdicts (`--yikatong-results`), never from the report generator's exit code.
+  The verdict page in front of the Allure report (`report/index.html`) is rendered from it by
+  `conformance.verdict_page`.
 
 Digests are SM3 (GB/T 32905) so that a regulator can recompute them with any SM3 tool: a set of
 files is digested as a manifest, one line `<sm3 hex>  <relative path>` per file in path order,
@@ -49,6 +52,8 @@ RULE = ("certified only when no clause in scope failed or broke, every applicabl
 #: exit status of `ykt certify` (README "Exit status"): verdicts first, then refusals before running,
 #: whose codes follow BSD sysexits so that no refusal reads like a verdict
 EXIT_CERTIFIED, EXIT_FAILED, EXIT_BROKEN, EXIT_INCOMPLETE, EXIT_NOT_CERTIFIABLE = 0, 1, 2, 3, 4
+#: the run was judged (certificate.json written) but its HTML report could not be produced
+EXIT_REPORT = 5
 EXIT_USAGE, EXIT_UNAVAILABLE, EXIT_IO = 64, 69, 74
 #: how long a certificate is valid from its date (source: modelled; no public rule found)
 VALIDITY_DAYS = 365
@@ -213,8 +218,11 @@ def mask_results(*paths: Path) -> list[str]:
 # -- the HTML report ---------------------------------------------------------------------------
 #: hosts named only as XML namespace identifiers (xmlns="http://www.w3.org/2000/svg"): never fetched
 NAMESPACE_HOSTS = frozenset({"www.w3.org"})
-_ABSOLUTE_URL = re.compile(r"\b(?:https?|wss?|ftp)://(?P<host>[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)(?::\d+)?"
-                           r"(?:[/?#][^\s\"'`<>\\)]*)?")
+_ABSOLUTE_URL = re.compile(r"\b(?:https?|wss?|ftp)://(?P<host>[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*|\[[0-9A-Fa-f:.]+\])"
+                           r"(?::\d+)?(?:[/?#][^\s\"'`<>\\)]*)?")
+#: an inline script that only assigns a JSON document to a global (Allure's `window.allureReportOptions
+#: = {...}`): data the code reads, not code
+_DATA_ASSIGNMENT = re.compile(r"\s*window\.[A-Za-z_$][\w$]*\s*=\s*(?P<json>[\[{].*[\]}])\s*;?\s*", re.S)
 _CSS_URL = re.compile(r"(?:url\(\s*|@import\s+)[\"']?(?P<url>[^\"')\s;]+)")
 _DATA_BUNDLE = re.compile(r"data:text/(?P<kind>javascript|css);base64,(?P<payload>[A-Za-z0-9+/=]+)")
 #: attributes whose URL the browser loads (or navigates to) by itself
@@ -235,8 +243,8 @@ def generator() -> Path | None:
 
 
 INSTALL_HINT = (f"install the report generator with `npm ci` in {PROJECT_ROOT} (npm package allure 3.18.0, "
-                f"package.json; scripts/install-system-deps does it), then re-run with the same --out "
-                f"or generate by hand: node_modules/.bin/allure awesome OUT/allure-results --single-file -o OUT/report")
+                f"package.json; scripts/install-system-deps does it), then re-run "
+                f"(the certificate and the verdict page are written without it)")
 
 
 def _external(url: str) -> bool:
@@ -247,6 +255,36 @@ def _external(url: str) -> bool:
 
 def _urls_in_code(code: str) -> list[str]:
     return [m.group(0) for m in _ABSOLUTE_URL.finditer(code) if m.group("host").lower() not in NAMESPACE_HOSTS]
+
+
+def _strings(value) -> Iterable[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from _strings(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _strings(v)
+
+
+def _urls_in_data(document) -> list[str]:
+    """The strings of a JSON document that are each, as a whole, an absolute URL outside the file:
+    what the code could hand to fetch() or an <img> as it stands. A string that only mentions a URL
+    in its text (a report name naming an http: DUT) is not a URL, and loads nothing."""
+    return [text for text in _strings(document)
+            if (m := _ABSOLUTE_URL.fullmatch(text.strip())) and m.group("host").lower() not in NAMESPACE_HOSTS]
+
+
+def _data_document(code: str):
+    """The JSON document an inline script only assigns to a global, or None when it is code."""
+    m = _DATA_ASSIGNMENT.fullmatch(code)
+    if m is None:
+        return None
+    try:
+        return json.loads(m.group("json"))
+    except ValueError:
+        return None
 
 
 class _Markup(HTMLParser):
@@ -267,13 +305,15 @@ class _Markup(HTMLParser):
             if tag == "meta" and name == "content" and "url=" in value.lower():
                 self.found.append(f"<meta content={value[:120]}>")
         self._in = tag if tag in ("script", "style") else None
+        if self._in:
+            self.code.append("")
 
     def handle_endtag(self, tag):
         self._in = None
 
     def handle_data(self, data):
         if self._in:
-            self.code.append(data)
+            self.code[-1] += data
 
 
 def external_references(html: str) -> list[str]:
@@ -286,9 +326,12 @@ def external_references(html: str) -> list[str]:
     code (inline scripts and styles, and the base64 `data:text/javascript|css` bundles decoded):
     any absolute http(s)/ws(s)/ftp URL literal, which is what a fetch/XHR/import or CSS url()
     target outside the file looks like, except XML namespace names (www.w3.org, never fetched),
-    and any CSS url()/@import that is not inert; (3) any analytics marker (Tag Manager, gtag,
-    dataLayer). The report's *data* (the test results and attachments, base64 in `d(...)` calls)
-    is text shown to the reader and never loaded, so it is not searched for URLs.
+    and any CSS url()/@import that is not inert; (3) in an inline script that only assigns a JSON
+    document to a global (the report's options): any string that is, as a whole, such a URL (the
+    code may load it, as Allure does its logo), but not a text that merely mentions one (the report
+    name of an http: DUT); (4) any analytics marker (Tag Manager, gtag, dataLayer). The report's
+    *data* (test results, environment and attachments, base64 in `d(...)` calls) is text shown to the
+    reader and never loaded, so it is not searched for URLs: an http: DUT's address there is text.
     """
     parser = _Markup()
     parser.feed(html)
@@ -300,12 +343,16 @@ def external_references(html: str) -> list[str]:
         except (binascii.Error, ValueError):
             found.append(f"undecodable data:text/{m.group('kind')} bundle")
     for text in code:
+        lowered = text.lower()
+        found += [f"analytics: {marker}" for marker in _ANALYTICS if marker in lowered]
+        document = _data_document(text)
+        if document is not None:
+            found += _urls_in_data(document)
+            continue
         found += _urls_in_code(text)
         found += [f"url({m.group('url')[:120]})" for m in _CSS_URL.finditer(text)
                   if _external(m.group("url")) and ("//" in m.group("url") or "." in m.group("url"))
                   and not m.group("url").startswith(("${", "`", "+"))]
-        lowered = text.lower()
-        found += [f"analytics: {marker}" for marker in _ANALYTICS if marker in lowered]
     return found
 
 
@@ -371,21 +418,57 @@ def sanitize_html(html: str) -> tuple[str, list[str]]:
 
 @dataclass
 class HtmlReport:
+    """A generated page (or why it could not be produced: `error`, and then `path` is None)."""
+
     path: Path | None
     removed: list[str] = field(default_factory=list)
     error: str | None = None
     seconds: float = 0.0
 
 
+#: the Allure report's file in report/ (index.html there is the verdict page, conformance.verdict_page)
+ALLURE_FILE = "allure.html"
+#: tests grouped part › section › clause: the labels conformance.plugin sets from the clause
+GROUP_BY = ("epic", "feature", "story")
+#: Allure 3's Chinese locale (zh-CN); the report's own words stay bilingual on the verdict page
+LANGUAGE = "zh"
+#: labels that describe the lab machine, not the DUT
+HIDDEN_LABELS = ("host", "thread")
+
+
 def allure_config(name: str) -> dict:
     return {"name": name, "categories": [{k: v for k, v in c.items() if k != "description"} for c in CATEGORIES]}
 
 
-def build_html(results_dir: Path, report_dir: Path, *, name: str, timeout: float = 300) -> HtmlReport:
-    """Generate the single-file report, clean it, and verify it loads nothing from outside.
+def _quiet_teardown(after: dict) -> bool:
+    """A fixture teardown that neither failed nor broke and left nothing to show (no step, attachment
+    or parameter), such as the `<fixture>::<lambda>` bookkeeping finalizer pytest adds to every
+    fixture (allure-pytest writes it without a status: its container closes first)."""
+    return after.get("status") in (None, "passed") and not any(after.get(k) for k in ("steps", "attachments",
+                                                                                     "parameters"))
 
-    The generator's exit status says nothing about the run's verdicts (it exits 0 when tests
-    failed); an HTML that still references an outside host after cleaning is deleted, not shipped.
+
+def tidy_results(source: Path, target: Path) -> None:
+    """Copy allure-results to `target` for the report, without the quiet teardowns (the evidence in
+    allure-results is left as the run wrote it)."""
+    shutil.copytree(source, target)
+    for path in target.glob("*-container.json"):
+        container = json.loads(path.read_text(encoding="utf-8"))
+        afters = [a for a in container.get("afters", []) if not _quiet_teardown(a)]
+        if afters != container.get("afters", []):
+            container["afters"] = afters
+            path.write_text(json.dumps(container, ensure_ascii=False), encoding="utf-8")
+
+
+def build_html(results_dir: Path, report_dir: Path, *, name: str, history: Path | None = None,
+               timeout: float = 300) -> HtmlReport:
+    """Generate the single-file Allure report `report_dir/allure.html`, clean it, and verify it
+    loads nothing from outside.
+
+    Tests are grouped part › section › clause, in Chinese; `history` is the DUT's Allure history
+    file (JSON lines, conformance.history), read for the trends and appended with this run. The
+    generator's exit status says nothing about the run's verdicts (it exits 0 when tests failed);
+    an HTML that still references an outside host after cleaning is deleted, not shipped.
     """
     import time
 
@@ -396,17 +479,21 @@ def build_html(results_dir: Path, report_dir: Path, *, name: str, timeout: float
     if report_dir.exists():
         shutil.rmtree(report_dir)
     started = time.perf_counter()
+    options = ["--single-file", "--report-name", name, "--lang", LANGUAGE, "--group-by", ",".join(GROUP_BY),
+               *[arg for label in HIDDEN_LABELS for arg in ("--hide-labels", label)],
+               *(["--history-path", str(Path(history).resolve())] if history else [])]
     with tempfile.TemporaryDirectory(prefix="ykt-allure-") as tmp:
         config = Path(tmp) / "allurerc.json"
         config.write_text(json.dumps(allure_config(name), ensure_ascii=False), encoding="utf-8")
+        tidy_results(Path(results_dir), Path(tmp) / "allure-results")
         try:
             done = subprocess.run(
-                [str(allure), "awesome", str(Path(results_dir).resolve()), "--single-file",
-                 "-o", str(report_dir.resolve()), "--config", str(config), "--report-name", name],
+                [str(allure), "awesome", str(Path(tmp) / "allure-results"), "-o", str(report_dir.resolve()),
+                 "--config", str(config), *options],
                 cwd=tmp, capture_output=True, text=True, timeout=timeout, check=False)
         except (OSError, subprocess.TimeoutExpired) as exc:
             return HtmlReport(None, error=f"HTML report not generated: {exc}")
-    index = report_dir / "index.html"
+    index, page = report_dir / "index.html", report_dir / ALLURE_FILE
     if done.returncode != 0 or not index.is_file():
         tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
         return HtmlReport(None, error=f"HTML report not generated: allure exited {done.returncode}: {' / '.join(tail)}")
@@ -414,12 +501,12 @@ def build_html(results_dir: Path, report_dir: Path, *, name: str, timeout: float
         if extra != index:
             shutil.rmtree(extra) if extra.is_dir() else extra.unlink()
     html, removed = sanitize_html(index.read_text(encoding="utf-8"))
+    index.unlink()
     left = external_references(html)
     if left:
-        index.unlink()
         return HtmlReport(None, removed, f"HTML report withheld: it still references outside the file: {left[:5]}")
-    index.write_text(html, encoding="utf-8")
-    return HtmlReport(index, removed, seconds=time.perf_counter() - started)
+    page.write_text(html, encoding="utf-8")
+    return HtmlReport(page, removed, seconds=time.perf_counter() - started)
 
 
 # -- judging -----------------------------------------------------------------------------------

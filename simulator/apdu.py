@@ -77,6 +77,55 @@ def describe(sw: int) -> str:
     return "unknown status word"
 
 
+#: Command names by (CLA b8 set = proprietary class, INS, P1 or None for any P1): ISO/IEC 7816-4 §11
+#: (interindustry), PBOC / JT/T 978 purse and PSAM commands (transit-payment.md §1.3, §1.5), EMV
+#: GET PROCESSING OPTIONS. The one table of command names: traces, reports and the timing model's
+#: command classes (simulator.transport.timing) read it.
+COMMAND_NAMES: dict[tuple[bool, int, int | None], str] = {
+    (False, 0xA4, None): "SELECT",
+    (False, 0xB0, None): "READ BINARY",
+    (False, 0xB2, None): "READ RECORD",
+    (False, 0xD6, None): "UPDATE BINARY",
+    (False, 0xDC, None): "UPDATE RECORD",
+    (False, 0xE2, None): "APPEND RECORD",
+    (False, 0x84, None): "GET CHALLENGE",
+    (False, 0x82, None): "EXTERNAL AUTHENTICATE",
+    (False, 0x88, None): "INTERNAL AUTHENTICATE",
+    (False, 0x20, None): "VERIFY",
+    (False, 0xC0, None): "GET RESPONSE",
+    (False, 0xCA, None): "GET DATA",
+    (False, 0x70, None): "MANAGE CHANNEL",
+    (True, 0x5C, None): "GET BALANCE",
+    (True, 0x50, 0x00): "INITIALIZE FOR LOAD",
+    (True, 0x50, 0x01): "INITIALIZE FOR PURCHASE",
+    (True, 0x50, 0x03): "INITIALIZE FOR CAPP PURCHASE",
+    (True, 0xDC, None): "UPDATE CAPP DATA CACHE",
+    (True, 0x54, None): "DEBIT FOR PURCHASE",
+    (True, 0x52, None): "CREDIT FOR LOAD",
+    (True, 0x5A, None): "GET TRANSACTION PROVE",
+    (True, 0x1E, None): "APPLICATION BLOCK",
+    (True, 0x24, None): "PIN UNBLOCK",
+    (True, 0x5E, 0x00): "RELOAD PIN",
+    (True, 0x5E, 0x01): "CHANGE PIN",
+    (True, 0xA8, None): "GET PROCESSING OPTIONS",
+    (True, 0xCA, None): "GET DATA",
+    (True, 0x70, None): "PSAM MAC1",  # 消费交易初始化
+    (True, 0x72, None): "PSAM VERIFY MAC2",
+    (True, 0x1A, None): "DES INITIALIZE",
+    (True, 0xFA, None): "DES COMPUTE",
+}
+
+
+def command_name(command: bytes) -> str | None:
+    """The name of a command APDU from its CLA class, INS and P1; None when the table has none."""
+    if len(command) < 2:
+        return None
+    proprietary = bool(command[0] & 0x80)
+    if len(command) > 2 and (name := COMMAND_NAMES.get((proprietary, command[1], command[2]))):
+        return name
+    return COMMAND_NAMES.get((proprietary, command[1], None))
+
+
 class CardError(Exception):
     """Raised inside a card to answer with a status word; never escapes the card."""
 

@@ -31,6 +31,7 @@ from simulator.devices.issuer import IssuerKeys
 from simulator.devices.ssse_reader import ReadError, ReadOut, read_card
 from simulator.privacy import TraceMasker
 from simulator.profile import ProfileError, load_persona, persona_names
+from simulator.trace import render as render_trace
 from simulator.transport import (
     VPCD_PORT,
     LinkError,
@@ -78,12 +79,7 @@ def _print_readout(readout: ReadOut, *, show_personal_data: bool) -> None:
 
 
 def _trace_lines(recorder: TraceRecorder) -> list[str]:
-    masker = TraceMasker.from_profiles()
-    return [
-        f"{x.seconds * 1e3:8.3f} ms  > {masker.command(x.command).hex().upper()}\n"
-        f"             < {masker.response(x.command, x.response).hex().upper()}"
-        for x in recorder.exchanges
-    ]
+    return render_trace(recorder.exchanges, TraceMasker.from_profiles()).splitlines()
 
 
 @card_app.command("personas")

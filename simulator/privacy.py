@@ -4,13 +4,16 @@ Two layers, both on by default:
 - *values*: element values a reader decoded (社会保障号码, 姓名, 出生日期, ...) are masked by
   `mask_value` according to their kind before they are shown;
 - *bytes*: an APDU trace is masked structurally: a READ RECORD response whose record tag is a
-  personal element of the profile has its value bytes replaced, whatever the card's content is,
-  so a real card's data is masked without our knowing it in advance.
+  personal element of the profile has its value bytes marked as a masked `Span` (what it is and
+  how long), whatever the card's content is, so a real card's data is masked without our knowing
+  it in advance; a trace shows the span as «18 bytes masked: 社会保障号码», never the bytes.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -45,21 +48,48 @@ def mask_text(text: str) -> str:
     return _CITIZEN_ID.sub(lambda m: m.group(0)[:4] + "*" * 12 + m.group(0)[-2:], text)
 
 
+@dataclass(frozen=True, slots=True)
+class Span:
+    """Bytes [start, stop) of an APDU that hold personal data, and what they are (the profile's
+    name of the element, e.g. 社会保障号码): a trace shows the span as masked, not its bytes."""
+
+    start: int
+    stop: int
+    what: str
+
+    def __len__(self) -> int:
+        return self.stop - self.start
+
+
+def apply_spans(data: bytes, spans: tuple[Span, ...]) -> bytes:
+    """`data` with every masked span overwritten by MASK_BYTE (the byte-level form of a mask)."""
+    out = bytearray(data)
+    for span in spans:
+        out[span.start : span.stop] = bytes([MASK_BYTE]) * len(span)
+    return bytes(out)
+
+
 class TraceMasker:
-    """Masks PINs and personal data in APDU exchanges, by what the profiles mark personal:
+    """Finds PINs and personal data in APDU exchanges, by what the profiles mark personal:
     the SSSE's record tags, the financial application's BER-TLV tags (PAN, Track 2) wherever
-    they appear in a response, and the purse's cardholder file read by SFI."""
+    they appear in a response, and the purse's cardholder file read by SFI.
+
+    `command_spans` / `response_spans` say where personal bytes are and what they are (for a trace
+    that marks them as masked); `command` / `response` return the bytes with those spans masked."""
 
     #: INS whose command data is a PIN or carries one (VERIFY, CHANGE/RELOAD PIN, UNBLOCK).
     SECRET_INS = frozenset((0x20, 0x5E, 0x24))
     #: INS whose command data is a record (UPDATE RECORD, APPEND RECORD).
     RECORD_WRITE_INS = frozenset((0xDC, 0xE2))
+    PIN = "PIN"
+    CITIZEN_ID = "社会保障号码"
 
-    def __init__(self, *, record_tags: set[int] = frozenset(), tlv_tags: set[int] = frozenset(),
-                 binary_files: dict[int, int] | None = None) -> None:
-        self.record_tags = frozenset(record_tags)
-        self.tlv_tags = frozenset(tlv_tags)
-        #: SFI -> offset from which a transparent file's bytes are personal
+    def __init__(self, *, record_tags: Mapping[int, str] | None = None, tlv_tags: Mapping[int, str] | None = None,
+                 binary_files: Mapping[int, tuple[int, str]] | None = None) -> None:
+        #: record tag -> element name, BER-TLV tag -> element name
+        self.record_tags = dict(record_tags or {})
+        self.tlv_tags = dict(tlv_tags or {})
+        #: SFI -> (offset from which a transparent file's bytes are personal, file name)
         self.binary_files = dict(binary_files or {})
 
     @classmethod
@@ -69,67 +99,80 @@ class TraceMasker:
         qpboc = load("national/qpboc", "qpboc")
         purse = load("national/epurse", "epurse")
         return cls(
-            record_tags={e["tag"] for e in ssse["elements"].values() if e["personal"]},
-            tlv_tags={int(e["tag"], 16) for e in qpboc["elements"].values() if e.get("personal")},
-            binary_files={f["sfi"]: f.get("personal_from", 0) for f in purse["files"] if f.get("personal")},
+            record_tags={e["tag"]: e["zh"] for e in ssse["elements"].values() if e["personal"]},
+            tlv_tags={int(e["tag"], 16): e["zh"] for e in qpboc["elements"].values() if e.get("personal")},
+            binary_files={f["sfi"]: (f.get("personal_from", 0), f["zh"]) for f in purse["files"] if f.get("personal")},
         )
 
-    def _mask(self, data: bytes, keep: int) -> bytes:
-        keep = min(keep, len(data))
-        return data[:keep] + bytes([MASK_BYTE]) * (len(data) - keep)
+    @staticmethod
+    def _from(start: int, stop: int, what: str) -> tuple[Span, ...]:
+        return (Span(start, stop, what),) if stop > start else ()
 
-    def _record(self, record: bytes) -> bytes:
-        return self._mask(record, 2) if record and record[0] in self.record_tags else record
+    def _record(self, record: bytes, at: int) -> tuple[Span, ...]:
+        """A personal TLV record's value (tag and length kept), `at` its offset in the APDU."""
+        if not record or record[0] not in self.record_tags:
+            return ()
+        return self._from(at + min(2, len(record)), at + len(record), self.record_tags[record[0]])
 
-    def _tlv(self, buf: bytearray, start: int, end: int) -> None:
-        """Mask, in place, personal primitive values inside (nested) BER-TLV between start and end;
-        ValueError when those bytes are not TLV."""
-        i = start
+    def _tlv(self, data: bytes, start: int, end: int) -> list[Span]:
+        """Personal primitive values inside (nested) BER-TLV between start and end; ValueError when
+        those bytes are not TLV."""
+        spans, i = [], start
         while i < end:
-            if buf[i] in (0x00, 0xFF):  # padding between objects
+            if data[i] in (0x00, 0xFF):  # padding between objects
                 i += 1
                 continue
-            tag, j = read_tag(buf, i)
-            n, k = read_length(buf, j)
+            tag, j = read_tag(data, i)
+            n, k = read_length(data, j)
             if k + n > end:
                 raise ValueError("TLV object runs past its parent")
             if tag in self.tlv_tags:
-                buf[k : k + n] = bytes([MASK_BYTE]) * n
+                spans += self._from(k, k + n, self.tlv_tags[tag])
             elif _constructed(tag):
-                self._tlv(buf, k, k + n)
+                spans += self._tlv(data, k, k + n)
             i = k + n
+        return spans
+
+    def command_spans(self, command: bytes) -> tuple[Span, ...]:
+        """Where a command carries a PIN or a personal record (header and Lc never)."""
+        if len(command) < 6:
+            return ()
+        ins, p1, data = command[1], command[2], command[5:]
+        if ins in self.SECRET_INS:
+            return self._from(5, len(command), self.PIN)
+        if ins in self.RECORD_WRITE_INS:
+            return self._record(data, 5)
+        if ins == 0xD6 and p1 & 0x80 and (p1 & 0x1F) in self.binary_files:  # UPDATE BINARY of a personal file
+            offset, what = self.binary_files[p1 & 0x1F]
+            return self._from(5 + max(offset - command[3], 0), len(command), what)
+        return ()
+
+    def response_spans(self, command: bytes, response: bytes) -> tuple[Span, ...]:
+        """Where a response (data + SW) carries personal data; the status word never."""
+        if len(command) < 4 or len(response) < 3:
+            return ()
+        data = response[:-2]
+        ins, p1 = command[1], command[2]
+        if ins == 0xB0 and p1 & 0x80 and (p1 & 0x1F) in self.binary_files:
+            offset, what = self.binary_files[p1 & 0x1F]  # P2 is the offset of the read
+            return self._from(max(offset - command[3], 0), len(data), what)
+        if ins == 0xB2 and data[0] in self.record_tags:
+            return self._record(data, 0)
+        try:
+            spans = self._tlv(data, 0, len(data))
+        except ValueError:
+            spans = []  # not TLV: only the generic rule below applies
+        seen = apply_spans(data, tuple(spans))
+        spans += [Span(m.start() + 4, m.end(), self.CITIZEN_ID) for m in _CITIZEN_ID_BYTES.finditer(seen)]
+        return tuple(sorted(spans, key=lambda s: s.start))
 
     def command(self, command: bytes) -> bytes:
         """`command` with a PIN or a personal record in its data masked (header and Lc kept)."""
-        if len(command) < 6:
-            return command
-        ins, data = command[1], command[5:]
-        if ins in self.SECRET_INS:
-            return command[:5] + self._mask(data, 0)
-        if ins in self.RECORD_WRITE_INS:
-            return command[:5] + self._record(data)
-        p1 = command[2]
-        if ins == 0xD6 and p1 & 0x80 and (p1 & 0x1F) in self.binary_files:  # UPDATE BINARY of a personal file
-            return command[:5] + self._mask(data, max(self.binary_files[p1 & 0x1F] - command[3], 0))
-        return command
+        return apply_spans(command, self.command_spans(command))
 
     def response(self, command: bytes, response: bytes) -> bytes:
         """`response` with personal values replaced by '*' bytes (status word kept)."""
-        if len(command) < 4 or len(response) < 3:
-            return response
-        data, sw = response[:-2], response[-2:]
-        ins, p1 = command[1], command[2]
-        if ins == 0xB0 and p1 & 0x80 and (p1 & 0x1F) in self.binary_files:
-            keep = self.binary_files[p1 & 0x1F] - command[3]  # P2 is the offset
-            return self._mask(data, max(keep, 0)) + sw
-        if ins == 0xB2 and data[0] in self.record_tags:
-            return self._record(data) + sw
-        buf = bytearray(data)
-        try:
-            self._tlv(buf, 0, len(buf))
-        except ValueError:
-            buf = bytearray(data)  # not TLV: only the generic rule below applies
-        return _CITIZEN_ID_BYTES.sub(lambda m: self._mask(m.group(0), 4), bytes(buf)) + sw
+        return apply_spans(response, self.response_spans(command, response))
 
 
 def _constructed(tag: int) -> bool:

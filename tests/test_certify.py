@@ -144,15 +144,20 @@ def test_nothing_applicable_certifies_nothing(tmp_path):
     assert "no clause was tested" in cert["outcome"]["reason"]
 
 
-def test_without_the_html_generator_the_certificate_is_still_written(tmp_path, monkeypatch):
+@pytest.mark.parametrize(("outcome", "exit_code"), [("fail", 1), ("pass", report.EXIT_REPORT)])
+def test_without_the_html_generator_the_certificate_and_verdict_are_written_and_the_exit_says_so(
+        tmp_path, monkeypatch, outcome, exit_code):
+    """A report that cannot be produced is an error (exit 5) unless the verdict is already worse."""
     monkeypatch.setattr(report, "generator", lambda: None)
     ids = card_clauses()
-    write_suite(tmp_path / "suites", {cid: "pass" for cid in ids} | {ids[0]: "fail"})
+    write_suite(tmp_path / "suites", {cid: "pass" for cid in ids} | {ids[0]: outcome})
     code, output = run_cli("certify", "--suites-dir", str(tmp_path / "suites"), "--out", str(tmp_path / "out"))
-    assert code == 1, output
-    assert "npm ci" in output and not (tmp_path / "out" / "report").exists()
+    assert code == exit_code, output
+    assert "npm ci" in output and not (tmp_path / "out" / "report" / report.ALLURE_FILE).exists()
     cert = json.loads((tmp_path / "out" / "certificate.json").read_text(encoding="utf-8"))
-    assert "npm ci" in cert["evidence"]["html"] and not any(f.startswith("report/") for f in cert["evidence"]["files"])
+    assert "npm ci" in cert["evidence"]["html"] and f"report/{report.ALLURE_FILE}" not in cert["evidence"]["files"]
+    page = (tmp_path / "out" / "report" / "index.html").read_text(encoding="utf-8")
+    assert ("NOT CERTIFIED" if outcome == "fail" else "CERTIFIED") in page and "not generated" in page
 
 
 def test_a_suite_that_does_not_collect_is_broken_not_passed(tmp_path):
@@ -315,7 +320,7 @@ def readable_texts(path: Path) -> list[str]:
 @pytest.mark.parametrize("run", ["reference_run", "mutant_run"])
 def test_run_writes_no_unmasked_personal_datum(run, request):
     suite, out, done = request.getfixturevalue(run)
-    files = [p for p in out.rglob("*") if p.is_file()]
+    files = [p for root in (out, out.parent / "history") for p in root.rglob("*") if p.is_file()]
     assert any(p.parent.name == "allure-results" for p in files), done.stdout + done.stderr
     needles = personal_data()
     gbk_names = {p.values["name"].encode("gbk"): p.name for p in
@@ -323,9 +328,9 @@ def test_run_writes_no_unmasked_personal_datum(run, request):
     leaks = []
     for path in files:
         raw = path.read_bytes()
-        leaks += [f"{path.relative_to(out)}: {what} (raw GBK)" for b, what in gbk_names.items() if b in raw]
+        leaks += [f"{path.relative_to(out.parent)}: {what} (raw GBK)" for b, what in gbk_names.items() if b in raw]
         for text in readable_texts(path):
-            leaks += [f"{path.relative_to(out)}: {what}" for needle, what in needles.items() if needle in text]
+            leaks += [f"{path.relative_to(out.parent)}: {what}" for needle, what in needles.items() if needle in text]
     leaks = sorted(set(leaks))
     assert not leaks, f"unmasked synthetic personal data in the {suite} run's evidence:\n" + "\n".join(leaks)
 
@@ -359,8 +364,9 @@ def test_reference_run_certificate(reference_run):
     assert f"profile.sm3={cert['profile']['sm3']}" in props and "dut.spec=sim" in props
     categories = json.loads((out / "allure-results" / "categories.json").read_text(encoding="utf-8"))
     assert [c["matchedStatuses"] for c in categories[:2]] == [["failed"], ["broken"]]
-    if (out / "report" / "index.html").exists():
-        assert report.external_references((out / "report" / "index.html").read_text(encoding="utf-8")) == []
+    for page in ("index.html", "summary.html", report.ALLURE_FILE):
+        if (out / "report" / page).exists():
+            assert report.external_references((out / "report" / page).read_text(encoding="utf-8")) == [], page
 
 
 def test_a_card_mutant_fails_certification_with_its_clause(mutant_run):

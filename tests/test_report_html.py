@@ -1,10 +1,12 @@
-"""The single-file HTML report: it opens from file:// in a real browser (headless Chromium), shows
-the numbers of our run, and loads nothing from outside the file.
+"""The HTML report: the verdict page (report/index.html), the printable summary and the single-file
+Allure report (report/allure.html) open from file:// in a real browser (headless Chromium), show
+the verdict and the numbers of our run, and load nothing from outside the file.
 
 "Loads nothing from outside" is defined by `conformance.report.external_references` and checked
 three ways here: that function on the shipped file, independent markup checks, and Chromium's own
 network log of the page (no http(s)/ws request initiated by the report). The generator's raw
-output (with Google Tag Manager) is the control: every check must catch it.
+output (with Google Tag Manager) is the control: every check must catch it. The verdict page and
+the summary hold no script at all (they work without JavaScript): what Chromium shows is the markup.
 """
 
 from __future__ import annotations
@@ -14,13 +16,14 @@ import json
 import re
 import shutil
 import subprocess
+from html import escape
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from conformance import certify, report
-from simulator.profile import clauses
+from simulator.profile import clauses, source_line
 
 #: outcome -> how many tests of the synthetic suite have it, and the Allure status it shows as
 PLAN = {"pass": 5, "fail": 2, "broken": 1, "na": 2}
@@ -68,7 +71,7 @@ def synthetic_run(allure, tmp_path_factory) -> Path:
     out = root / "out"
     result = invoke("certify", "--suites-dir", str(root / "suites"), "--out", str(out))
     assert result.exit_code == 1, result.output
-    assert (out / "report" / "index.html").is_file(), result.output
+    assert (out / "report" / report.ALLURE_FILE).is_file(), result.output
     return out
 
 
@@ -153,12 +156,18 @@ def test_the_generator_output_would_call_home_and_every_check_sees_it(raw_report
 
 
 def test_shipped_report_references_nothing_outside_the_file(synthetic_run):
-    html = (synthetic_run / "report" / "index.html").read_text(encoding="utf-8")
+    html = (synthetic_run / "report" / report.ALLURE_FILE).read_text(encoding="utf-8")
     assert report.external_references(html) == []
     assert independent_markup_check(html) == []
-    assert sorted(p.name for p in (synthetic_run / "report").iterdir()) == ["index.html"]
+    assert sorted(p.name for p in (synthetic_run / "report").iterdir()) == [report.ALLURE_FILE, "index.html",
+                                                                           "summary.html"]
+    for page in ("index.html", "summary.html"):
+        text = (synthetic_run / "report" / page).read_text(encoding="utf-8")
+        assert report.external_references(text) == [] and independent_markup_check(text) == []
+        assert "<script" not in text
     cert = json.loads((synthetic_run / "certificate.json").read_text(encoding="utf-8"))
-    assert cert["evidence"]["files"]["report/index.html"] == report.file_sm3(synthetic_run / "report" / "index.html")
+    for page in (report.ALLURE_FILE, "index.html", "summary.html"):
+        assert cert["evidence"]["files"][f"report/{page}"] == report.file_sm3(synthetic_run / "report" / page)
     assert any("googletagmanager" in r for r in cert["evidence"]["removed_from_html"])
     blobs = dict(re.findall(r'd\("([^"]+)","([A-Za-z0-9+/=]*)"\)', html))
     categories = base64.b64decode(blobs["widgets/categories.json"]).decode("utf-8")
@@ -168,7 +177,7 @@ def test_shipped_report_references_nothing_outside_the_file(synthetic_run):
 
 
 def test_report_opens_from_file_and_shows_our_numbers(chromium, synthetic_run, tmp_path):
-    dom, requests = render(chromium, synthetic_run / "report" / "index.html", tmp_path)
+    dom, requests = render(chromium, synthetic_run / "report" / report.ALLURE_FILE, tmp_path)
     expected = {SHOWN_AS[o]: n for o, n in PLAN.items()} | {"total": sum(PLAN.values())}
     assert shown_counts(dom) == expected, shown_counts(dom)
     assert requests == []
@@ -179,19 +188,168 @@ def test_browser_network_log_catches_a_report_that_calls_home(chromium, raw_repo
     assert any("googletagmanager" in url for url in requests), requests
 
 
-def test_card_mutant_report_shows_its_failures(chromium, allure, tmp_path):
+@pytest.fixture(scope="module")
+def mutant_run(allure, tmp_path_factory) -> Path:
+    """`ykt certify --suite card` against a card mutant: not certified, a clause fails."""
     from conformance.mutants import all_mutants
 
     mutants = {m.name for m in all_mutants().values() if m.role == "card"}
     if "card_record_not_found_6a82" not in mutants or "card" not in certify.available_suites():
         pytest.skip("no card suite or no card mutant card_record_not_found_6a82 yet")
-    out = tmp_path / "run"
+    out = tmp_path_factory.mktemp("mutant") / "run"
     result = invoke("certify", "--suite", "card", "--dut", "sim:mutant=card_record_not_found_6a82", "--out", str(out))
     assert result.exit_code == 1, result.output
-    assert (out / "report" / "index.html").is_file(), result.output
-    results = json.loads((out / "results.json").read_text(encoding="utf-8"))
-    dom, requests = render(chromium, out / "report" / "index.html", tmp_path / "browser")
+    return out
+
+
+@pytest.fixture(scope="module")
+def passing_runs(allure, tmp_path_factory) -> list[Path]:
+    """Two runs of `--suite reader_api --dut sim` side by side: certified, the second with a history."""
+    if "reader_api" not in certify.available_suites():
+        pytest.skip("no reader_api suite")
+    root = tmp_path_factory.mktemp("passing")
+    runs = [root / "first", root / "second"]
+    for out in runs:
+        result = invoke("certify", "--suite", "reader_api", "--dut", "sim", "--out", str(out))
+        assert result.exit_code == 0, result.output
+    return runs
+
+
+@pytest.fixture(scope="module")
+def http_run(allure, tmp_path_factory) -> tuple[Path, str]:
+    """`ykt certify --suite terminal --dut http://...` against the reference bus validator served
+    from a thread of this process (the card relayed back over HTTP): (run folder, the DUT's URL)."""
+    from test_terminal_service import BUS_ICS, in_thread
+
+    from conformance.service import reference_app
+
+    out = tmp_path_factory.mktemp("http") / "run"
+    with in_thread(reference_app("bus", None)) as client:
+        url = str(client.base_url).rstrip("/")
+        result = invoke("certify", "--suite", "terminal", "--dut", url, "--ics", str(BUS_ICS), "--out", str(out))
+    assert result.exit_code == 0, result.output
+    return out, url
+
+
+def first_screen(dom: str) -> str:
+    """The visible text before the per-clause table: what the page opens on."""
+    head = dom[dom.index("<body"): dom.index("<table")]
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", head))
+
+
+def test_card_mutant_report_shows_its_failures(chromium, mutant_run, tmp_path):
+    results = json.loads((mutant_run / "results.json").read_text(encoding="utf-8"))
+    dom, requests = render(chromium, mutant_run / "report" / report.ALLURE_FILE, tmp_path / "browser")
     shown = shown_counts(dom)
     assert shown["failed"] == sum(r["verdict"] == "fail" for r in results) > 0
     assert shown["passed"] == sum(r["verdict"] == "pass" for r in results)
     assert requests == []
+
+
+def test_verdict_page_of_a_failing_run_opens_on_not_certified_and_the_failing_clause(chromium, mutant_run, tmp_path):
+    cert = json.loads((mutant_run / "certificate.json").read_text(encoding="utf-8"))
+    failing = [c["id"] for c in cert["clauses"] if c["verdict"] == "fail"]
+    dom, requests = render(chromium, mutant_run / "report" / "index.html", tmp_path / "browser")
+    screen = first_screen(dom)
+    assert "NOT CERTIFIED" in screen and "未通过认证" in screen and cert["outcome"]["reason"] in screen
+    assert failing and all(cid in screen for cid in failing), screen
+    assert 'href="allure.html"' in dom and 'href="summary.html"' in dom
+    assert requests == []
+    source = (mutant_run / "report" / "index.html").read_text(encoding="utf-8")
+    for cid in failing:  # the per-clause table: the clause's statement, source and 不合格
+        row = re.search(rf"<tr>(?:(?!</tr>).)*>{cid}</td>(?:(?!</tr>).)*</tr>", source, flags=re.S).group(0)
+        clause = clauses()[cid]
+        assert "不合格" in row and escape(clause["statement"]) in row and escape(source_line(clause)) in row
+    assert "<script" not in source
+
+
+def test_printable_summary_has_the_parts_of_a_test_report(chromium, mutant_run, tmp_path):
+    dom, requests = render(chromium, mutant_run / "report" / "summary.html", tmp_path / "browser")
+    for part in ("检测报告", "报告编号", "检测依据", "样品描述", "单项判定", "检测结论", "不合格", "合格"):
+        assert part in dom, part
+    assert "@page" in (mutant_run / "report" / "summary.html").read_text(encoding="utf-8") and requests == []
+
+
+def test_allure_groups_by_clause_with_the_statement_and_evidence_on_the_test(mutant_run):
+    results_dir = mutant_run / "allure-results"
+    results = [json.loads(p.read_text(encoding="utf-8")) for p in results_dir.glob("*-result.json")]
+    catalogue = clauses()
+    for r in results:
+        labels = {label["name"]: label["value"] for label in r["labels"]}
+        clause = catalogue[labels["clause"]]
+        assert (labels["epic"], labels["feature"]) == (clause["part"], clause["section"])
+        assert labels["story"].startswith(clause["id"]) and clause["statement"] in r["description"]
+        assert any(a["name"].startswith("APDU trace") for a in r.get("attachments", [])), r["name"]
+    containers = [json.loads(p.read_text(encoding="utf-8")) for p in results_dir.glob("*-container.json")]
+    fixtures = {f["name"] for c in containers for f in c.get("befores", []) + c.get("afters", [])}
+    assert not {"_applicability", "_clause_labels"} & fixtures
+    assert not any(f.get("attachments") for c in containers for f in c.get("afters", []))
+    html = (mutant_run / "report" / report.ALLURE_FILE).read_text(encoding="utf-8")
+    options = json.loads(re.search(r"window\.allureReportOptions = (\{.*?\});?\s*</script>", html, re.S).group(1))
+    assert options["groupBy"] == list(report.GROUP_BY) and options["reportLanguage"] == report.LANGUAGE
+    blobs = dict(re.findall(r'd\("([^"]+)","([A-Za-z0-9+/=]*)"\)', html))
+    shown = [json.loads(base64.b64decode(v)) for k, v in blobs.items() if k.startswith("data/test-results/")]
+    assert shown and not any(f["name"].endswith("::<lambda>") for t in shown for f in t.get("teardown", []))
+
+
+def test_traces_name_commands_and_mark_masked_data(mutant_run):
+    traces = [p.read_text(encoding="utf-8") for p in (mutant_run / "allure-results").glob("*-attachment.txt")]
+    text = "\n".join(traces)
+    assert "READ RECORD" in text and "SELECT" in text and " ms" in text
+    assert "bytes masked: 持卡人基本数据»" in text or "bytes masked: 社会保障号码»" in text
+    assert "2A2A2A" not in text
+
+
+def test_skipped_tests_carry_their_clause(synthetic_run):
+    found = (synthetic_run / "allure-results").glob("*-result.json")
+    results = [json.loads(p.read_text(encoding="utf-8")) for p in found]
+    skipped = [r for r in results if r["status"] == "skipped"]
+    assert len(skipped) == PLAN["na"]
+    for r in skipped:
+        names = {label["name"] for label in r["labels"]}
+        assert {"epic", "feature", "story", "clause"} <= names and r["description"]
+
+
+def test_verdict_page_of_a_passing_run_says_certified_with_its_trend(chromium, passing_runs, tmp_path):
+    first, second = passing_runs
+    dom, requests = render(chromium, second / "report" / "index.html", tmp_path / "browser")
+    assert "CERTIFIED" in first_screen(dom) and "NOT CERTIFIED" not in first_screen(dom) and requests == []
+    runs = [json.loads((out / "certificate.json").read_text(encoding="utf-8"))["run_id"] for out in passing_runs]
+    trend = dom[dom.index("Earlier runs"):]
+    assert all(run_id in trend for run_id in runs) and "(this run)" in trend
+    histories = sorted(p.name for p in (second.parent / "history").iterdir())
+    assert len(histories) == 2 and all(name.startswith("sim-") for name in histories)
+    allure_history = next(p for p in (second.parent / "history").iterdir() if p.name.endswith(".jsonl")
+                          and not p.name.endswith(".runs.jsonl"))
+    assert len(allure_history.read_text(encoding="utf-8").splitlines()) == 2
+
+
+def test_http_dut_gets_its_report_and_it_loads_nothing_from_outside(chromium, http_run, tmp_path):
+    out, url = http_run
+    cert = json.loads((out / "certificate.json").read_text(encoding="utf-8"))
+    assert cert["evidence"]["html"] == "written" and f"report/{report.ALLURE_FILE}" in cert["evidence"]["files"]
+    for page in ("index.html", "summary.html", report.ALLURE_FILE):
+        html = (out / "report" / page).read_text(encoding="utf-8")
+        assert report.external_references(html) == [] and independent_markup_check(html) == [], page
+        _, requests = render(chromium, out / "report" / page, tmp_path / page)
+        assert requests == [], page
+    index = (out / "report" / "index.html").read_text(encoding="utf-8")
+    assert url in index  # the DUT's address is text on the page, not a load
+
+
+@pytest.mark.parametrize(
+    ("html", "found"),
+    [
+        ('<script>window.o = {"reportName": "run of http://127.0.0.1:8700 (x)", "n": ["see http://a.b/c"]};</script>',
+         []),
+        ('<script>window.o = {"logo": "https://cdn.example.com/logo.png"};</script>',
+         ["https://cdn.example.com/logo.png"]),
+        ('<script>fetch("http://127.0.0.1:8700/decision")</script>', ["http://127.0.0.1:8700/decision"]),
+        ('<script>new WebSocket("ws://localhost:9000")</script>', ["ws://localhost:9000"]),
+        ('<p>DUT http://127.0.0.1:8700</p><a href="allure.html">detail</a>', []),
+        ('<img src="http://127.0.0.1:8700/x.png">', ["<img src=http://127.0.0.1:8700/x.png>"]),
+        ('<a href="http://127.0.0.1:8700/">the DUT</a>', ["<a href=http://127.0.0.1:8700/>"]),
+    ],
+)
+def test_external_references_tells_a_mention_from_a_load(html, found):
+    assert report.external_references(html) == found

@@ -565,6 +565,10 @@ def test_serve_refuses_an_unknown_kind_or_mutant():
         assert result.exit_code == 2 and named in result.output, (args, result.output)
 
 
+#: the vendor's declaration of the served reference bus validator: without one it is never certified
+BUS_ICS = ROOT / "tests" / "data" / "ics" / "bus.yaml"
+
+
 def certify(tmp_path: Path, name: str, *args: str) -> tuple[int, dict]:
     """`ykt certify` in its own process; its exit status and certificate."""
     out = tmp_path / name
@@ -584,7 +588,7 @@ def test_ykt_certify_through_vpcd_certifies_the_served_reference_and_not_a_serve
     reference = serve("--kind", "bus", log=tmp_path / "bus.log")
     try:
         code, certificate = certify(tmp_path, "reference", "--dut", vpcd, "--dut-info", f"control={reference.url}",
-                                    "--dut-info", f"alternate={pcscd.reader(1)}")
+                                    "--dut-info", f"alternate={pcscd.reader(1)}", "--ics", str(BUS_ICS))
     finally:
         reference.stop()
     assert code == 0, certificate.get("reason")

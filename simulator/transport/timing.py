@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from simulator import profile
-from simulator.apdu import CardError, CommandAPDU
+from simulator.apdu import CardError, CommandAPDU, command_name
 
 __all__ = [
     "COMMAND_CLASSES",
@@ -45,43 +45,37 @@ __all__ = [
 
 PROFILE = "national/timing"
 
-#: (CLA b8 set = proprietary, INS, P1 or None for any P1) -> command class in the profile's
-#: `processing`. INS codes are from transit-payment.md §1.3 (card) and §1.5 (PSAM), and ISO/IEC 7816-4.
-COMMAND_CLASSES: dict[tuple[bool, int, int | None], str] = {
-    (False, 0xA4, None): "select",
-    (False, 0xB0, None): "read",  # READ BINARY
-    (False, 0xB2, None): "read",  # READ RECORD
-    (False, 0xD6, None): "update",  # UPDATE BINARY
-    (False, 0xDC, None): "update",  # UPDATE RECORD
-    (False, 0x84, None): "get_challenge",
-    (False, 0x82, None): "auth",  # EXTERNAL AUTHENTICATE
-    (False, 0x88, None): "auth",  # INTERNAL AUTHENTICATE
-    (False, 0x20, None): "auth",  # VERIFY
-    (False, 0xC0, None): "get_response",
-    (True, 0x5C, None): "get_balance",
-    (True, 0x50, 0x00): "init_load",
-    (True, 0x50, 0x01): "init_purchase",
-    (True, 0x50, 0x03): "init_purchase",  # INITIALIZE FOR CAPP PURCHASE
-    (True, 0xDC, None): "update_capp",
-    (True, 0x54, None): "debit",
-    (True, 0x52, None): "credit_load",
-    (True, 0x5A, None): "get_prove",
-    (True, 0x1E, None): "app_block",  # 84 1E
-    (True, 0x70, None): "psam_mac1",
-    (True, 0x72, None): "psam_mac2",
-    (True, 0x1A, None): "psam_des",  # DES INITIALIZE
-    (True, 0xFA, None): "psam_des",  # DES COMPUTE
+#: command name (simulator.apdu.COMMAND_NAMES) -> command class in the profile's `processing`.
+COMMAND_CLASSES: dict[str, str] = {
+    "SELECT": "select",
+    "READ BINARY": "read",
+    "READ RECORD": "read",
+    "UPDATE BINARY": "update",
+    "UPDATE RECORD": "update",
+    "GET CHALLENGE": "get_challenge",
+    "EXTERNAL AUTHENTICATE": "auth",
+    "INTERNAL AUTHENTICATE": "auth",
+    "VERIFY": "auth",
+    "GET RESPONSE": "get_response",
+    "GET BALANCE": "get_balance",
+    "INITIALIZE FOR LOAD": "init_load",
+    "INITIALIZE FOR PURCHASE": "init_purchase",
+    "INITIALIZE FOR CAPP PURCHASE": "init_purchase",
+    "UPDATE CAPP DATA CACHE": "update_capp",
+    "DEBIT FOR PURCHASE": "debit",
+    "CREDIT FOR LOAD": "credit_load",
+    "GET TRANSACTION PROVE": "get_prove",
+    "APPLICATION BLOCK": "app_block",
+    "PSAM MAC1": "psam_mac1",
+    "PSAM VERIFY MAC2": "psam_mac2",
+    "DES INITIALIZE": "psam_des",
+    "DES COMPUTE": "psam_des",
 }
 
 
 def classify(command: bytes) -> str:
-    """The processing class of a command APDU, from CLA/INS/P1; "other" when the table has none."""
-    if len(command) < 2:
-        return "other"
-    proprietary = bool(command[0] & 0x80)
-    if len(command) > 2 and (name := COMMAND_CLASSES.get((proprietary, command[1], command[2]))):
-        return name
-    return COMMAND_CLASSES.get((proprietary, command[1], None), "other")
+    """The processing class of a command APDU, by its name; "other" when it has no class."""
+    return COMMAND_CLASSES.get(command_name(command) or "", "other")
 
 
 def _blocks(length: int, size: int) -> int:

@@ -339,12 +339,15 @@ class CardLab:
                        need=load("national/ics", "ics")["harness_needs"]["tear_control"])
         return plan
 
-    def close(self) -> None:
-        """Disconnect every link; attach the traces of the first two and the last two (a test
-        that loops over fresh cards fails, if it does, on the last one)."""
-        for host in self.hosts:
-            host.close()
+    def attach_traces(self) -> None:
+        """Attach the traces of the first two links and the last two (a test that loops over fresh
+        cards fails, if it does, on the last one)."""
         shown = range(len(self.hosts)) if len(self.hosts) <= 4 else [0, 1, len(self.hosts) - 2, len(self.hosts) - 1]
         for n in shown:
             host = self.hosts[n]
             attach_trace(f"APDU trace {n + 1} of {len(self.hosts)} ({host.persona})", host.recorder.exchanges)
+
+    def close(self) -> None:
+        """Disconnect every link."""
+        for host in self.hosts:
+            host.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from conformance.evidence import at_test_end
 from conformance.suites.card._host import CardLab, Host, Pin
 from conformance.verdicts import not_tested
 
@@ -16,9 +17,11 @@ def card_role(dut):
 
 
 @pytest.fixture
-def card(card_role, dut) -> CardLab:
-    """Opens links to the card under test; at the end disconnects them and attaches their traces."""
+def card(card_role, dut, request) -> CardLab:
+    """Opens links to the card under test; when the test ends attaches their traces (to the test),
+    then disconnects them."""
     lab = CardLab(card_role, dut)
+    at_test_end(request, lab.attach_traces)
     yield lab
     lab.close()
 

@@ -422,3 +422,19 @@ def test_the_default_runs_certificate_verifies_and_any_change_is_refused(referen
 def run_cli_main(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([str(Path(sys.executable).with_name("ykt")), *args], capture_output=True, text=True,
                           timeout=120, check=False)
+
+
+def test_the_default_run_opens_its_report_on_certified(reference_run, tmp_path):
+    """The README's main job: its verdict page, opened in headless Chromium, says CERTIFIED on the
+    first screen (the failing runs' pages are checked in test_report_html)."""
+    from test_report_html import first_screen, render
+
+    _, out, done = reference_run
+    page = out / "report" / "index.html"
+    if not report.generator() or shutil.which("chromium") is None:
+        pytest.skip("the report generator or Chromium is missing (scripts/install-system-deps installs both)")
+    assert done.returncode == 0, done.stdout[-3000:]
+    dom, requests = render(shutil.which("chromium"), page, tmp_path / "browser")
+    screen = first_screen(dom)
+    assert "CERTIFIED" in screen and "NOT CERTIFIED" not in screen and "通过认证" in screen, screen
+    assert requests == []

@@ -311,10 +311,13 @@ def test_http_adapter_turns_every_error_answer_into_a_link_failure():
         url = str(c.base_url)
         with pytest.raises(ValueError, match="says it is a bus"):
             make_dut(url, info={"kind": "scenic"})
-        dut = make_dut(url, info={"capabilities": "purse,blacklist", "vendor": "Acme"})
+        with pytest.raises(ValueError, match="a bus must declare validity, recovery"):  # short of its kind's
+            make_dut(url, info={"capabilities": "purse,blacklist"})
+        declared = "purse,blacklist,validity,recovery,timing,minimisation"
+        dut = make_dut(url, info={"capabilities": declared, "vendor": "Acme"})
         try:
             bus = dut.terminals["bus"]
-            assert bus.capabilities == {"purse", "blacklist"} and dut.info["vendor"] == "Acme"
+            assert bus.capabilities == set(declared.split(",")) and dut.info["vendor"] == "Acme"
             for expected_error, text in ((LinkTimeoutError, "504 link_timeout"), (NoCardError, "502 no_card"),
                                          (http_adapter.TerminalServiceError, "500 terminal_fault"),
                                          (http_adapter.TerminalServiceError, "not a Decision"),

@@ -9,12 +9,15 @@ A DUT plays one or more roles, and a suite only sees its role (DESIGN.md "DUT ad
 `make_dut(spec)` picks the adapter from `ADAPTERS` by the spec's scheme: `sim` (the reference
 devices, the embedded default; `sim:mutant=NAME` swaps in a seeded-defect device), `pcsc:<reader>`,
 `vpcd:<host>:<port>`, `http:<url>`, `lib:<path>`. Any link or harness failure inside an adapter
-raises `simulator.transport.LinkError` or another non-assertion error: the verdict is *broken*.
+raises `simulator.transport.LinkError` or another non-assertion error: the verdict is *broken*;
+so is an AssertionError raised here or in a DUT (the plugin blames by where it was raised).
 """
 
 from __future__ import annotations
 
 import importlib
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -33,10 +36,12 @@ class CardRole(Protocol):
 
 @dataclass
 class Presentation:
-    """What a terminal did with a card: its decision record and the APDUs it sent."""
+    """What a terminal did with a card: its decision record and the APDUs it sent, with the
+    harness's clock (seconds) when each of them reached the card."""
 
     decision: dict
     trace: list[Exchange] = field(default_factory=list)
+    timeline: list[float] = field(default_factory=list)
 
     @property
     def commands(self) -> list[bytes]:
@@ -70,15 +75,20 @@ class ReaderRole(Protocol):
 
 
 class RecordingCard:
-    """Wraps a card and records every exchange a terminal makes with it, on the card's side.
+    """Wraps a card and records every exchange a terminal makes with it, on the card's side, timed
+    by the harness's `clock` (when the command reached the card; `Exchange.seconds`: how long the
+    card took to answer).
 
-    This is how the harness sees a terminal's APDUs whether the card sits in-process or behind
-    vpcd: the evidence does not depend on the terminal's cooperation.
+    This is how the harness sees a terminal's APDUs and its transaction time whether the card sits
+    in-process, behind the HTTP relay or behind vpcd: the evidence does not depend on the
+    terminal's cooperation, nor its timing on the terminal's own claim.
     """
 
-    def __init__(self, card: Card) -> None:
+    def __init__(self, card: Card, *, clock: Callable[[], float] = time.perf_counter) -> None:
         self.card = card
+        self.clock = clock
         self.exchanges: list[Exchange] = []
+        self.timeline: list[float] = []
 
     def power_up(self) -> bytes:
         return self.card.power_up()
@@ -90,9 +100,15 @@ class RecordingCard:
         return self.card.reset()
 
     def transmit(self, apdu: bytes) -> bytes:
+        reached = self.clock()
         response = self.card.transmit(apdu)  # a PowerLost (tear) propagates: the exchange never completed
-        self.exchanges.append(Exchange(bytes(apdu), response, 0.0))
+        self.exchanges.append(Exchange(bytes(apdu), response, self.clock() - reached))
+        self.timeline.append(reached)
         return response
+
+    def presentation(self, decision: dict) -> Presentation:
+        """The terminal's `decision` with what this card recorded."""
+        return Presentation(decision, list(self.exchanges), list(self.timeline))
 
     def __getattr__(self, name: str):
         return getattr(self.card, name)

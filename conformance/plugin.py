@@ -6,9 +6,11 @@ What it gives a suite, or an integrator's own pytest run:
   conftest can plug in its own adapter; the default is `conformance.dut.make_dut`);
 - the `clause(id)` marker: every conformance test names the clause it checks; an unknown id is a
   usage error at collection, and the clause becomes the test's Allure epic/feature/story;
-- verdicts: *pass*, *fail* (an assertion about the device failed: a product defect) and *broken*
-  (anything else: a link, a timeout, the harness itself; never reported as pass), plus
-  *not applicable* (skipped, with the reason).
+- verdicts: *pass*, *fail* (an assertion of the suite about the device failed: a product defect)
+  and *broken* (anything else: a link, a timeout, the harness itself, and an AssertionError raised
+  inside an adapter, a transport, the relay or an in-process DUT; never reported as pass), plus
+  *not applicable* (skipped, with the reason). A suite's finding may name the clause it judges
+  (`yikatong_clause` on the AssertionError) when that is not the test's own.
 
 Importing this module imports no simulator code (it loads for every pytest run of an
 integrator), only what the hooks need when they run.
@@ -280,8 +282,22 @@ def pytest_runtest_teardown(item):
     yield
 
 
+#: where the shipped suites judge; with the test's own module and any test_*.py, the only places
+#: whose AssertionError is a finding about the device
+SUITES = Path(__file__).resolve().parent / "suites"
+
+
+def judged_by_suite(excinfo, item) -> bool:
+    """An AssertionError raised (its innermost frame) in a suite or a test module: the suite's own
+    judgement. One raised in an adapter, transport, relay, DUT or any other helper is not."""
+    if not excinfo.errisinstance(AssertionError):
+        return False
+    raised = Path(str(excinfo.traceback[-1].path)).resolve()
+    return raised == Path(item.path).resolve() or SUITES in raised.parents or raised.name.startswith("test_")
+
+
 def verdict_of(report) -> str:
-    """pass / fail (an assertion about the device) / broken (anything else) / not_applicable /
+    """pass / fail (the suite's assertion about the device) / broken (anything else) / not_applicable /
     not_tested (conformance.verdicts)."""
     excinfo = getattr(report, "_yikatong_exc", None)
     if report.skipped:
@@ -290,7 +306,13 @@ def verdict_of(report) -> str:
         return "not_tested" if is_not_tested(excinfo) else "not_applicable"
     if report.passed:
         return "pass"
-    return "fail" if excinfo is not None and issubclass(excinfo, AssertionError) else "broken"
+    return "fail" if getattr(report, "_yikatong_judged", False) else "broken"
+
+
+def _judged_clause(item, call) -> dict | None:
+    """The clause of the verdict: the catalogue's clause a finding names (`yikatong_clause`), else the test's."""
+    named = getattr(call.excinfo.value, "yikatong_clause", None) if call.excinfo is not None else None
+    return _clauses(item.config).get(named) or clause_of(item)
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -299,8 +321,9 @@ def pytest_runtest_makereport(item, call):
     report = outcome.get_result()
     if call.excinfo is not None:
         report._yikatong_exc = call.excinfo.type
+        report._yikatong_judged = judged_by_suite(call.excinfo, item)
     if report.when == "call" or (report.when == "setup" and not report.passed):
-        clause = clause_of(item)
+        clause = _judged_clause(item, call)
         verdict = verdict_of(report)
         item.stash[VERDICT_KEY] = verdict
         params = getattr(getattr(item, "callspec", None), "params", {})

@@ -2,7 +2,8 @@
 
 Two layers, both on by default:
 - *values*: element values a reader decoded (社会保障号码, 姓名, 出生日期, ...) are masked by
-  `mask_value` according to their kind before they are shown;
+  `mask_value` according to their kind before they are shown, and a record (a terminal's decision)
+  by `mask_record`, which keeps only the fields the profile declares;
 - *bytes*: an APDU trace is masked structurally: a READ RECORD response whose record tag is a
   personal element of the profile has its value bytes marked as a masked `Span` (what it is and
   how long), whatever the card's content is, so a real card's data is masked without our knowing
@@ -12,7 +13,7 @@ Two layers, both on by default:
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -41,6 +42,25 @@ def mask_value(kind: str, value: Any) -> str:
     if kind == "card_number":
         return text[:1] + "*" * (len(text) - 3) + text[-2:]
     return "*" * len(text)
+
+
+def mask_record(record: Mapping[str, Any], *, keep: Collection[str],
+                nested: Mapping[str, Collection[str]] | None = None) -> dict[str, Any]:
+    """`record` (a decision record) masked structurally, by field name: a field in `keep` keeps its
+    value, a field in `nested` is a record of its own kept by the names given there, and any other
+    field is personal until the profile declares it: masked by `mask_value` under its own name
+    (姓名 keeps its first character, 出生日期 its decade) or wholly when that is no kind it knows."""
+    nested = nested or {}
+    masked: dict[str, Any] = {}
+    for name, value in record.items():
+        if name in nested:
+            masked[name] = (mask_record(value, keep=nested[name]) if isinstance(value, Mapping)
+                            else mask_value(name, value))
+        elif name in keep:
+            masked[name] = value
+        else:
+            masked[name] = mask_value(name, value)
+    return masked
 
 
 def mask_text(text: str) -> str:

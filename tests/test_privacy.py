@@ -2,7 +2,7 @@
 
 from datetime import date
 
-from simulator.privacy import TraceMasker, mask_text, mask_value
+from simulator.privacy import TraceMasker, mask_record, mask_text, mask_value
 from simulator.tlv import tlv
 
 
@@ -11,6 +11,18 @@ def test_value_masks_keep_too_little_to_identify():
     assert mask_value("name", "测试甲") == "测**"
     assert mask_value("birth_date", date(1985, 6, 15)) == "198*-**-**"
     assert mask_value("sex", "1") == "*"
+
+
+def test_a_record_keeps_only_the_fields_it_declares():
+    citizen_id = "410203198506150130"
+    record = {"reason": "OK", "debited": 200, "name": "测试甲", "birth_date": "1985-06-15",
+              "visitor": {"citizen_id": citizen_id}, "evidence": {"atc": "0001", "citizen_id": citizen_id}}
+    masked = mask_record(record, keep={"reason", "debited"}, nested={"evidence": {"atc"}})
+    assert masked == {"reason": "OK", "debited": 200, "name": "测**", "birth_date": "*" * 10,
+                      "visitor": "*" * len(str(record["visitor"])),
+                      "evidence": {"atc": "0001", "citizen_id": "4102************30"}}
+    assert mask_record({"evidence": citizen_id}, keep={"evidence"}, nested={"evidence": set()}) == {
+        "evidence": "*" * 18}  # a nested record that is not one is withheld, not kept
 
 
 def test_free_text_citizen_ids_are_masked():

@@ -3,7 +3,9 @@
 The suite runs as a vendor would run it (`pytest conformance/suites/terminal --dut SPEC`), in a
 subprocess per DUT, all of them started at once on the machine's cores; each test below judges one
 run's verdicts. A mutant counts as caught when the clause its defect breaks gets a `fail` (a
-product defect), never a `broken` (a harness or link failure).
+product defect), never a `broken` (a harness or link failure). Then the suite's own parts: its
+fare oracle against the profile's table read by hand, its transaction time against a test clock,
+and its blame (an assertion inside an adapter is *broken*, the suite's own is *fail*).
 """
 
 from __future__ import annotations
@@ -19,7 +21,11 @@ from pathlib import Path
 import pytest
 
 from conformance.adapters import sim
+from conformance.dut import RecordingCard
 from conformance.mutants import all_mutants
+from conformance.suites.terminal import oracle
+from conformance.suites.terminal._timing import transaction_time
+from simulator.card.interface import EchoCard
 from simulator.profile import clauses, load
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -38,13 +44,17 @@ CAUGHT_BY = {
     "gate_ignores_tac": "TERM-TAC-001",
     "bus_forgets_torn_debit": "TERM-TEAR-001",
     "bus_loses_pre_balance": "TERM-TEAR-002",
+    "bus_records_less_than_debited": "TERM-MONEY-001",
+    "gate_records_more_than_debited": "TERM-MONEY-001",
     "gate_full_fare_elderly": "TERM-CONC-001",
     "gate_next_fare_band": "TERM-METRO-001",
     "scenic_entitles_everyone": "TERM-SCENIC-001",
     "bus_reads_cardholder": "TERM-PRIV-001",
     "scenic_reads_name": "TERM-PRIV-002",
     "scenic_tries_pin": "TERM-PRIV-003",
+    "scenic_records_visitor": "TERM-PRIV-004",
     "bus_rereads_trip_log": "TERM-TIME-001",
+    "bus_stalls_before_debit": "TERM-TIME-001",
     "gate_selects_by_fid": "TERM-SEL-001",
     "pos_first_ppse_entry": "TERM-SEL-003",
     "pos_trusts_gpo": "TERM-POS-002",
@@ -123,3 +133,79 @@ def test_every_terminal_mutant_is_one_defective_reference_terminal():
         assert isinstance(terminal, type(reference)), f"{name} is not a {type(reference).__name__}"
 
 
+
+
+# -- the suite's own parts ---------------------------------------------------------------------
+def test_the_fare_oracle_reads_the_profile_table():
+    """Expected fares worked out by hand from terminals.yaml `metro` (stations at 0, 2.5, 5.8, 9.4,
+    14.0, 21.7, 33.2 km; bands 6/12/22/32 km at 3/4/5/6 CNY; +1 CNY per 20 km begun beyond)."""
+    hand = {("0101", "0102"): 300, ("0102", "0101"): 300, ("0101", "0104"): 400, ("0101", "0105"): 500,
+            ("0103", "0106"): 500, ("0101", "0106"): 500, ("0102", "0107"): 600, ("0101", "0107"): 700}
+    assert {pair: oracle.metro_fare(*pair) for pair in hand} == hand
+    assert [oracle.concession_fare(333, t) for t in ("01", "02", "03", "99")] == [333, 166, 0, 333]
+    assert (oracle.entitled(65), oracle.entitled(64), oracle.entitled(5), oracle.entitled(6)) == (True, False, True,
+                                                                                               False)
+    assert oracle.purchase_limit().ms == 400
+
+
+def test_the_oracle_refuses_a_kind_that_may_record_undeclared_evidence(monkeypatch):
+    profile = oracle.terminals()
+    rules = {**profile["minimisation"], "bus": {**profile["minimisation"]["bus"], "decision_evidence": ["photo"]}}
+    monkeypatch.setattr(oracle, "terminals", lambda: {**profile, "minimisation": rules})
+    with pytest.raises(ValueError, match=r"minimisation.bus.decision_evidence names \['photo'\]"):
+        oracle.record_rule("bus")
+
+
+def test_transaction_time_is_measured_at_the_card_not_taken_from_the_terminal():
+    """Two exchanges the card answers in 2 and 3 ms, the terminal stalling 498 ms between them and
+    claiming 50 ms: judged on the stall plus a real card's modelled time."""
+    ticks = iter([10.000, 10.002, 10.500, 10.503])
+    recorder = RecordingCard(EchoCard(), clock=lambda: next(ticks))
+    for command in ("00A4040008A000000632010105", "805C000204"):
+        recorder.transmit(bytes.fromhex(command))
+    took = transaction_time(recorder.presentation({"modelled_ms": 50.0}))
+    assert recorder.timeline == [10.000, 10.500]
+    assert (round(took.span_ms, 6), round(took.card_computing_ms, 6), round(took.terminal_ms, 6)) == (503, 5, 498)
+    assert 0 < took.card_modelled_ms < 50 and took.judged_ms == took.terminal_ms + took.card_modelled_ms
+    assert took.judged_ms > oracle.purchase_limit().ms
+    assert transaction_time(recorder.presentation({"modelled_ms": 900.0})).judged_ms == 900  # slower claim counts
+
+
+#: a lab's DUT adapter (`-p`) with two terminals: one whose adapter code asserts, one that transacts nothing
+LAB_ADAPTER = """
+from conformance.dut import DUT, Presentation
+
+RECORD = {"terminal": "t", "reason": "NO_APPLICATION", "accepted": False, "amount": 0, "fare": 0, "debited": 0,
+          "loaded": 0, "balance_after": None, "card": "", "detail": "", "evidence": {}, "modelled_ms": None,
+          "wall_ms": None}
+
+
+class LabTerminal:
+    kind = "bus"
+    capabilities = frozenset({"purse"})
+
+    def __init__(self, name):
+        self.name = name
+
+    def present(self, card):
+        assert self.name != "asserts", "the adapter's own sanity check"
+        return Presentation(dict(RECORD), [], [])
+
+
+def pytest_yikatong_make_dut(config, spec, info):
+    if spec == "lab:two":
+        return DUT(name="lab", terminals={n: LabTerminal(n) for n in ("asserts", "silent")})
+"""
+
+
+def test_an_assertion_inside_an_adapter_is_broken_and_the_suites_own_is_fail(tmp_path):
+    (tmp_path / "lab_adapter.py").write_text(LAB_ADAPTER)
+    results = tmp_path / "results.json"
+    subprocess.run([sys.executable, "-m", "pytest", SUITE, "-k", "test_the_purse_is_selected_by_its_aid",
+                    "--dut", "lab:two", "-p", "lab_adapter", "--yikatong-results", str(results), "-q",
+                    "-p", "no:cacheprovider", "-p", "no:randomly"], cwd=ROOT, capture_output=True, text=True,
+                   timeout=120, env={**os.environ, "PYTHONPATH": str(tmp_path)})
+    verdicts = {v["nodeid"].rpartition("[")[2].rstrip("]"): v for v in json.loads(results.read_text())}
+    assert verdicts["asserts"]["verdict"] == "broken", verdicts["asserts"]
+    assert "sanity check" in verdicts["asserts"]["message"]
+    assert (verdicts["silent"]["verdict"], verdicts["silent"]["clause"]) == ("fail", "TERM-SEL-001"), verdicts["silent"]

@@ -6,7 +6,10 @@ leave; then the reference bus validator is started as its own process (`python -
 conformance.service serve`, i.e. `ykt terminal serve`) and certified through `http:` (the card
 relayed over HTTP) and `vpcd:` (the card in the terminal's PC/SC reader): a normal card is
 charged the flat fare, a torn debit is recovered without double charge, and the terminal suite
-passes the reference and fails a mutant, run by pytest in yet another process.
+passes the reference and fails a mutant, run by pytest in yet another process. Last, terminals
+with defects of the kinds only the card's side shows (money a record claims, personal data in a
+record, a wall-clock stall) are served in-process and certified through `http:`: each fails its
+clause, and a holder's data a terminal records never reaches a file of the run.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import httpx
@@ -394,6 +397,7 @@ def check_normal_charge(dut) -> None:
     assert presentation.decision["debited"] == FLAT_FARE and balance(c) == start - FLAT_FARE
     assert set(presentation.decision["evidence"]) == set(decision["evidence"])
     assert [x.command[1] for x in presentation.trace] == ins  # recorded on the card's side
+    assert len(presentation.timeline) == len(presentation.trace)  # timed on the card's side too
 
 
 def test_http_served_bus_charges_a_normal_card_the_flat_fare(served_bus):
@@ -607,3 +611,66 @@ def test_ykt_certify_through_vpcd_certifies_the_served_reference_and_not_a_serve
         sorted(c["id"] for c in clauses if c["verdict"] == "fail")
     print(f"ykt certify through vpcd: reference certified; mutant {name} failed {failed}")
     assert code == 1 and failed, certificate.get("reason")
+
+
+# -- defects only the card's side shows, served through http: ------------------------------------
+#: mutant -> (the clause that must fail it, `-k` of the suite's tests that judge that clause)
+CARD_SIDE = {
+    "bus_records_less_than_debited": ("TERM-MONEY-001", "records_the_money"),
+    "gate_records_more_than_debited": ("TERM-MONEY-001", "records_the_money"),
+    "scenic_records_visitor": ("TERM-PRIV-004", "decision_record_holds_only"),
+    "bus_stalls_before_debit": ("TERM-TIME-001", "completes_within_the_limit"),
+}
+#: the reference terminals of those mutants' kinds (the bus validator passes the whole suite through http above)
+CARD_SIDE_KINDS = ("gate_exit", "scenic")
+
+
+@pytest.fixture(scope="module")
+def served_apps() -> Iterator[dict[str, str]]:
+    """Each card-side mutant and the reference terminals of their kinds, served once for the
+    module from threads of this process: name -> URL."""
+    apps = {name: reference_app(None, name) for name in CARD_SIDE} | {
+        kind: reference_app(kind, None) for kind in CARD_SIDE_KINDS}
+    with ExitStack() as stack:
+        yield {name: str(stack.enter_context(in_thread(app)).base_url) for name, app in apps.items()}
+
+
+@pytest.mark.parametrize("mutant", sorted(CARD_SIDE))
+def test_a_mutant_only_the_card_side_shows_fails_its_clause_through_http(served_apps, mutant, tmp_path):
+    clause, tests = CARD_SIDE[mutant]
+    verdicts = run_suite(tmp_path, [str(SUITE), "-k", tests], ["--dut", served_apps[mutant]], f"http-{mutant}")
+    broken = [v for v in verdicts if v["verdict"] == "broken"]
+    failed = {v["clause"] for v in verdicts if v["verdict"] == "fail"}
+    assert not broken and clause in failed, (broken, failed)
+
+
+@pytest.mark.parametrize("kind", CARD_SIDE_KINDS)
+def test_the_served_reference_passes_the_card_side_clauses_through_http(served_apps, kind, tmp_path):
+    tests = " or ".join(sorted({k for _, k in CARD_SIDE.values()}))
+    assert_reference_passes(run_suite(tmp_path, [str(SUITE), "-k", tests], ["--dut", served_apps[kind]],
+                                      f"http-{kind}"))
+
+
+def test_a_holders_data_a_terminal_records_never_reaches_a_file_of_the_run(served_apps, tmp_path):
+    """The visitor-log mutant puts 姓名, 社会保障号码 and 出生日期 into its decision records (checked
+    first: the harness does receive them); `ykt certify` through http: fails TERM-PRIV-004, and no
+    file it writes holds any synthetic personal datum (the same scan as tests/test_certify.py)."""
+    from test_certify import personal_data, readable_texts
+
+    url = served_apps["scenic_records_visitor"]
+    dut = make_dut(url)
+    try:
+        record = json.dumps(dut.terminals["scenic"].present(card("elderly")).decision, ensure_ascii=False)
+    finally:
+        dut.close()
+    holder = personas.resolve("elderly", as_of=AS_OF).values
+    assert all(str(holder[k]) in record for k in ("name", "citizen_id", "birth_date")), record
+    code, certificate = certify(tmp_path, "visitor", "--dut", url)
+    failed = {c["id"] for c in certificate["clauses"] if c["verdict"] == "fail"}
+    assert code == 1 and "TERM-PRIV-004" in failed, certificate.get("outcome")
+    needles = personal_data()
+    files = [path for path in (tmp_path / "visitor").rglob("*") if path.is_file()]
+    assert any(path.parent.name == "allure-results" for path in files)
+    leaks = sorted({f"{path.name}: {what}" for path in files for text in readable_texts(path)
+                    for needle, what in needles.items() if needle in text})
+    assert not leaks, "a holder's data the terminal recorded reached the run's files:\n" + "\n".join(leaks)

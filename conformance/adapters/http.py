@@ -206,7 +206,7 @@ class HttpTerminal(ServedTerminal):
             decision = self.control.transaction({"relay": relay.url})
         if relay.errors:
             raise LinkError(f"the harness's card failed behind the relay: {'; '.join(relay.errors)}")
-        return Presentation(decision, recorder.exchanges)
+        return recorder.presentation(decision)
 
 
 # -- building the DUT ------------------------------------------------------------------------

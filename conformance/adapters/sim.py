@@ -100,7 +100,7 @@ class SimTerminal:
     def present(self, card: Card) -> Presentation:
         recorder = RecordingCard(card)
         decision = self.terminal.present(InProcessTransport(recorder))
-        return Presentation(decision.as_dict(), recorder.exchanges)
+        return recorder.presentation(decision.as_dict())
 
     def advance(self, seconds: float) -> None:
         self.clock.advance(seconds)

@@ -80,7 +80,7 @@ class VpcdTerminal(ServedTerminal):
         if vcard.last_error is not None:
             raise LinkError(f"the virtual card's link to vpcd {self.host}:{port} failed during the "
                             f"transaction: {vcard.last_error}") from vcard.last_error
-        return Presentation(decision, recorder.exchanges)
+        return recorder.presentation(decision)
 
     def _wait_until_seen(self, vcard: VpcdCard, reader: str) -> None:
         if self.wait == "terminal":

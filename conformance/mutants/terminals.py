@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import random
+import time
 
 from simulator.apdu import SW
 from simulator.backend.bank import ReferenceBank
@@ -103,6 +104,28 @@ class ForgetsTornDebit(BusValidator):
         return None
 
 
+class _Misrecords:
+    """Records `delta` fen more debited than the card paid (less, for a negative delta): amount,
+    debited and balance after all agree with each other, not with the card."""
+
+    delta: int
+
+    def _verified(self, *args, **kw):
+        decision = super()._verified(*args, **kw)
+        if not decision.debited or decision.debited + self.delta < 0:
+            return decision
+        return dataclasses.replace(decision, amount=decision.amount + self.delta, debited=decision.debited + self.delta,
+                                   balance_after=decision.balance_after - self.delta)
+
+
+class RecordsLessThanDebited(_Misrecords, BusValidator):
+    delta = -100
+
+
+class RecordsMoreThanDebited(_Misrecords, MetroGate):
+    delta = 100
+
+
 class LosesPreBalance(BusValidator):
     """Remembers the balance after the fare as the balance before it, so on the retap a committed
     debit looks uncommitted (charged again) and an uncommitted one looks unresolvable (never charged)."""
@@ -166,6 +189,26 @@ class ScenicTriesPin(ScenicGate):
         return super()._read(card, name)
 
 
+@dataclasses.dataclass
+class _VisitorLog(Decision):
+    visitor: dict = dataclasses.field(default_factory=dict)
+
+
+class ScenicRecordsVisitor(ScenicGate):
+    """Keeps a visitor log in its decision records: 姓名 and 社会保障号码 as a `visitor` field, 出生日期
+    as evidence of the entitlement (it reads 姓名 and 社会保障号码 to do so)."""
+
+    def transact(self, card: Transport) -> Decision:
+        decision = super().transact(card)
+        if "age" not in decision.evidence:
+            return decision
+        holder = {n: self.elements[n].parse_record(self._read(card, n) or b"")
+                  for n in ("name", "citizen_id", "birth_date")}
+        fields = {f.name: getattr(decision, f.name) for f in dataclasses.fields(decision)}
+        fields["evidence"] = {**decision.evidence, "birth_date": holder["birth_date"].isoformat()}
+        return _VisitorLog(**fields, visitor={"name": holder["name"], "citizen_id": holder["citizen_id"]})
+
+
 # -- time and selection --------------------------------------------------------------------------------
 class RereadsTripLog(BusValidator):
     """Reads the whole 0x1E trip log ten times over before the debit (a display refresh in the
@@ -177,6 +220,18 @@ class RereadsTripLog(BusValidator):
         for _ in range(10):
             for number in range(1, records + 1):
                 purse.read_record(0x1E, number)
+        return planned
+
+
+class StallsBeforeDebit(BusValidator):
+    """Waits on the wall clock between planning the fare and the debit (a back-office lookup in the
+    transaction path): the purchase takes longer than the limit, whatever its timing model says."""
+
+    stall_seconds = 0.6
+
+    def plan(self, purse, info):
+        planned = super().plan(purse, info)
+        time.sleep(self.stall_seconds)
         return planned
 
 
@@ -255,14 +310,21 @@ MUTANTS = [
     _mutant("gate_ignores_tac", "lets a TAC mismatch through", _exit, IgnoresTac),
     _mutant("bus_forgets_torn_debit", "forgets a torn debit and charges the retap afresh", _bus, ForgetsTornDebit),
     _mutant("bus_loses_pre_balance", "remembers the wrong pre-debit balance of a torn debit", _bus, LosesPreBalance),
+    _mutant("bus_records_less_than_debited", "records 100 fen less debited than the card paid", _bus,
+            RecordsLessThanDebited),
+    _mutant("gate_records_more_than_debited", "records 100 fen more debited than the card paid", _exit,
+            RecordsMoreThanDebited),
     _mutant("gate_full_fare_elderly", "charges the elderly (card type 03) the full fare", _exit, FullFareElderly),
     _mutant("gate_next_fare_band", "charges the next band of the distance fare table", _exit, NextFareBand),
     _mutant("scenic_entitles_everyone", "grants free entry to every valid card", _scenic, EntitlesEveryone),
     _mutant("bus_reads_cardholder", "reads all 55 bytes of the cardholder file 0x16", _bus, ReadsCardholder),
     _mutant("scenic_reads_name", "reads 姓名 besides 出生日期", _scenic, ScenicReadsName),
     _mutant("scenic_tries_pin", "tries the default PIN before reading 出生日期", _scenic, ScenicTriesPin),
+    _mutant("scenic_records_visitor", "puts the holder's 姓名, 社会保障号码 and 出生日期 into its decision records",
+            _scenic, ScenicRecordsVisitor),
     _mutant("bus_rereads_trip_log", "reads the 0x1E trip log ten times before the debit (too slow)", _bus,
             RereadsTripLog),
+    _mutant("bus_stalls_before_debit", "waits 0.6 s (wall clock) before the debit", _bus, StallsBeforeDebit),
     _mutant("gate_selects_by_fid", "selects the purse by file identifier 1001, not by its AID", _entry,
             SelectsPurseByFid),
     _mutant("pos_first_ppse_entry", "selects the first application of the PPSE, UnionPay or not", _pos,

@@ -2,23 +2,29 @@
 and reading what happened from the decision record, the card-side APDU trace and the card itself.
 
 The suite certifies a terminal through the `terminals` role only (`present(card)` ->
-`Presentation(decision, trace)`, `advance(seconds)`): it works the same for the reference
-terminals in-process and for a terminal in another process behind vpcd or the HTTP relay. The
-cards are always the harness's own virtual cards (`CardOS`), so the harness judges money by
-reading the card's NVM: what the card holds, not what the terminal says it did.
+`Presentation(decision, trace, timeline)`, `advance(seconds)`): it works the same for the
+reference terminals in-process and for a terminal in another process behind vpcd or the HTTP
+relay. The cards are always the harness's own virtual cards (`CardOS`), so the harness judges
+money by reading the card's NVM: what the card holds, not what the terminal says it did.
+
+Every presentation (`show`) is judged twice besides what its test asks: the money an accepted
+decision claims against what the card lost (TERM-MONEY-001), and the decision record's fields
+against what the terminal's kind may record (TERM-PRIV-004). Those findings fail the test under
+their own clause after the test's own judgement (conftest.py), and the record is masked by field
+name before it is attached or handed to the test, so no assertion can print a holder's data.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from functools import cache
 
 import pytest
 
 from conformance.adapters.sim import AS_OF, REFERENCE_TERMINALS, Clock
 from conformance.dut import Presentation
-from conformance.evidence import attach_json, attach_trace
+from conformance.evidence import attach_decision, attach_json, attach_trace
 from simulator.apdu import SW
 from simulator.card import personas
 from simulator.card.apps import epurse, qpboc, ssse
@@ -28,20 +34,47 @@ from simulator.profile import load
 from simulator.tlv import parse_tlv
 from simulator.transport import InProcessTransport
 from simulator.transport.base import Exchange
-from simulator.transport.timing import Limit, TimingModel, limits
+
+from . import oracle
 
 PPSE = b"2PAY.SYS.DDF01"
 UNIONPAY_RID = bytes.fromhex("A000000333")  # transit-payment.md §2 AIDs [V]
 #: SW of a SELECT that reaches a locked application: the purse's 9303, the SSSE's and qPBOC's 6283
 LOCKED_SWS = frozenset((0x9303, 0x6283))
-#: ICS kind -> its key in terminals.yaml `minimisation` (the profile keys gates by family)
-MINIMISATION_KEYS = {"gate_entry": "gate", "gate_exit": "gate"}
 #: capability -> the application family a terminal declaring it works with
 FAMILIES = {"purse": "purse", "ssse_identity": "ssse", "qpboc": "qpboc"}
+#: application family -> the `Money` balance its terminals report as balance_after (none: no balance)
+BALANCES = {"purse": "purse", "qpboc": "ec"}
+MONEY_CLAUSE, RECORD_CLAUSE = "TERM-MONEY-001", "TERM-PRIV-004"
 
 
 class HarnessError(RuntimeError):
     """The harness's own reference device or card misbehaved: the verdict is *broken*, never *fail*."""
+
+
+class Finding(AssertionError):
+    """A judgement of the harness under a clause that need not be the test's own: a check every
+    presentation gets. The plugin reports the verdict under `yikatong_clause`."""
+
+    def __init__(self, clause: str, message: str) -> None:
+        super().__init__(f"{clause}: {message}")
+        self.yikatong_clause = clause
+
+
+#: findings of the running test's presentations, raised after its own judgement (`settle`)
+_findings: list[Finding] = []
+
+
+def forget_findings() -> None:
+    _findings.clear()
+
+
+def settle() -> None:
+    """Raise the first finding of the test's presentations, if any (its own assertions passed)."""
+    found = _findings[:1]
+    _findings.clear()
+    if found:
+        raise found[0]
 
 
 # -- profile facts --------------------------------------------------------------------------------
@@ -62,47 +95,24 @@ def _application_fids() -> dict[bytes, bytes]:
     return {bytes.fromhex(purse["fid"]): purse_aid(), bytes.fromhex(sss["fid"]): ssse_aid()}
 
 
-def terminals_profile() -> dict:
-    return load("national/terminals", "terminals")
-
-
-def purchase_limit() -> Limit:
-    return limits()["purchase"]
-
-
-def concession_percent(card_type: str) -> int:
-    """Percentage of the fare a purse card type pays (terminals.yaml concessions; 100 when unlisted)."""
-    return terminals_profile()["concessions"]["by_card_type"].get(card_type, 100)
-
-
-def distance_fare(entry: str, exit_: str) -> int:
-    """The metro fare between two stations by terminals.yaml `metro` (the harness's own reading)."""
-    profile = terminals_profile()
-    metro = profile["metro"]
-    km = abs(metro["stations"][entry] - metro["stations"][exit_])
-    for band in metro["fare_table"]:
-        if km <= band["km"]:
-            return band["fare"]
-    last = metro["fare_table"][-1]
-    steps = -(-(km - last["km"]) // metro["beyond"]["step_km"])
-    return min(last["fare"] + int(steps) * metro["beyond"]["fare"], profile["max_single_fare"])
-
-
 def minimisation(terminal) -> dict:
-    """What a terminal of this kind may read (terminals.yaml `minimisation`)."""
-    rules = terminals_profile()["minimisation"]
-    key = MINIMISATION_KEYS.get(terminal.kind, terminal.kind)
-    if key not in rules:
+    """What a terminal of this kind may read and record (terminals.yaml `minimisation`)."""
+    rule = oracle.minimisation(terminal.kind)
+    if rule is None:
         pytest.skip(f"not applicable: terminals.yaml has no minimisation rule for kind {terminal.kind!r}")
-    return rules[key]
+    return rule
+
+
+def _family_of(terminal) -> str | None:
+    return next((name for capability, name in FAMILIES.items() if capability in terminal.capabilities), None)
 
 
 def family(terminal) -> str:
     """The application family the terminal works with: purse, ssse or qpboc (by its capabilities)."""
-    for capability, name in FAMILIES.items():
-        if capability in terminal.capabilities:
-            return name
-    pytest.skip(f"not applicable: {terminal.name} declares none of {', '.join(FAMILIES)}")
+    name = _family_of(terminal)
+    if name is None:
+        pytest.skip(f"not applicable: {terminal.name} declares none of {', '.join(FAMILIES)}")
+    return name
 
 
 # -- the harness's cards ----------------------------------------------------------------------------
@@ -210,12 +220,58 @@ class CardDecides(_CraftedCard):
 
 
 # -- showing a card -------------------------------------------------------------------------------
-def show(terminal, shown_card, label: str) -> Presentation:
-    """Present a card to the terminal under test; attach the masked trace and the decision."""
+def show(terminal, shown_card, label: str, *, after_tear: bool = False) -> Presentation:
+    """Present a card to the terminal under test; attach the masked trace and decision record.
+
+    The record is judged for what its kind may record (TERM-PRIV-004) and, when the decision is
+    accepted, for the money it claims against the card's own state (TERM-MONEY-001; not for the
+    presentation that settles a torn debit, `after_tear`, whose money moved in the torn one: the
+    recovery tests add both up). Findings are kept for `settle`; the presentation returned
+    carries the masked record.
+    """
+    before = money(shown_card)
     presentation = terminal.present(shown_card)
+    after = money(shown_card)
+    rule = oracle.record_rule(terminal.kind)
     attach_trace(f"{label}: APDUs at the card", presentation.trace)
-    attach_json(f"{label}: decision of {terminal.name}", presentation.decision)
-    return presentation
+    decision = attach_decision(f"{label}: decision of {terminal.name}", presentation.decision,
+                               fields=rule.fields, evidence=rule.evidence)
+    attach_json(f"{label}: the card's money (read by the harness)", {"before": asdict(before), "after": asdict(after)})
+    shown = Presentation(decision, presentation.trace, presentation.timeline)
+    extra = rule.unpermitted(presentation.decision)
+    if extra:
+        _findings.append(Finding(RECORD_CLAUSE, (
+            f"{terminal.name} put {', '.join(extra)} into its decision record ({label}); a {terminal.kind} "
+            f"terminal may record the fields of terminals.yaml decision_record and as evidence "
+            f"{', '.join(sorted(rule.evidence)) or 'nothing'} (the values are withheld from the report)")))
+    wrong = money_claims(terminal, shown, before, after) if decision["accepted"] and not after_tear else []
+    if wrong:
+        _findings.append(Finding(MONEY_CLAUSE, f"{terminal.name} accepted {label} ({decision['reason']}) but its "
+                                               f"decision record contradicts the card: {'; '.join(wrong)}"))
+    return shown
+
+
+def _lost(before: Money, after: Money) -> int:
+    """Fen the card's purse and electronic cash went down by together."""
+    return sum(b - a for b, a in ((before.purse, after.purse), (before.ec, after.ec)) if b is not None)
+
+
+def money_claims(terminal, shown: Presentation, before: Money, after: Money) -> list[str]:
+    """What an accepted decision claims that the card's own state contradicts (TERM-MONEY-001):
+    `debited` is what the card lost; `amount` too unless the card asked to go online (ARQC: the
+    issuer's money, not the card's); `balance_after`, when given, is what the card now holds."""
+    decision, lost = shown.decision, _lost(before, after)
+    wrong = []
+    if decision["debited"] != lost:
+        wrong.append(f"debited {decision['debited']} fen, the card lost {lost}")
+    if "ARQC" not in card_decisions(shown.trace) and decision["amount"] != lost:
+        wrong.append(f"amount {decision['amount']} fen, the card lost {lost} and never asked to go online")
+    balance = BALANCES.get(_family_of(terminal) or "")
+    holds = getattr(after, balance) if balance else None
+    if decision["balance_after"] is not None and decision["balance_after"] != holds:
+        wrong.append(f"balance after {decision['balance_after']} fen, the card holds "
+                     f"{'no balance of its kind' if holds is None else f'{holds} fen'}")
+    return wrong
 
 
 def enter(c: CardOS, *, required: bool = True) -> dict:
@@ -223,7 +279,8 @@ def enter(c: CardOS, *, required: bool = True) -> dict:
     under test judges that). `required`: a refused entry is a harness failure (*broken*)."""
     gate = REFERENCE_TERMINALS["gate_entry"](clock=Clock(), blacklist=frozenset())
     decision = gate.present(InProcessTransport(c)).as_dict()
-    attach_json("harness: entry at the reference gate", decision)
+    rule = oracle.record_rule("gate_entry")
+    attach_decision("harness: entry at the reference gate", decision, fields=rule.fields, evidence=rule.evidence)
     if required and not decision["accepted"]:
         raise HarnessError(f"the reference entry gate refused the harness's card: {decision['reason']}")
     return decision
@@ -389,18 +446,6 @@ def ppse_aids(trace: Iterable[Exchange]) -> list[bytes]:
         if len(x.command) > 4 and x.command[1] == 0xA4 and command_data(x.command) == PPSE and sw(x) == SW.OK:
             return tlv_values(body(x), 0x4F)
     return []
-
-
-@cache
-def _contactless() -> TimingModel:
-    return TimingModel.from_profile(link="contactless", bit_rate=106_000)
-
-
-def card_side_ms(trace: Iterable[Exchange]) -> float:
-    """The modelled time of the card's exchanges alone (ISO 14443-4 at 106 kbit/s): a lower bound
-    of the transaction time for a terminal that reports none (its PSAM's time is not in it)."""
-    model = _contactless()
-    return sum(model.exchange(x.command, x.response).total for x in trace) * 1e3
 
 
 def newest_trip(c: CardOS) -> bytes | None:

@@ -1,12 +1,15 @@
-"""One parameter per terminal of the DUT, and the `terminal` fixture that judges applicability per
+"""One parameter per terminal of the DUT, the `terminal` fixture that judges applicability per
 terminal (a DUT may hold several terminals of different kinds: the plugin's `requires` check sees
-the union of their capabilities, this one the capabilities of the terminal under test)."""
+the union of their capabilities, this one the capabilities of the terminal under test), and the
+findings every presentation's checks leave, raised once a test has judged what it was written for."""
 
 from __future__ import annotations
 
 import pytest
 
 from conformance.plugin import judge_applicability, make_dut
+
+from . import _harness as h
 
 NO_TERMINAL = "no-terminal"
 
@@ -29,3 +32,13 @@ def terminal(request, dut, terminal_name):
     role = dut.terminals[terminal_name]
     judge_applicability(request.node, frozenset(role.capabilities), who=f"terminal {role.name} ({role.kind})")
     return role
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_pyfunc_call(pyfuncitem):
+    """The checks every presentation gets (`_harness.show`: money, the decision record) fail the
+    test after its own judgement, so a test's own clause names the defect it was written for first."""
+    h.forget_findings()
+    result = yield
+    h.settle()
+    return result

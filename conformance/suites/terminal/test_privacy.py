@@ -1,11 +1,12 @@
-"""A terminal reads only what its kind needs (PIPL art. 6, terminals.yaml `minimisation`), and
-never tries a PIN it was not given."""
+"""A terminal reads only what its kind needs (PIPL art. 6, terminals.yaml `minimisation`), records
+no more in its decision than its kind may, and never tries a PIN it was not given."""
 
 from __future__ import annotations
 
 import pytest
 
 from . import _harness as h
+from . import oracle
 
 #: per application family, the persona whose card takes the terminal furthest through its flow
 PERSONA = {"purse": "normal", "ssse": "elderly", "qpboc": "normal"}
@@ -49,3 +50,15 @@ def test_no_pin_is_tried(terminal):
     assert not tried, (
         f"{terminal.name} sent VERIFY {len(tried)} time(s) without being given a PIN: a guessed PIN uses up "
         f"the holder's tries (answers: {', '.join(f'{h.sw(x):04X}' for x in tried)})")
+
+
+@pytest.mark.clause("TERM-PRIV-004")
+def test_the_decision_record_holds_only_what_its_kind_may_record(terminal):
+    """Judged for every presentation of the suite (`_harness.show`); here on the card that takes the
+    terminal furthest through its flow."""
+    rule = oracle.record_rule(terminal.kind)
+    shown = h.ride(terminal, PERSONA[h.family(terminal)], "valid card")
+    extra = rule.unpermitted(shown.decision)  # the masked record keeps every field's name
+    assert not extra, (
+        f"{terminal.name} put {', '.join(extra)} into its decision record; a {terminal.kind} terminal may record "
+        f"as evidence {', '.join(sorted(rule.evidence)) or 'nothing'}")

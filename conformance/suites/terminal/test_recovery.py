@@ -26,7 +26,7 @@ def _torn_then_retapped(terminal, point: str, where: str) -> None:
         f"{terminal.name} accepted a debit whose answer never came back (reason {first.decision['reason']})")
     if "clock_control" in terminal.capabilities:
         terminal.advance(15)  # the passenger taps again a few seconds later, well within any recovery window
-    second = h.show(terminal, c, "the same card presented again")
+    second = h.show(terminal, c, "the same card presented again", after_tear=True)
     after = h.money(c)
     assert second.decision["accepted"], (
         f"{terminal.name} did not settle the torn debit on the second presentation ({second.decision['reason']})")

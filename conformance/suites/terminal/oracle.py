@@ -1,0 +1,104 @@
+"""The suite's own reading of the profile: what a terminal must charge, grant and record, and how
+long it may take, computed from the tables of terminals.yaml and timing.yaml by this small code.
+
+It never calls or copies the reference terminals (simulator/devices): a misreading of the profile
+shared by the reference and the suite would otherwise certify every terminal that shares it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from math import ceil
+
+from simulator.profile import ProfileError, load
+
+#: ICS terminal kind -> its key in terminals.yaml `minimisation` (the profile keys gates by family)
+MINIMISATION_KEYS = {"gate_entry": "gate", "gate_exit": "gate"}
+
+
+@cache
+def terminals() -> dict:
+    return load("national/terminals", "terminals")
+
+
+# -- fares, concessions, entitlement ------------------------------------------------------------
+def metro_fare(entry: str, exit_: str) -> int:
+    """The distance fare between two stations (terminals.yaml `metro`): the fare of the shortest band
+    whose distance covers the journey; past the table, the longest band's fare plus `beyond.fare` for
+    every `beyond.step_km` begun; never more than `max_single_fare`."""
+    metro = terminals()["metro"]
+    km = abs(metro["stations"][exit_] - metro["stations"][entry])
+    bands = sorted(metro["fare_table"], key=lambda band: band["km"])
+    covering = [band["fare"] for band in bands if km <= band["km"]]
+    if covering:
+        fare = covering[0]
+    else:
+        longest = bands[-1]
+        fare = longest["fare"] + ceil((km - longest["km"]) / metro["beyond"]["step_km"]) * metro["beyond"]["fare"]
+    return min(fare, terminals()["max_single_fare"])
+
+
+def concession_percent(card_type: str) -> int:
+    """Percentage of the fare a purse card type pays (terminals.yaml `concessions`; 100 when unlisted)."""
+    return terminals()["concessions"]["by_card_type"].get(card_type, 100)
+
+
+def concession_fare(fare: int, card_type: str) -> int:
+    """What a card of `card_type` pays for `fare`: rounded down to the fen (TERM-CONC-001)."""
+    return fare * concession_percent(card_type) // 100
+
+
+def entitled(age: int) -> bool:
+    """Free scenic entry by age on the day of the visit (terminals.yaml `scenic`)."""
+    rule = terminals()["scenic"]
+    return age >= rule["free_from_age"] or age < rule["free_below_age"]
+
+
+# -- what a terminal may read and record --------------------------------------------------------
+def minimisation(kind: str) -> dict | None:
+    """What a terminal of `kind` may read and record (terminals.yaml `minimisation`); None: no rule."""
+    return terminals()["minimisation"].get(MINIMISATION_KEYS.get(kind, kind))
+
+
+@dataclass(frozen=True)
+class RecordRule:
+    """The decision-record fields and evidence keys a terminal kind may use (TERM-PRIV-004)."""
+
+    fields: frozenset[str]
+    evidence: frozenset[str]
+
+    def unpermitted(self, record: dict) -> list[str]:
+        """The fields and `evidence.` keys of `record` beyond the rule, by name only (never values)."""
+        extra = [name for name in record if name not in self.fields]
+        evidence = record.get("evidence")
+        if isinstance(evidence, dict):
+            extra += [f"evidence.{key}" for key in evidence if key not in self.evidence]
+        return extra
+
+
+def record_rule(kind: str) -> RecordRule:
+    """What a decision record of a `kind` terminal may hold: terminals.yaml `decision_record` fields,
+    and as evidence the kind's `decision_evidence` (every declared key for a kind with no rule)."""
+    declared = terminals()["decision_record"]
+    rule = minimisation(kind)
+    evidence = set(declared["evidence"]) if rule is None else set(rule["decision_evidence"])
+    undeclared = evidence - set(declared["evidence"])
+    if undeclared:
+        raise ProfileError(f"terminals.yaml minimisation.{MINIMISATION_KEYS.get(kind, kind)}.decision_evidence "
+                           f"names {sorted(undeclared)}, which decision_record.evidence does not declare")
+    return RecordRule(frozenset(declared["fields"]), frozenset(evidence))
+
+
+# -- time ---------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class TimeLimit:
+    ms: float
+    scope: str
+    source: str
+
+
+def purchase_limit() -> TimeLimit:
+    """The time one purchase may take (timing.yaml `limits.purchase`)."""
+    entry = load("national/timing", "timing")["limits"]["purchase"]
+    return TimeLimit(float(entry["max_ms"]), entry["scope"], entry["source"])

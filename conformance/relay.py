@@ -13,7 +13,9 @@ the card down (it left the field) and answers any late request 410 Gone. A tear 
 `simulator.faults.PowerLost`) answers that command 410 Gone and every later one too: to the
 terminal the card was pulled mid-command, exactly as a torn card in the field. The URL carries a
 random token, so a stale terminal request or a stranger on the network cannot reach a card it
-was not shown. source: modelled.
+was not shown. Request bodies are checked against the protocol document
+(`conformance.adapters.http.parse`), and everything the relay refuses, http.server's own refusals
+included, is answered with the protocol's JSON error body. source: modelled.
 """
 
 from __future__ import annotations
@@ -25,11 +27,14 @@ import secrets
 import socket
 import sys
 import threading
+import time
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Self
+from urllib.parse import urlsplit
 
+from conformance.adapters.http import InvalidRequest, parse
 from simulator.card.interface import Card
 from simulator.faults import PowerLost
 
@@ -37,6 +42,11 @@ log = logging.getLogger(__name__)
 
 #: the largest request body accepted: a 65,535-byte APDU as hex, with room for the JSON around it
 MAX_BODY = 2 * 0x10000 + 256
+#: what the relay reads and drops, at most, of a body it refused unread (bytes, seconds), so that
+#: closing the connection does not reset it before the client has read the refusal
+DRAIN = (64 << 20, 5.0)
+#: the relay's operations: the last part of the URL path -> the protocol's schema of the request body
+OPERATIONS = {"power": "PowerRequest", "apdu": "ApduRequest"}
 
 
 class CardRelay:
@@ -111,32 +121,29 @@ class CardRelay:
 
     # -- what a request does ---------------------------------------------------------------
 
-    def handle(self, operation: str, body: object) -> tuple[int, dict]:
-        """Answer one relay request: (HTTP status, JSON body)."""
+    def handle(self, operation: str, raw: bytes) -> tuple[int, dict]:
+        """Answer one relay request (an `OPERATIONS` name and its body): (HTTP status, JSON body)."""
         with self._lock:
             self.requests += 1
+            try:
+                body = parse(raw, OPERATIONS[operation])
+            except InvalidRequest as exc:
+                return 400, _error("invalid_request", f"{operation}: {exc}")
             if self._closed or self.tear is not None:
                 why = f"torn away: {self.tear}" if self.tear is not None else "the presentation is over"
                 return 410, _error("card_gone", f"the card has left the field ({why})")
             try:
+                if operation == "power" and body["action"] == "up":
+                    atr = self._call(self.card.power_up)
+                    self._powered = True
+                    return 200, {"atr": atr.hex().upper()}
                 if operation == "power":
-                    action = body.get("action") if isinstance(body, dict) else None
-                    if action == "up" and set(body) == {"action"}:
-                        atr = self._call(self.card.power_up)
-                        self._powered = True
-                        return 200, {"atr": atr.hex().upper()}
-                    if action == "down" and set(body) == {"action"}:
-                        self._call(self.card.power_down)
-                        self._powered = False
-                        return 200, {"atr": ""}
-                    return 400, _error("invalid_request", f'power takes {{"action": "up"|"down"}}, got {body!r}')
-                command = _hex_field(body, "command")
-                if command is None or len(command) < 4:
-                    return 400, _error("invalid_request", f'apdu takes {{"command": <hex, 4 bytes at least>}}, '
-                                                          f"got {body!r}")
+                    self._call(self.card.power_down)
+                    self._powered = False
+                    return 200, {"atr": ""}
                 if not self._powered:
                     return 400, _error("invalid_request", "the card is not powered: POST power {\"action\": \"up\"}")
-                return 200, {"response": self._call(self.card.transmit, command).hex().upper()}
+                return 200, {"response": self._call(self.card.transmit, bytes.fromhex(body["command"])).hex().upper()}
             except PowerLost as exc:
                 self.tear = exc
                 self._powered = False
@@ -160,15 +167,6 @@ class _CardFault(Exception):
 
 def _error(code: str, detail: str) -> dict:
     return {"error": code, "detail": detail}
-
-
-def _hex_field(body: object, key: str) -> bytes | None:
-    if not isinstance(body, dict) or set(body) != {key} or not isinstance(body[key], str):
-        return None
-    try:
-        return bytes.fromhex(body[key])
-    except ValueError:
-        return None
 
 
 class _Server(ThreadingHTTPServer):
@@ -197,37 +195,70 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:  # noqa: N802 - http.server's naming
         relay: CardRelay = self.server.relay  # type: ignore[attr-defined]
-        prefix, _, operation = self.path.rpartition("/")
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > MAX_BODY:
-            self.close_connection = True
-            self._reply(413, _error("invalid_request", f"a {length}-byte body is larger than {MAX_BODY} bytes"))
+        length = self._length()
+        if length is None:
             return
         raw = self.rfile.read(length)
-        if prefix != f"/{relay.token}" or operation not in ("power", "apdu"):
+        prefix, _, operation = urlsplit(self.path).path.rpartition("/")
+        if prefix != f"/{relay.token}" or operation not in OPERATIONS:
             self._reply(404, _error("not_found", f"no relay operation at {self.path}"))
             return
         try:
-            body = json.loads(raw)
-        except ValueError:
-            self._reply(400, _error("invalid_request", f"the body is not JSON: {raw[:100]!r}"))
-            return
-        try:
-            status, answer = relay.handle(operation, body)
+            status, answer = relay.handle(operation, raw)
         except _CardFault as exc:
             status, answer = 500, _error("harness_fault", f"the harness's card failed: {exc.__cause__}")
         self._reply(status, answer)
 
-    def do_GET(self) -> None:  # noqa: N802
-        self._reply(405, _error("invalid_request", "the relay takes POST power and POST apdu"))
+    def _length(self) -> int | None:
+        """The body's length from Content-Length; None once a refusal is sent."""
+        text = self.headers.get("Content-Length", "0")
+        if "Transfer-Encoding" in self.headers or not text.isdecimal():
+            self.send_error(HTTPStatus.BAD_REQUEST, "the relay takes a body with a Content-Length of decimal digits")
+            return None
+        if int(text) > MAX_BODY:
+            self.send_error(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"a {text}-byte body is larger than {MAX_BODY} bytes")
+            return None
+        return int(text)
+
+    def _drain(self) -> None:
+        """Finish the answer, then read and drop what the client still sends (up to `DRAIN`): a socket
+        closed with unread data sends a TCP reset, which can destroy the answer before it is read."""
+        self.wfile.flush()
+        limit, seconds = DRAIN
+        deadline = time.monotonic() + seconds
+        with contextlib.suppress(OSError):
+            self.connection.shutdown(socket.SHUT_WR)
+            while limit > 0 and (left := deadline - time.monotonic()) > 0:
+                self.connection.settimeout(left)
+                chunk = self.connection.recv(65536)
+                if not chunk:
+                    break
+                limit -= len(chunk)
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """A refusal that ends the connection (the rest of the stream cannot be trusted to start a
+        request): ours of a body's framing, and http.server's own (a bad request line, a method
+        without `do_<METHOD>`, ...), as the protocol's JSON error. A method other than POST is 405
+        with `Allow: POST`, as RFC 9110 asks."""
+        if code == HTTPStatus.NOT_IMPLEMENTED:  # what http.server answers a method it has no do_ for
+            code, message = HTTPStatus.METHOD_NOT_ALLOWED, f"the relay takes POST, not {self.command}"
+        self.close_connection = True
+        error = "not_found" if code in (HTTPStatus.NOT_FOUND, HTTPStatus.METHOD_NOT_ALLOWED) else "invalid_request"
+        self._reply(code, _error(error, message or HTTPStatus(code).phrase))
+        self._drain()
 
     def _reply(self, status: int, answer: dict) -> None:
         body = json.dumps(answer).encode()
         self.send_response(status, HTTPStatus(status).phrase)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
+        if status == HTTPStatus.METHOD_NOT_ALLOWED:
+            self.send_header("Allow", "POST")
+        if self.close_connection:  # or the client would send its next request on a closing connection
+            self.send_header("Connection", "close")
         self.end_headers()
-        self.wfile.write(body)
+        if self.command != "HEAD":
+            self.wfile.write(body)
 
     def log_message(self, format: str, *args) -> None:  # noqa: A002 - http.server's signature
         log.debug("%s %s", self.address_string(), format % args)

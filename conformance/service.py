@@ -12,36 +12,66 @@ vendor's (`--dut vpcd:...` or `--dut http:...`), and a vendor can compare its de
 A transaction's card is read from a PC/SC reader of this machine's pcscd
 (`{"card": {"reader": NAME}}`: the terminal waits up to `card_timeout` seconds for it to appear,
 then opens `PcscTransport(NAME)`) or through the harness's HTTP relay
-(`{"card": {"relay": URL}}`: `RelayTransport(URL)`). Transactions run one at a time. Requests are
-checked against the protocol document itself, which the app also serves at /openapi.json.
+(`{"card": {"relay": URL}}`: `RelayTransport(URL)`). Transactions run one at a time.
+
+Every request body is checked against the protocol document itself (`conformance.adapters.http.parse`),
+which the app also serves at /openapi.json, before anything else: a malformed request is answered
+4xx with the protocol's error body, never acted on. A card the terminal may not reach is refused
+before waiting for it: a relay whose host is not this machine (the terminal resolves no names and
+connects nowhere else) or, when the terminal is given its `readers`, a reader not among them.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import logging
+import socket
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from importlib import metadata
 from typing import Annotated
 
+import httpx
 import typer
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from conformance.adapters.http import ERRORS, api_document, error_code, problems
+from conformance.adapters.http import (
+    ERRORS,
+    InvalidRequest,
+    RelayRefusedError,
+    api_document,
+    error_code,
+    parse,
+    problems,
+)
 from simulator.devices.terminal import Terminal
-from simulator.transport.errors import LinkError
+from simulator.transport.errors import LinkError, ReaderNotFoundError
 
 log = logging.getLogger(__name__)
 
 #: seconds the terminal waits for a card to appear in its reader
 CARD_TIMEOUT = 5.0
+#: the largest request body accepted, in bytes (terminal_api.yaml; its bodies are a few hundred)
+MAX_BODY = 0x10000
 
 
-def _error(status: int, code: str, detail: str) -> JSONResponse:
-    return JSONResponse({"error": code, "detail": detail}, status_code=status)
+def _error(status: int, code: str, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": code, "detail": detail}, status_code=status, headers=headers)
+
+
+async def _body(request: Request) -> bytes:
+    """The request body, refused (413) as soon as it grows past `MAX_BODY` bytes."""
+    raw = bytearray()
+    async for chunk in request.stream():
+        raw += chunk
+        if len(raw) > MAX_BODY:
+            raise HTTPException(413, f"the body is larger than {MAX_BODY} bytes")
+    return bytes(raw)
+
+
+Body = Annotated[bytes, Depends(_body)]
 
 
 def make_app(
@@ -53,11 +83,13 @@ def make_app(
     model: str | None = None,
     firmware: str | None = None,
     card_timeout: float = CARD_TIMEOUT,
+    readers: Collection[str] | None = None,
 ) -> FastAPI:
     """The control service of one terminal, built as `terminal_factory(clock=..., blacklist=...)`.
 
     The factory has the shape of `REFERENCE_TERMINALS` and `Mutant.build`; the clock is a
     `conformance.adapters.sim.Clock`, moved by `POST /clock` when `clock_control` is declared.
+    `readers` are the PC/SC readers the terminal reads cards from (None: any reader of pcscd).
     """
     from conformance.adapters.sim import Clock, blacklist
 
@@ -71,59 +103,102 @@ def make_app(
     terminal = terminal_factory(clock=clock, blacklist=blacklist())
     lock = threading.Lock()
 
-    app = FastAPI(title=f"{info['model']} ({kind})", version=api_document()["info"]["version"])
-    app.openapi = api_document  # type: ignore[method-assign]  # the profile's document is the contract
+    # the document is the contract: it is what /openapi.json serves, and nothing else is served
+    app = FastAPI(title=f"{info['model']} ({kind})", version=api_document()["info"]["version"],
+                  docs_url=None, redoc_url=None)
+    app.openapi = api_document  # type: ignore[method-assign]
     app.state.terminal, app.state.clock, app.state.info = terminal, clock, info
 
-    @app.exception_handler(RequestValidationError)
-    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        return _error(422, "invalid_request", f"the body is not a JSON object: {exc.errors()[:1]}")
+    @app.exception_handler(InvalidRequest)
+    async def _invalid(request: Request, exc: InvalidRequest) -> JSONResponse:
+        return _error(422, "invalid_request", str(exc))
+
+    @app.exception_handler(LinkError)
+    async def _link(request: Request, exc: LinkError) -> JSONResponse:
+        code = error_code(exc)
+        log.warning("%s %s: %s: %s", request.method, request.url.path, code, exc)
+        return _error(ERRORS[code][0], code, str(exc))
 
     @app.exception_handler(HTTPException)
     async def _http(request: Request, exc: HTTPException) -> JSONResponse:
         code = "not_found" if exc.status_code in (404, 405) else "invalid_request"
-        return _error(exc.status_code, code, f"{request.method} {request.url.path}: {exc.detail}")
+        return _error(exc.status_code, code, f"{request.method} {request.url.path}: {exc.detail}", exc.headers)
 
     @app.get("/info")
     def get_info() -> dict:
         return info
 
     @app.post("/transactions")
-    def present(body: dict) -> JSONResponse:
-        wrong = problems(body, "TransactionRequest")
-        if wrong:
-            return _error(422, "invalid_request", "not a TransactionRequest of terminal_api.yaml: " + "; ".join(wrong))
-        card = body["card"]
+    def present(raw: Body) -> JSONResponse:
+        card = parse(raw, "TransactionRequest")["card"]
+        _check(card, readers)
         with lock:
+            transport = _open(card, card_timeout)
             try:
-                transport = _open(card, card_timeout)
-                try:
-                    decision = terminal.present(transport)
-                finally:
-                    close = getattr(transport, "close", None)
-                    if close is not None:
-                        close()
-            except LinkError as exc:
-                code = error_code(exc)
-                log.warning("transaction with %s: %s: %s", card, code, exc)
-                return _error(ERRORS[code][0], code, str(exc))
+                decision = terminal.present(transport)
+            except LinkError:
+                raise  # the link's failure, not the terminal's: answered by _link
             except Exception as exc:
                 log.exception("transaction with %s failed", card)
                 return _error(500, "terminal_fault", f"{type(exc).__name__}: {exc}")
+            finally:
+                close = getattr(transport, "close", None)  # a relay's HTTP connection; PC/SC has none
+                if close is not None:
+                    close()
         return JSONResponse(decision.as_dict())
 
     @app.post("/clock")
-    def advance(body: dict) -> JSONResponse:
+    def advance(raw: Body) -> JSONResponse:
+        seconds = parse(raw, "ClockRequest")["advance_seconds"]
         if "clock_control" not in declared:
             return _error(501, "not_supported", f"this {kind} terminal does not let the harness move its clock")
-        wrong = problems(body, "ClockRequest")
-        if wrong:
-            return _error(422, "invalid_request", "not a ClockRequest of terminal_api.yaml: " + "; ".join(wrong))
         with lock:
-            clock.advance(body["advance_seconds"])
+            try:
+                clock.advance(seconds)
+            except ValueError as exc:
+                raise InvalidRequest(f"at advance_seconds: {exc}") from None
             return JSONResponse({"now": clock().isoformat()})
 
     return app
+
+
+def _check(card: dict, readers: Collection[str] | None) -> None:
+    """Refuse, before waiting for it, a card this terminal may not reach (terminal_api.yaml `Card`)."""
+    if "reader" in card:
+        if readers is not None and card["reader"] not in readers:
+            raise ReaderNotFoundError(card["reader"], readers)
+        return
+    try:
+        host = httpx.URL(card["relay"]).host
+    except httpx.InvalidURL as exc:  # e.g. "[b]": the document's pattern admits it, no address is named
+        host, why = None, f"no address in it ({exc})"
+    else:
+        why = f"{host!r} is not this machine"
+    if host is None or not _this_machine(host):
+        raise RelayRefusedError(f"relay {card['relay']!r}: {why}, and this terminal connects only to relays "
+                                "on localhost or its own IP addresses")
+
+
+def _this_machine(host: str) -> bool:
+    """`localhost`, or an IP address literal of this machine: loopback, or one a local socket can bind.
+
+    Nothing is sent and no name is resolved (that would ask a name server)."""
+    if host == "localhost":
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    if address.is_loopback:
+        return True
+    if address.is_unspecified or address.is_multicast:
+        return False
+    with socket.socket(socket.AF_INET6 if address.version == 6 else socket.AF_INET) as probe:
+        try:
+            probe.bind((str(address), 0))
+        except OSError:
+            return False
+    return True
 
 
 def _open(card: dict, card_timeout: float):
@@ -156,7 +231,8 @@ def _terminal() -> None:
     """Terminals as separate processes, driven over the terminal control protocol."""
 
 
-def reference_app(kind: str | None, mutant: str | None, *, card_timeout: float = CARD_TIMEOUT) -> FastAPI:
+def reference_app(kind: str | None, mutant: str | None, *, card_timeout: float = CARD_TIMEOUT,
+                  readers: Collection[str] | None = None) -> FastAPI:
     """The app of a reference terminal of `kind`, or of the terminal mutant `mutant`."""
     from conformance.adapters.sim import REFERENCE_TERMINALS
     from simulator.profile import load
@@ -180,7 +256,7 @@ def reference_app(kind: str | None, mutant: str | None, *, card_timeout: float =
     if kind not in ics["terminal_kinds"]:
         raise ValueError(f"terminal kind {kind!r} is not in ics.yaml; valid: {', '.join(ics['terminal_kinds'])}")
     capabilities = [*ics["terminal_kinds"][kind], *ics["simulator_only"]]
-    return make_app(factory, capabilities, kind=kind, model=model, card_timeout=card_timeout)
+    return make_app(factory, capabilities, kind=kind, model=model, card_timeout=card_timeout, readers=readers)
 
 
 @app.command()
@@ -190,6 +266,8 @@ def serve(
     port: Annotated[int, typer.Option(help="TCP port of the control service")] = 8700,
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
     card_timeout: Annotated[float, typer.Option(help="seconds to wait for a card in the reader")] = CARD_TIMEOUT,
+    reader: Annotated[list[str] | None, typer.Option(
+        help="a PC/SC reader the terminal reads cards from (repeat for more; default: any of pcscd's)")] = None,
     log_level: Annotated[str, typer.Option(help="uvicorn's log level")] = "info",
 ) -> None:
     """Serve a reference terminal (or a mutant) over the terminal control protocol until Ctrl-C."""
@@ -198,7 +276,7 @@ def serve(
     if kind is None and mutant is None:
         raise typer.BadParameter("give --kind (bus, gate_entry, gate_exit, scenic, pos) or --mutant NAME")
     try:
-        served = reference_app(kind, mutant, card_timeout=card_timeout)
+        served = reference_app(kind, mutant, card_timeout=card_timeout, readers=reader)
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
     typer.echo(f"serving {served.title} on http://{host}:{port} (terminal control protocol, "

@@ -191,7 +191,7 @@ def test_the_served_api_follows_the_document(client):
     assert (decision["reason"], decision["debited"], balance(c)) == ("OK", FLAT_FARE, start - FLAT_FARE)
     # a relay that is gone: the terminal cannot reach the card, an error answer, not a decision
     gone = client.post("/transactions", json={"card": {"relay": relay.url}})
-    assert conforms(gone, "/transactions")["error"] == "no_card" and gone.status_code == 502
+    assert conforms(gone, "/transactions")["error"] == "no_card" and gone.status_code == 409
 
 
 def test_a_reader_that_never_gets_a_card_is_a_documented_error(client):

@@ -3,9 +3,11 @@
 The protocol is profiles/national/terminal_api.yaml (OpenAPI 3.1): `GET /info` (kind,
 capabilities, vendor, model, firmware), `POST /transactions` (present a card, answer the
 decision record), `POST /clock` (terminals declaring `clock_control`). This module holds the
-protocol's client (`TerminalControl`, also used by the `vpcd:` adapter) and the `http:` adapter:
-the card is served to the terminal by the harness's APDU relay (conformance/relay.py), so the
-terminal needs no PC/SC reader, and every APDU it sends is recorded on the card's side.
+document's checks (`problems`; `parse`, the door every request body of the served terminals and
+the relay goes through), the protocol's client (`TerminalControl`, also used by the `vpcd:`
+adapter) and the `http:` adapter: the card is served to the terminal by the harness's APDU relay
+(conformance/relay.py), so the terminal needs no PC/SC reader, and every APDU it sends is
+recorded on the card's side.
 
     --dut http://127.0.0.1:8700          (or http:127.0.0.1:8700, http:https://lab-host/terminal)
     --dut-info timeout=30                seconds a transaction may take (default 30)
@@ -23,6 +25,8 @@ protocol (its body fails the document's schema) `TerminalServiceError` too: all 
 
 from __future__ import annotations
 
+import json
+import math
 import socket
 from functools import cache
 from urllib.parse import urlsplit
@@ -52,26 +56,34 @@ _API_URI = "urn:yikatong:terminal_api"
 #: seconds a transaction may take by default (the terminal waits for the card, then transacts)
 DEFAULT_TIMEOUT = 30.0
 
-#: error code of the protocol -> (HTTP status the terminal answers, LinkError the harness raises)
+
+class TerminalServiceError(LinkError):
+    """The terminal's control service failed, or answered outside the protocol (verdict *broken*)."""
+
+
+class RelayRefusedError(LinkError):
+    """The terminal will not connect to the relay a transaction request names (not on its machine)."""
+
+
+#: error code of the protocol -> (HTTP status the terminal answers, LinkError the harness raises).
+#: 4xx: the request names a card the terminal may not reach (403), a reader it does not have (404),
+#: or a reader or relay with no card in it (409); 5xx: the link failed.
 ERRORS: dict[str, tuple[int, type[LinkError]]] = {
-    "no_card": (502, NoCardError),
+    "relay_refused": (403, RelayRefusedError),
+    "reader_not_found": (404, LinkError),
+    "no_card": (409, NoCardError),
     "card_removed": (502, CardRemovedError),
-    "reader_not_found": (502, LinkError),
     "link": (502, LinkError),
     "service_unavailable": (503, ServiceUnavailableError),
     "link_timeout": (504, LinkTimeoutError),
 }
 
 
-class TerminalServiceError(LinkError):
-    """The terminal's control service failed, or answered outside the protocol (verdict *broken*)."""
-
-
 def error_code(exc: LinkError) -> str:
     """The protocol's error code for a link failure on the terminal's side (most specific class first)."""
-    for cls, code in ((ReaderNotFoundError, "reader_not_found"), (NoCardError, "no_card"),
-                      (CardRemovedError, "card_removed"), (ServiceUnavailableError, "service_unavailable"),
-                      (LinkTimeoutError, "link_timeout")):
+    for cls, code in ((RelayRefusedError, "relay_refused"), (ReaderNotFoundError, "reader_not_found"),
+                      (NoCardError, "no_card"), (CardRemovedError, "card_removed"),
+                      (ServiceUnavailableError, "service_unavailable"), (LinkTimeoutError, "link_timeout")):
         if isinstance(exc, cls):
             return code
     return "link"
@@ -97,8 +109,76 @@ def _validator(name: str) -> jsonschema.Draft202012Validator:
 
 def problems(value: object, schema: str) -> list[str]:
     """What is wrong with `value` as the protocol's `schema` (components/schemas), one line each."""
-    return [f"at {'/'.join(str(p) for p in e.absolute_path) or '(top)'}: {e.message}"
+    return [f"at {_where(e.absolute_path)}: {e.message}"
             for e in sorted(_validator(schema).iter_errors(value), key=lambda e: list(e.absolute_path))]
+
+
+#: how deep a request body may nest (the protocol's bodies nest two levels)
+MAX_DEPTH = 8
+
+
+class InvalidRequest(ValueError):
+    """A request body that is not a document of the protocol; the message names what is wrong."""
+
+
+def parse(raw: bytes, schema: str) -> dict:
+    """The request body `raw` as the protocol's `schema`, or `InvalidRequest` naming every problem.
+
+    Stricter than Python's `json`, as RFC 8259 is: no NaN or Infinity (nor numbers too large for a
+    double), no lone surrogates, no repeated keys; and no deeper than `MAX_DEPTH`. JSON Schema lets
+    NaN through every `minimum`/`maximum`, so these are checked here, for every field at once.
+    """
+    try:
+        document = json.loads(raw, object_pairs_hook=_unique_keys)
+    except (ValueError, RecursionError) as exc:  # RecursionError: nested past the parser's stack
+        raise InvalidRequest(f"the body is not JSON: {_short(str(exc) or type(exc).__name__)}") from None
+    wrong = _not_json_values(document) or problems(document, schema)
+    if wrong:
+        raise InvalidRequest(f"not a {schema} of terminal_api.yaml: " + "; ".join(map(_short, wrong[:5])))
+    return document
+
+
+def _unique_keys(pairs: list[tuple[str, object]]) -> dict:
+    keys = [key for key, _ in pairs]
+    repeated = sorted({key for key in keys if keys.count(key) > 1})
+    if repeated:
+        raise ValueError(f"repeated key(s) {', '.join(map(repr, repeated))}")
+    return dict(pairs)
+
+
+def _not_json_values(document: object) -> list[str]:
+    """Values Python's parser accepts and RFC 8259 does not, walked without recursion."""
+    wrong, todo = [], [((), document)]
+    while todo:
+        path, value = todo.pop()
+        if len(path) > MAX_DEPTH:
+            return [f"at {_where(path)}: nested deeper than {MAX_DEPTH} levels"]
+        if isinstance(value, float) and not math.isfinite(value):
+            wrong.append(f"at {_where(path)}: {value} is not a JSON number (RFC 8259: finite numbers only)")
+        elif isinstance(value, dict):
+            todo.extend(((*path, key), item) for key, item in value.items())
+            wrong.extend(f"at {_where(path)}: key {key!r} is not Unicode text" for key in value if _surrogates(key))
+        elif isinstance(value, list):
+            todo.extend(((*path, index), item) for index, item in enumerate(value))
+        elif isinstance(value, str) and _surrogates(value):
+            wrong.append(f"at {_where(path)}: {value!r} is not Unicode text (a lone surrogate)")
+    return sorted(wrong)
+
+
+def _surrogates(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _where(path) -> str:
+    return "/".join(str(p) for p in path) or "(top)"
+
+
+def _short(text: str, limit: int = 300) -> str:
+    return text if len(text) <= limit else text[:limit] + f"... ({len(text)} characters)"
 
 
 # -- the client ------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ reference terminals to certify; default all kinds of ics.yaml).
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
@@ -41,7 +42,14 @@ class Clock:
         return self.now
 
     def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
+        """Move forward by `seconds`; a ValueError naming the value, the clock unchanged, for a
+        negative or non-finite one (a terminal's clock never runs backwards) or one past datetime.max."""
+        if not 0 <= seconds < math.inf:
+            raise ValueError(f"{seconds!r} is not a finite number of seconds >= 0")
+        try:
+            self.now += timedelta(seconds=seconds)
+        except OverflowError:
+            raise ValueError(f"{seconds!r} s from {self.now.isoformat()} is past {datetime.max.isoformat()}") from None
 
 
 def blacklist() -> frozenset[str]:

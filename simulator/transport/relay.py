@@ -9,9 +9,10 @@ left the field (torn away mid-command, or the presentation is over): `CardRemove
 card pulled out of a reader, and the transport is disconnected.
 
 Every other failure is a `LinkError` (a verdict of *broken*): a relay that does not answer in
-time is `LinkTimeoutError`; no relay at the URL when powering up is `NoCardError`; a connection
-that drops mid-command is `CardRemovedError` (the card's link went away, as vpcd's empty answer);
-an answer outside the protocol is a plain `LinkError` naming what was wrong.
+time is `LinkTimeoutError`; no relay at the URL (nothing listening, or 404: nothing served there)
+when powering up is `NoCardError`; a connection that drops mid-command is `CardRemovedError` (the
+card's link went away, as vpcd's empty answer); an answer outside the protocol is a plain
+`LinkError` naming what was wrong.
 
 One HTTP connection is kept alive for the whole session (a transaction is a dozen APDUs), so
 `close()` the transport when done with it; `disconnect()` alone keeps the connection for a later
@@ -59,7 +60,8 @@ class RelayTransport(Transport):
     # -- the protocol ----------------------------------------------------------------------
 
     def _post(self, path: str, body: dict, *, doing: str, dropped: type[LinkError]) -> dict:
-        """POST `body`, return the JSON answer; `dropped` is raised when the connection fails."""
+        """POST `body`, return the JSON answer; `dropped` is raised when the connection fails or
+        nothing is served at the URL (404)."""
         if self._client is None:
             # No TLS context for a plain-http relay: building one costs ~16 ms per transaction.
             self._client = httpx.Client(timeout=self.timeout, verify=self.url.startswith("https://"))
@@ -72,6 +74,8 @@ class RelayTransport(Transport):
             raise dropped(f"{doing}: the card relay {url} failed: {type(exc).__name__}: {exc}") from exc
         if answer.status_code == 410:
             raise CardRemovedError(f"{doing}: the card left the field (relay {url}: 410 {_detail(answer)})")
+        if answer.status_code == 404:
+            raise dropped(f"{doing}: nothing is served at {url} (404 {_detail(answer)}): no card there")
         if answer.status_code != 200:
             raise LinkError(f"{doing}: the card relay {url} answered HTTP {answer.status_code}: {_detail(answer)}")
         try:

@@ -343,8 +343,11 @@ def _message(report) -> str:
     """The finding in one line (pytest's crash message), masked as evidence must be."""
     if report.passed:
         return ""
-    if report.skipped and isinstance(report.longrepr, tuple):
-        return str(report.longrepr[2])
+    if report.skipped and isinstance(report.longrepr, tuple):  # pytest prefixes the skip's class name
+        from conformance.verdicts import NotTested
+
+        return str(report.longrepr[2]).removeprefix("Skipped: ").removeprefix(
+            f"{NotTested.__module__}.{NotTested.__qualname__}: ")
     from conformance.report import mask_failure_text
 
     crash = getattr(report.longrepr, "reprcrash", None)

@@ -9,14 +9,21 @@ from __future__ import annotations
 
 import pytest
 
-from conformance.verdicts import not_tested
+from conformance.verdicts import not_applicable, not_tested
 
 from . import _harness as h
+
+
+#: the capabilities under which a terminal takes money from the card
+MONEY = frozenset({"purse", "qpboc"})
 
 
 @pytest.mark.clause("TERM-MONEY-001")
 @pytest.mark.parametrize("persona", ["normal", "elderly"])
 def test_an_accepted_transaction_records_the_money_the_card_lost(terminal, persona):
+    if not MONEY & terminal.capabilities:
+        not_applicable(f"terminal {terminal.name} declares no application that moves money "
+                       f"({', '.join(sorted(MONEY))})")
     c = h.ready(terminal, persona)
     before = h.money(c)
     shown = h.show(terminal, c, f"{persona} card")

@@ -1,6 +1,8 @@
 """Properties of the card OS under any input (CARD-APDU-001) and any command sequence.
 
-Two parts: a fuzzer sending one arbitrary byte string to a card in a prepared state, and a
+Two parts: a fuzzer sending one arbitrary byte string to a card in a prepared state (a malformed
+one must get a status word the profile allows for its fault, judged by ISO/IEC 7816-4 rules in
+`conformance.suites.card._malformed`, not by the card's parser), and a
 small `RuleBasedStateMachine` whose model (PIN tries, verified PIN, authenticated keys, pending
 challenge, record contents) predicts the status word of every command. Both derandomized, so
 CI sees the same examples every run.
@@ -17,6 +19,7 @@ from hypothesis import event, example, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
+from conformance.suites.card import _malformed as malformed
 from simulator.apdu import SW, CardError, CommandAPDU, ResponseAPDU, counter_sw, describe
 from simulator.card import personas
 from simulator.card.apps import ssse
@@ -116,6 +119,10 @@ def test_any_bytes_get_a_known_status_word_and_leave_nvm_alone(state, raw):
     event(f"{state}: {describe(resp.sw)}{', NVM written' if after != before else ''}")
     shown = raw.hex().upper()[:80]
     assert known_sw(resp.sw), f"{shown} answered {resp.sw:04X}, not a known status word"
+    found = malformed.faults(raw)
+    assert not found or resp.sw in malformed.allowed(found), (
+        f"{shown} ({', '.join(sorted(found))}) answered {resp.sw:04X}; the profile allows "
+        f"{sorted(f'{sw:04X}' for sw in malformed.allowed(found))}")
     assert not faults.records, f"{shown} raised inside the card: {faults.records[0].exc_info[1]!r}"
 
     changed = {k for k in before.keys() | after.keys() if before.get(k) != after.get(k)}

@@ -1,4 +1,4 @@
-"""Card tearing (CARD-NVM-001, CARD-PIN-002): power lost at every fault point of every write.
+"""Card tearing (CARD-NVM-001, CARD-PIN-005): power lost at every fault point of every write.
 
 For each write command: count its fault-point hits with an unarmed plan, then for each hit
 build a fresh card, cut the power there, power up again (the NVM recovers) and check that
@@ -35,7 +35,7 @@ from simulator.crypto.auth import external_auth_cryptogram, pin_reload_mac, pin_
 from simulator.faults import FaultPlan, PowerLost
 from simulator.profile import load
 
-pytestmark = [pytest.mark.clause("CARD-NVM-001"), pytest.mark.clause("CARD-PIN-002")]
+pytestmark = [pytest.mark.clause("CARD-NVM-001"), pytest.mark.clause("CARD-PIN-005")]
 
 AS_OF = date(2026, 11, 23)
 APP = "3F00/DDF1"
@@ -299,7 +299,7 @@ def test_reads_pass_no_fault_point():
 
 
 def test_torn_wrong_pin_costs_the_try_once_compared():
-    """CARD-PIN-002 directly: tear right after the decrement is committed (before the answer)
+    """CARD-PIN-005 directly: tear right after the decrement is committed (before the answer)
     and the try is gone; tear before the commit and the PIN was never compared."""
     case = next(c for c in CASES if c.name == "VERIFY wrong")
     card, apdu = case.card()
@@ -331,7 +331,7 @@ class SpyNVM(NVM):
 
 @pytest.mark.parametrize("name", ["VERIFY right", "VERIFY wrong", "CHANGE PIN", "CHANGE PIN, wrong old PIN"])
 def test_pin_is_compared_only_after_the_try_is_committed(name):
-    """CARD-PIN-002: when the card reads its PIN to compare, NVM already holds one try less."""
+    """CARD-PIN-005: when the card reads its PIN to compare, NVM already holds one try less."""
     case = next(c for c in CASES if c.name == name)
     card, apdu = case.card(SpyNVM)
     card.transmit(bytes.fromhex(apdu))

@@ -23,7 +23,8 @@ from simulator.card.cardos import CardOS
 ROOT = Path(__file__).resolve().parents[1]
 SUITE = "conformance/suites/card"
 #: tests that only a simulated card makes applicable: they must run (and pass) on the reference
-SIMULATOR_ONLY = ("test_atomicity.py", "test_differential.py", "test_wrong_pins_count_down")
+SIMULATOR_ONLY = ("test_atomicity.py", "test_differential.py", "test_wrong_pins_count_down",
+                  "test_verify_spends_the_try_before_it_compares")
 
 
 def run_suite(spec: str, out: Path, *extra: str) -> tuple[list[dict], str]:

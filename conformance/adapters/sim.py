@@ -80,19 +80,30 @@ REFERENCE_TERMINALS: dict[str, TerminalFactory] = {
 }
 
 
+#: `build(persona, rng)`: a powered-off card of `persona` drawing its randoms from `rng`
+CardFactory = Callable[[str, random.Random], Card]
+
+
 class SimCard:
-    """Reference cards by persona, each a fresh card in-process."""
+    """Reference cards by persona, each a fresh card in-process.
+
+    Each card is another sample with a random generator of its own (a real card's RNG), seeded
+    from `seed`: no two cards, and so no two links, draw the same challenges (CARD-AUTH-003), and
+    a run is the same every time.
+    """
 
     name = "reference card"
 
-    def __init__(self, build: Callable[[str], Card] | None = None, *, name: str = "reference card") -> None:
-        self.build = build or (lambda persona: CardOS(personas.image(persona, as_of=AS_OF)))
+    def __init__(self, build: CardFactory | None = None, *, name: str = "reference card",
+                 seed: int = 20261123) -> None:
+        self.build = build or (lambda persona, rng: CardOS(personas.image(persona, as_of=AS_OF), rng=rng))
         self.name = name
+        self._seeds = random.Random(seed)
         ics = load("national/ics", "ics")
         self.capabilities = frozenset(ics["card"]) | {"persona_choice", "tear_control"}
 
     def open(self, persona: str) -> InProcessTransport:
-        return InProcessTransport(self.build(persona))
+        return InProcessTransport(self.build(persona, random.Random(self._seeds.getrandbits(64))))
 
 
 class SimTerminal:

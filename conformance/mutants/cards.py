@@ -1,17 +1,19 @@
 """Seeded-defect cards: the reference card OS with one defect each, for the card suite.
 
-Each `build(persona)` returns a powered-off card of that persona, like the reference
-(`conformance.adapters.sim.SimCard`), so `--dut sim:mutant=NAME` certifies it through the same
-suite. A defect lives in a small subclass of `CardOS` or of its `NVM`, never in a flag inside
-the reference code.
+Each `build(persona, rng)` returns a powered-off card of that persona drawing its randoms from
+`rng`, like the reference (`conformance.adapters.sim.SimCard`), so `--dut sim:mutant=NAME`
+certifies it through the same suite. A defect lives in a small subclass of `CardOS` or of its
+`NVM`, never in a flag inside the reference code.
 """
 
 from __future__ import annotations
 
+import random
+
 from simulator.apdu import SW, CardError, CommandAPDU
 from simulator.card import personas
 from simulator.card.cardos import CardOS
-from simulator.card.image import record_key
+from simulator.card.image import pin_key, pin_tries_key, record_key
 from simulator.card.nvm import APPLY_PAGE, DONE, NVM
 from simulator.card.security import SecurityState
 from simulator.crypto import purse
@@ -27,12 +29,12 @@ def _as_of():
     return AS_OF
 
 
-def _card(persona: str, *, cls: type[CardOS] = CardOS, nvm: type[NVM] | None = None,
+def _card(persona: str, rng: random.Random, *, cls: type[CardOS] = CardOS, nvm: type[NVM] | None = None,
           records: dict[str, bytes] | None = None) -> CardOS:
     """A card of `persona` built as the reference's, with another class, NVM or raw records."""
     image = personas.image(persona, as_of=_as_of())
     image.contents.update(records or {})
-    card = cls(image)
+    card = cls(image, rng=rng)
     if nvm is not None:
         card.nvm = nvm(image.contents, page_size=image.page_size, faults=card.faults)
     return card
@@ -142,31 +144,86 @@ class AcceptsAnyMac1(CardOS):
         return super().transmit(apdu)
 
 
-def _issue_date_yymmdd(persona: str) -> CardOS:
+class ChallengeRepeats(CardOS):
+    """Seeds its random generator afresh at every power-up: each session draws the same challenges."""
+
+    def power_up(self) -> bytes:
+        self.rng = random.Random(0)
+        return super().power_up()
+
+
+class ChallengeIgnoresP2(CardOS):
+    """GET CHALLENGE with P1 00 takes any P2 (RFU: 6A86) as 00 and answers a challenge with 9000."""
+
+    def transmit(self, apdu: bytes) -> bytes:
+        if apdu[:3] == b"\x00\x84\x00" and len(apdu) == 5:
+            apdu = apdu[:3] + b"\x00" + apdu[4:]
+        return super().transmit(apdu)
+
+
+class Mac2SessionSurvives(CardOS):
+    """CREDIT FOR LOAD with a wrong MAC2 answers 9302 but keeps the load session for a retry."""
+
+    def transmit(self, apdu: bytes) -> bytes:
+        session = self.session
+        response = super().transmit(apdu)
+        if apdu[:2] == b"\x80\x52" and response[-2:] == b"\x93\x02":
+            self.session = session
+        return response
+
+
+class PinTryAfterCompare(CardOS):
+    """VERIFY compares the PIN before it spends a try: a right PIN only restores the counter, so
+    what the card writes (and when a tear falls) tells a right PIN from a wrong one before the try
+    is spent. A wrong PIN goes the reference's way."""
+
+    def transmit(self, apdu: bytes) -> bytes:
+        app = self.application
+        if (self.powered and apdu[:4] == b"\x00\x20\x00\x00" and len(apdu) > 5 and app and app.pin_tries
+                and not self.application_locked()):
+            tries = pin_tries_key(app.path)
+            if apdu[5:] == self.nvm.get(pin_key(app.path)) and self.nvm[tries][0]:
+                self.nvm.write({tries: bytes((app.pin_tries,))})
+                self.security.pin_verified = True
+                return b"\x90\x00"
+        return super().transmit(apdu)
+
+
+def _issue_date_yymmdd(persona: str, rng: random.Random) -> CardOS:
     """发卡日期 personalised as BCD YYMMDD padded with FF instead of YYYYMMDD."""
     issued = personas.resolve(persona, as_of=_as_of()).values["issue_date"]
-    return _card(persona, records={record_key(EF05, 5): b"\x05\x04" + bytes.fromhex(f"{issued:%y%m%d}FF")})
+    return _card(persona, rng, records={record_key(EF05, 5): b"\x05\x04" + bytes.fromhex(f"{issued:%y%m%d}FF")})
 
 
 MUTANTS = [
     Mutant("card_pin_counter_kept", "card", "a wrong PIN answers 63Cx but the try counter is never decremented",
-           lambda persona: _card(persona, nvm=_KeepsPinTries)),
+           lambda persona, rng: _card(persona, rng, nvm=_KeepsPinTries)),
     Mutant("card_ef06_free_read", "card", "EF06 (持卡人基本信息) is readable without EXTERNAL AUTHENTICATE with key 0A",
-           lambda persona: _card(persona, cls=Ef06FreeRead)),
+           lambda persona, rng: _card(persona, rng, cls=Ef06FreeRead)),
     Mutant("card_record_not_found_6a82", "card", "READ RECORD of a missing record answers 6A82 instead of 6A83",
-           lambda persona: _card(persona, cls=RecordNotFound6A82)),
+           lambda persona, rng: _card(persona, rng, cls=RecordNotFound6A82)),
     Mutant("card_malformed_length_6f00", "card", "an APDU whose lengths do not add up answers 6F00 instead of 6700",
-           lambda persona: _card(persona, cls=MalformedLength6F00)),
+           lambda persona, rng: _card(persona, rng, cls=MalformedLength6F00)),
     Mutant("card_ignores_le", "card", "READ RECORD with a wrong Le answers the record and 9000 instead of 6Cxx",
-           lambda persona: _card(persona, cls=IgnoresLe)),
+           lambda persona, rng: _card(persona, rng, cls=IgnoresLe)),
     Mutant("card_non_atomic_nvm", "card", "EEPROM writes go page by page in place, without the journal",
-           lambda persona: _card(persona, nvm=NonAtomicNVM)),
+           lambda persona, rng: _card(persona, rng, nvm=NonAtomicNVM)),
     Mutant("card_accepts_wrong_mac1", "card", "DEBIT FOR PURCHASE accepts any MAC1",
-           lambda persona: _card(persona, cls=AcceptsAnyMac1)),
+           lambda persona, rng: _card(persona, rng, cls=AcceptsAnyMac1)),
     Mutant("card_issue_date_yymmdd", "card", "发卡日期 is personalised as BCD YYMMDD (FF-padded), not YYYYMMDD",
            _issue_date_yymmdd),
     Mutant("card_state_kept_at_reset", "card", "power-down and reset keep the security state (and the selection)",
-           lambda persona: _card(persona, cls=KeepsStateAcrossReset)),
+           lambda persona, rng: _card(persona, rng, cls=KeepsStateAcrossReset)),
     Mutant("card_atc_not_incremented", "card", "a committed purchase leaves the purse's offline ATC unchanged",
-           lambda persona: _card(persona, nvm=_KeepsOfflineAtc)),
+           lambda persona, rng: _card(persona, rng, nvm=_KeepsOfflineAtc)),
+    Mutant("card_challenge_repeats", "card", "GET CHALLENGE draws the same challenges after every reset",
+           lambda persona, rng: _card(persona, rng, cls=ChallengeRepeats)),
+    Mutant("card_malformed_answers_9000", "card", "GET CHALLENGE with an RFU P2 answers a challenge and 9000, not 6A86",
+           lambda persona, rng: _card(persona, rng, cls=ChallengeIgnoresP2)),
+    Mutant("card_mac2_session_survives", "card",
+           "a wrong MAC2 keeps the load session open: a retry with the right MAC2 loads",
+           lambda persona, rng: _card(persona, rng, cls=Mac2SessionSurvives)),
+    Mutant("card_pin_try_after_compare", "card",
+           "VERIFY compares before it spends a try: a right PIN writes otherwise, so a tear saves the try",
+           lambda persona, rng: _card(persona, rng, cls=PinTryAfterCompare)),
 ]

@@ -3,7 +3,7 @@
 APDU shapes from field code (ssc-card.md §2 [V S1,S2,S5]); cryptograms in simulator.crypto.auth
 (modelled). Counters (PIN tries, key tries) are decremented in NVM *before* the comparison and
 restored after a success, so that tearing the card between comparison and write can never buy
-an extra try (CARD-PIN-002, CARD-NVM-001).
+an extra try (CARD-PIN-005, CARD-NVM-001).
 """
 
 from __future__ import annotations

@@ -2,8 +2,9 @@
 
 `Host` is what a test talks to: one connected link to the card under test, with the commands a
 certification terminal sends (SELECT, READ RECORD, VERIFY, EXTERNAL AUTHENTICATE, the purse's
-INITIALIZE / DEBIT) and the issuer-side computations that go with them (EXTERNAL AUTHENTICATE
-cryptograms from `simulator.devices.issuer.IssuerKeys`, purse keys from
+INITIALIZE / DEBIT and load) and the issuer-side computations that go with them (EXTERNAL
+AUTHENTICATE cryptograms from `simulator.devices.issuer.IssuerKeys`, a load's MAC2 from its
+`LoadHost`, purse keys from
 `simulator.card.apps.epurse.card_keys`). Assertions here name what the card answered and what
 the profile requires, so that a failed check reads as a finding about the card; link errors
 propagate (verdict *broken*).
@@ -28,7 +29,7 @@ from simulator.apdu import SW, CommandAPDU, ResponseAPDU, describe
 from simulator.card.apps import epurse, ssse
 from simulator.card.commands_security import encode_pin
 from simulator.crypto import purse
-from simulator.devices.issuer import IssuerKeys
+from simulator.devices.issuer import IssuerKeys, LoadHost, LoadRefused
 from simulator.faults import FaultPlan
 from simulator.privacy import TraceMasker
 from simulator.profile import load
@@ -222,6 +223,16 @@ class Host:
         __tracebackhide__ = True
         return self.send(0x00, 0x20, 0x00, 0x00, encode_pin(pin))
 
+    def pin_tries(self) -> int:
+        """The PIN tries left, as VERIFY without data (ISO/IEC 7816-4) answers them: 63Cx, or 6983 for none."""
+        __tracebackhide__ = True
+        query = self.send(0x00, 0x20, 0x00, 0x00)
+        if query.sw == SW.AUTH_METHOD_BLOCKED:
+            return 0
+        assert query.sw & 0xFFF0 == 0x63C0, (
+            f"VERIFY without data (tries left) answered {sw_text(query.sw)}; ISO/IEC 7816-4 answers 63Cx")
+        return query.sw & 0x0F
+
     def open_ef06(self, pin: str | None = None) -> None:
         """Meet EF06's read condition: key 0A on a 3rd-generation card, the PIN on a 2nd."""
         __tracebackhide__ = True
@@ -253,6 +264,26 @@ class Host:
         __tracebackhide__ = True
         return self.send(0x80, 0x50, 0x03 if composite else 0x01, 0x02,
                          bytes((index,)) + amount.to_bytes(4, "big") + TERMINAL, le=0x0F)
+
+    def init_load(self, amount: int) -> ResponseAPDU:
+        """INITIALIZE FOR LOAD (8050 00 02) with key index 1."""
+        __tracebackhide__ = True
+        return self.send(0x80, 0x50, 0x00, 0x02, bytes((1,)) + amount.to_bytes(4, "big") + TERMINAL, le=0x10)
+
+    def load_mac2(self, init: bytes, amount: int) -> bytes:
+        """The issuer's load host's MAC2 for INITIALIZE FOR LOAD's answer `init` (select_purse() first);
+        a MAC1 it cannot verify fails the test."""
+        __tracebackhide__ = True
+        algorithm, _ = self.purse_keys(init[7])
+        issuer, serial = self.purse_identity
+        try:
+            return LoadHost(EPURSE).authorise_load(
+                card_serial10=serial, issuer_id8=issuer, old_balance=int.from_bytes(init[0:4], "big"), amount=amount,
+                terminal_id6=TERMINAL, card_random4=init[8:12], online_atc2=init[4:6], mac1=init[12:16], date4=DATE,
+                time3=TIME, algorithm=algorithm)
+        except LoadRefused:
+            raise AssertionError("MAC1 of INITIALIZE FOR LOAD does not verify under the issuer's load key (DLK) over "
+                                 "old balance, amount, type 02 and terminal") from None
 
     @property
     def purse_identity(self) -> tuple[bytes, bytes]:
@@ -320,6 +351,16 @@ class CardLab:
         host = Host(self.role.open(persona), persona=persona)
         self.hosts.append(host)
         return host
+
+    def select_another_application(self, host: Host) -> None:
+        """SELECT an application besides the SSSE that the card declares (purse, qpboc), or skip."""
+        __tracebackhide__ = True
+        other = next((aid for cap, aid in (("purse", PURSE_AID), ("qpboc", QPBOC_AID)) if cap in self.capabilities),
+                     None)
+        if other is None:
+            pytest.skip("not applicable: the card declares no application besides the SSSE (capabilities purse, qpboc)")
+        answer = host.select(other)
+        assert answer.sw in (SW.OK, SW.FILE_DEACTIVATED), f"SELECT {other.hex().upper()} answered {sw_text(answer.sw)}"
 
     def facts(self, persona: str):
         """What the harness knows of a persona it chose (its values, PIN, tries)."""

@@ -1,5 +1,6 @@
-"""Access conditions: EF06 closed until key 0A (or the PIN on 2nd generation), writes need key 04,
-and the security state does not survive a power cycle.
+"""Access conditions: EF06 closed until key 0A (or the PIN on 2nd generation), writes to EF05 and
+EF06 need key 04, and the security state survives neither a power cycle nor selecting another
+application.
 
 PYTEST_DONT_REWRITE: assertion messages here are written for the vendor and carry no card data;
 pytest's rewriting would add the compared values to them, personal data included.
@@ -35,33 +36,63 @@ def test_ef06_stays_closed_to_the_write_key_on_a_3rd_generation_card(host):
            "READ RECORD EF06 after EXTERNAL AUTHENTICATE with key 04 (the read key is 0A)")
 
 
-def _rewrite_card_type(host):
-    """UPDATE RECORD EF05 record 2 (卡类别) with its own value: harmless if the card wrongly allows it."""
-    element = ELEMENTS["card_type"]
-    record = host.ef05(element.record)
-    return host.send(0x00, 0xDC, element.record, SFI["EF05"] << 3 | 0b100, record)
+#: a record of EF05 and one of EF06 the write tests rewrite with their own value
+REWRITTEN = {"EF05": ELEMENTS["card_type"], "EF06": ELEMENTS["sex"]}
+
+
+def _record(host, file: str, known_pin) -> bytes:
+    """The record the write tests rewrite (of EF06 once its read condition holds); the card is then
+    powered down and up, so that nothing is authenticated, and the SSSE selected."""
+    __tracebackhide__ = True
+    host.select_ssse()
+    element = REWRITTEN[file]
+    if file == "EF06":
+        host.open_ef06(known_pin)
+    record = expect(host.read_record(SFI[file], element.tag, by_tag=True), SW.OK,
+                    f"READ RECORD {file} {element.zh}").data
+    host.reconnect()
+    host.select_ssse()
+    return record
+
+
+def _rewrite(host, file: str, record: bytes):
+    """UPDATE RECORD of `file` by identifier with the record's own value: harmless if the card wrongly allows it."""
+    __tracebackhide__ = True
+    return host.send(0x00, 0xDC, record[0], SFI[file] << 3, record)
 
 
 @clause("CARD-ACC-002")
-def test_writes_need_external_authentication_with_key_04(host):
-    host.select_ssse()
-    expect(_rewrite_card_type(host), SW.SECURITY_NOT_SATISFIED, "UPDATE RECORD EF05 before authentication")
+@pytest.mark.parametrize("file", sorted(REWRITTEN))
+def test_writes_need_external_authentication_with_key_04(host, known_pin, file):
+    record = _record(host, file, known_pin)
+    expect(_rewrite(host, file, record), SW.SECURITY_NOT_SATISFIED, f"UPDATE RECORD {file} before authentication")
     host.authenticate(READ_KEY)
-    expect(_rewrite_card_type(host), SW.SECURITY_NOT_SATISFIED, "UPDATE RECORD EF05 after authentication with key 0A")
+    if known_pin is not None:
+        expect(host.verify(known_pin), SW.OK, "VERIFY with the card's PIN")
+    expect(_rewrite(host, file, record), SW.SECURITY_NOT_SATISFIED,
+           f"UPDATE RECORD {file} after authentication with key 0A{' and the PIN' if known_pin else ''}")
     host.authenticate(WRITE_KEY)
-    expect(_rewrite_card_type(host), SW.OK, "UPDATE RECORD EF05 (same value) after authentication with key 04")
+    expect(_rewrite(host, file, record), SW.OK, f"UPDATE RECORD {file} (same value) after authentication with key 04")
 
 
 @clause("CARD-ACC-002")
-def test_the_security_state_is_lost_at_power_down(host):
-    host.select_ssse()
+@pytest.mark.parametrize("how", ["power cycle", "another application"])
+def test_the_security_state_is_lost_at_power_down_and_on_selecting_another_application(card, host, how):
+    record = _record(host, "EF05", None)
+
+    def lose(host) -> None:
+        __tracebackhide__ = True
+        if how == "power cycle":
+            host.reconnect()
+        else:
+            card.select_another_application(host)
+        host.select_ssse()
+
     host.authenticate(WRITE_KEY)
-    host.reconnect()
-    host.select_ssse()
-    expect(_rewrite_card_type(host), SW.SECURITY_NOT_SATISFIED,
-           "UPDATE RECORD EF05 after key 04 was authenticated and the card powered down and up again")
+    lose(host)
+    expect(_rewrite(host, "EF05", record), SW.SECURITY_NOT_SATISFIED,
+           f"UPDATE RECORD EF05 after key 04 was authenticated and a {how}")
     host.authenticate(READ_KEY)
-    host.reconnect()
-    host.select_ssse()
+    lose(host)
     expect(host.read_record(SFI["EF06"], 1), SW.SECURITY_NOT_SATISFIED,
-           "READ RECORD EF06 after key 0A was authenticated and the card powered down and up again")
+           f"READ RECORD EF06 after key 0A was authenticated and a {how}")

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import pytest
 
-from conformance.suites.card._host import ELEMENTS, READ_KEY, SFI, WRITE_KEY, CardLab, Host, expect
-from simulator.apdu import SW
+from conformance.suites.card._host import DATE, ELEMENTS, READ_KEY, SFI, TIME, WRITE_KEY, CardLab, Host, expect
+from simulator.apdu import SW, ResponseAPDU
 from simulator.transport.errors import CardRemovedError
 
 clause = pytest.mark.clause
@@ -88,9 +88,28 @@ def test_a_torn_record_update_leaves_the_record_all_old_or_all_new(card):
     assert not problems, f"of {points} tear points of UPDATE RECORD: " + "; ".join(problems)
 
 
+def _purchase(host: Host) -> ResponseAPDU:
+    __tracebackhide__ = True
+    init = expect(host.init_purchase(AMOUNT), SW.OK, f"INITIALIZE FOR PURCHASE of {AMOUNT} fen").data
+    return host.debit(init, AMOUNT)[0]
+
+
+def _load(host: Host) -> ResponseAPDU:
+    __tracebackhide__ = True
+    init = expect(host.init_load(AMOUNT), SW.OK, f"INITIALIZE FOR LOAD of {AMOUNT} fen").data
+    return host.send(0x80, 0x52, 0x00, 0x00, DATE + TIME + host.load_mac2(init, AMOUNT), le=4)
+
+
+#: transaction -> (what commits it, how it starts, and so which ATC it moves)
+TRANSACTIONS = {"purchase": ("DEBIT FOR PURCHASE", _purchase, "offline"), "load": ("CREDIT FOR LOAD", _load, "online")}
+
+
 @clause("PURSE-NVM-001")
 @pytest.mark.requires("purse")
-def test_a_torn_purchase_leaves_balance_counter_and_log_all_old_or_all_new(card):
+@pytest.mark.parametrize("transaction", sorted(TRANSACTIONS))
+def test_a_torn_value_transaction_leaves_balance_counter_and_log_all_old_or_all_new(card, transaction):
+    what, run, atc = TRANSACTIONS[transaction]
+
     def prepare() -> tuple[Host, object]:
         host = card.open("normal")
         plan = card.tear_plan(host)
@@ -99,19 +118,18 @@ def test_a_torn_purchase_leaves_balance_counter_and_log_all_old_or_all_new(card)
 
     def command(host: Host, *, untorn: bool) -> None:
         __tracebackhide__ = True
-        init = expect(host.init_purchase(AMOUNT), SW.OK, f"INITIALIZE FOR PURCHASE of {AMOUNT} fen").data
-        answer, _ = host.debit(init, AMOUNT)
+        answer = run(host)
         if untorn:
-            expect(answer, SW.OK, "DEBIT FOR PURCHASE with the right MAC1")
+            expect(answer, SW.OK, f"{what} with the issuer's MAC")
 
     def read_back(host: Host, plan) -> dict:
         __tracebackhide__ = True
         plan.disarm()
         host.select_purse()
         state = {"balance": host.balance(), "0x18 records": host.purse_log()}
-        init = expect(host.init_purchase(AMOUNT), SW.OK, "INITIALIZE FOR PURCHASE (to read the offline ATC)").data
-        state["offline ATC"] = init[4:6]
+        init = host.init_load(AMOUNT) if atc == "online" else host.init_purchase(AMOUNT)
+        state[f"{atc} ATC"] = expect(init, SW.OK, f"INITIALIZE (to read the {atc} ATC)").data[4:6]
         return state
 
     points, problems = _tear_each_point(card, prepare, command, read_back)
-    assert not problems, f"of {points} tear points of DEBIT FOR PURCHASE: " + "; ".join(problems)
+    assert not problems, f"of {points} tear points of {what}: " + "; ".join(problems)

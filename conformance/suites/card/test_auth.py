@@ -1,4 +1,4 @@
-"""EXTERNAL / INTERNAL AUTHENTICATE against the issuer's keys (simulator.devices.issuer).
+"""GET CHALLENGE, and EXTERNAL / INTERNAL AUTHENTICATE against the issuer's keys (simulator.devices.issuer).
 
 PYTEST_DONT_REWRITE: assertion messages here are written for the vendor and carry no card data;
 pytest's rewriting would add the compared values to them, personal data included.
@@ -18,6 +18,8 @@ from simulator.crypto.auth import internal_auth_result
 clause = pytest.mark.clause
 requires = pytest.mark.requires
 KEY_TRIES = SSSE["keys"]["0A"]["tries"]
+#: how often the freshness test connects, power-cycles a link and selects the SSSE on it
+LINKS, POWER_UPS, SELECTIONS = 3, 3, 2
 
 
 @clause("CARD-AUTH-001")
@@ -61,12 +63,32 @@ def test_wrong_cryptograms_block_the_key(card):
            "EXTERNAL AUTHENTICATE with the right cryptogram once key 0A is blocked")
 
 
+@clause("CARD-AUTH-003")
+def test_challenges_never_repeat_across_selections_resets_and_links(card):
+    seen: dict[bytes, str] = {}
+    for link in range(1, LINKS + 1):
+        host = card.open("normal")
+        for power_up in range(1, POWER_UPS + 1):
+            for selection in range(1, SELECTIONS + 1):
+                host.select_ssse()
+                for length in (8, 8, 4):
+                    challenge = host.challenge(length)
+                    where = f"link {link}, power-up {power_up}, selection {selection}, Le={length}"
+                    assert challenge not in seen, (
+                        f"GET CHALLENGE at {where} answered the challenge of {seen[challenge]}")
+                    seen[challenge] = where
+            host.reconnect()
+
+
 @clause("CARD-AUTH-002")
 def test_internal_authenticate_answers_what_the_issuers_key_gives(host):
     host.select_ssse()
+    generation = host.generation
+    algorithm = SSSE["generations"][str(generation)]["algorithm"]
     factor, original = os.urandom(8), os.urandom(8)
     answer = host.ok("INTERNAL AUTHENTICATE", 0x00, 0x88, 0x00, 0x01, factor + original, le=0)
-    key = ssse.card_key(SSSE, 0x01, host.card_identifier, host.algorithm)
-    expected = internal_auth_result(host.algorithm, key, factor, original)
-    assert answer == expected, (f"INTERNAL AUTHENTICATE answered {answer.hex().upper()}; the issuer's key "
-                                f"({host.algorithm}) gives {expected.hex().upper()}: the card is not genuine")
+    key = ssse.card_key(SSSE, 0x01, host.card_identifier, algorithm)
+    expected = internal_auth_result(algorithm, key, factor, original)
+    assert answer == expected, (f"INTERNAL AUTHENTICATE answered {answer.hex().upper()}; the issuer's key in "
+                                f"{algorithm} (generation {generation}) gives {expected.hex().upper()}: the card is "
+                                f"not genuine")

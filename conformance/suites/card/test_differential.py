@@ -6,7 +6,9 @@ commands, starting in the SSSE or the purse; a command of an application only wh
 selected) and stops at the first divergence of status word or data, reporting the whole sequence
 that led to it, which a vendor can replay as is. Challenges, card randoms and cryptograms differ
 between two genuine cards: those are compared by status word and length, and each card's
-authentication cryptogram and MAC1 is computed from its own challenge or random.
+authentication cryptogram and MAC1 is computed from its own challenge or random. The card's own
+challenges and INITIALIZE randoms must be fresh: none may repeat in the whole run, across its
+sequences (each a new connection) and their power cycles.
 
 PYTEST_DONT_REWRITE: assertion messages here are written for the vendor and carry no card data;
 pytest's rewriting would add the compared values to them, personal data included.
@@ -15,6 +17,7 @@ pytest's rewriting would add the compared values to them, personal data included
 from __future__ import annotations
 
 import functools
+import itertools
 
 import pytest
 from hypothesis import HealthCheck, Phase, seed, settings
@@ -124,15 +127,18 @@ class Side:
         return ResponseAPDU.parse(response)
 
 
-def machine(lab, traces: list[TraceRecorder]) -> type[RuleBasedStateMachine]:
-    """The state machine class for one DUT card role; `traces` keeps the last sequence's trace."""
+def machine(lab, traces: list[TraceRecorder], randoms: dict[bytes, str]) -> type[RuleBasedStateMachine]:
+    """The state machine class for one DUT card role; `traces` keeps the last sequence's trace,
+    `randoms` every challenge and INITIALIZE random the card gave in the run, and where."""
     keys = IssuerKeys(SSSE)
+    sequences = itertools.count(1)
 
     class Differential(RuleBasedStateMachine):
         def __init__(self) -> None:
             super().__init__()
             recorder = TraceRecorder()
             traces[:] = [recorder]
+            self.sequence = next(sequences)
             self.steps: list[str] = []
             self.app: str | None = None  # the application both cards answered SELECT for
             self.dut = Side("the card", lab.role.open(PERSONA))
@@ -170,6 +176,14 @@ def machine(lab, traces: list[TraceRecorder]) -> type[RuleBasedStateMachine]:
                 raise AssertionError(f"{what}: the card answered {shown.hex().upper()}, the reference card "
                                      f"{expected.hex().upper()} ({context})")
             return got, want
+
+        def fresh(self, what: str, value: bytes) -> None:
+            """The card's random `value` must not repeat one it gave before in this run."""
+            __tracebackhide__ = True
+            where = f"{what} at step {len(self.steps)} of sequence {self.sequence}"
+            assert value not in randoms, (f"{where} repeats the value of {randoms[value]}: a card's challenges and "
+                                          f"randoms must not repeat (sequence: {' → '.join(self.steps)})")
+            randoms[value] = where
 
         # -- rules: Hypothesis tries the earlier rules and values first, so they come first ----
         @initialize(name=st.sampled_from(["SELECT SSSE", "SELECT purse"]))
@@ -223,6 +237,7 @@ def machine(lab, traces: list[TraceRecorder]) -> type[RuleBasedStateMachine]:
             got, want = self.both(f"INITIALIZE FOR PURCHASE {amount} fen key {index}",
                                   apdu(0x80, 0x50, 0x01, 0x02, data, 0x0F), compare="init")
             if got.sw == 0x9000:
+                self.fresh("the INITIALIZE random", got.data[11:15])
                 self.dut.init, self.ref.init = (got.data, amount), (want.data, amount)
 
         @precondition(lambda self: self.app == "purse")
@@ -275,6 +290,8 @@ def machine(lab, traces: list[TraceRecorder]) -> type[RuleBasedStateMachine]:
         @rule(le=st.sampled_from([8, 4, 5]))
         def get_challenge(self, le: int) -> None:
             got, want = self.both(f"GET CHALLENGE Le={le}", apdu(0x00, 0x84, 0x00, 0x00, le=le), compare="length")
+            if got.sw == 0x9000:
+                self.fresh("the challenge", got.data)
             self.dut.challenge, self.ref.challenge = (got.data, want.data) if got.sw == 0x9000 else (None, None)
 
         @rule(then=st.sampled_from(["SELECT SSSE", "SELECT purse", ""]))
@@ -301,7 +318,7 @@ def machine(lab, traces: list[TraceRecorder]) -> type[RuleBasedStateMachine]:
 def test_the_card_answers_as_the_reference_card_to_any_sequence(card):
     traces: list[TraceRecorder] = []
     try:
-        run_state_machine_as_test(machine(card, traces), settings=SETTINGS)
+        run_state_machine_as_test(machine(card, traces, {}), settings=SETTINGS)
     finally:
         if traces:
             attach_trace("APDU trace of the last sequence (the shrunk divergence, if any)", traces[0].exchanges)

@@ -46,15 +46,13 @@ def test_ef06_holds_the_holders_elements_readable_by_tag(opened):
 @clause("CARD-FILE-003")
 def test_a_record_reads_the_same_by_number_identifier_sfi_and_current_ef(host):
     host.select_ssse()
-    by_sfi = {n: host.ef05(n) for n in range(1, 8)}
-    for n, record in by_sfi.items():
-        by_tag = expect(host.read_record(SFI["EF05"], record[0], by_tag=True), SW.OK,
-                        f"READ RECORD EF05 by identifier {record[0]:02X}").data
-        assert by_tag == record, f"EF05 record {n} read by its identifier {record[0]:02X} differs from it by number"
+    by_number = {n: host.ef05(n) for n in range(1, 8)}
     host.ok("SELECT EF05 by FID", 0x00, 0xA4, 0x02, 0x0C, bytes.fromhex("EF05"))
-    for n, record in by_sfi.items():
-        current = expect(host.read_record(0, n), SW.OK, f"READ RECORD {n} of the current EF (EF05)").data
-        assert current == record, f"EF05 record {n} read as the current EF differs from it read by SFI 5"
+    for sfi, where in ((SFI["EF05"], "by SFI 5"), (0, "in the current EF (EF05)")):
+        for n, record in by_number.items():
+            for by_tag, p1, how in ((False, n, f"number {n}"), (True, record[0], f"identifier {record[0]:02X}")):
+                got = expect(host.read_record(sfi, p1, by_tag=by_tag), SW.OK, f"READ RECORD by {how} {where}").data
+                assert got == record, f"EF05 record {n} read by {how} {where} differs from it by number and SFI"
 
 
 @clause("CARD-FILE-004")

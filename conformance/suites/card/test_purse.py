@@ -52,6 +52,8 @@ def test_initialize_for_purchase_answers_the_profiles_layout(purse_host):
         f"INITIALIZE names balance {int.from_bytes(init[0:4], 'big')}; GET BALANCE said {balance}")
     ids = {int(spec["id"], 16) for spec in EPURSE["algorithms"].values()}
     assert init[10] in ids, f"INITIALIZE names algorithm ID {init[10]:02X}; the profile knows {sorted(ids)}"
+    version = int(EPURSE["keys"]["DPK"]["version"], 16)
+    assert init[9] == version, f"INITIALIZE names key version {init[9]:02X}; the purchase key's is {version:02X}"
     expect(purse_host.init_purchase(AMOUNT, index=0x09), SW.KEY_INDEX_NOT_SUPPORTED,
            "INITIALIZE FOR PURCHASE with key index 09 (none)")
     too_much = max(balance, 0) + int.from_bytes(init[6:9], "big") + 1

@@ -2,7 +2,7 @@
 0x18 log, APPLICATION BLOCK and GET TRANSACTION PROVE; and CHANGE PIN of the SSSE.
 
 The host plays the issuer: MAC1 of a load is checked and MAC2 computed by its load host
-(`simulator.devices.issuer.LoadHost`), TACs and the maintenance MAC come from keys it derives on
+(`Host.load_mac2`, `simulator.devices.issuer.LoadHost`), TACs and the maintenance MAC come from keys it derives on
 its own from the (synthetic test) master keys and the card's file 0x15. A test spends a few fen of
 the card's balance or loads 1.00 CNY: a real test card needs that much room. Locking the purse is
 destructive and cutting the power mid-command needs a simulated card: those tests ask for
@@ -32,7 +32,6 @@ from conformance.suites.card._host import (
 from simulator.apdu import SW, counter_sw
 from simulator.card.apps import epurse
 from simulator.card.commands_security import encode_pin
-from simulator.devices.issuer import LoadHost, LoadRefused
 from simulator.transport.errors import CardRemovedError
 
 requires = pytest.mark.requires
@@ -80,7 +79,7 @@ def _offline_atc(host: Host) -> int:
 
 def _init_load(host: Host, amount: int) -> bytes:
     __tracebackhide__ = True
-    answer = host.send(0x80, 0x50, 0x00, 0x02, bytes((1,)) + amount.to_bytes(4, "big") + TERMINAL, le=0x10)
+    answer = host.init_load(amount)
     if answer.sw == MAX_BALANCE_SW:
         pytest.skip(f"not applicable: a load of {amount} fen would take the purse above its maximum balance")
     init = expect(answer, SW.OK, f"INITIALIZE FOR LOAD of {amount} fen").data
@@ -91,37 +90,11 @@ def _init_load(host: Host, amount: int) -> bytes:
     return init
 
 
-def _load_mac2(host: Host, init: bytes, amount: int) -> bytes:
-    """The load host's MAC2 for INITIALIZE FOR LOAD's answer; a MAC1 it cannot verify fails the test."""
-    __tracebackhide__ = True
-    algorithm, _ = host.purse_keys(init[7])
-    issuer, serial = host.purse_identity
-    try:
-        return LoadHost(EPURSE).authorise_load(
-            card_serial10=serial,
-            issuer_id8=issuer,
-            old_balance=int.from_bytes(init[0:4], "big"),
-            amount=amount,
-            terminal_id6=TERMINAL,
-            card_random4=init[8:12],
-            online_atc2=init[4:6],
-            mac1=init[12:16],
-            date4=DATE,
-            time3=TIME,
-            algorithm=algorithm,
-        )
-    except LoadRefused:
-        raise AssertionError(
-            "MAC1 of INITIALIZE FOR LOAD does not verify under the issuer's load key (DLK) over "
-            "old balance, amount, type 02 and terminal"
-        ) from None
-
-
 def _load(host: Host, amount: int) -> tuple[bytes, bytes, bytes]:
     """A committed load: (INITIALIZE FOR LOAD's answer, the TAC, the TAC the issuer expects)."""
     __tracebackhide__ = True
     init = _init_load(host, amount)
-    mac2 = _load_mac2(host, init, amount)
+    mac2 = host.load_mac2(init, amount)
     tac = expect(
         host.send(0x80, 0x52, 0x00, 0x00, DATE + TIME + mac2, le=4), SW.OK, "CREDIT FOR LOAD with the issuer's MAC2"
     ).data
@@ -255,7 +228,7 @@ def test_initialize_for_load_answers_balance_atc_and_a_mac1_the_issuer_verifies(
     )
     version = int(EPURSE["keys"]["DLK"]["version"], 16)
     assert init[6] == version, f"INITIALIZE FOR LOAD names key version {init[6]:02X}; the load key's is {version:02X}"
-    _load_mac2(purse_host, init, LOAD_AMOUNT)  # fails the test when MAC1 does not verify
+    purse_host.load_mac2(init, LOAD_AMOUNT)  # fails the test when MAC1 does not verify
 
 
 @pytest.mark.clause("PURSE-LOAD-002")
@@ -278,24 +251,33 @@ def test_credit_for_load_credits_counts_logs_and_answers_the_tac(purse_host):
         f"the online ATC was {online} for the load and is {int.from_bytes(again[4:6], 'big')} after it"
     )
     room = MAX_BALANCE - max(purse_host.balance(), 0)
-    too_much = purse_host.send(0x80, 0x50, 0x00, 0x02, bytes((1,)) + (room + 1).to_bytes(4, "big") + TERMINAL, le=0x10)
-    expect(too_much, MAX_BALANCE_SW, f"INITIALIZE FOR LOAD beyond the maximum balance of {MAX_BALANCE} fen")
+    expect(purse_host.init_load(room + 1), MAX_BALANCE_SW,
+           f"INITIALIZE FOR LOAD beyond the maximum balance of {MAX_BALANCE} fen")
 
 
-@pytest.mark.clause("PURSE-LOAD-002")
+@pytest.mark.clause("PURSE-MAC-001")
 @requires("purse")
-def test_credit_for_load_with_a_wrong_mac2_moves_no_money(purse_host):
+def test_a_wrong_mac2_answers_9302_moves_no_money_and_ends_the_load(purse_host):
     before, log_before = purse_host.balance(), purse_host.purse_log()
     init = _init_load(purse_host, LOAD_AMOUNT)
-    mac2 = _load_mac2(purse_host, init, LOAD_AMOUNT)
+    mac2 = purse_host.load_mac2(init, LOAD_AMOUNT)
     wrong = bytes((mac2[0] ^ 0x01,)) + mac2[1:]
     expect(
         purse_host.send(0x80, 0x52, 0x00, 0x00, DATE + TIME + wrong, le=4),
         SW.MAC_INVALID,
         "CREDIT FOR LOAD with a wrong MAC2",
     )
+    expect(
+        purse_host.send(0x80, 0x52, 0x00, 0x00, DATE + TIME + mac2, le=4),
+        SW.CONDITIONS_NOT_SATISFIED,
+        "CREDIT FOR LOAD retried with the right MAC2 after a wrong one, without a new INITIALIZE",
+    )
     assert purse_host.balance() == before, "a refused load moved money"
     assert purse_host.purse_log() == log_before, "a refused load changed the 0x18 records"
+    again = _init_load(purse_host, LOAD_AMOUNT)
+    assert again[4:6] == init[4:6], (
+        f"the online ATC moved from {init[4:6].hex()} to {again[4:6].hex()} though no load was committed"
+    )
 
 
 # -- counters and the log -------------------------------------------------------------------
@@ -474,17 +456,6 @@ def _other(pin: str) -> str:
     return "".join(str((int(d) + 3) % 10) for d in pin)
 
 
-def _tries(host: Host) -> int:
-    __tracebackhide__ = True
-    query = host.send(0x00, 0x20, 0x00, 0x00)
-    if query.sw == SW.AUTH_METHOD_BLOCKED:
-        return 0
-    assert query.sw & 0xFFF0 == 0x63C0, (
-        f"VERIFY without data (tries left) answered {sw_text(query.sw)}; ISO/IEC 7816-4 answers 63Cx"
-    )
-    return query.sw & 0x0F
-
-
 def _change(host: Host, old: str, new: str, *, new_raw: bytes | None = None):
     __tracebackhide__ = True
     return host.send(0x80, 0x5E, 0x01, 0x00, encode_pin(old) + b"\xff" + (new_raw or encode_pin(new)))
@@ -493,7 +464,7 @@ def _change(host: Host, old: str, new: str, *, new_raw: bytes | None = None):
 @pytest.mark.clause("CARD-PIN-003")
 def test_change_pin_needs_the_right_old_pin_and_a_new_pin_of_4_to_16_digits(host, pin):
     host.select_ssse()
-    left = _tries(host)
+    left = host.pin_tries()
     if left < 2:
         pytest.skip(f"not applicable: the card has {left} PIN tries left; this test spends one")
     new = _other(pin)
@@ -504,11 +475,15 @@ def test_change_pin_needs_the_right_old_pin_and_a_new_pin_of_4_to_16_digits(host
             f"CHANGE PIN to a new PIN of {len(digits)} digits answered 9000; the profile allows 4-16"
         )
     expect(host.verify(pin), SW.OK, "VERIFY with the old PIN after refused CHANGE PINs")
-    expect(_change(host, pin, new), SW.OK, "CHANGE PIN with the right old PIN and a new PIN")
+    current = pin
     try:
+        for target in (new, "2580", "1357913579135791"):  # and the shortest and the longest PIN the profile allows
+            expect(_change(host, current, target), SW.OK, f"CHANGE PIN with the right old PIN to a new one of "
+                                                          f"{len(target)} digits")
+            current = target
         host.reconnect()
         host.select_ssse()
-        expect(host.verify(new), SW.OK, "VERIFY with the new PIN after CHANGE PIN and a power cycle")
+        expect(host.verify(current), SW.OK, "VERIFY with the new PIN after CHANGE PIN and a power cycle")
     finally:
-        expect(_change(host, new, pin), SW.OK, "CHANGE PIN back to the card's PIN")
+        expect(_change(host, current, pin), SW.OK, "CHANGE PIN back to the card's PIN")
     expect(host.verify(pin), SW.OK, "VERIFY with the card's PIN, changed back")

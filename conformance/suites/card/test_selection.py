@@ -28,6 +28,16 @@ from simulator.tlv import parse_tlv
 
 clause = pytest.mark.clause
 requires = pytest.mark.requires
+#: one command of each kind the SSSE takes, well formed (the answer must be 6985 all the same)
+LOCKED_SSSE_COMMANDS = [
+    ("READ RECORD", "00B2012C00"),
+    ("UPDATE RECORD", "00DC022C0302013F"),
+    ("GET CHALLENGE", "0084000008"),
+    ("VERIFY", "0020000003123456"),
+    ("CHANGE PIN", "805E010007123456FF654321"),
+    ("EXTERNAL AUTHENTICATE", "0082000A10" + "00" * 16),
+    ("INTERNAL AUTHENTICATE", "0088000110" + "00" * 16),
+]
 
 
 @clause("CARD-ATR-001")
@@ -65,17 +75,17 @@ def test_unknown_names_answer_6a82(host):
 
 
 @clause("CARD-SEL-002")
-def test_selecting_another_application_forgets_the_security_state(card, host):
-    other = next((aid for cap, aid in (("purse", PURSE_AID), ("qpboc", QPBOC_AID)) if cap in card.capabilities), None)
-    if other is None:
-        pytest.skip("not applicable: the card declares no application besides the SSSE (capabilities purse, qpboc)")
+def test_selecting_another_application_forgets_the_security_state(card, host, known_pin):
     host.select_ssse()
-    host.authenticate(READ_KEY)
-    expect(host.read_record(SFI["EF06"], 1), SW.OK, "READ RECORD EF06 after EXTERNAL AUTHENTICATE with key 0A")
-    assert host.select(other).sw in (SW.OK, SW.FILE_DEACTIVATED), f"SELECT {other.hex().upper()} failed"
+    host.open_ef06(known_pin)
+    expect(host.read_record(SFI["EF06"], 1), SW.OK, "READ RECORD EF06 once its read condition holds")
+    challenge = host.challenge()
+    card.select_another_application(host)
     host.select_ssse()
     expect(host.read_record(SFI["EF06"], 1), SW.SECURITY_NOT_SATISFIED,
            "READ RECORD EF06 after selecting another application and the SSSE again")
+    expect(host.send(0x00, 0x82, 0x00, READ_KEY, host.cryptogram(READ_KEY, challenge)), SW.CONDITIONS_NOT_SATISFIED,
+           "EXTERNAL AUTHENTICATE over the challenge of before selecting another application")
 
 
 @clause("CARD-SEL-003")
@@ -85,8 +95,8 @@ def test_a_locked_ssse_answers_6283_with_its_fci_and_refuses_commands(card):
     answer = host.select(SSSE_AID)
     expect(answer, int(SSSE["application"]["locked_select_sw"], 16), "SELECT of the locked SSSE")
     assert tlv_find(answer.data, 0x6F, 0x84) == SSSE_AID, "SELECT of the locked SSSE returned no FCI with its AID"
-    expect(host.read_record(SFI["EF05"], 1), SW.CONDITIONS_NOT_SATISFIED, "READ RECORD in the locked SSSE")
-    expect(host.send(0x00, 0x84, 0x00, 0x00, le=8), SW.CONDITIONS_NOT_SATISFIED, "GET CHALLENGE in the locked SSSE")
+    for what, apdu in LOCKED_SSSE_COMMANDS:
+        expect(host.raw(bytes.fromhex(apdu)), SW.CONDITIONS_NOT_SATISFIED, f"{what} in the locked SSSE")
 
 
 def _ppse_entries(host) -> list[dict[int, bytes]]:

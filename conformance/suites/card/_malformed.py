@@ -1,0 +1,102 @@
+"""Malformed command APDUs, judged by ISO/IEC 7816-4 and the profile alone, never by asking a card.
+
+A malformed command has one or more *faults*, each answered by a status word of national.card
+`malformed` (CARD-APDU-001):
+
+- `length`: the bytes fit none of the command cases of ISO/IEC 7816-4 §5.1;
+- `class`: a class byte none of the card's commands uses (national.card `malformed` `classes`):
+  RFU or invalid in ISO/IEC 7816-4 (20-3F, FF), a logical channel, secure messaging or a
+  proprietary class the card does not have;
+- `instruction`: an invalid INS (6X, 9X);
+- `parameters`: one of the card's read-only commands with P1-P2 outside its values (RFU in
+  ISO/IEC 7816-4, or, for GET CHALLENGE, other than the 00 00 the field code sends).
+
+`faults(apdu)` finds the first three in any byte string; `spoiled()` draws one of the card's
+read-only commands with one field spoiled, so that every fault, parameters included, is sent.
+"""
+
+from __future__ import annotations
+
+from hypothesis import strategies as st
+
+from simulator.apdu import CommandAPDU
+from simulator.profile import load
+
+_MALFORMED = load("national/card", "card")["malformed"]
+#: fault -> the status words a card may answer a command with that fault
+ANSWERS: dict[str, frozenset[int]] = {
+    fault: frozenset(int(sw, 16) for sw in sws) for fault, sws in _MALFORMED["answers"].items()
+}
+#: the class bytes the card's commands use
+CLASSES = frozenset(int(cla, 16) for cla in _MALFORMED["classes"])
+_SSSE_AID = bytes.fromhex(load("national/ssse", "ssse")["application"]["aid"])
+#: read-only commands of the card, well formed, and P1-P2 pairs outside each one's values
+PROBES: dict[str, tuple[bytes, st.SearchStrategy[tuple[int, int]]]] = {
+    "SELECT of the SSSE": (CommandAPDU(0x00, 0xA4, 0x04, 0x00, _SSSE_AID, 0).to_bytes(),
+                           st.tuples(st.integers(0x10, 0xFF), st.just(0x00))),  # P1 RFU
+    "READ RECORD EF05 record 1": (bytes.fromhex("00B2012C00"),
+                                  st.tuples(st.just(0x01), st.sampled_from([0x2F, 0xFC, 0xF8]))),  # mode 111, SFI 31
+    "GET CHALLENGE": (bytes.fromhex("0084000008"),
+                      st.tuples(st.just(0x00), st.integers(1, 0xFF))
+                      | st.tuples(st.integers(1, 0xFF), st.integers(0, 0xFF))),
+}
+INVALID_INS = [*range(0x60, 0x70), *range(0x90, 0xA0)]
+#: the wrong classes `spoiled` sends: not FF, which PC/SC readers take for themselves
+WRONG_CLASSES = sorted(set(range(0xFF)) - CLASSES)
+
+
+def _fits_a_case(body: bytes) -> bool:
+    """ISO/IEC 7816-4 §5.1: the body (after CLA INS P1 P2) of case 1, 2, 3 or 4, short or extended."""
+    n = len(body)
+    if n <= 1:
+        return True
+    if body[0]:
+        return n - 1 in (body[0], body[0] + 1)
+    if n == 3:
+        return True
+    lc = int.from_bytes(body[1:3], "big")
+    return lc > 0 and n - 3 in (lc, lc + 2)
+
+
+def faults(apdu: bytes) -> frozenset[str]:
+    """What is wrong with `apdu` whatever the command: its length, class or instruction."""
+    found = set()
+    if len(apdu) < 4 or not _fits_a_case(apdu[4:]):
+        found.add("length")
+    if apdu[:1] and apdu[0] not in CLASSES:
+        found.add("class")
+    if apdu[1:2] and apdu[1] in INVALID_INS:
+        found.add("instruction")
+    return frozenset(found)
+
+
+def allowed(found: frozenset[str]) -> frozenset[int]:
+    """The status words a card may answer a command with all of `found`."""
+    return frozenset().union(*(ANSWERS[fault] for fault in found))
+
+
+@st.composite
+def _spoiled_length(draw, apdu: bytes) -> bytes:
+    """A truncated header, or an Lc that is neither the data sent nor the data and an Le."""
+    if draw(st.booleans()):
+        return apdu[: draw(st.integers(1, 3))]
+    lc = draw(st.integers(1, 0xFF))
+    size = draw(st.integers(1, 40).filter(lambda n: n not in (lc, lc + 1)))
+    return apdu[:4] + bytes((lc,)) + draw(st.binary(min_size=size, max_size=size))
+
+
+@st.composite
+def spoiled(draw) -> tuple[str, frozenset[str], bytes]:
+    """(what, its faults, APDU): a read-only command of the card with one field spoiled."""
+    name = draw(st.sampled_from(sorted(PROBES)))
+    apdu, bad_parameters = PROBES[name]
+    fault = draw(st.sampled_from(sorted(ANSWERS)))
+    if fault == "length":
+        apdu = draw(_spoiled_length(apdu))
+    elif fault == "class":
+        apdu = bytes((draw(st.sampled_from(WRONG_CLASSES)),)) + apdu[1:]
+    elif fault == "instruction":
+        apdu = apdu[:1] + bytes((draw(st.sampled_from(INVALID_INS)),)) + apdu[2:]
+    else:
+        apdu = apdu[:2] + bytes(draw(bad_parameters)) + apdu[4:]
+    return f"{name} with its {fault} spoiled", frozenset({fault}) | faults(apdu), apdu

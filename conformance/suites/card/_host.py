@@ -24,7 +24,7 @@ from __future__ import annotations
 import functools
 
 from conformance.evidence import attach_trace
-from conformance.verdicts import not_tested
+from conformance.verdicts import not_applicable, not_tested
 from simulator.apdu import SW, CommandAPDU, ResponseAPDU, describe
 from simulator.card.apps import epurse, ssse
 from simulator.card.commands_security import encode_pin
@@ -358,7 +358,7 @@ class CardLab:
         other = next((aid for cap, aid in (("purse", PURSE_AID), ("qpboc", QPBOC_AID)) if cap in self.capabilities),
                      None)
         if other is None:
-            pytest.skip("not applicable: the card declares no application besides the SSSE (capabilities purse, qpboc)")
+            not_applicable("the card declares no application besides the SSSE (capabilities purse, qpboc)")
         answer = host.select(other)
         assert answer.sw in (SW.OK, SW.FILE_DEACTIVATED), f"SELECT {other.hex().upper()} answered {sw_text(answer.sw)}"
 

@@ -6,13 +6,13 @@ import pytest
 
 from conformance.evidence import at_test_end
 from conformance.suites.card._host import CardLab, Host, Pin
-from conformance.verdicts import not_tested
+from conformance.verdicts import not_applicable, not_tested
 
 
 @pytest.fixture(scope="session")
 def card_role(dut):
     if dut.card is None:
-        pytest.skip(f"not applicable: {dut.name} plays no card role")
+        not_applicable(f"{dut.name} plays no card role")
     return dut.card
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import pytest
 
 from conformance.suites.card._host import EPURSE, expect
+from conformance.verdicts import not_tested
 from simulator.apdu import SW
 
 clause = pytest.mark.clause
@@ -30,7 +31,8 @@ def purse_host(host):
 def _init(host, amount: int = AMOUNT) -> bytes:
     answer = host.init_purchase(amount)
     if answer.sw == SW.INSUFFICIENT_FUNDS:
-        pytest.skip(f"not applicable: the purse holds less than {amount} fen; load the test card")
+        not_tested(f"the purse holds less than {amount} fen",
+                   need=f"the sample's purse loaded with {amount} fen or more")
     return expect(answer, SW.OK, f"INITIALIZE FOR PURCHASE of {amount} fen").data
 
 

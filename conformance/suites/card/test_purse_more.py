@@ -29,6 +29,7 @@ from conformance.suites.card._host import (
     expect,
     sw_text,
 )
+from conformance.verdicts import not_tested
 from simulator.apdu import SW, counter_sw
 from simulator.card.apps import epurse
 from simulator.card.commands_security import encode_pin
@@ -55,7 +56,8 @@ def _init(host: Host, amount: int, *, composite: bool = False) -> bytes:
     __tracebackhide__ = True
     answer = host.init_purchase(amount, composite=composite)
     if answer.sw == SW.INSUFFICIENT_FUNDS:
-        pytest.skip(f"not applicable: the purse holds less than {amount} fen; load the test card")
+        not_tested(f"the purse holds less than {amount} fen",
+                   need=f"the sample's purse loaded with {amount} fen or more")
     what = "INITIALIZE FOR CAPP PURCHASE" if composite else "INITIALIZE FOR PURCHASE"
     init = expect(answer, SW.OK, f"{what} of {amount} fen").data
     assert len(init) == 15, f"{what} answered {len(init)} bytes; the profile requires 15"
@@ -81,7 +83,8 @@ def _init_load(host: Host, amount: int) -> bytes:
     __tracebackhide__ = True
     answer = host.init_load(amount)
     if answer.sw == MAX_BALANCE_SW:
-        pytest.skip(f"not applicable: a load of {amount} fen would take the purse above its maximum balance")
+        not_tested(f"a load of {amount} fen would take the purse above its maximum balance",
+                   need=f"a sample with room for {amount} fen below the maximum balance")
     init = expect(answer, SW.OK, f"INITIALIZE FOR LOAD of {amount} fen").data
     assert len(init) == 16, (
         f"INITIALIZE FOR LOAD answered {len(init)} bytes; the profile requires 16 (balance 4, "
@@ -466,7 +469,8 @@ def test_change_pin_needs_the_right_old_pin_and_a_new_pin_of_4_to_16_digits(host
     host.select_ssse()
     left = host.pin_tries()
     if left < 2:
-        pytest.skip(f"not applicable: the card has {left} PIN tries left; this test spends one")
+        not_tested(f"the card has {left} PIN tries left; this test spends one",
+                   need="a sample with at least 2 PIN tries left")
     new = _other(pin)
     expect(_change(host, new, pin), counter_sw(left - 1), "CHANGE PIN with a wrong old PIN")
     for digits in ("123", "12" * 8 + "1"):

@@ -20,6 +20,7 @@ import pytest
 
 from conformance.adapters.sim import AS_OF
 from conformance.suites.card._host import QPBOC, QPBOC_AID, CardLab, Host, expect, sw_text, tlv_find
+from conformance.verdicts import not_tested
 from simulator.apdu import SW
 from simulator.card.apps import qpboc
 from simulator.tlv import parse_tlv, tlv
@@ -379,7 +380,7 @@ def test_an_amount_within_limit_and_balance_gets_a_tc_and_debits_exactly_it(host
     _select(host)
     before = _ec_balance(host)
     if before < 1:
-        pytest.skip("not applicable: the card holds no electronic cash (9F79 is 0); load the test card")
+        not_tested("the card holds no electronic cash (9F79 is 0)", need="the sample loaded with electronic cash")
     tags = _pay(host, terminal_data(ttq=OFFLINE_TTQ, amount=1))
     assert _decision(tags) == "TC", (
         f"1 fen in CNY, within the offline limit and the EC balance, got a "

@@ -9,6 +9,7 @@ import pytest
 from conformance.dut import RecordingCard
 from conformance.evidence import attach_json, attach_trace
 from conformance.suites.reader_api.formats import masked
+from conformance.verdicts import not_applicable
 from simulator.card import personas
 from simulator.card.cardos import CardOS
 from simulator.profile import load
@@ -75,7 +76,7 @@ def api() -> dict:
 @pytest.fixture(scope="session")
 def reader(dut):
     if dut.reader is None:
-        pytest.skip(f"not applicable: {dut.name} plays no reader role")
+        not_applicable(f"{dut.name} plays no reader role")
     return dut.reader
 
 

@@ -20,11 +20,10 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from functools import cache
 
-import pytest
-
 from conformance.adapters.sim import AS_OF, REFERENCE_TERMINALS, Clock
 from conformance.dut import Presentation
 from conformance.evidence import attach_decision, attach_json, attach_trace
+from conformance.verdicts import not_applicable
 from simulator.apdu import SW
 from simulator.card import personas
 from simulator.card.apps import epurse, qpboc, ssse
@@ -99,7 +98,7 @@ def minimisation(terminal) -> dict:
     """What a terminal of this kind may read and record (terminals.yaml `minimisation`)."""
     rule = oracle.minimisation(terminal.kind)
     if rule is None:
-        pytest.skip(f"not applicable: terminals.yaml has no minimisation rule for kind {terminal.kind!r}")
+        not_applicable(f"terminals.yaml has no minimisation rule for kind {terminal.kind!r}")
     return rule
 
 
@@ -111,7 +110,7 @@ def family(terminal) -> str:
     """The application family the terminal works with: purse, ssse or qpboc (by its capabilities)."""
     name = _family_of(terminal)
     if name is None:
-        pytest.skip(f"not applicable: {terminal.name} declares none of {', '.join(FAMILIES)}")
+        not_applicable(f"{terminal.name} declares none of {', '.join(FAMILIES)}")
     return name
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 
 from conformance.plugin import judge_applicability, make_dut
+from conformance.verdicts import not_applicable
 
 from . import _harness as h
 
@@ -28,7 +29,7 @@ def pytest_generate_tests(metafunc) -> None:
 def terminal(request, dut, terminal_name):
     """The terminal under test; skips (not applicable) when it lacks a `requires` capability."""
     if terminal_name == NO_TERMINAL:
-        pytest.skip("not applicable: the DUT plays no terminal role")
+        not_applicable("the DUT plays no terminal role")
     role = dut.terminals[terminal_name]
     judge_applicability(request.node, frozenset(role.capabilities), who=f"terminal {role.name} ({role.kind})")
     return role

@@ -13,7 +13,6 @@ from conformance.verdicts import not_applicable, not_tested
 
 from . import _harness as h
 
-
 #: the capabilities under which a terminal takes money from the card
 MONEY = frozenset({"purse", "qpboc"})
 

@@ -644,6 +644,25 @@ def test_a_mutant_only_the_card_side_shows_fails_its_clause_through_http(served_
     assert not broken and clause in failed, (broken, failed)
 
 
+@pytest.mark.pcsc
+@pytest.mark.timeout(600)
+@pytest.mark.parametrize("mutant", sorted(CARD_SIDE))
+def test_a_mutant_only_the_card_side_shows_fails_its_clause_through_vpcd(pcscd, mutant, tmp_path):
+    """The same defects in a terminal of its own process that reads the card from its PC/SC
+    reader (pcscd + vpcd), as a vendor's terminal does: the card's side judges them the same."""
+    clause, tests = CARD_SIDE[mutant]
+    served = serve("--mutant", mutant, log=tmp_path / "mutant.log")
+    try:
+        verdicts = run_suite(tmp_path, [str(SUITE), "-k", tests],
+                             ["--dut", f"vpcd:127.0.0.1:{pcscd.slot_port(0)}", "--dut-info", f"control={served.url}",
+                              "--dut-info", f"alternate={pcscd.reader(1)}"], f"vpcd-{mutant}")
+    finally:
+        served.stop()
+    broken = [v for v in verdicts if v["verdict"] == "broken"]
+    failed = {v["clause"] for v in verdicts if v["verdict"] == "fail"}
+    assert not broken and clause in failed, (broken, failed)
+
+
 @pytest.mark.parametrize("kind", CARD_SIDE_KINDS)
 def test_the_served_reference_passes_the_card_side_clauses_through_http(served_apps, kind, tmp_path):
     tests = " or ".join(sorted({k for _, k in CARD_SIDE.values()}))

@@ -323,20 +323,27 @@ def pytest_runtest_makereport(item, call):
         report._yikatong_exc = call.excinfo.type
         report._yikatong_judged = judged_by_suite(call.excinfo, item)
     if report.when == "call" or (report.when == "setup" and not report.passed):
-        clause = _judged_clause(item, call)
+        clause, own = _judged_clause(item, call), clause_of(item)
         verdict = verdict_of(report)
         item.stash[VERDICT_KEY] = verdict
-        params = getattr(getattr(item, "callspec", None), "params", {})
-        item.config.stash[RESULTS_KEY].append({
-            "nodeid": item.nodeid,
-            "clause": clause["id"] if clause else None,
-            # the device in scope the test judged: the terminal it was shown to, else the clause's part
-            "device": f"terminal {params['terminal_name']}" if "terminal_name" in params
-            else (clause["part"] if clause else None),
-            "verdict": verdict,
-            "seconds": round(report.duration, 4),
-            "message": _message(report),
-        })
+        if clause is not own and own is not None and verdict == "fail":
+            # a finding under another clause, raised once the test's own judgement had passed
+            _record(item, report, own, "pass", "its own checks passed")
+        _record(item, report, clause, verdict, _message(report))
+
+
+def _record(item, report, clause: dict | None, verdict: str, message: str) -> None:
+    params = getattr(getattr(item, "callspec", None), "params", {})
+    item.config.stash[RESULTS_KEY].append({
+        "nodeid": item.nodeid,
+        "clause": clause["id"] if clause else None,
+        # the device in scope the test judged: the terminal it was shown to, else the clause's part
+        "device": f"terminal {params['terminal_name']}" if "terminal_name" in params
+        else (clause["part"] if clause else None),
+        "verdict": verdict,
+        "seconds": round(report.duration, 4),
+        "message": message,
+    })
 
 
 def _message(report) -> str:

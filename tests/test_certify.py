@@ -438,3 +438,20 @@ def test_the_default_run_opens_its_report_on_certified(reference_run, tmp_path):
     screen = first_screen(dom)
     assert "CERTIFIED" in screen and "NOT CERTIFIED" not in screen and "通过认证" in screen, screen
     assert requests == []
+
+
+def test_a_finding_under_another_clause_keeps_the_tests_own_verdict(tmp_path):
+    """A check every presentation gets may fail a test under its own clause (the terminal suite's
+    money and record findings): the finding's clause fails, the test's own clause keeps its pass."""
+    ids = card_clauses()
+    extra = ("\n@pytest.mark.clause({own!r})\ndef test_with_a_finding():\n"
+             "    finding = AssertionError('the record contradicts the card')\n"
+             "    finding.yikatong_clause = {other!r}\n    raise finding\n").format(own=ids[0], other=ids[1])
+    write_suite(tmp_path / "suites", {cid: "pass" for cid in ids[2:]} | {ids[0]: "pass"}, extra=extra)
+    code, output = run_cli("certify", "--suites-dir", str(tmp_path / "suites"), "--out", str(tmp_path / "out"),
+                           "--no-html")
+    cert = json.loads((tmp_path / "out" / "certificate.json").read_text(encoding="utf-8"))
+    assert code == 1, output
+    assert verdicts(cert)[ids[0]] == "pass" and verdicts(cert)[ids[1]] == "fail"
+    own = next(c for c in cert["clauses"] if c["id"] == ids[0])
+    assert {t["verdict"] for t in own["tests"]} == {"pass"} and len(own["tests"]) == 2

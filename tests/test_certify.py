@@ -444,9 +444,9 @@ def test_a_finding_under_another_clause_keeps_the_tests_own_verdict(tmp_path):
     """A check every presentation gets may fail a test under its own clause (the terminal suite's
     money and record findings): the finding's clause fails, the test's own clause keeps its pass."""
     ids = card_clauses()
-    extra = ("\n@pytest.mark.clause({own!r})\ndef test_with_a_finding():\n"
+    extra = (f"\n@pytest.mark.clause({ids[0]!r})\ndef test_with_a_finding():\n"
              "    finding = AssertionError('the record contradicts the card')\n"
-             "    finding.yikatong_clause = {other!r}\n    raise finding\n").format(own=ids[0], other=ids[1])
+             f"    finding.yikatong_clause = {ids[1]!r}\n    raise finding\n")
     write_suite(tmp_path / "suites", {cid: "pass" for cid in ids[2:]} | {ids[0]: "pass"}, extra=extra)
     code, output = run_cli("certify", "--suites-dir", str(tmp_path / "suites"), "--out", str(tmp_path / "out"),
                            "--no-html")

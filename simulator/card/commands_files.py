@@ -153,11 +153,6 @@ def slot_of(card: CardOS, ef: EF, number: int) -> int:
     return (head - number) % ef.max_records + 1
 
 
-def records(card: CardOS, ef: EF) -> list[bytes]:
-    """All records in record-number order."""
-    return [card.nvm[record_key(ef.path, slot_of(card, ef, n))] for n in range(1, record_count(card, ef) + 1)]
-
-
 def _record_target(card: CardOS, cmd: CommandAPDU, operation: str) -> tuple[EF, int]:
     """(EF, record number) addressed by P1/P2, after the access check of `operation` (so that a
     refused reader cannot learn which records exist); 6A83 when there is no such record."""

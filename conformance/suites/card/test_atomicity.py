@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import pytest
 
-from conformance.suites.card._host import DATE, ELEMENTS, READ_KEY, SFI, TIME, WRITE_KEY, CardLab, Host, expect
+from conformance.suites.card._host import DATE, ELEMENTS, READ_KEY, SFI, TIME, WRITE_KEY, Host, expect
+from conformance.suites.card._lab import CardLab
 from simulator.apdu import SW, ResponseAPDU
 from simulator.transport.errors import CardRemovedError
 

@@ -1,15 +1,17 @@
 """`pcsc:<reader name>`: a real card in a real PC/SC reader as the DUT (the card suite).
 
 The card in the reader is whatever the vendor inserted: `open(persona)` ignores the persona and
-connects to that card, so tests that need a particular persona (`persona_choice`) or the power to
-tear the card mid-write (`tear_control`) are not applicable, and nothing here starts a pcscd (the
-machine's own serves the reader).
+connects to that card, the *sample under test*. The product's other samples (ICS `samples`, each
+with its reader) are reached with `open_reader`: the card suite runs on them what needs their
+persona or may leave them changed (`conformance.suites.card._lab`). Tearing a card mid-write
+(`tear_control`) needs lab hardware: those tests are not tested. Nothing here starts a pcscd (the
+machine's own serves the readers).
 
 What the card carries is declared, not probed: it always has the social-security application
 (`ssse`); `--dut-info capabilities=purse,qpboc` adds the T-Union purse and the financial
-application (ics.yaml `card`). `--dut-info pin=<digits>` tells the suite the card's PIN, so that the
-PIN tests which restore the try counter can run. The suite authenticates with the profile's
-synthetic issuer keys (`test_keys`): a card certified this way is a test card personalised with them.
+application (ics.yaml `card`), as a declaration's `capabilities` do. `--dut-info pin=<digits>`
+tells the suite the card's PIN when no ICS sample gives it. The issuer's test keys come only from
+the declaration (`test_keys`): without them the tests that need a key are not tested.
 """
 
 from __future__ import annotations
@@ -33,6 +35,10 @@ class PcscCard:
     def open(self, persona: str) -> PcscTransport:
         """An unconnected transport to the card in the reader (`persona` cannot be chosen)."""
         return PcscTransport(self.reader)
+
+    def open_reader(self, reader: str) -> PcscTransport:
+        """An unconnected transport to another sample of the product, in its own reader."""
+        return PcscTransport(reader)
 
     def identity(self) -> dict:
         """The reader and the ATR of the card in it (connecting once: no card is a link error)."""

@@ -355,14 +355,19 @@ class Host:
         __tracebackhide__ = True
         self.credit(expect(self.init_load(amount), SW.OK, f"INITIALIZE FOR LOAD of {amount} fen").data, amount)
 
-    def purse_log(self) -> list[bytes]:
-        """The 0x18 records, newest first."""
+    def records(self, sfi: int) -> list[bytes]:
+        """Every record of a record file, by number until 6A83 (record 1 first)."""
         __tracebackhide__ = True
         out = []
-        for n in range(1, 32):
-            answer = self.read_record(0x18, n)
+        for n in range(1, 255):
+            answer = self.read_record(sfi, n)
             if answer.sw != SW.OK:
-                expect(answer, SW.RECORD_NOT_FOUND, f"READ RECORD 0x18 record {n} after the last")
+                expect(answer, SW.RECORD_NOT_FOUND, f"READ RECORD 0x{sfi:02X} record {n} after the last")
                 break
             out.append(answer.data)
         return out
+
+    def purse_log(self) -> list[bytes]:
+        """The 0x18 records, newest first."""
+        __tracebackhide__ = True
+        return self.records(0x18)

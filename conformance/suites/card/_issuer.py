@@ -33,7 +33,8 @@ def _flat(prefix: str, keys: dict) -> dict[str, str]:
 
 
 #: every key name a declaration may use -> the profiles' synthetic master (hex)
-SYNTHETIC = {name: value for app, profile in PROFILES.items() for name, value in _flat(f"{app}.", profile["test_keys"]).items()}
+SYNTHETIC = {name: value for app, profile in PROFILES.items()
+             for name, value in _flat(f"{app}.", profile["test_keys"]).items()}
 
 
 class Issuer:

@@ -197,11 +197,17 @@ class CardLab:
 
     def keeping_balance(self, host: Host):
         """Fixture body: the purse selected on `host`; when the test ends, the purse's balance as
-        it was before, by a load or a purchase of the difference on a fresh link."""
+        it was before (`give_back_balance`)."""
         host.select_purse()
-        before = host.balance() if self.persistent else None
+        before = host.balance()
         yield host
-        if before is None:
+        self.give_back_balance(host, before)
+
+    def give_back_balance(self, host: Host, before: int) -> None:
+        """On a sample, bring the purse of the card behind `host` back to `before` fen by a load
+        or a purchase of the difference, on a fresh link."""
+        __tracebackhide__ = True
+        if not self.persistent:
             return
         again = self._link(host.sample, host.persona)
         again.select_purse()

@@ -54,8 +54,7 @@ def test_wrong_pins_count_down_then_block_even_the_right_pin(card):
     host = card.open_blockable()
     try:
         host.select_ssse()
-        left = host.pin_tries()
-        for left in range(left - 1, -1, -1):
+        for left in range(host.pin_tries() - 1, -1, -1):
             sw = counter_sw(left) if left else SW.AUTH_METHOD_BLOCKED
             expect(host.verify(wrong_pin(host.pin)), sw, f"VERIFY with a wrong PIN ({left} tries should be left)")
         expect(host.verify(host.pin), SW.AUTH_METHOD_BLOCKED, "VERIFY with the right PIN once the PIN is blocked")
@@ -70,7 +69,8 @@ def test_wrong_pins_count_down_then_block_even_the_right_pin(card):
 def test_a_blocked_card_refuses_the_right_pin(card):
     host = card.open_pin_blocked()
     try:
-        expect(host.verify(host.pin), SW.AUTH_METHOD_BLOCKED, "VERIFY with the right PIN on a card whose PIN is blocked")
+        expect(host.verify(host.pin), SW.AUTH_METHOD_BLOCKED,
+               "VERIFY with the right PIN on a card whose PIN is blocked")
     finally:
         card.restore_pin(host)
 
@@ -139,7 +139,8 @@ def _resets_a_blocked_pin_only_with_the_right_mac(card: CardLab, key: str) -> No
                f"{what} with a wrong MAC")
         expect(host.verify(new), SW.AUTH_METHOD_BLOCKED, f"VERIFY after a refused {what}")
         reset_pin(host, key, new)
-        assert host.pin_tries() == TRIES, f"after {what} the PIN has {host.pin_tries()} tries, not the profile's {TRIES}"
+        tries = host.pin_tries()
+        assert tries == TRIES, f"after {what} the PIN has {tries} tries, not the profile's {TRIES}"
         expect(host.verify(new), SW.OK, f"VERIFY with the PIN {what} set")
     finally:
         card.restore_pin(host)

@@ -117,16 +117,8 @@ def _log_record(host: Host) -> dict:
 
 
 def _records(host: Host, sfi: int) -> list[bytes]:
-    """Every record of a record file, by number until 6A83."""
     __tracebackhide__ = True
-    out = []
-    for n in range(1, 255):
-        answer = host.read_record(sfi, n)
-        if answer.sw != SW.OK:
-            expect(answer, SW.RECORD_NOT_FOUND, f"READ RECORD 0x{sfi:02X} record {n} after the last")
-            return out
-        out.append(answer.data)
-    return out
+    return host.records(sfi)
 
 
 # -- files ----------------------------------------------------------------------------------

@@ -3,7 +3,8 @@
 With a simulated card (`persona_choice`) every link is a fresh card of the persona the test asks
 for: a test may do anything to it. A real card is one of the product's *samples* (ICS `samples`:
 id, reader, purpose, persona, PIN): the one in the `--dut` reader (the sample under test) and any
-other the declaration lists with its reader. What a test may do to a sample:
+other the declaration lists with its reader (several in one reader through the lab's sample
+changer, `conformance.adapters.pcsc`). What a test may do to a sample:
 
 - any sample: change what it restores before it ends: a wrong PIN or cryptogram followed by the
   right one, a PIN changed and changed back, money moved and moved back (`keeping_balance`), a
@@ -80,15 +81,19 @@ class CardLab:
         main = [s for s in declared if s.reader == here] or [s for s in declared if s.reader is None][:1]
         pin = dut.settings.get("pin")
         self.main = main[0] if main else Sample("in the reader", here, False, None, None if pin is None else Pin(pin))
-        reach = hasattr(role, "open_reader")
-        self.samples = [self.main] + [s for s in declared if s is not self.main and s.reader and reach]
+        self.samples = [self.main]
+        if hasattr(role, "open_reader"):  # other readers; a shared one only through the lab's changer
+            for sample in declared:
+                shared = any(s.reader == sample.reader for s in self.samples)
+                if sample is not self.main and sample.reader and (not shared or getattr(role, "changer", None)):
+                    self.samples.append(sample)
 
     # -- links ------------------------------------------------------------------------------
     def _link(self, sample: Sample | None, persona: str) -> Host:
-        if sample is None or sample is self.main or sample.reader is None:
+        if sample is None or sample.reader is None or not hasattr(self.role, "open_reader"):
             transport = self.role.open(persona)
         else:
-            transport = self.role.open_reader(sample.reader)
+            transport = self.role.open_reader(sample.reader, sample=sample.id)
         pin = self.facts(persona).pin if sample is None else sample.pin
         host = Host(transport, persona=persona, issuer=self.issuer, pin=pin, sample=sample)
         self.hosts.append(host)

@@ -37,6 +37,9 @@ ICS = ROOT / "tests" / "data" / "ics" / "reference_card.yaml"
 CHANGER = ROOT / "tests" / "data" / "sample_changer.py"
 #: what the run needs at least: the share of the card clauses in scope it judges
 JUDGED_AT_LEAST = 0.90
+#: mutants whose defect only a power cut mid-command shows: on a card in a reader the tests that
+#: would catch them are not tested (lab hardware), so the run is incomplete, never certified
+TEAR_ONLY = {"card_non_atomic_nvm", "card_pin_try_after_compare"}
 
 
 def run_suite(reader: str, out: Path, *extra: str) -> list[dict]:
@@ -149,6 +152,10 @@ def test_every_card_mutant_in_a_pcsc_reader_fails(vpcd_slot, tmp_path, mutant):
     broken = [f"{r['nodeid']}: {r['message']}" for r in results if r["verdict"] == "broken"]
     assert not broken, f"{mutant.name} broke the suite:\n" + "\n".join(broken)
     caught = [f"{r['clause']} {r['nodeid'].split('::')[-1]}" for r in results if r["verdict"] == "fail"]
+    if mutant.name in TEAR_ONLY:
+        assert not caught and "not_tested" in clause_verdicts(results).values(), caught
+        print(f"{mutant.name} through PC/SC: not caught, the run incomplete (only a tear shows it)")
+        return
     assert caught, f"no test fails {mutant.name} ({mutant.defect}) in a PC/SC reader"
     print(f"{mutant.name} through PC/SC: caught by {caught[0]}")
 

@@ -30,6 +30,7 @@ import itertools
 import pytest
 from hypothesis import HealthCheck, Phase, seed, settings
 from hypothesis import strategies as st
+from hypothesis.errors import HypothesisException
 from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition, rule, run_state_machine_as_test
 
 from conformance.adapters.sim import AS_OF
@@ -176,11 +177,12 @@ class Side:
         return ResponseAPDU.parse(response)
 
 
-def machine(lab, reference, facts: dict, traces: list[TraceRecorder],
-            randoms: dict[bytes, str]) -> type[RuleBasedStateMachine]:
+def machine(lab, reference, facts: dict, traces: list[TraceRecorder], randoms: dict[bytes, str],
+            findings: list[str]) -> type[RuleBasedStateMachine]:
     """The state machine class for one DUT card role and `reference()` (the reference card of a
     sequence), with what the host knows of the card (`facts`); `traces` keeps the last sequence's
-    trace, `randoms` every challenge and INITIALIZE random the card gave in the run, and where."""
+    trace, `randoms` every challenge and INITIALIZE random the card gave in the run, and where,
+    `findings` every divergence found."""
     keys = IssuerKeys(lab.issuer.profile("ssse", "0A", "04"))
     sequences = itertools.count(1)
     #: the tries the card has left of each key, as its last EXTERNAL AUTHENTICATE answer showed
@@ -199,15 +201,23 @@ def machine(lab, reference, facts: dict, traces: list[TraceRecorder],
             self.dut.transport.add_tracer(recorder)
             self.ref = Side("the reference card", InProcessTransport(reference()))
             self.key_tries = key_tries if lab.persistent else dict(key_tries)
-            assert self.dut.atr == self.ref.atr, (
+            self.check(self.dut.atr == self.ref.atr, (
                 f"the card answers reset with {self.dut.atr.hex().upper()}, the reference card with "
-                f"{self.ref.atr.hex().upper()}")
+                f"{self.ref.atr.hex().upper()}"))
 
         def teardown(self) -> None:
             self.dut.transport.disconnect()
             self.ref.transport.disconnect()
 
         # -- comparing ----------------------------------------------------------------------
+        def check(self, ok: bool, finding: str) -> None:
+            """Fail the sequence with `finding` unless `ok`, and keep it: Hypothesis replays a failing
+            sequence to report it, which a real sample (it goes on as it is) cannot replay alike."""
+            __tracebackhide__ = True
+            if not ok:
+                findings.append(finding)
+                raise AssertionError(finding)
+
         def both(self, what: str, command, *, compare: str = "all") -> tuple[ResponseAPDU, ResponseAPDU]:
             """Send `command` (bytes, or a function of the side) to both cards and compare:
             `all` (status word and data), `length` (status word and data length), or `init`
@@ -217,27 +227,28 @@ def machine(lab, reference, facts: dict, traces: list[TraceRecorder],
             commands = {side.name: command(side) if callable(command) else command for side in (self.dut, self.ref)}
             got, want = self.dut.send(commands[self.dut.name]), self.ref.send(commands[self.ref.name])
             context = f"sequence: {' → '.join(self.steps)}"
-            assert got.sw == want.sw, (f"{what}: the card answered {sw_text(got.sw)}, the reference card "
-                                       f"{sw_text(want.sw)} ({context})")
+            self.check(got.sw == want.sw, f"{what}: the card answered {sw_text(got.sw)}, the reference card "
+                                          f"{sw_text(want.sw)} ({context})")
             if compare == "length" or (compare == "init" and len(got.data) != 15):
-                assert len(got.data) == len(want.data), (
-                    f"{what}: the card answered {len(got.data)} bytes, the reference card {len(want.data)} ({context})")
+                self.check(len(got.data) == len(want.data),
+                           f"{what}: the card answered {len(got.data)} bytes, the reference card {len(want.data)} "
+                           f"({context})")
                 return got, want
             masked = (got.data[:11] + got.data[15:], want.data[:11] + want.data[15:]) if compare == "init" \
                 else (got.data, want.data)
             if masked[0] != masked[1]:
                 shown = _masker().response(commands[self.dut.name], got.data + b"\x90\x00")[:-2]
                 expected = _masker().response(commands[self.ref.name], want.data + b"\x90\x00")[:-2]
-                raise AssertionError(f"{what}: the card answered {shown.hex().upper()}, the reference card "
-                                     f"{expected.hex().upper()} ({context})")
+                self.check(False, f"{what}: the card answered {shown.hex().upper()}, the reference card "
+                                  f"{expected.hex().upper()} ({context})")
             return got, want
 
         def fresh(self, what: str, value: bytes) -> None:
             """The card's random `value` must not repeat one it gave before in this run."""
             __tracebackhide__ = True
             where = f"{what} at step {len(self.steps)} of sequence {self.sequence}"
-            assert value not in randoms, (f"{where} repeats the value of {randoms[value]}: a card's challenges and "
-                                          f"randoms must not repeat (sequence: {' → '.join(self.steps)})")
+            self.check(value not in randoms, f"{where} repeats the value of {randoms.get(value)}: a card's challenges "
+                                             f"and randoms must not repeat (sequence: {' → '.join(self.steps)})")
             randoms[value] = where
 
         # -- rules: Hypothesis tries the earlier rules and values first, so they come first ----
@@ -359,8 +370,8 @@ def machine(lab, reference, facts: dict, traces: list[TraceRecorder],
             for side in (self.dut, self.ref):
                 side.atr = side.transport.connect()
             self.app = None
-            assert self.dut.atr == self.ref.atr, f"after a power cycle the card answers reset with " \
-                                                 f"{self.dut.atr.hex().upper()}, the reference card otherwise"
+            self.check(self.dut.atr == self.ref.atr, f"after a power cycle the card answers reset with "
+                                                     f"{self.dut.atr.hex().upper()}, the reference card otherwise")
             if then:
                 self.select(then)
 
@@ -388,14 +399,19 @@ def _replica(card) -> tuple[CardOS, dict, Host, replica.Report]:
 def test_the_card_answers_as_the_reference_card_to_any_sequence(card):
     card.issuer.require("ssse.0A", "ssse.04", *(["epurse.DPK"] if "purse" in card.capabilities else []))
     traces: list[TraceRecorder] = []
+    findings: list[str] = []
     host = report = None
     if card.persistent:
         twin, facts, host, report = _replica(card)
-        state_machine = machine(card, lambda: twin, facts, traces, {})
+        state_machine = machine(card, lambda: twin, facts, traces, {}, findings)
     else:
-        state_machine = machine(card, lambda: CardOS(_reference_image()), _facts(card.issuer), traces, {})
+        state_machine = machine(card, lambda: CardOS(_reference_image()), _facts(card.issuer), traces, {}, findings)
     try:
         run_state_machine_as_test(state_machine, settings=SETTINGS)
+    except HypothesisException as exc:  # the replay of a failing sequence on a sample that went on
+        if not findings:
+            raise
+        raise AssertionError(findings[0]) from exc
     finally:
         if traces:
             attach_trace("APDU trace of the last sequence (the shrunk divergence, if any)", traces[0].exchanges)

@@ -24,7 +24,7 @@ CARD = {"format": "yikatong.ics/1", "product": {"kind": "card", "vendor": "ACME 
                                                 "generation": 3},
         "applicant": "ACME Cards Ltd.", "manufacturer": "ACME Fab",
         "capabilities": ["ssse"], "samples": [{"id": "S1", "purpose": "non_destructive", "pin": "847261"}],
-        "test_keys": {"pin_unblock": "00112233445566778899AABBCCDDEEFF"}}
+        "test_keys": {"ssse.07": "00112233445566778899AABBCCDDEEFF"}}
 READER = {"format": "yikatong.ics/1", "product": {"kind": "reader", "vendor": "ACME", "model": "R1"},
           "capabilities": ["hsm", "pin_entry"]}
 
@@ -73,7 +73,7 @@ def test_a_declaration_is_read_and_cites_its_capabilities_line(tmp_path):
     assert lines[declared.capabilities_line - 1].startswith("capabilities")
     assert declared.cite() == f"ICS card.yaml line {declared.capabilities_line} (capabilities: ssse)"
     shown = json.dumps(declared.summary())
-    assert "847261" not in shown and "00112233" not in shown and "pin_unblock" in shown
+    assert "847261" not in shown and "00112233" not in shown and "ssse.07" in shown
 
 
 REFUSED = {
@@ -156,3 +156,12 @@ def test_a_dut_of_our_own_needs_no_declaration_any_other_is_never_certified_with
                    "--ics", str(write(tmp_path, "reader.yaml", READER)), "--out", str(tmp_path / "with"),
                    env=lab_env)
     assert declared.returncode == 0, declared.stdout[-2000:]
+
+
+def test_the_schema_names_every_issuer_test_key_the_card_suite_uses_and_no_other(tmp_path):
+    from conformance.suites.card._issuer import SYNTHETIC
+
+    schema = json.loads((ROOT / "profiles" / "schema" / "ics_declaration.schema.json").read_text(encoding="utf-8"))
+    assert schema["properties"]["test_keys"]["propertyNames"]["enum"] == sorted(SYNTHETIC)
+    with pytest.raises(DeclarationError, match="test_keys"):
+        load_declaration(write(tmp_path, "card.yaml", with_(CARD, test_keys={"pin_unblock": "00" * 16})))

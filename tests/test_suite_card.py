@@ -1,5 +1,5 @@
-"""The card suite's power: it passes the reference card, fails every card mutant with a clause,
-and certifies a card in a real PC/SC reader (pcscd + vpcd) as a vendor's card would be.
+"""The card suite's power: it passes the reference card and fails every card mutant with a clause
+(the same through a real PC/SC reader: tests/test_card_real.py).
 
 Each run is the suite as a vendor starts it, in a subprocess with `--yikatong-results`; the
 simulated runs go two at a time in the background, started when the module's first test asks.
@@ -15,14 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from conformance.adapters.sim import AS_OF  # the vpcd card is the simulator's normal persona
 from conformance.mutants.cards import MUTANTS
-from simulator.card import personas
-from simulator.card.cardos import CardOS
 
 ROOT = Path(__file__).resolve().parents[1]
 SUITE = "conformance/suites/card"
-#: tests that only a simulated card makes applicable: they must run (and pass) on the reference
+#: tests that need what a simulated card offers (persona_choice, tear_control) or block the card:
+#: they must run (and pass) on the reference
 SIMULATOR_ONLY = ("test_atomicity.py", "test_differential.py", "test_wrong_pins_count_down",
                   "test_verify_spends_the_try_before_it_compares")
 
@@ -87,24 +85,3 @@ def test_mutation_score(runs):
     print(f"card suite mutation score: {caught}/{len(MUTANTS)}")
     assert len(MUTANTS) >= 6
     assert caught == len(MUTANTS)
-
-
-@pytest.mark.pcsc
-@pytest.mark.timeout(300)
-def test_the_suite_certifies_a_card_in_a_pcsc_reader(vpcd_slot, tmp_path):
-    """A real-card path: the normal persona behind vpcd, reached only through pcscd. The subprocess
-    uses this session's pcscd (started by the fixture) and starts none of its own."""
-    reader, _ = vpcd_slot(CardOS(personas.image("normal", as_of=AS_OF)))
-    verdicts, output = run_suite(f"pcsc:{reader}", tmp_path, "--dut-info", "capabilities=purse,qpboc",
-                                 "--dut-info", "pin=123456")
-    groups = _by_verdict(verdicts)
-    bad = groups.get("fail", []) + groups.get("broken", [])
-    assert not bad, "the card in the reader must pass:\n" + "\n".join(f"{v['nodeid']}: {v['message']}" for v in bad)
-    not_tested = groups.get("not_tested", [])
-    assert not groups.get("not_applicable"), "the card declares every application: nothing is not applicable"
-    assert all("persona" in v["message"] or "power" in v["message"] for v in not_tested), \
-        [v["message"] for v in not_tested]
-    assert any(s in v["nodeid"] for v in not_tested for s in SIMULATOR_ONLY), output
-    assert len(groups.get("pass", [])) >= 30, output
-    print(f"card suite through PC/SC: {len(groups.get('pass', []))} pass, {len(not_tested)} not tested: "
-          + ", ".join(v["nodeid"].split("::")[-1] for v in not_tested))

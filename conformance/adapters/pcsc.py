@@ -1,22 +1,35 @@
 """`pcsc:<reader name>`: a real card in a real PC/SC reader as the DUT (the card suite).
 
 The card in the reader is whatever the vendor inserted: `open(persona)` ignores the persona and
-connects to that card, so tests that need a particular persona (`persona_choice`) or the power to
-tear the card mid-write (`tear_control`) are not applicable, and nothing here starts a pcscd (the
-machine's own serves the reader).
+connects to that card, the *sample under test*. The product's other samples (ICS `samples`, each
+with its reader) are reached with `open_reader`: the card suite runs on them what needs their
+persona or may leave them changed (`conformance.suites.card._lab`). Tearing a card mid-write
+(`tear_control`) needs lab hardware: those tests are not tested. Nothing here starts a pcscd (the
+machine's own serves the readers).
 
 What the card carries is declared, not probed: it always has the social-security application
 (`ssse`); `--dut-info capabilities=purse,qpboc` adds the T-Union purse and the financial
-application (ics.yaml `card`). `--dut-info pin=<digits>` tells the suite the card's PIN, so that the
-PIN tests which restore the try counter can run. The suite authenticates with the profile's
-synthetic issuer keys (`test_keys`): a card certified this way is a test card personalised with them.
+application (ics.yaml `card`), as a declaration's `capabilities` do. `--dut-info pin=<digits>`
+tells the suite the card's PIN when no ICS sample gives it. The issuer's test keys come only from
+the declaration (`test_keys`): without them the tests that need a key are not tested.
+
+Samples sharing a reader: `--dut-info changer=<command>` names the lab's sample changer (a card
+robot, or a person at a prompt), run as `<command> <reader> <sample id>` whenever a test needs a
+sample that is not the one last put in that reader; it returns once the sample is in. Without a
+changer the suite reaches only the first sample declared for each reader.
 """
 
 from __future__ import annotations
 
+import shlex
+import subprocess
+
 from conformance.dut import DUT
 from conformance.ics import check
-from simulator.transport import PcscTransport
+from simulator.transport import LinkError, PcscTransport
+
+#: how long the lab's sample changer may take to put a sample in a reader (seconds)
+CHANGE_TIMEOUT = 120
 
 #: what every social security card in a reader is assumed to carry
 ALWAYS = frozenset({"ssse"})
@@ -25,14 +38,28 @@ ALWAYS = frozenset({"ssse"})
 class PcscCard:
     """The card role of a card in a PC/SC reader."""
 
-    def __init__(self, reader: str, capabilities: frozenset[str]) -> None:
+    def __init__(self, reader: str, capabilities: frozenset[str], *, changer: list[str] | None = None) -> None:
         self.reader = reader
         self.name = f"card in PC/SC reader {reader!r}"
         self.capabilities = capabilities
+        self.changer = changer
+        self._inserted: dict[str, str] = {}  # reader -> the sample the changer last put in it
 
     def open(self, persona: str) -> PcscTransport:
         """An unconnected transport to the card in the reader (`persona` cannot be chosen)."""
         return PcscTransport(self.reader)
+
+    def open_reader(self, reader: str, *, sample: str) -> PcscTransport:
+        """An unconnected transport to the product's sample `sample` in `reader` (put there by
+        the lab's changer first, if there is one and the reader holds another sample)."""
+        if self.changer and self._inserted.get(reader) != sample:
+            try:
+                subprocess.run([*self.changer, reader, sample], check=True, timeout=CHANGE_TIMEOUT,
+                               capture_output=True)
+            except (OSError, subprocess.SubprocessError) as exc:
+                raise LinkError(f"the sample changer could not put sample {sample} in {reader!r}: {exc}") from exc
+            self._inserted[reader] = sample
+        return PcscTransport(reader)
 
     def identity(self) -> dict:
         """The reader and the ATR of the card in it (connecting once: no card is a link error)."""
@@ -56,5 +83,6 @@ def make(rest: str, *, info: dict[str, str]) -> DUT:
     pin = info.get("pin")
     if pin is not None and not (pin.isdigit() and 4 <= len(pin) <= 16):
         raise ValueError("--dut-info pin= takes the card's PIN, 4 to 16 digits")
-    card = PcscCard(reader, _capabilities(info.get("capabilities", "")))
+    changer = shlex.split(info["changer"]) if info.get("changer") else None
+    card = PcscCard(reader, _capabilities(info.get("capabilities", "")), changer=changer)
     return DUT(name=card.name, card=card, info={"dut_name": card.name, "reader": reader})

@@ -145,7 +145,12 @@ def ppse(entries: list[bytes]) -> DF:
 
 def image(name: str, *, as_of: date) -> CardImage:
     """The card image of persona `name` as personalised on `as_of`."""
-    persona = resolve(name, as_of=as_of)
+    return image_of(resolve(name, as_of=as_of))
+
+
+def image_of(persona: Persona) -> CardImage:
+    """The card image of a resolved persona (one from a file, or one made of what a card reports)."""
+    name = persona.name
     card_profile = load("national/card", "card")
     builds: list[AppBuild] = [
         importlib.import_module(APPLICATION_MODULES[app]).build_for(persona) for app in persona.applications
@@ -161,6 +166,6 @@ def image(name: str, *, as_of: date) -> CardImage:
         applications={b.application.path: b.application for b in builds if b.application},
         contents=contents,
         page_size=card_profile["nvm"]["page_size"],
-        origin={"persona": name, "as_of": as_of.isoformat(), "generation": str(persona.generation),
+        origin={"persona": name, "as_of": persona.as_of.isoformat(), "generation": str(persona.generation),
                 "applications": ",".join(persona.applications)},
     )

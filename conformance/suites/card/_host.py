@@ -4,13 +4,12 @@
 certification terminal sends (SELECT, READ RECORD, VERIFY, EXTERNAL AUTHENTICATE, the purse's
 INITIALIZE / DEBIT and load) and the issuer-side computations that go with them (EXTERNAL
 AUTHENTICATE cryptograms from `simulator.devices.issuer.IssuerKeys`, a load's MAC2 from its
-`LoadHost`, purse keys from
-`simulator.card.apps.epurse.card_keys`). Assertions here name what the card answered and what
-the profile requires, so that a failed check reads as a finding about the card; link errors
-propagate (verdict *broken*).
+`LoadHost`, purse keys from `simulator.card.apps.epurse.card_key`), each with the issuer's master
+keys the link was given (`_issuer.Issuer`: the profiles' synthetic ones for a simulated card, the
+ICS's for any other). Assertions here name what the card answered and what the profile requires,
+so that a failed check reads as a finding about the card; link errors propagate (verdict *broken*).
 
-`CardLab` wraps the DUT's card role: it opens traced links, knows the personas' facts when the
-card role lets the harness choose the persona, and gives the simulated card's tear control.
+`_lab.CardLab` wraps the DUT's card role and opens these links.
 
 PYTEST_DONT_REWRITE: assertion messages here are written for the vendor and carry no card data;
 pytest's rewriting would add the compared values to them, personal data included. For the same
@@ -22,19 +21,21 @@ masked.
 from __future__ import annotations
 
 import functools
+from typing import TYPE_CHECKING
 
-from conformance.evidence import attach_trace
-from conformance.verdicts import not_applicable, not_tested
+from conformance.verdicts import not_tested
 from simulator.apdu import SW, CommandAPDU, ResponseAPDU, describe
 from simulator.card.apps import epurse, ssse
 from simulator.card.commands_security import encode_pin
 from simulator.crypto import purse
 from simulator.devices.issuer import IssuerKeys, LoadHost, LoadRefused
-from simulator.faults import FaultPlan
 from simulator.privacy import TraceMasker
 from simulator.profile import load
 from simulator.tlv import parse_tlv
 from simulator.transport.base import TraceRecorder, Transport
+
+if TYPE_CHECKING:
+    from conformance.suites.card._issuer import Issuer
 
 SSSE = load("national/ssse", "ssse")
 EPURSE = load("national/epurse", "epurse")
@@ -101,13 +102,17 @@ def tlv_find(data: bytes, *path: int) -> bytes | None:
 class Host:
     """One connected, traced link to the card under test."""
 
-    def __init__(self, transport: Transport, *, persona: str) -> None:
+    def __init__(self, transport: Transport, *, persona: str, issuer: Issuer, pin: str | None = None,
+                 sample: object = None) -> None:
         self.transport = transport
         self.persona = persona
+        #: the card's PIN when the harness knows it (a `Pin`), and the ICS sample behind the link
+        self.pin = None if pin is None else Pin(pin)
+        self.sample = sample
         self.recorder = TraceRecorder()
         transport.add_tracer(self.recorder)
         self.atr = transport.connect()
-        self.issuer = IssuerKeys(SSSE)
+        self.issuer = issuer
         self._ef05: dict[int, bytes] = {}
         self.algorithm: str | None = None
         self._purse: tuple[bytes, bytes] | None = None
@@ -205,7 +210,8 @@ class Host:
         """The issuer's EXTERNAL AUTHENTICATE cryptogram for this card's key `kid`."""
         __tracebackhide__ = True
         assert self.algorithm is not None, "SELECT SSSE gave no algorithm indicator (9F0C)"
-        return self.issuer.external_auth(kid, self.card_identifier, self.algorithm, challenge)
+        keys = IssuerKeys(self.issuer.profile("ssse", f"{kid:02X}"))
+        return keys.external_auth(kid, self.card_identifier, self.algorithm, challenge)
 
     def external_authenticate(self, kid: int, *, wrong: bool = False) -> ResponseAPDU:
         """GET CHALLENGE, then EXTERNAL AUTHENTICATE with the issuer's cryptogram (or a corrupted one)."""
@@ -274,10 +280,10 @@ class Host:
         """The issuer's load host's MAC2 for INITIALIZE FOR LOAD's answer `init` (select_purse() first);
         a MAC1 it cannot verify fails the test."""
         __tracebackhide__ = True
-        algorithm, _ = self.purse_keys(init[7])
+        algorithm = self.purse_algorithm(init[7])
         issuer, serial = self.purse_identity
         try:
-            return LoadHost(EPURSE).authorise_load(
+            return LoadHost(self.issuer.profile("epurse", "DLK")).authorise_load(
                 card_serial10=serial, issuer_id8=issuer, old_balance=int.from_bytes(init[0:4], "big"), amount=amount,
                 terminal_id6=TERMINAL, card_random4=init[8:12], online_atc2=init[4:6], mac1=init[12:16], date4=DATE,
                 time3=TIME, algorithm=algorithm)
@@ -291,15 +297,22 @@ class Host:
         assert self._purse is not None, "select_purse() first"
         return self._purse
 
-    def purse_keys(self, algorithm_id: int) -> tuple[str, dict[str, bytes]]:
-        """(algorithm, the card's purse keys) from the issuer's masters and file 0x15's identity."""
+    def purse_algorithm(self, algorithm_id: int) -> str:
+        """The algorithm an INITIALIZE answer names by its algorithm ID."""
         __tracebackhide__ = True
-        assert self._purse is not None, "select_purse() first"
         assert algorithm_id in PURSE_ALGORITHM_OF_ID, (
             f"INITIALIZE named algorithm ID {algorithm_id:02X}; the profile knows {sorted(PURSE_ALGORITHM_OF_ID)}")
-        algorithm = PURSE_ALGORITHM_OF_ID[algorithm_id]
+        return PURSE_ALGORITHM_OF_ID[algorithm_id]
+
+    def purse_keys(self, algorithm_id: int, *names: str) -> tuple[str, dict[str, bytes]]:
+        """(algorithm, the card's purse keys `names`: DPK, DTK...) from the issuer's masters and
+        file 0x15's identity (select_purse() first)."""
+        __tracebackhide__ = True
+        assert self._purse is not None, "select_purse() first"
+        algorithm = self.purse_algorithm(algorithm_id)
         issuer, serial = self._purse
-        return algorithm, epurse.card_keys(EPURSE, issuer, serial, algorithm)
+        profile = self.issuer.profile("epurse", *names)
+        return algorithm, {n: epurse.card_key(profile, n, issuer, serial, algorithm) for n in names}
 
     def debit(self, init: bytes, amount: int, *, serial: int = 1, wrong_mac: bool = False,
               txn_type: int = PURCHASE) -> tuple[ResponseAPDU, dict]:
@@ -307,7 +320,7 @@ class Host:
         issuer expects of it (TAC, MAC2, the 0x18 record). `txn_type` COMPOSITE after INITIALIZE
         FOR CAPP PURCHASE."""
         __tracebackhide__ = True
-        algorithm, keys = self.purse_keys(init[10])
+        algorithm, keys = self.purse_keys(init[10], "DPK", "DTK")
         random4, atc = init[11:15], init[4:6]
         serial4 = serial.to_bytes(4, "big")
         session = purse.purchase_session_key(keys["DPK"], random4, atc, serial4, algorithm=algorithm)
@@ -323,72 +336,38 @@ class Host:
         self.last_debit = expected  # kept also when the power is cut before the answer
         return self.send(0x80, 0x54, 0x01, 0x00, serial4 + DATE + TIME + mac1, le=0x08), expected
 
-    def purse_log(self) -> list[bytes]:
-        """The 0x18 records, newest first."""
+    def purchase(self, amount: int) -> tuple[bytes, dict]:
+        """A committed purchase of `amount` fen: (INITIALIZE's answer, what the issuer expects of it)."""
+        __tracebackhide__ = True
+        init = expect(self.init_purchase(amount), SW.OK, f"INITIALIZE FOR PURCHASE of {amount} fen").data
+        answer, expected = self.debit(init, amount)
+        expect(answer, SW.OK, "DEBIT FOR PURCHASE with the right MAC1")
+        return init, expected
+
+    def credit(self, init: bytes, amount: int) -> bytes:
+        """CREDIT FOR LOAD with the load host's MAC2 after INITIALIZE FOR LOAD answered `init`: the TAC."""
+        __tracebackhide__ = True
+        return expect(self.send(0x80, 0x52, 0x00, 0x00, DATE + TIME + self.load_mac2(init, amount), le=4), SW.OK,
+                      "CREDIT FOR LOAD with the issuer's MAC2").data
+
+    def load(self, amount: int) -> None:
+        """A committed load of `amount` fen."""
+        __tracebackhide__ = True
+        self.credit(expect(self.init_load(amount), SW.OK, f"INITIALIZE FOR LOAD of {amount} fen").data, amount)
+
+    def records(self, sfi: int) -> list[bytes]:
+        """Every record of a record file, by number until 6A83 (record 1 first)."""
         __tracebackhide__ = True
         out = []
-        for n in range(1, 32):
-            answer = self.read_record(0x18, n)
+        for n in range(1, 255):
+            answer = self.read_record(sfi, n)
             if answer.sw != SW.OK:
-                expect(answer, SW.RECORD_NOT_FOUND, f"READ RECORD 0x18 record {n} after the last")
+                expect(answer, SW.RECORD_NOT_FOUND, f"READ RECORD 0x{sfi:02X} record {n} after the last")
                 break
             out.append(answer.data)
         return out
 
-
-class CardLab:
-    """The DUT's card role as the suite uses it: traced links, persona facts, tear control."""
-
-    def __init__(self, role, dut) -> None:
-        self.role = role
-        self.dut = dut
-        self.capabilities = frozenset(role.capabilities)  # what the card carries, not the DUT's terminals
-        self.persona_choice = "persona_choice" in self.capabilities
-        self.hosts: list[Host] = []
-
-    def open(self, persona: str = "normal") -> Host:
-        """A connected link to a card of `persona` (any persona: what is in the reader)."""
-        host = Host(self.role.open(persona), persona=persona)
-        self.hosts.append(host)
-        return host
-
-    def select_another_application(self, host: Host) -> None:
-        """SELECT an application besides the SSSE that the card declares (purse, qpboc), or skip."""
+    def purse_log(self) -> list[bytes]:
+        """The 0x18 records, newest first."""
         __tracebackhide__ = True
-        other = next((aid for cap, aid in (("purse", PURSE_AID), ("qpboc", QPBOC_AID)) if cap in self.capabilities),
-                     None)
-        if other is None:
-            not_applicable("the card declares no application besides the SSSE (capabilities purse, qpboc)")
-        answer = host.select(other)
-        assert answer.sw in (SW.OK, SW.FILE_DEACTIVATED), f"SELECT {other.hex().upper()} answered {sw_text(answer.sw)}"
-
-    def facts(self, persona: str):
-        """What the harness knows of a persona it chose (its values, PIN, tries)."""
-        if not self.persona_choice:
-            not_tested(f"{self.role.name} does not let the harness choose the persona",
-                       need=load("national/ics", "ics")["harness_needs"]["persona_choice"])
-        from conformance.adapters.sim import AS_OF
-        from simulator.card import personas
-
-        return personas.resolve(persona, as_of=AS_OF)
-
-    def tear_plan(self, host: Host) -> FaultPlan:
-        """The fault plan of the simulated card behind `host` (capability `tear_control`)."""
-        plan = getattr(getattr(host.transport, "card", None), "faults", None)
-        if not isinstance(plan, FaultPlan):
-            not_tested(f"{self.role.name} does not let the harness cut its power mid-write",
-                       need=load("national/ics", "ics")["harness_needs"]["tear_control"])
-        return plan
-
-    def attach_traces(self) -> None:
-        """Attach the traces of the first two links and the last two (a test that loops over fresh
-        cards fails, if it does, on the last one)."""
-        shown = range(len(self.hosts)) if len(self.hosts) <= 4 else [0, 1, len(self.hosts) - 2, len(self.hosts) - 1]
-        for n in shown:
-            host = self.hosts[n]
-            attach_trace(f"APDU trace {n + 1} of {len(self.hosts)} ({host.persona})", host.recorder.exchanges)
-
-    def close(self) -> None:
-        """Disconnect every link."""
-        for host in self.hosts:
-            host.close()
+        return self.records(0x18)

@@ -1,11 +1,13 @@
-"""Fixtures of the card suite: the DUT's card role, wrapped for the tests (see `_host.CardLab`)."""
+"""Fixtures of the card suite: the DUT's card role, wrapped for the tests (see `_lab.CardLab`)."""
 
 from __future__ import annotations
 
 import pytest
 
 from conformance.evidence import at_test_end
-from conformance.suites.card._host import CardLab, Host, Pin
+from conformance.plugin import declaration
+from conformance.suites.card._host import Host
+from conformance.suites.card._lab import CardLab
 from conformance.verdicts import not_applicable, not_tested
 
 
@@ -18,9 +20,9 @@ def card_role(dut):
 
 @pytest.fixture
 def card(card_role, dut, request) -> CardLab:
-    """Opens links to the card under test; when the test ends attaches their traces (to the test),
-    then disconnects them."""
-    lab = CardLab(card_role, dut)
+    """Opens links to the card under test (its samples, with the ICS's test keys); when the test
+    ends attaches their traces (to the test), then disconnects them."""
+    lab = CardLab(card_role, dut, declaration(request.config))
     at_test_end(request, lab.attach_traces)
     yield lab
     lab.close()
@@ -29,23 +31,24 @@ def card(card_role, dut, request) -> CardLab:
 @pytest.fixture
 def host(card) -> Host:
     """A connected link to the card under test (the `normal` persona when the harness chooses)."""
-    return card.open("normal")
+    return card.open()
 
 
 @pytest.fixture
-def known_pin(card, dut) -> str | None:
-    """The PIN of the card under test: the persona's when the harness chose it, else --dut-info pin
-    (a `Pin`: masked wherever it is shown)."""
-    known = card.facts("normal").pin if card.persona_choice else dut.settings.get("pin")
-    return None if known is None else Pin(known)
+def known_pin(host) -> str | None:
+    """The PIN of the card under test: the persona's when the harness chose it, else the sample's
+    (ICS `samples` pin, or --dut-info pin); a `Pin`, masked wherever it is shown."""
+    return host.pin
 
 
 @pytest.fixture
-def pin(known_pin) -> str:
+def pin(host, card, known_pin) -> str:
+    """The known PIN; when the test ends on a sample it restores PIN and try counter (`restore_pin`)."""
     if known_pin is None:
         not_tested("the PIN of the card in the reader is not known",
                    need="the sample's PIN (ICS samples: pin, or --dut-info pin=...)")
-    return known_pin
+    yield known_pin
+    card.restore_pin(host)
 
 
 @pytest.fixture

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import pytest
 
-from conformance.suites.card._host import DATE, ELEMENTS, READ_KEY, SFI, TIME, WRITE_KEY, CardLab, Host, expect
+from conformance.suites.card._host import DATE, ELEMENTS, READ_KEY, SFI, TIME, WRITE_KEY, Host, expect
+from conformance.suites.card._lab import CardLab
 from simulator.apdu import SW, ResponseAPDU
 from simulator.transport.errors import CardRemovedError
 
 clause = pytest.mark.clause
-pytestmark = pytest.mark.requires("persona_choice")
+pytestmark = pytest.mark.requires("persona_choice", "tear_control")
 #: a 30-byte GBK 姓名: the record spans two NVM pages, so a torn page write shows
 NEW_NAME = ELEMENTS["name"].to_record("测试更新" * 3 + "姓名长")
 AMOUNT = 120

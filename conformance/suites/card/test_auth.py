@@ -16,7 +16,6 @@ from simulator.card.apps import ssse
 from simulator.crypto.auth import internal_auth_result
 
 clause = pytest.mark.clause
-requires = pytest.mark.requires
 KEY_TRIES = SSSE["keys"]["0A"]["tries"]
 #: how often the freshness test connects, power-cycles a link and selects the SSSE on it
 LINKS, POWER_UPS, SELECTIONS = 3, 3, 2
@@ -51,9 +50,8 @@ def test_a_wrong_cryptogram_answers_63cx_and_the_right_one_still_opens(host):
 
 
 @clause("CARD-AUTH-001")
-@requires("persona_choice")
 def test_wrong_cryptograms_block_the_key(card):
-    host = card.open("normal")
+    host = card.open_to_destroy()
     host.select_ssse()
     for left in range(KEY_TRIES - 1, -1, -1):
         sw = counter_sw(left) if left else SW.AUTH_METHOD_BLOCKED
@@ -67,7 +65,7 @@ def test_wrong_cryptograms_block_the_key(card):
 def test_challenges_never_repeat_across_selections_resets_and_links(card):
     seen: dict[bytes, str] = {}
     for link in range(1, LINKS + 1):
-        host = card.open("normal")
+        host = card.open()
         for power_up in range(1, POWER_UPS + 1):
             for selection in range(1, SELECTIONS + 1):
                 host.select_ssse()
@@ -85,9 +83,9 @@ def test_internal_authenticate_answers_what_the_issuers_key_gives(host):
     host.select_ssse()
     generation = host.generation
     algorithm = SSSE["generations"][str(generation)]["algorithm"]
+    key = ssse.card_key(host.issuer.profile("ssse", "01"), 0x01, host.card_identifier, algorithm)
     factor, original = os.urandom(8), os.urandom(8)
     answer = host.ok("INTERNAL AUTHENTICATE", 0x00, 0x88, 0x00, 0x01, factor + original, le=0)
-    key = ssse.card_key(SSSE, 0x01, host.card_identifier, algorithm)
     expected = internal_auth_result(algorithm, key, factor, original)
     assert answer == expected, (f"INTERNAL AUTHENTICATE answered {answer.hex().upper()}; the issuer's key in "
                                 f"{algorithm} (generation {generation}) gives {expected.hex().upper()}: the card is "

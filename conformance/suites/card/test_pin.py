@@ -2,8 +2,11 @@
 restoring the counter, the try spent before the comparison (as a tear shows), and RELOAD PIN and
 UNBLOCK PIN with the issuer's MAC.
 
-Blocking a PIN is destructive: those tests need a card the harness chooses (`persona_choice`);
-cutting the power mid-VERIFY needs a simulated card (`tear_control`).
+Counting wrong PINs down to one try left and back with the right PIN runs on any card whose PIN
+is known. Blocking a PIN needs a card the harness may block (`CardLab.open_blockable`: a fresh
+simulated card, a destructive sample, or a sample whose PIN the issuer's reload or unblock key
+gives back, which the test then does); cutting the power mid-VERIFY needs a simulated card
+(`tear_control`).
 
 PYTEST_DONT_REWRITE: assertion messages here are written for the vendor and carry no card data;
 pytest's rewriting would add the compared values to them, personal data included.
@@ -13,12 +16,10 @@ from __future__ import annotations
 
 import pytest
 
-from conformance.suites.card._host import SSSE, CardLab, expect
+from conformance.suites.card._host import SSSE, expect
+from conformance.suites.card._lab import PIN_RESET_NAMES, CardLab, pin_reset_command, reset_pin, wrong_pin
 from conformance.verdicts import not_tested
 from simulator.apdu import SW, counter_sw
-from simulator.card.apps import ssse
-from simulator.card.commands_security import encode_pin
-from simulator.crypto.auth import pin_reload_mac, pin_unblock_data
 from simulator.transport.errors import CardRemovedError
 
 clause = pytest.mark.clause
@@ -26,43 +27,60 @@ requires = pytest.mark.requires
 TRIES = SSSE["pin"]["tries"]
 
 
-def _wrong(pin: str) -> str:
-    return "".join(str((int(d) + 1) % 10) for d in pin)
+def _spare_tries(host) -> int:
+    """The tries left, or not tested when fewer than 2 (a test spending one must leave one)."""
+    __tracebackhide__ = True
+    left = host.pin_tries()
+    if left < 2:
+        not_tested(f"the card has {left} PIN tries left; this test spends one",
+                   need="a sample with at least 2 PIN tries left")
+    return left
 
 
 @clause("CARD-PIN-001")
-@requires("persona_choice")
+def test_wrong_pins_count_down_to_the_last_try_and_the_right_pin_counts_up(host, pin):
+    host.select_ssse()
+    left = _spare_tries(host)
+    for spent in range(1, left):
+        expect(host.verify(wrong_pin(pin)), counter_sw(left - spent),
+               f"VERIFY with wrong PIN {spent} of {left - 1} ({left - spent} tries should be left)")
+    expect(host.verify(pin), SW.OK, "VERIFY with the right PIN at the last try")
+    assert host.pin_tries() == TRIES, (f"after the right PIN the card has {host.pin_tries()} tries; the profile's "
+                                       f"counter is {TRIES}")
+
+
+@clause("CARD-PIN-001")
 def test_wrong_pins_count_down_then_block_even_the_right_pin(card):
-    right = card.facts("normal").pin
-    host = card.open("normal")
-    host.select_ssse()
-    for left in range(TRIES - 1, -1, -1):
-        sw = counter_sw(left) if left else SW.AUTH_METHOD_BLOCKED
-        expect(host.verify(_wrong(right)), sw, f"VERIFY with a wrong PIN ({left} tries should be left)")
-    expect(host.verify(right), SW.AUTH_METHOD_BLOCKED, "VERIFY with the right PIN once the PIN is blocked")
-    host.reconnect()
-    host.select_ssse()
-    expect(host.verify(right), SW.AUTH_METHOD_BLOCKED, "VERIFY with the right PIN after a power cycle")
+    host = card.open_blockable()
+    try:
+        host.select_ssse()
+        for left in range(host.pin_tries() - 1, -1, -1):
+            sw = counter_sw(left) if left else SW.AUTH_METHOD_BLOCKED
+            expect(host.verify(wrong_pin(host.pin)), sw, f"VERIFY with a wrong PIN ({left} tries should be left)")
+        expect(host.verify(host.pin), SW.AUTH_METHOD_BLOCKED, "VERIFY with the right PIN once the PIN is blocked")
+        host.reconnect()
+        host.select_ssse()
+        expect(host.verify(host.pin), SW.AUTH_METHOD_BLOCKED, "VERIFY with the right PIN after a power cycle")
+    finally:
+        card.restore_pin(host)
 
 
 @clause("CARD-PIN-001")
-@requires("persona_choice")
 def test_a_blocked_card_refuses_the_right_pin(card):
-    host = card.open("pin_blocked")
-    host.select_ssse()
-    expect(host.verify(card.facts("pin_blocked").pin), SW.AUTH_METHOD_BLOCKED,
-           "VERIFY with the right PIN on a card whose PIN is blocked")
+    host = card.open_pin_blocked()
+    try:
+        expect(host.verify(host.pin), SW.AUTH_METHOD_BLOCKED,
+               "VERIFY with the right PIN on a card whose PIN is blocked")
+    finally:
+        card.restore_pin(host)
 
 
 @clause("CARD-PIN-002")
 def test_a_right_pin_restores_the_try_counter(host, pin):
     host.select_ssse()
-    left = host.pin_tries()
-    if left < 2:
-        not_tested(f"the card has {left} PIN tries left; this test spends one",
-                   need="a sample with at least 2 PIN tries left")
+    left = _spare_tries(host)
     for attempt in (1, 2):
-        expect(host.verify(_wrong(pin)), counter_sw(left - 1), f"VERIFY with a wrong PIN (attempt {attempt})")
+        expect(host.verify(wrong_pin(pin)), counter_sw(left - 1), f"VERIFY with a wrong PIN (attempt {attempt})")
         expect(host.verify(pin), SW.OK, f"VERIFY with the right PIN after a wrong one (attempt {attempt})")
 
 
@@ -93,11 +111,11 @@ def test_verify_spends_the_try_before_it_compares(card):
     host.select_ssse()
     full = host.pin_tries()
     start = plan.total
-    expect(host.verify(_wrong(right)), counter_sw(full - 1), "VERIFY with a wrong PIN (untorn, to count its steps)")
+    expect(host.verify(wrong_pin(right)), counter_sw(full - 1), "VERIFY with a wrong PIN (untorn, to count its steps)")
     steps = plan.total - start
     if steps == 0:
         raise RuntimeError("VERIFY passed no tear point: the simulated card's fault plan is not wired")
-    wrong = [_after_a_torn_verify(card, _wrong(right), step) for step in range(steps)]
+    wrong = [_after_a_torn_verify(card, wrong_pin(right), step) for step in range(steps)]
     with_right = [_after_a_torn_verify(card, right, step) for step in range(steps)]
     differ = [f"step {n + 1}: {a} tries with the right PIN, {b} with a wrong one"
               for n, (a, b) in enumerate(zip(with_right, wrong, strict=True)) if a != b]
@@ -108,39 +126,31 @@ def test_verify_spends_the_try_before_it_compares(card):
                                    f"the try is spent before the answer ({full - 1} left)")
 
 
-def _resets_a_blocked_pin_only_with_the_right_mac(card: CardLab, what: str, kid: int, command) -> None:
-    """On a card whose PIN is blocked, the APDU `command(key, algorithm, new_pin, challenge)` gives
-    (CLA, INS, P1, P2, data under the issuer's key `kid`) with its MAC corrupted answers 6988 and
-    leaves the PIN blocked; with the right MAC it sets the new PIN and the full try counter."""
+def _resets_a_blocked_pin_only_with_the_right_mac(card: CardLab, key: str) -> None:
+    """On a card whose PIN is blocked, the PIN reset `key` authorises (RELOAD PIN under ssse.06,
+    UNBLOCK PIN under ssse.07) with its MAC corrupted answers 6988 and leaves the PIN blocked; with
+    the right MAC it sets the new PIN and the full try counter."""
     __tracebackhide__ = True
-    facts = card.facts("pin_blocked")
-    host = card.open("pin_blocked")
-    host.select_ssse()
-    algorithm = SSSE["generations"][str(facts.generation)]["algorithm"]
-    key = ssse.card_key(SSSE, kid, facts.values["card_identifier"], algorithm)
-    new = "2468"
-    *header, data = command(key, algorithm, encode_pin(new), host.challenge())
-    expect(host.send(*header, data[:-1] + bytes((data[-1] ^ 0x01,))), SW.SM_DATA_INCORRECT, f"{what} with a wrong MAC")
-    expect(host.verify(new), SW.AUTH_METHOD_BLOCKED, f"VERIFY after a refused {what}")
-    expect(host.send(*command(key, algorithm, encode_pin(new), host.challenge())), SW.OK,
-           f"{what} with the issuer's MAC over a fresh challenge")
-    assert host.pin_tries() == TRIES, f"after {what} the PIN has {host.pin_tries()} tries, not the profile's {TRIES}"
-    expect(host.verify(new), SW.OK, f"VERIFY with the PIN {what} set")
+    what, new = PIN_RESET_NAMES[key], "2468"
+    card.issuer.require(key)
+    host = card.open_pin_blocked()
+    try:
+        expect(host.send(*pin_reset_command(host, key, new, host.challenge(), spoil=True)), SW.SM_DATA_INCORRECT,
+               f"{what} with a wrong MAC")
+        expect(host.verify(new), SW.AUTH_METHOD_BLOCKED, f"VERIFY after a refused {what}")
+        reset_pin(host, key, new)
+        tries = host.pin_tries()
+        assert tries == TRIES, f"after {what} the PIN has {tries} tries, not the profile's {TRIES}"
+        expect(host.verify(new), SW.OK, f"VERIFY with the PIN {what} set")
+    finally:
+        card.restore_pin(host)
 
 
 @clause("CARD-PIN-004")
-@requires("persona_choice")
 def test_reload_pin_needs_the_issuers_mac(card):
-    _resets_a_blocked_pin_only_with_the_right_mac(
-        card, "RELOAD PIN", 0x06,
-        lambda key, algorithm, new, challenge: (0x80, 0x5E, 0x00, 0x00,
-                                                new + pin_reload_mac(algorithm, key, new, challenge)))
+    _resets_a_blocked_pin_only_with_the_right_mac(card, "ssse.06")
 
 
 @clause("CARD-PIN-006")
-@requires("persona_choice")
 def test_unblock_pin_needs_the_issuers_mac(card):
-    _resets_a_blocked_pin_only_with_the_right_mac(
-        card, "UNBLOCK PIN", 0x07,
-        lambda key, algorithm, new, challenge: (0x84, 0x24, 0x00, 0x00,
-                                                pin_unblock_data(algorithm, key, new, challenge)))
+    _resets_a_blocked_pin_only_with_the_right_mac(card, "ssse.07")

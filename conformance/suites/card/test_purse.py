@@ -1,8 +1,8 @@
 """The T-Union purse's value commands: GET BALANCE, INITIALIZE / DEBIT FOR PURCHASE, MAC1, MAC2, TAC.
 
 The host computes MAC1 and checks MAC2 and TAC with keys it derives on its own from the issuer's
-(synthetic test) master keys and the card's file 0x15. A purchase spends 1 fen of the card's
-balance: a real test card needs at least that much.
+test master keys and the card's file 0x15. A purchase spends 1 fen of the card's balance, which
+a load gives back when the test ends: a real test card needs at least that much.
 
 PYTEST_DONT_REWRITE: assertion messages here are written for the vendor and carry no card data;
 pytest's rewriting would add the compared values to them, personal data included.
@@ -23,9 +23,9 @@ LOG_SIZE = next(f["max_records"] for f in EPURSE["files"] if f["sfi"] == 0x18)
 
 
 @pytest.fixture
-def purse_host(host):
-    host.select_purse()
-    return host
+def purse_host(card, host):
+    """The purse selected; its balance given back when the test ends (a sample keeps its money)."""
+    yield from card.keeping_balance(host)
 
 
 def _init(host, amount: int = AMOUNT) -> bytes:

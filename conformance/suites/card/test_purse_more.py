@@ -4,9 +4,9 @@
 The host plays the issuer: MAC1 of a load is checked and MAC2 computed by its load host
 (`Host.load_mac2`, `simulator.devices.issuer.LoadHost`), TACs and the maintenance MAC come from keys it derives on
 its own from the (synthetic test) master keys and the card's file 0x15. A test spends a few fen of
-the card's balance or loads 1.00 CNY: a real test card needs that much room. Locking the purse is
-destructive and cutting the power mid-command needs a simulated card: those tests ask for
-`persona_choice` / `tear_control`.
+the card's balance or loads 1.00 CNY: a real test card needs that much room; the balance is given
+back when each test ends (`CardLab.keeping_balance`). Locking the purse is destructive (a
+destructive sample) and cutting the power mid-command needs a simulated card (`tear_control`).
 
 PYTEST_DONT_REWRITE: assertion messages here are written for the vendor and carry no card data;
 pytest's rewriting would add the compared values to them, personal data included.
@@ -47,9 +47,9 @@ TYPE_NAME = {PURCHASE: "purchase (06)", LOAD: "load (02)", COMPOSITE: "composite
 
 
 @pytest.fixture
-def purse_host(host) -> Host:
-    host.select_purse()
-    return host
+def purse_host(card, host) -> Host:
+    """The purse selected; its balance given back when the test ends (a sample keeps its money)."""
+    yield from card.keeping_balance(host)
 
 
 def _init(host: Host, amount: int, *, composite: bool = False) -> bytes:
@@ -97,11 +97,8 @@ def _load(host: Host, amount: int) -> tuple[bytes, bytes, bytes]:
     """A committed load: (INITIALIZE FOR LOAD's answer, the TAC, the TAC the issuer expects)."""
     __tracebackhide__ = True
     init = _init_load(host, amount)
-    mac2 = host.load_mac2(init, amount)
-    tac = expect(
-        host.send(0x80, 0x52, 0x00, 0x00, DATE + TIME + mac2, le=4), SW.OK, "CREDIT FOR LOAD with the issuer's MAC2"
-    ).data
-    algorithm, keys = host.purse_keys(init[7])
+    tac = host.credit(init, amount)
+    algorithm, keys = host.purse_keys(init[7], "DTK")
     new_balance = int.from_bytes(init[0:4], "big") + amount
     expected = epurse.load_tac(
         keys["DTK"], new_balance, init[4:6], amount, LOAD, TERMINAL, DATE, TIME, algorithm=algorithm
@@ -120,16 +117,8 @@ def _log_record(host: Host) -> dict:
 
 
 def _records(host: Host, sfi: int) -> list[bytes]:
-    """Every record of a record file, by number until 6A83."""
     __tracebackhide__ = True
-    out = []
-    for n in range(1, 255):
-        answer = host.read_record(sfi, n)
-        if answer.sw != SW.OK:
-            expect(answer, SW.RECORD_NOT_FOUND, f"READ RECORD 0x{sfi:02X} record {n} after the last")
-            return out
-        out.append(answer.data)
-    return out
+    return host.records(sfi)
 
 
 # -- files ----------------------------------------------------------------------------------
@@ -169,12 +158,32 @@ def test_the_purse_files_have_the_profiles_sizes_and_cannot_be_written(purse_hos
 
 
 # -- composite purchase ---------------------------------------------------------------------
+def _give_back_capp_record(host: Host, record: bytes) -> None:
+    """Write 0x1A record 1 back as it was, the one way the card allows: another composite purchase
+    (of 1 fen, which `keeping_balance` gives back)."""
+    __tracebackhide__ = True
+    if _records(host, 0x1A)[0] == record:
+        return
+    init = _init(host, 1, composite=True)
+    expect(host.send(0x80, 0xDC, 0x01, 0x1A << 3, record), SW.OK, "UPDATE CAPP DATA CACHE of 0x1A record 1 (back)")
+    expect(host.debit(init, 1, txn_type=COMPOSITE)[0], SW.OK, "DEBIT FOR CAPP PURCHASE writing 0x1A record 1 back")
+
+
 @pytest.mark.clause("PURSE-CPUR-001")
 @requires("purse")
-def test_capp_records_are_staged_and_written_only_with_the_debit(purse_host):
-    trip = bytes((0x01,)) + bytes(range(1, FILES[0x1E]["record_size"]))
-    ef1a_before, ef1e_before = _records(purse_host, 0x1A), _records(purse_host, 0x1E)
+def test_capp_records_are_staged_and_written_only_with_the_debit(card, purse_host):
+    ef1a_before = _records(purse_host, 0x1A)
     assert ef1a_before, "purse file 0x1A has no record 1"
+    try:
+        _stage_and_write_capp_records(purse_host, ef1a_before)
+    finally:
+        if card.persistent:
+            _give_back_capp_record(purse_host, ef1a_before[0])
+
+
+def _stage_and_write_capp_records(purse_host: Host, ef1a_before: list[bytes]) -> None:
+    trip = bytes((0x01,)) + bytes(range(1, FILES[0x1E]["record_size"]))
+    ef1e_before = _records(purse_host, 0x1E)
     record1 = ef1a_before[0][:3] + bytes((ef1a_before[0][3] ^ 0x5A,)) + ef1a_before[0][4:]
 
     def stage() -> bytes:
@@ -333,7 +342,7 @@ def test_record_1_is_the_newest_transaction_and_the_oldest_drop_out(purse_host):
 # -- APPLICATION BLOCK ----------------------------------------------------------------------
 def _block(host: Host, *, wrong: bool = False):
     __tracebackhide__ = True
-    algorithm, keys = host.purse_keys(_init_load(host, 1)[7])
+    algorithm, keys = host.purse_keys(_init_load(host, 1)[7], "DAMK")
     challenge = host.challenge(4)
     mac = epurse.block_mac(algorithm, keys["DAMK"], challenge)
     if wrong:
@@ -342,9 +351,10 @@ def _block(host: Host, *, wrong: bool = False):
 
 
 @pytest.mark.clause("PURSE-LOCK-001")
-@requires("purse", "persona_choice")
+@requires("purse")
 def test_application_block_locks_the_purse_for_good_and_a_wrong_mac_locks_nothing(card):
-    host = card.open("transit")
+    card.issuer.require("epurse.DAMK")
+    host = card.open_to_destroy("transit")
     host.select_purse()
     before = host.balance()
     expect(_block(host, wrong=True), SW.SM_DATA_INCORRECT, "APPLICATION BLOCK with a wrong MAC")
@@ -362,10 +372,25 @@ def test_application_block_locks_the_purse_for_good_and_a_wrong_mac_locks_nothin
         assert answer.sw != SW.OK, f"{what} in the blocked purse answered 9000; a locked purse refuses it"
 
 
+def _locked_purse(card) -> Host:
+    """A card whose purse is locked for good: a fresh `transit_locked` card or a sample declared
+    so, else a destructive sample, its purse locked by APPLICATION BLOCK unless it is already."""
+    __tracebackhide__ = True
+    if card.persona_choice or card.declares("transit_locked"):
+        return card.open("transit_locked")
+    card.issuer.require("epurse.DAMK")
+    host = card.open_to_destroy("transit")
+    if host.select(PURSE_AID).sw != LOCKED_SELECT:
+        host.select_purse()
+        expect(_block(host), SW.OK, "APPLICATION BLOCK with the maintenance key's MAC (to lock the purse)")
+        host.reconnect()
+    return host
+
+
 @pytest.mark.clause("PURSE-LOCK-001")
-@requires("purse", "persona_choice")
+@requires("purse")
 def test_a_blacklisted_purse_selects_with_9303(card):
-    host = card.open("transit_locked")
+    host = _locked_purse(card)
     expect(host.select(PURSE_AID), LOCKED_SELECT, "SELECT of a permanently locked purse")
     assert host.send(0x80, 0x5C, 0x00, 0x02, le=4).sw != SW.OK, "GET BALANCE in a locked purse answered 9000"
 

@@ -2,11 +2,13 @@
 application cryptogram, card risk management and the locked application.
 
 The host plays the terminal (PDOL data in the profile's order) and the issuer: it reproduces 9F26
-from the issuer's (synthetic test) master key, the PAN and PAN sequence number the card's records
+from the issuer's test master key (IMK-AC), the PAN and PAN sequence number the card's records
 give, and the field-55 tags (`simulator.card.apps.qpboc.verify_cryptogram`). A test that the card
 approves offline spends 1 fen of its electronic cash (9F79); the others ask for an online
-cryptogram and move no money. The offline limit, an expired or locked application and a power cut
-mid-GPO need a card the harness chooses (`persona_choice`, `tear_control`).
+cryptogram and move no money. No command of the profile gives electronic cash back, so the offline
+approval needs a card the harness may change for good (a destructive sample); the offline limit,
+an expired or locked application need a card personalised so (the persona's sample), and a power
+cut mid-GPO a simulated card (`tear_control`).
 
 PYTEST_DONT_REWRITE: assertion messages here are written for the vendor and carry no card data;
 pytest's rewriting would add the compared values to them, personal data included.
@@ -19,7 +21,8 @@ from datetime import date, timedelta
 import pytest
 
 from conformance.adapters.sim import AS_OF
-from conformance.suites.card._host import QPBOC, QPBOC_AID, CardLab, Host, expect, sw_text, tlv_find
+from conformance.suites.card._host import QPBOC, QPBOC_AID, Host, expect, sw_text, tlv_find
+from conformance.suites.card._lab import CardLab
 from conformance.verdicts import not_tested
 from simulator.apdu import SW
 from simulator.card.apps import qpboc
@@ -295,7 +298,7 @@ def test_the_issuer_reproduces_the_cryptogram_and_any_changed_byte_breaks_it(hos
     iad = answer[0x9F10]
     algorithm = ALGORITHM_OF_ID.get(iad[ALGORITHM_OFFSET : ALGORITHM_OFFSET + 1])
     assert algorithm is not None, "9F10 (IAD) names no algorithm the profile knows"
-    master = bytes.fromhex(QPBOC["test_keys"]["ac"][algorithm])
+    master = host.issuer.master(f"qpboc.ac.{algorithm}")
 
     def verifies(tags: dict[int, bytes], *, the_pan: str = pan, the_psn: int = psn) -> bool:
         __tracebackhide__ = True
@@ -361,7 +364,6 @@ def test_an_amount_above_the_ec_balance_gets_an_arqc_and_no_debit(host):
 
 
 @pytest.mark.clause("QP-RISK-002")
-@requires("persona_choice")
 def test_an_amount_above_the_offline_limit_gets_an_arqc_and_no_debit(card):
     limit = card.facts("bank").sections["qpboc"]["offline_limit"]
     host = card.open("bank")
@@ -376,7 +378,8 @@ def test_an_amount_above_the_offline_limit_gets_an_arqc_and_no_debit(card):
 
 
 @pytest.mark.clause("QP-RISK-003")
-def test_an_amount_within_limit_and_balance_gets_a_tc_and_debits_exactly_it(host):
+def test_an_amount_within_limit_and_balance_gets_a_tc_and_debits_exactly_it(card):
+    host = card.open_to_destroy()  # electronic cash spent offline: no command of the profile gives it back
     _select(host)
     before = _ec_balance(host)
     if before < 1:
@@ -409,7 +412,6 @@ def test_a_date_after_the_application_expiry_gets_an_aac_and_no_debit(host):
 
 
 @pytest.mark.clause("QP-RISK-004")
-@requires("persona_choice")
 def test_an_expired_application_declines_offline(card):
     host = card.open("bank_expired_app")
     _select(host)
@@ -424,7 +426,6 @@ def test_an_expired_application_declines_offline(card):
 
 # -- the locked application -----------------------------------------------------------------
 @pytest.mark.clause("QP-LOCK-001")
-@requires("persona_choice")
 def test_a_locked_application_answers_its_fci_with_6283_and_refuses_gpo_and_get_data(card):
     host = card.open("bank_locked")
     locked = int(QPBOC["application"]["locked_select_sw"], 16)

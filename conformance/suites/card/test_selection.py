@@ -89,7 +89,6 @@ def test_selecting_another_application_forgets_the_security_state(card, host, kn
 
 
 @clause("CARD-SEL-003")
-@requires("persona_choice")
 def test_a_locked_ssse_answers_6283_with_its_fci_and_refuses_commands(card):
     host = card.open("app_locked")
     answer = host.select(SSSE_AID)

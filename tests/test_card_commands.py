@@ -144,8 +144,8 @@ def test_select_ssse_without_le_and_with_p2_0c():
 @pytest.mark.parametrize("p1", ["00", "02"])
 def test_select_ef05_by_fid_returns_its_fcp(t, p1):
     fcp = t.ok(f"00A4{p1}0002EF05")
-    # 62 { 80 size, 82 linear variable (04) 00 255 7, 83 EF05, 88 SFI 5 }
-    assert fcp == bytes.fromhex("6211" "800206F9" "82040400FF07" "8302EF05" "880105")
+    # 62 { 80 size, 82 linear variable (04) 00 255 7, 83 EF05, 88 SFI 5 in b8..b4 }
+    assert fcp == bytes.fromhex("6211" "800206F9" "82040400FF07" "8302EF05" "880128")
     assert t.ok("00B2010400")[:1] == b"\x01"  # the selected EF is now the current EF
 
 

@@ -28,7 +28,8 @@ def fci(df: DF) -> bytes:
 
 
 def fcp(ef: EF) -> bytes:
-    """File control parameters of an EF: 62 { 80 size, 82 descriptor, 83 FID, 88 SFI }."""
+    """File control parameters of an EF: 62 { 80 size, 82 descriptor, 83 FID, 88 SFI in b8..b4 }
+    (ISO/IEC 7816-4: a one-byte 88 carries the SFI in its five high bits, b3..b1 = 000)."""
     size = ef.size if not ef.is_record else ef.record_size * ef.max_records
     inner = tlv(0x80, size.to_bytes(2, "big"))
     descriptor = bytes((DESCRIPTOR[ef.structure],))
@@ -36,7 +37,7 @@ def fcp(ef: EF) -> bytes:
         descriptor += b"\x00" + bytes((ef.record_size, ef.max_records))
     inner += tlv(0x82, descriptor) + tlv(0x83, ef.fid.to_bytes(2, "big"))
     if ef.sfi is not None:
-        inner += tlv(0x88, bytes((ef.sfi,)))
+        inner += tlv(0x88, bytes((ef.sfi << 3,)))
     return tlv(0x62, inner)
 
 

@@ -4,14 +4,14 @@ A malformed command has one or more *faults*, each answered by a status word of 
 `malformed` (CARD-APDU-001):
 
 - `length`: the bytes fit none of the command cases of ISO/IEC 7816-4 §5.1;
-- `class`: a class byte none of the card's commands uses (national.card `malformed` `classes`):
-  RFU or invalid in ISO/IEC 7816-4 (20-3F, FF), a logical channel, secure messaging or a
-  proprietary class the card does not have;
+- `reserved_class`: a class byte ISO/IEC 7816-4 reserves (2X, 3X) or makes invalid (FF);
+- `class`: another class byte none of the card's commands uses (national.card `malformed`
+  `classes`): a logical channel, secure messaging or a proprietary class the card does not have;
 - `instruction`: an invalid INS (6X, 9X);
 - `parameters`: one of the card's read-only commands with P1-P2 outside its values (RFU in
   ISO/IEC 7816-4, or, for GET CHALLENGE, other than the 00 00 the field code sends).
 
-`faults(apdu)` finds the first three in any byte string; `spoiled()` draws one of the card's
+`faults(apdu)` finds all but the last in any byte string; `spoiled()` draws one of the card's
 read-only commands with one field spoiled, so that every fault, parameters included, is sent.
 """
 
@@ -29,6 +29,8 @@ ANSWERS: dict[str, frozenset[int]] = {
 }
 #: the class bytes the card's commands use
 CLASSES = frozenset(int(cla, 16) for cla in _MALFORMED["classes"])
+#: ISO/IEC 7816-4:2020 §5.4 (class byte): 2X and 3X are reserved for future use, FF is invalid
+RESERVED_CLASSES = frozenset((*range(0x20, 0x40), 0xFF))
 _SSSE_AID = bytes.fromhex(load("national/ssse", "ssse")["application"]["aid"])
 #: read-only commands of the card, well formed, and P1-P2 pairs outside each one's values
 PROBES: dict[str, tuple[bytes, st.SearchStrategy[tuple[int, int]]]] = {
@@ -41,8 +43,9 @@ PROBES: dict[str, tuple[bytes, st.SearchStrategy[tuple[int, int]]]] = {
                       | st.tuples(st.integers(1, 0xFF), st.integers(0, 0xFF))),
 }
 INVALID_INS = [*range(0x60, 0x70), *range(0x90, 0xA0)]
-#: the wrong classes `spoiled` sends: not FF, which PC/SC readers take for themselves
-WRONG_CLASSES = sorted(set(range(0xFF)) - CLASSES)
+#: the wrong classes `spoiled` sends, reserved or not: not FF, which PC/SC readers take for themselves
+WRONG_CLASSES = {"reserved_class": sorted(RESERVED_CLASSES - {0xFF}),
+                 "class": sorted(set(range(0xFF)) - CLASSES - RESERVED_CLASSES)}
 
 
 def _fits_a_case(body: bytes) -> bool:
@@ -63,7 +66,9 @@ def faults(apdu: bytes) -> frozenset[str]:
     found = set()
     if len(apdu) < 4 or not _fits_a_case(apdu[4:]):
         found.add("length")
-    if apdu[:1] and apdu[0] not in CLASSES:
+    if apdu[:1] and apdu[0] in RESERVED_CLASSES:
+        found.add("reserved_class")
+    elif apdu[:1] and apdu[0] not in CLASSES:
         found.add("class")
     if apdu[1:2] and apdu[1] in INVALID_INS:
         found.add("instruction")
@@ -96,8 +101,8 @@ def spoiled(draw) -> tuple[str, frozenset[str], bytes]:
     fault = draw(st.sampled_from(sorted(ANSWERS)))
     if fault == "length":
         apdu = draw(_spoiled_length(apdu))
-    elif fault == "class":
-        apdu = bytes((draw(st.sampled_from(WRONG_CLASSES)),)) + apdu[1:]
+    elif fault in WRONG_CLASSES:
+        apdu = bytes((draw(st.sampled_from(WRONG_CLASSES[fault])),)) + apdu[1:]
     elif fault == "instruction":
         apdu = apdu[:1] + bytes((draw(st.sampled_from(INVALID_INS)),)) + apdu[2:]
     else:

@@ -29,6 +29,9 @@ MALFORMED = [
     ("another unknown INS", "0010000000", "instruction"),
     ("READ RECORD under a proprietary CLA", "80B2012C00", "class"),
     ("SELECT under CLA A0", "A0A4000002EF05", "class"),
+    ("an unknown INS under the reserved CLA 20", "20FE0000", "reserved_class"),
+    ("READ RECORD under the reserved CLA 23", "23B2012C00", "reserved_class"),
+    ("SELECT under the reserved CLA 3F", "3FA4000002EF05", "reserved_class"),
     ("SELECT with P2 08", "00A4040800", "parameters"),
     ("READ RECORD with P2 addressing mode 101", "00B2012D00", "parameters"),
     ("GET CHALLENGE with P1 01", "0084010008", "parameters"),
@@ -37,7 +40,7 @@ MALFORMED = [
 #: writes, spends a try, moves money or blocks: the card may be a real one.
 FUZZ_INS = (0xA4, 0xB0, 0xB2, 0x84, 0x88, 0xCA, 0xC0, 0x5C, 0x5A, 0x00, 0x02, 0x06, 0xFE)
 #: CLA bytes the fuzzer sends (not FF: PC/SC readers take FF-class APDUs for themselves)
-FUZZ_CLA = (0x00, 0x80, 0x84, 0x0C, 0x40, 0x03, 0xA0, 0xE0)
+FUZZ_CLA = (0x00, 0x80, 0x84, 0x0C, 0x40, 0x03, 0x23, 0xA0, 0xE0)
 #: 200 APDUs, the same every run: they come from a fixed seed (`seed` below), not from a digest of
 #: this file's code as `derandomize` alone would take
 FUZZ = settings(max_examples=200, derandomize=True, database=None, deadline=None, print_blob=False,

@@ -516,3 +516,22 @@ def test_change_pin_needs_the_right_old_pin_and_a_new_pin_of_4_to_16_digits(host
     finally:
         expect(_change(host, current, pin), SW.OK, "CHANGE PIN back to the card's PIN")
     expect(host.verify(pin), SW.OK, "VERIFY with the card's PIN, changed back")
+
+
+@pytest.mark.clause("PURSE-CPUR-001")
+@requires("purse")
+def test_capp_data_cache_refuses_a_p2_that_is_not_sfi_shifted_by_3(purse_host):
+    """P2 b3..b1 of UPDATE CAPP DATA CACHE are 000 (P2 = SFI << 3): any other P2 is a parameters
+    fault of ISO/IEC 7816-4, answered with a status word national.card `malformed` allows for it."""
+    from conformance.suites.card._malformed import ANSWERS
+
+    allowed = ANSWERS["parameters"]
+    trip = bytes((0x01,)) + bytes(range(1, FILES[0x1E]["record_size"]))
+    _init(purse_host, 1, composite=True)
+    for low in range(1, 8):
+        p2 = 0x1E << 3 | low
+        answer = purse_host.send(0x80, 0xDC, 0x00, p2, trip)
+        assert answer.sw in allowed, (
+            f"UPDATE CAPP DATA CACHE with P2 {p2:02X} (not SFI << 3) answered {sw_text(answer.sw)}; the profile "
+            f"allows {', '.join(sw_text(sw) for sw in sorted(allowed))}"
+        )

@@ -8,6 +8,7 @@ import pytest
 
 from conformance.dut import RecordingCard
 from conformance.evidence import attach_json, attach_trace
+from conformance.suites.reader_api._cards import Alteration
 from conformance.suites.reader_api.formats import masked
 from conformance.verdicts import not_applicable
 from simulator.card import personas
@@ -24,6 +25,8 @@ class Bench:
 
     A card only read stays on the reader for the next test that wants the same persona (a vpcd
     re-insertion costs about a second); `fresh=True` lays a new card (PIN tries, HSM sessions).
+    `alter` changes the persona's image before the card boots (a card no persona gives, `_cards`);
+    such a card is never reused.
     """
 
     def __init__(self, reader, profile: dict) -> None:
@@ -33,15 +36,19 @@ class Bench:
         self.persona: str | None = None
         self._reusable = False
 
-    def present(self, persona: str | None, *, fresh: bool = False) -> RecordingCard | None:
+    def present(self, persona: str | None, *, fresh: bool = False,
+                alter: Alteration | None = None) -> RecordingCard | None:
         if persona is None:
             self.reader.insert(None)
             self.card = self.persona = None
-        elif fresh or persona != self.persona or not self._reusable or self.card is None:
-            self.card = RecordingCard(CardOS(personas.image(persona, as_of=AS_OF)))
+        elif fresh or alter or persona != self.persona or not self._reusable or self.card is None:
+            image = personas.image(persona, as_of=AS_OF)
+            if alter is not None:
+                alter(image)
+            self.card = RecordingCard(CardOS(image))
             self.persona = persona
             self.reader.insert(self.card)
-        self._reusable = not fresh
+        self._reusable = not (fresh or alter)
         return self.card
 
     def values(self, persona: str) -> dict:

@@ -61,3 +61,17 @@ def test_step2_refuses_an_internal_auth_result_the_card_did_not_give(bench, api)
                               f"{code}, expected {expected} (内部认证与加密机不一致)")
     assert not (split(out, api["formats"]["card_basic"]) or {}).get("citizen_id"), (
         "a refused Step 2 still gave 社会保障号码")
+
+
+@pytest.mark.clause("READER-HSM-004")
+def test_step2_refuses_an_original_other_than_step1s(bench, api):
+    bench.present("normal", fresh=True)
+    fields1 = _step1(bench, api)
+    key = Hsm().answer("|".join(fields1.values()) + "|")
+    other = f"{int(key[16:32], 16) ^ 1:016X}"  # pKey = 内认证结果 16 ‖ 原始信息 16 | 外认证数据 | (formats.hsm_key)
+    code, out = bench.call("iReadCardBas_HSM_Step2", key[:16] + other + key[32:])
+    expected = api["conditions"]["hsm_original_mismatch"]["code"]
+    assert code == expected, (f"Step 2 with a 原始信息 that is not Step 1's returned {code}, expected {expected} "
+                              f"(传入数据与卡内不符)")
+    assert not (split(out, api["formats"]["card_basic"]) or {}).get("citizen_id"), (
+        "a refused Step 2 still gave 社会保障号码")

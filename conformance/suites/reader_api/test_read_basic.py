@@ -4,17 +4,29 @@ from __future__ import annotations
 
 import pytest
 
+from conformance.suites.reader_api import _cards
 from conformance.suites.reader_api.formats import format_errors, historical_bytes, show, split
 from conformance.verdicts import not_tested
 
+#: ATRs of other structures than the personas' (ISO/IEC 7816-3 §8.2), with the historical bytes
+#: each carries, by what they exercise
+OTHER_ATRS = {
+    # T0 C5: TC1, TD1, 5 historical bytes; TC1 00; TD1 40: TC2, T=0; TC2 0A
+    "TC1, TD1 (T=0) and TC2": ("3BC500400A0081594B54", "0081594B54"),
+    # T0 85: TD1, 5 historical bytes; TD1 80: TD2, T=0; TD2 01: T=1; TCK C3 (T=1 offered)
+    "TD1 and TD2 (T=0, T=1) and TCK": ("3B8580010081594B54C3", "0081594B54"),
+    # T0 80: TD1, no historical bytes; TD1 80: TD2, T=0; TD2 01: T=1; TCK 01
+    "no historical bytes": ("3B80800101", ""),
+}
 
-def _read(bench, persona: str, itype: int = 1) -> tuple[int, str]:
-    bench.present(persona)
+
+def _read(bench, persona: str, itype: int = 1, *, alter: _cards.Alteration | None = None) -> tuple[int, str]:
+    bench.present(persona, alter=alter)
     return bench.call("iReadCardBas", itype)
 
 
-def _fields(bench, api, persona: str) -> dict[str, str]:
-    code, out = _read(bench, persona)
+def _fields(bench, api, persona: str, *, alter: _cards.Alteration | None = None) -> dict[str, str]:
+    code, out = _read(bench, persona, alter=alter)
     assert code == 0, f"iReadCardBas of a valid {persona} card returned {code}, expected 0"
     fields = split(out, api["formats"]["card_basic"])
     assert fields is not None, "pOutInfo is not 11 fields each ended by '|'"
@@ -64,14 +76,25 @@ def test_eleven_fields_each_ended_by_the_separator(bench, api):
     assert count == len(spec["fields"]), f"pOutInfo holds {count} '|'-ended items, the interface has 11"
 
 
+def _check_reset_information(fields: dict[str, str], atr: str, expected: str) -> None:
+    __tracebackhide__ = True
+    assert fields["atr_historical"] == expected, (
+        f"卡复位信息 is {fields['atr_historical']!r}; the card's ATR {atr} has historical bytes "
+        f"{expected or 'none'} and only those belong there")
+
+
 @pytest.mark.clause("READER-FMT-003")
 def test_reset_information_is_the_historical_bytes(bench, api):
     fields = _fields(bench, api, "normal")
     atr = bench.atr("normal")
-    expected = historical_bytes(atr).hex().upper()
-    assert fields["atr_historical"] == expected, (
-        f"卡复位信息 is {fields['atr_historical']!r}; the card's ATR {atr.hex().upper()} has historical bytes "
-        f"{expected} and only those belong there")
+    _check_reset_information(fields, atr.hex().upper(), historical_bytes(atr).hex().upper())
+
+
+@pytest.mark.clause("READER-FMT-003")
+@pytest.mark.parametrize(("atr", "historical"), OTHER_ATRS.values(), ids=OTHER_ATRS.keys())
+def test_reset_information_is_the_historical_bytes_of_any_atr_structure(bench, api, atr, historical):
+    fields = _fields(bench, api, "normal", alter=_cards.with_atr(bytes.fromhex(atr)))
+    _check_reset_information(fields, atr, historical)
 
 
 @pytest.mark.clause("READER-PRIV-001")

@@ -115,9 +115,18 @@ def family(terminal) -> str:
 
 
 # -- the harness's cards ----------------------------------------------------------------------------
-def card(persona: str) -> CardOS:
-    """A fresh card of `persona`, personalised on the harness's date."""
-    return CardOS(personas.image(persona, as_of=AS_OF))
+def card(persona: str, *, overdraft_used: int = 0) -> CardOS:
+    """A fresh card of `persona`, personalised on the harness's date, with `overdraft_used` fen of
+    its purse's overdraft already spent: a balance below zero, as an earlier ride leaves it (no
+    persona is personalised so, as no issuer would)."""
+    image = personas.image(persona, as_of=AS_OF)
+    if overdraft_used:
+        purse = next(a for a in image.applications.values() if a.kind == epurse.KIND)
+        if not 0 < overdraft_used <= purse.params["overdraft_limit"]:
+            raise HarnessError(f"the {persona} card's overdraft is {purse.params['overdraft_limit']} fen; the "
+                               f"harness wanted {overdraft_used} of it used")
+        image.contents[epurse.balance_key(purse.path)] = (-overdraft_used).to_bytes(4, "big", signed=True)
+    return CardOS(image)
 
 
 def purse_card_type(persona: str) -> str:
@@ -251,20 +260,25 @@ def show(terminal, shown_card, label: str, *, after_tear: bool = False) -> Prese
 
 
 def _lost(before: Money, after: Money) -> int:
-    """Fen the card's purse and electronic cash went down by together."""
+    """Fen the card's purse and electronic cash went down by together (negative: they went up)."""
     return sum(b - a for b, a in ((before.purse, after.purse), (before.ec, after.ec)) if b is not None)
 
 
 def money_claims(terminal, shown: Presentation, before: Money, after: Money) -> list[str]:
     """What an accepted decision claims that the card's own state contradicts (TERM-MONEY-001):
-    `debited` is what the card lost; `amount` too unless the card asked to go online (ARQC: the
-    issuer's money, not the card's); `balance_after`, when given, is what the card now holds."""
-    decision, lost = shown.decision, _lost(before, after)
+    `debited` is what the card lost, `loaded` what it gained; `amount` is the money that moved
+    unless the card asked to go online (ARQC: the issuer's money, not the card's);
+    `balance_after`, when given, is what the card now holds."""
+    decision, change = shown.decision, _lost(before, after)
+    lost, gained = max(change, 0), max(-change, 0)
     wrong = []
     if decision["debited"] != lost:
         wrong.append(f"debited {decision['debited']} fen, the card lost {lost}")
-    if "ARQC" not in card_decisions(shown.trace) and decision["amount"] != lost:
-        wrong.append(f"amount {decision['amount']} fen, the card lost {lost} and never asked to go online")
+    if decision["loaded"] != gained:
+        wrong.append(f"loaded {decision['loaded']} fen, the card gained {gained}")
+    if "ARQC" not in card_decisions(shown.trace) and decision["amount"] != abs(change):
+        wrong.append(f"amount {decision['amount']} fen, the card's balance moved by {abs(change)} and the card "
+                     f"never asked to go online")
     balance = BALANCES.get(_family_of(terminal) or "")
     holds = getattr(after, balance) if balance else None
     if decision["balance_after"] is not None and decision["balance_after"] != holds:
@@ -285,10 +299,10 @@ def enter(c: CardOS, *, required: bool = True) -> dict:
     return decision
 
 
-def ready(terminal, persona: str, *, entry_required: bool = True) -> CardOS:
-    """A card of `persona` as a passenger brings it to this terminal: to an exit gate, after an
-    entry at the reference gate (`entry_required`: a refused entry is a harness failure)."""
-    c = card(persona)
+def ready(terminal, persona: str, *, entry_required: bool = True, overdraft_used: int = 0) -> CardOS:
+    """A card of `persona` (see `card`) as a passenger brings it to this terminal: to an exit gate,
+    after an entry at the reference gate (`entry_required`: a refused entry is a harness failure)."""
+    c = card(persona, overdraft_used=overdraft_used)
     if "metro_exit" in terminal.capabilities:
         enter(c, required=entry_required)
     return c

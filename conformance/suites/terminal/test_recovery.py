@@ -4,7 +4,11 @@ committed the debit or before, and the decisions record exactly the money the ca
 
 Judged by money, not by the purchase counter: a metro entry charges 0 fen, so a terminal that
 recovers by comparing balances (transit-payment.md §1.6) cannot tell a committed entry from an
-uncommitted one and may commit it twice at no cost to the passenger."""
+uncommitted one and may commit it twice at no cost to the passenger.
+
+Each case runs on a card in credit and on one whose purse is overdrawn: its primary purse shows 0
+and only the negative purse (805C 01 02) tells what the card holds, so a terminal that recovers
+from the primary purse alone cannot see that the torn debit committed."""
 
 from __future__ import annotations
 
@@ -12,9 +16,14 @@ import pytest
 
 from . import _harness as h
 
+#: (persona, fen of its overdraft already used): a card in credit, and an overdrawn one (the
+#: transit persona's overdraft is 10.00 CNY; 3.00 of it used leaves room for any fare of the profile)
+CARDS = pytest.mark.parametrize(("persona", "overdraft_used"), [("normal", 0), ("transit", 300)],
+                                ids=["in credit", "overdrawn"])
 
-def _torn_then_retapped(terminal, point: str, where: str) -> None:
-    c = h.ready(terminal, "normal")
+
+def _torn_then_retapped(terminal, persona: str, overdraft_used: int, point: str, where: str) -> None:
+    c = h.ready(terminal, persona, overdraft_used=overdraft_used)
     before = h.money(c)
     plan = h.arm_tear(c, point)
     first = h.show(terminal, c, f"card torn away {where}")
@@ -44,11 +53,13 @@ def _torn_then_retapped(terminal, point: str, where: str) -> None:
 
 @pytest.mark.clause("TERM-TEAR-001")
 @pytest.mark.requires("recovery")
-def test_a_debit_torn_after_its_commit_is_recovered_without_a_second_charge(terminal):
-    _torn_then_retapped(terminal, "nvm.clear", "after the card committed the debit")
+@CARDS
+def test_a_debit_torn_after_its_commit_is_recovered_without_a_second_charge(terminal, persona, overdraft_used):
+    _torn_then_retapped(terminal, persona, overdraft_used, "nvm.clear", "after the card committed the debit")
 
 
 @pytest.mark.clause("TERM-TEAR-002")
 @pytest.mark.requires("recovery")
-def test_a_debit_torn_before_its_commit_is_charged_once_on_the_retap(terminal):
-    _torn_then_retapped(terminal, "nvm.commit", "before the card committed the debit")
+@CARDS
+def test_a_debit_torn_before_its_commit_is_charged_once_on_the_retap(terminal, persona, overdraft_used):
+    _torn_then_retapped(terminal, persona, overdraft_used, "nvm.commit", "before the card committed the debit")

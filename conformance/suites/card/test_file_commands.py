@@ -3,7 +3,8 @@
 SELECT answers, READ and UPDATE BINARY of DF04's transparent EF15, APPEND RECORD to its cyclic EF16.
 
 UPDATE BINARY puts EF15's bytes back, so a real sample keeps its contents; APPEND RECORD cannot be
-undone (EF16 keeps the newest records), so it needs a card the harness chooses (`persona_choice`).
+undone (EF16 keeps the newest records), so it needs a card the harness may change for good: a fresh
+simulated card, or a sample the ICS declares destructive.
 
 PYTEST_DONT_REWRITE: assertion messages here are written for the vendor and carry no card data;
 pytest's rewriting would add the compared values to them, personal data included.
@@ -140,8 +141,8 @@ def _record(host: Host, number: int):
 
 
 @clause("CARD-FILE-007")
-@requires("persona_choice")
-def test_append_record_to_the_cyclic_ef16_makes_the_new_record_record_1(host, pin):
+def test_append_record_to_the_cyclic_ef16_makes_the_new_record_record_1(card, pin):
+    host = card.open_to_destroy()  # the oldest records a cyclic EF drops cannot be given back
     _in_df04(host, pin)
     size, most = EF16["record_size"], EF16["max_records"]
     appended = [bytes((0xE0 | n,)) * size for n in range(most + 1)]

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 import pytest
 
 from conformance.suites.card._host import EPURSE, SSSE, WRITE_KEY, Host, expect, sw_text, tlv_find
+from conformance.suites.card._malformed import ANSWERS
 from simulator.apdu import SW
 
 clause = pytest.mark.clause
@@ -109,11 +110,16 @@ def test_read_binary_reads_by_sfi_and_in_the_current_ef_alike(host, pin):
     _in_df04(host, pin)
     content = _ef15(host)
     host.ok("SELECT EF15 by FID (P1 02, P2 0C)", 0x00, 0xA4, 0x02, 0x0C, bytes.fromhex(EF15["fid"]))
-    for offset in (0, 16):
+    for offset in (0, 8):
         read = host.ok(f"READ BINARY of the current EF (EF15) at offset {offset}", 0x00, 0xB0, offset >> 8,
                        offset & 0xFF, le=0)
         assert read == content[offset:], (
             f"READ BINARY of the current EF at offset {offset} differs from EF15 read by its SFI")
+    beyond = host.send(0x00, 0xB0, 0x01, 0x00, le=0)  # offset 256, P1 b8 0: still the current EF
+    assert beyond.sw in ANSWERS["parameters"], (
+        f"READ BINARY of the current EF (EF15, {EF15['size']} bytes) at offset 256 answered {sw_text(beyond.sw)}; "
+        f"the profile allows {', '.join(sw_text(sw) for sw in sorted(ANSWERS['parameters']))} for an offset "
+        f"beyond the end")
 
 
 @clause("CARD-FILE-006")

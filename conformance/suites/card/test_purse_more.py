@@ -535,3 +535,16 @@ def test_capp_data_cache_refuses_a_p2_that_is_not_sfi_shifted_by_3(purse_host):
             f"UPDATE CAPP DATA CACHE with P2 {p2:02X} (not SFI << 3) answered {sw_text(answer.sw)}; the profile "
             f"allows {', '.join(sw_text(sw) for sw in sorted(allowed))}"
         )
+
+
+@pytest.mark.clause("CARD-PIN-003")
+def test_change_pin_takes_a_new_pin_of_an_odd_number_of_digits(host, pin):
+    """5 digits: BCD with a final F nibble, the length between the 4 and 16 the profile allows."""
+    host.select_ssse()
+    odd = "13579"
+    expect(_change(host, pin, odd), SW.OK, "CHANGE PIN to a new PIN of 5 digits (BCD, padded with F)")
+    try:
+        expect(host.verify(odd), SW.OK, "VERIFY with the new PIN of 5 digits")
+    finally:
+        expect(_change(host, odd, pin), SW.OK, "CHANGE PIN back to the card's PIN")
+    expect(host.verify(pin), SW.OK, "VERIFY with the card's PIN, changed back")

@@ -460,7 +460,7 @@ def suite_digest(suites_dir: Path, chosen: list[str]) -> tuple[str, dict[str, st
     """SM3 manifest of the suite code that ran: every file of the chosen suites (and conftests above)."""
     files = [p for name in chosen for p in (suites_dir / name).rglob("*")
              if p.is_file() and "__pycache__" not in p.parts]
-    files += [p for p in suites_dir.glob("*.py")]
+    files += suites_dir.glob("*.py")
     return report.manifest(sorted(set(files)), suites_dir)
 
 

@@ -88,10 +88,11 @@ def make_app(
     """The control service of one terminal, built as `terminal_factory(clock=..., blacklist=...)`.
 
     The factory has the shape of `REFERENCE_TERMINALS` and `Mutant.build`; the clock is a
-    `conformance.adapters.sim.Clock`, moved by `POST /clock` when `clock_control` is declared.
+    `simulator.clock.Clock`, moved by `POST /clock` when `clock_control` is declared.
     `readers` are the PC/SC readers the terminal reads cards from (None: any reader of pcscd).
     """
-    from conformance.adapters.sim import Clock, blacklist
+    from conformance.adapters.sim import blacklist
+    from simulator.clock import Clock
 
     declared = sorted(set(capabilities))
     info = {"kind": kind, "capabilities": declared, "vendor": vendor,

@@ -22,11 +22,11 @@ import pytest
 import yaml
 
 from conformance import report
-from conformance.adapters.sim import AS_OF
 from conformance.mutants.cards import MUTANTS
 from simulator.card import personas
 from simulator.card.apps import epurse, qpboc
 from simulator.card.cardos import CardOS
+from simulator.clock import AS_OF
 from simulator.profile import clauses
 from simulator.transport import VpcdCard, wait_for_card
 

@@ -23,9 +23,9 @@ import pytest
 from typer.testing import CliRunner
 
 from conformance import certify, report
-from conformance.adapters.sim import AS_OF
 from simulator.card import personas
 from simulator.card.apps import qpboc
+from simulator.clock import AS_OF
 from simulator.crypto import sm2
 from simulator.profile import clauses, persona_names
 

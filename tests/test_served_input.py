@@ -31,13 +31,14 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, settings
 
 from conformance.adapters.http import MAX_DEPTH, api_document, problems
-from conformance.adapters.sim import AS_OF, REFERENCE_TERMINALS, START
+from conformance.adapters.sim import REFERENCE_TERMINALS
 from conformance.relay import MAX_BODY as RELAY_MAX_BODY
 from conformance.relay import CardRelay
 from conformance.service import MAX_BODY, make_app, reference_app
 from simulator.card import personas
 from simulator.card.cardos import CardOS
 from simulator.card.interface import EchoCard
+from simulator.clock import AS_OF, START
 
 #: the one reader of the fuzzed terminals (a name no generated example hits)
 READER = "Fuzz Reader 00 00"

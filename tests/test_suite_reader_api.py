@@ -113,7 +113,7 @@ def native_library(tmp_path_factory) -> Path:
 @pytest.mark.timeout(60)
 def test_the_native_library_reads_a_card_in_a_vpcd_slot(native_library, vpcd_slot, monkeypatch):
     from conformance.adapters.lib import READER_ENV, LibReader
-    from conformance.adapters.sim import AS_OF
+    from simulator.clock import AS_OF
 
     reader_name, _ = vpcd_slot(CardOS(personas.image("normal", as_of=AS_OF)))
     monkeypatch.setenv(READER_ENV, reader_name)  # restored afterwards (LibReader exports the reader name)

@@ -26,6 +26,7 @@ from conformance.mutants import all_mutants
 from conformance.suites.terminal import oracle
 from conformance.suites.terminal._timing import transaction_time
 from simulator.card.interface import EchoCard
+from simulator.clock import Clock
 from simulator.profile import clauses, load
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -128,8 +129,8 @@ def test_every_terminal_mutant_is_one_defective_reference_terminal():
     for name in MUTANTS:
         mutant = all_mutants()[name]
         assert mutant.kind in kinds and mutant.defect, name
-        terminal = mutant.build(clock=sim.Clock(), blacklist=sim.blacklist())
-        reference = sim.REFERENCE_TERMINALS[mutant.kind](clock=sim.Clock(), blacklist=sim.blacklist())
+        terminal = mutant.build(clock=Clock(), blacklist=sim.blacklist())
+        reference = sim.REFERENCE_TERMINALS[mutant.kind](clock=Clock(), blacklist=sim.blacklist())
         assert isinstance(terminal, type(reference)), f"{name} is not a {type(reference).__name__}"
 
 

@@ -36,7 +36,7 @@ from typer.testing import CliRunner
 from conformance.adapters import http as http_adapter
 from conformance.adapters import vpcd as vpcd_adapter
 from conformance.adapters.http import api_document, problems
-from conformance.adapters.sim import AS_OF, REFERENCE_TERMINALS, Clock
+from conformance.adapters.sim import REFERENCE_TERMINALS
 from conformance.adapters.sim import make as make_sim
 from conformance.dut import make_dut
 from conformance.relay import CardRelay
@@ -46,6 +46,7 @@ from simulator.card import personas
 from simulator.card.apps import epurse
 from simulator.card.cardos import CardOS
 from simulator.card.interface import EchoCard
+from simulator.clock import AS_OF, Clock
 from simulator.faults import FaultPlan, PowerLost
 from simulator.profile import load
 from simulator.transport import CardRemovedError, LinkTimeoutError, NoCardError, ServiceUnavailableError

@@ -7,10 +7,8 @@ reference terminals to certify; default all kinds of ics.yaml).
 
 from __future__ import annotations
 
-import math
 import random
 from collections.abc import Callable
-from datetime import date, datetime, timedelta
 
 from conformance.adapters.reader import SimReader
 from conformance.dut import DUT, Presentation, RecordingCard
@@ -19,6 +17,7 @@ from simulator.card import personas
 from simulator.card.apps import epurse
 from simulator.card.cardos import CardOS
 from simulator.card.interface import Card
+from simulator.clock import AS_OF, Clock
 from simulator.devices.pos import QuickPassPOS
 from simulator.devices.psam import psam_image
 from simulator.devices.scenic import ScenicGate
@@ -26,30 +25,6 @@ from simulator.devices.terminal import Terminal
 from simulator.devices.transit import BusValidator, MetroGate
 from simulator.profile import load
 from simulator.transport import InProcessTransport
-
-#: the personalisation date of every simulated card, and the harness clock's start
-AS_OF = date(2026, 11, 23)
-START = datetime(2026, 11, 23, 8, 0)
-
-
-class Clock:
-    """The terminal's clock, moved by the harness (capability `clock_control`)."""
-
-    def __init__(self, start: datetime = START) -> None:
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        """Move forward by `seconds`; a ValueError naming the value, the clock unchanged, for a
-        negative or non-finite one (a terminal's clock never runs backwards) or one past datetime.max."""
-        if not 0 <= seconds < math.inf:
-            raise ValueError(f"{seconds!r} is not a finite number of seconds >= 0")
-        try:
-            self.now += timedelta(seconds=seconds)
-        except OverflowError:
-            raise ValueError(f"{seconds!r} s from {self.now.isoformat()} is past {datetime.max.isoformat()}") from None
 
 
 def blacklist() -> frozenset[str]:

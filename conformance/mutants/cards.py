@@ -24,7 +24,7 @@ EF05 = "3F00/DDF1/EF05"
 
 
 def _as_of():
-    from conformance.adapters.sim import AS_OF  # the personalisation date of every simulated card
+    from simulator.clock import AS_OF  # the personalisation date of every simulated card
 
     return AS_OF
 

@@ -165,8 +165,8 @@ class CardLab:
         if not self.persona_choice and not self.declares(persona):
             not_tested(f"{self.role.name} does not let the harness choose the persona {persona!r}",
                        need=_harness_need("persona_choice"))
-        from conformance.adapters.sim import AS_OF
         from simulator.card import personas
+        from simulator.clock import AS_OF
 
         return personas.resolve(persona, as_of=AS_OF)
 

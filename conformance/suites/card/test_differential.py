@@ -33,7 +33,6 @@ from hypothesis import strategies as st
 from hypothesis.errors import HypothesisException
 from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition, rule, run_state_machine_as_test
 
-from conformance.adapters.sim import AS_OF
 from conformance.evidence import attach_trace
 from conformance.suites.card._host import (
     DATE,
@@ -59,6 +58,7 @@ from simulator.card import personas, replica
 from simulator.card.apps import epurse
 from simulator.card.cardos import CardOS
 from simulator.card.commands_security import encode_pin
+from simulator.clock import AS_OF
 from simulator.crypto import purse
 from simulator.devices.issuer import IssuerKeys
 from simulator.privacy import TraceMasker

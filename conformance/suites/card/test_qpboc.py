@@ -20,12 +20,12 @@ from datetime import date, timedelta
 
 import pytest
 
-from conformance.adapters.sim import AS_OF
 from conformance.suites.card._host import QPBOC, QPBOC_AID, Host, expect, sw_text, tlv_find
 from conformance.suites.card._lab import CardLab
 from conformance.verdicts import not_tested
 from simulator.apdu import SW
 from simulator.card.apps import qpboc
+from simulator.clock import AS_OF
 from simulator.tlv import parse_tlv, tlv
 from simulator.transport.errors import CardRemovedError
 

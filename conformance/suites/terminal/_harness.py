@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from functools import cache
 
-from conformance.adapters.sim import AS_OF, REFERENCE_TERMINALS, Clock
+from conformance.adapters.sim import REFERENCE_TERMINALS
 from conformance.dut import Presentation
 from conformance.evidence import attach_decision, attach_json, attach_trace
 from conformance.verdicts import not_applicable
@@ -28,6 +28,7 @@ from simulator.apdu import SW
 from simulator.card import personas
 from simulator.card.apps import epurse, qpboc, ssse
 from simulator.card.cardos import CardOS
+from simulator.clock import AS_OF, Clock
 from simulator.faults import FaultPlan
 from simulator.profile import load
 from simulator.tlv import parse_tlv

@@ -12,7 +12,6 @@ two stay equal, and `ykt platform openapi` regenerates the file from the app).
 # no `from __future__ import annotations`: FastAPI reads the routes' annotations, some of them local
 
 from datetime import date, datetime
-from enum import StrEnum
 from typing import Annotated, Literal
 
 from fastapi import Depends, FastAPI, Path, Query, Request
@@ -37,10 +36,11 @@ Name = Annotated[str, Field(min_length=1, max_length=30, pattern=r"^[^\x00-\x1f]
 Region = Annotated[str, Field(pattern=r"^[0-9]{6}$", description="行政区划代码 (administrative division code)")]
 Id = Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{1,64}$")]
 Hex = Annotated[str, Field(pattern=r"^([0-9A-Fa-f]{2}){1,1024}$")]
-Action = StrEnum("Action", {name: name for name in _PROFILE["lifecycle"]["actions"]})
-Purpose = StrEnum("Purpose", {name: name for name in _PROFILE["purposes"]["declared"] if name != "operator"})
-UseKind = StrEnum("UseKind", {name: name for name in _PROFILE["data_return"]["kinds"]})
-CodeKind = StrEnum("CodeKind", {name: name for name in _ECODE["kinds"]})
+# the profile's names as the only values (a Literal: strict models take no coercion to an Enum)
+Action = Literal[tuple(_PROFILE["lifecycle"]["actions"])]
+Purpose = Literal[tuple(name for name in _PROFILE["purposes"]["declared"] if name != "operator")]
+UseKind = Literal[tuple(_PROFILE["data_return"]["kinds"])]
+CodeKind = Literal[tuple(_ECODE["kinds"])]
 
 
 class Strict(BaseModel):
@@ -78,7 +78,8 @@ class CardAction(Strict):
 
 
 class CardView(Strict):
-    """A card as the asking department's purpose permits: fields outside it are absent."""
+    """A card as the asking department's purpose permits: fields outside it are absent (the routes
+    answering one leave out what is None)."""
 
     card_number: str
     status: str
@@ -223,7 +224,7 @@ def make_app(platform: Platform) -> FastAPI:
     async def signed(request: Request) -> str:
         body = await request.body()
         path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        return platform.authenticate(dict(request.headers), method=request.method, path=path, body=body)
+        return platform.authenticate(request.headers, method=request.method, path=path, body=body)
 
     def may(operation: str):
         def check(department: Annotated[str, Depends(signed)]) -> str:
@@ -238,19 +239,19 @@ def make_app(platform: Platform) -> FastAPI:
     def register_department(body: DepartmentRegistration,
                             _: Annotated[str, Depends(may("manage_departments"))]) -> DepartmentCredentials:
         secret = platform.register_department(department_id=body.department_id, name=body.name,
-                                              purpose=body.purpose.value, callback_url=body.callback_url)
+                                              purpose=body.purpose, callback_url=body.callback_url)
         return DepartmentCredentials(department_id=body.department_id, secret=secret.hex())
 
-    @app.post("/cards", status_code=201, responses=_errors(403, 409))
+    @app.post("/cards", status_code=201, responses=_errors(403, 409), response_model_exclude_none=True)
     def issue_card(body: CardIssue, _: Annotated[str, Depends(may("manage_cards"))]) -> CardView:
         return CardView(**platform.issue_card(**body.model_dump()))
 
-    @app.post("/cards/{card_number}/actions", responses=_errors(403, 404, 409))
+    @app.post("/cards/{card_number}/actions", responses=_errors(403, 404, 409), response_model_exclude_none=True)
     def act_on_card(card_number: CardPath, body: CardAction,
                     _: Annotated[str, Depends(may("manage_cards"))]) -> CardView:
-        return CardView(**platform.transition(card_number, body.action.value, new_card_number=body.new_card_number))
+        return CardView(**platform.transition(card_number, body.action, new_card_number=body.new_card_number))
 
-    @app.get("/cards/{card_number}", responses=_errors(403, 404))
+    @app.get("/cards/{card_number}", responses=_errors(403, 404), response_model_exclude_none=True)
     def card_status(card_number: CardPath, department: Annotated[str, Depends(may("card_status"))]) -> CardView:
         return CardView(**platform.card_view(department, card_number))
 
@@ -258,7 +259,7 @@ def make_app(platform: Platform) -> FastAPI:
     def verify_identity(body: IdentityRequest, department: Annotated[str, Depends(may("identity"))]) -> IdentityResult:
         return IdentityResult(**platform.verify_identity(department, **body.model_dump()))
 
-    @app.get("/blacklist", responses=_errors(403))
+    @app.get("/blacklist", responses=_errors(403), response_model_exclude_none=True)
     def blacklist(_: Annotated[str, Depends(may("blacklist"))],
                   since: Annotated[int | None, Query(ge=0, le=2**53)] = None) -> Blacklist:
         return Blacklist(**platform.blacklist(since))
@@ -269,13 +270,13 @@ def make_app(platform: Platform) -> FastAPI:
 
     @app.post("/usage-events", responses=_errors(403, 404, 409))
     def report_use(body: UsageEvent, department: Annotated[str, Depends(may("data_return"))]) -> UsageResult:
-        return UsageResult(**platform.report_use(department, **{**body.model_dump(), "kind": body.kind.value}))
+        return UsageResult(**platform.report_use(department, **body.model_dump()))
 
     @app.get("/usage-summary", responses=_errors(403))
     def usage_summary(department: Annotated[str, Depends(may("usage_summary"))]) -> list[UsageCount]:
         return [UsageCount(**row) for row in platform.usage_summary(department)]
 
-    @app.get("/callbacks", responses=_errors())
+    @app.get("/callbacks", responses=_errors(), response_model_exclude_none=True)
     def deliveries(department: Signed) -> CallbackSchedule:
         return CallbackSchedule(retry_schedule_seconds=_PROFILE["callbacks"]["retry_schedule_seconds"],
                                 deliveries=[Delivery(**row) for row in platform.deliveries(department)])
@@ -287,11 +288,11 @@ def make_app(platform: Platform) -> FastAPI:
 
     @app.post("/ecodes", status_code=201, responses=_errors(403, 404, 409))
     def issue_ecode(body: EcodeRequest, _: Annotated[str, Depends(may("ecode_issue"))]) -> Ecode:
-        code = platform.issue_ecode(card_number=body.card_number, kind=body.kind.value)
-        return Ecode(payload=code.encode().hex(), kind=body.kind.value, generated_at=code.generated_at,
+        code = platform.issue_ecode(card_number=body.card_number, kind=body.kind)
+        return Ecode(payload=code.encode().hex(), kind=body.kind, generated_at=code.generated_at,
                      expires_at=code.generated_at + code.authorisation.validity_seconds)
 
-    @app.post("/ecodes/verifications", responses=_errors(403))
+    @app.post("/ecodes/verifications", responses=_errors(403), response_model_exclude_none=True)
     def verify_ecode(body: EcodeVerification,
                      department: Annotated[str, Depends(may("ecode_verify"))]) -> EcodeVerdict:
         return EcodeVerdict(**platform.verify_ecode(department, bytes.fromhex(body.payload)))

@@ -14,7 +14,7 @@ those bound to it by a verified identity) and only with its purpose's fields.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import suppress
 from datetime import date, datetime, timedelta
 
@@ -53,8 +53,9 @@ class Platform:
 
     # -- requests ------------------------------------------------------------------------------
 
-    def authenticate(self, headers: dict[str, str | None], *, method: str, path: str, body: bytes) -> str:
-        """The department that signed this request, or Unauthenticated naming why not. The nonce is
+    def authenticate(self, headers: Mapping[str, str], *, method: str, path: str, body: bytes) -> str:
+        """The department that signed this request (`headers` looked up case-insensitively, as HTTP
+        has them), or Unauthenticated naming why not. The nonce is
         recorded only for a request whose signature verifies, so a forger cannot burn nonces."""
         department, timestamp, nonce, signature = (headers.get(h) for h in
                                                    ("X-Department", "X-Timestamp", "X-Nonce", "X-Signature"))

@@ -256,7 +256,7 @@ def test_the_blacklist_delta_brings_a_terminal_from_any_version_to_the_full_list
         assert (delta["since"], delta["version"]) == (old["version"], 5)
         assert sorted((set(old["cards"]) - set(delta["removed"])) | set(delta["added"])) == versions[-1]["cards"]
     assert metro.request("GET", "/blacklist?since=1").json()["removed"] == []  # lost, unlisted, listed again
-    refused(metro.request("GET", "/blacklist?since=6"), 422, "invalid_request", "ahead")
+    refused(metro.request("GET", "/blacklist?since=6"), 409, "version_ahead", "ahead")
     assert versions[-1]["propagation_delay_seconds"] == PROFILE["blacklist"]["propagation_delay_seconds"]
 
 

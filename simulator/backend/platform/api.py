@@ -2,7 +2,8 @@
 
 `make_app(platform)` serves one `Platform`. Every operation but /openapi.json is a signed request
 (`signing.py`): the department is authenticated from its headers over the raw body before the body
-is read as the operation's model, and its purpose must permit the operation. Bodies are strict
+is read as the operation's model; then its purpose must permit the operation (checked after the
+body, so a malformed body is 422 whoever sends it). Bodies are strict
 (no extra fields, no coercion of types): a bad one is 422 `invalid_request` naming each field; a
 refusal is the `PlatformError`'s status and code; nothing answers 5xx for anything a client sends.
 The document the app publishes is the profile file itself (tests/test_platform_api.py checks the
@@ -17,7 +18,7 @@ from typing import Annotated, Literal
 from fastapi import Depends, FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 from starlette.exceptions import HTTPException
 
 from simulator.ecode import qr
@@ -30,6 +31,17 @@ API_PATH = PROFILE_ROOT / "national" / "platform_api.yaml"
 _PROFILE = load("national/platform", "platform")
 _ECODE = load("national/ecode", "ecode")
 
+
+
+def _text(value: object) -> object:
+    """Dates come as ISO text only (pydantic's lax mode would read a number as Unix time)."""
+    if not isinstance(value, str):
+        raise ValueError("an ISO 8601 date or date-time string is required")
+    return value
+
+
+IsoDate = Annotated[date, BeforeValidator(_text), Field(strict=False)]
+IsoDateTime = Annotated[datetime, BeforeValidator(_text), Field(strict=False)]
 CardNumber = Annotated[str, Field(pattern=r"^[0-9A-Z]{8,9}$", description="卡号 (card number)")]
 CitizenId = Annotated[str, Field(pattern=r"^[1-9][0-9]{16}[0-9X]$", description="社会保障号码 (citizen ID number)")]
 Name = Annotated[str, Field(min_length=1, max_length=30, pattern=r"^[^\x00-\x1f]+$", description="姓名")]
@@ -68,13 +80,29 @@ class CardIssue(Strict):
     card_number: CardNumber
     citizen_id: CitizenId
     name: Name
-    birth_date: Annotated[date, Field(strict=False)]
+    birth_date: IsoDate
     region: Region
 
 
+_NEW_CARD = sorted(name for name, spec in _PROFILE["lifecycle"]["actions"].items() if spec.get("new_card"))
+
+
 class CardAction(Strict):
+    """A lifecycle action; reissue and replace name the card that supersedes this one (the
+    document says so with if/then, the validator checks it)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={
+        "if": {"properties": {"action": {"enum": _NEW_CARD}}, "required": ["action"]},
+        "then": {"required": ["new_card_number"], "properties": {"new_card_number": {"type": "string"}}}})
+
     action: Action
     new_card_number: CardNumber | None = None
+
+    @model_validator(mode="after")
+    def _names_the_new_card(self) -> "CardAction":
+        if self.action in _NEW_CARD and self.new_card_number is None:
+            raise ValueError(f"{self.action} needs new_card_number, the number of the card that supersedes this one")
+        return self
 
 
 class CardView(Strict):
@@ -123,7 +151,7 @@ class UsageEvent(Strict):
     event_id: Id
     card_number: CardNumber
     kind: UseKind
-    at: Annotated[datetime, Field(strict=False)]
+    at: IsoDateTime
     site: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f]+$")]
 
 
@@ -218,50 +246,54 @@ def make_app(platform: Platform) -> FastAPI:
     @app.exception_handler(HTTPException)
     async def _http(request: Request, exc: HTTPException) -> JSONResponse:
         code = "not_found" if exc.status_code in (404, 405) else "invalid_request"
+        # a body FastAPI cannot parse (400) is answered as every other malformed body: 422
+        status = 422 if exc.status_code == 400 else exc.status_code
         return JSONResponse({"error": code, "detail": f"{request.method} {request.url.path}: {exc.detail}"},
-                            status_code=exc.status_code, headers=exc.headers)
+                            status_code=status, headers=exc.headers)
 
     async def signed(request: Request) -> str:
         body = await request.body()
-        path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        # the request target as sent (percent-encoded), which is what the client signed
+        raw, query = request.scope.get("raw_path") or request.url.path.encode(), request.scope["query_string"]
+        path = raw.decode("latin-1") + (f"?{query.decode('latin-1')}" if query else "")
         return platform.authenticate(request.headers, method=request.method, path=path, body=body)
-
-    def may(operation: str):
-        def check(department: Annotated[str, Depends(signed)]) -> str:
-            platform.require(department, operation)
-            return department
-        return check
 
     Signed = Annotated[str, Depends(signed)]
     CardPath = Annotated[str, Path(pattern=r"^[0-9A-Z]{8,9}$")]
 
     @app.post("/departments", status_code=201, responses=_errors(403, 409))
     def register_department(body: DepartmentRegistration,
-                            _: Annotated[str, Depends(may("manage_departments"))]) -> DepartmentCredentials:
+                            department: Signed) -> DepartmentCredentials:
+        platform.require(department, "manage_departments")
         secret = platform.register_department(department_id=body.department_id, name=body.name,
                                               purpose=body.purpose, callback_url=body.callback_url)
         return DepartmentCredentials(department_id=body.department_id, secret=secret.hex())
 
     @app.post("/cards", status_code=201, responses=_errors(403, 409), response_model_exclude_none=True)
-    def issue_card(body: CardIssue, _: Annotated[str, Depends(may("manage_cards"))]) -> CardView:
+    def issue_card(body: CardIssue, department: Signed) -> CardView:
+        platform.require(department, "manage_cards")
         return CardView(**platform.issue_card(**body.model_dump()))
 
     @app.post("/cards/{card_number}/actions", responses=_errors(403, 404, 409), response_model_exclude_none=True)
     def act_on_card(card_number: CardPath, body: CardAction,
-                    _: Annotated[str, Depends(may("manage_cards"))]) -> CardView:
+                    department: Signed) -> CardView:
+        platform.require(department, "manage_cards")
         return CardView(**platform.transition(card_number, body.action, new_card_number=body.new_card_number))
 
     @app.get("/cards/{card_number}", responses=_errors(403, 404), response_model_exclude_none=True)
-    def card_status(card_number: CardPath, department: Annotated[str, Depends(may("card_status"))]) -> CardView:
+    def card_status(card_number: CardPath, department: Signed) -> CardView:
+        platform.require(department, "card_status")
         return CardView(**platform.card_view(department, card_number))
 
     @app.post("/identity/verifications", responses=_errors(403))
-    def verify_identity(body: IdentityRequest, department: Annotated[str, Depends(may("identity"))]) -> IdentityResult:
+    def verify_identity(body: IdentityRequest, department: Signed) -> IdentityResult:
+        platform.require(department, "identity")
         return IdentityResult(**platform.verify_identity(department, **body.model_dump()))
 
-    @app.get("/blacklist", responses=_errors(403), response_model_exclude_none=True)
-    def blacklist(_: Annotated[str, Depends(may("blacklist"))],
+    @app.get("/blacklist", responses=_errors(403, 409), response_model_exclude_none=True)
+    def blacklist(department: Signed,
                   since: Annotated[int | None, Query(ge=0, le=2**53)] = None) -> Blacklist:
+        platform.require(department, "blacklist")
         return Blacklist(**platform.blacklist(since))
 
     @app.get("/catalogue/{region}", responses=_errors(404))
@@ -269,11 +301,13 @@ def make_app(platform: Platform) -> FastAPI:
         return [Application(**entry) for entry in platform.catalogue(region)]
 
     @app.post("/usage-events", responses=_errors(403, 404, 409))
-    def report_use(body: UsageEvent, department: Annotated[str, Depends(may("data_return"))]) -> UsageResult:
+    def report_use(body: UsageEvent, department: Signed) -> UsageResult:
+        platform.require(department, "data_return")
         return UsageResult(**platform.report_use(department, **body.model_dump()))
 
     @app.get("/usage-summary", responses=_errors(403))
-    def usage_summary(department: Annotated[str, Depends(may("usage_summary"))]) -> list[UsageCount]:
+    def usage_summary(department: Signed) -> list[UsageCount]:
+        platform.require(department, "usage_summary")
         return [UsageCount(**row) for row in platform.usage_summary(department)]
 
     @app.get("/callbacks", responses=_errors(), response_model_exclude_none=True)
@@ -282,24 +316,28 @@ def make_app(platform: Platform) -> FastAPI:
                                 deliveries=[Delivery(**row) for row in platform.deliveries(department)])
 
     @app.get("/ecodes/keys", responses=_errors(403))
-    def key_chain(_: Annotated[str, Depends(may("ecode_verify"))]) -> list[KeyEntry]:
+    def key_chain(department: Signed) -> list[KeyEntry]:
+        platform.require(department, "ecode_verify")
         return [KeyEntry(index=key.index, public_key=key.public_key.hex(), test=key.test)
                 for key in platform.key_chain.keys.values()]
 
     @app.post("/ecodes", status_code=201, responses=_errors(403, 404, 409))
-    def issue_ecode(body: EcodeRequest, _: Annotated[str, Depends(may("ecode_issue"))]) -> Ecode:
+    def issue_ecode(body: EcodeRequest, department: Signed) -> Ecode:
+        platform.require(department, "ecode_issue")
         code = platform.issue_ecode(card_number=body.card_number, kind=body.kind)
         return Ecode(payload=code.encode().hex(), kind=body.kind, generated_at=code.generated_at,
                      expires_at=code.generated_at + code.authorisation.validity_seconds)
 
     @app.post("/ecodes/verifications", responses=_errors(403), response_model_exclude_none=True)
     def verify_ecode(body: EcodeVerification,
-                     department: Annotated[str, Depends(may("ecode_verify"))]) -> EcodeVerdict:
+                     department: Signed) -> EcodeVerdict:
+        platform.require(department, "ecode_verify")
         return EcodeVerdict(**platform.verify_ecode(department, bytes.fromhex(body.payload)))
 
     @app.post("/ecodes/images", responses={**_errors(403), 200: {"content": {"image/png": {}, "image/svg+xml": {}}}},
               response_class=Response)
-    def ecode_image(body: EcodeImage, _: Annotated[str, Depends(may("ecode_issue"))]) -> Response:
+    def ecode_image(body: EcodeImage, department: Signed) -> Response:
+        platform.require(department, "ecode_issue")
         media = {"png": "image/png", "svg": "image/svg+xml"}[body.format]
         return Response(qr.image(bytes.fromhex(body.payload), kind=body.format), media_type=media)
 

@@ -235,7 +235,7 @@ class Platform:
                 listed)]
             return {"version": version, "propagation_delay_seconds": delay, "cards": cards}
         if since > version:
-            raise Invalid(f"since={since} is ahead of the blacklist's version {version}")
+            raise Conflict(f"since={since} is ahead of the blacklist's version {version}", code="version_ahead")
         final: dict[str, int] = {}
         for row in self.store.query("SELECT card_number, listed FROM blacklist_changes WHERE version > ? "
                                     "ORDER BY version", (since,)):

@@ -1,7 +1,7 @@
 """Signed requests and callbacks: HMAC-SM3 with the department's secret (platform.yaml
 `request_signing`, `callbacks`).
 
-A request is signed over its method, path (with the query), timestamp, nonce and the SM3 of its
+A request is signed over its method, path as sent (percent-encoded, with the query), timestamp, nonce and the SM3 of its
 body, one per line, and carries `X-Department`, `X-Timestamp` (Unix s), `X-Nonce` and
 `X-Signature` (hex). A callback carries `webhook-id`, `webhook-timestamp` and `webhook-signature`
 (`v1,` + hex) over `id.timestamp.body`, the Standard Webhooks form with SM3 for SHA-256.

@@ -25,10 +25,6 @@ class CertificateAuthority:
     index: int
     private_key: bytes
 
-    @property
-    def public_key(self) -> bytes:
-        return sm2.public_key_of(self.private_key)
-
     def certify(self, *, issuer_id: bytes, issuer_key: bytes, expires: date, serial: int,
                 rng: random.Random) -> IssuerCertificate:
         unsigned = IssuerCertificate(self.index, issuer_id, expires, serial, sm2.compress(issuer_key))

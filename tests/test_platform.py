@@ -336,3 +336,32 @@ def test_a_terminal_verifies_a_platform_code_offline_from_the_published_key_chai
     verdict = ecode.verify(payload, chain=chain, profile=load("national/ecode", "ecode"), now=clock(),
                            replay=ecode.MemoryReplayLog(), revoked=blacklist.__contains__)
     assert (verdict.reason, verdict.card_number, verdict.kind) == (ecode.Reason.VALID, "K00000002", "ride")
+
+
+# -- the port devices see --------------------------------------------------------------------------
+
+
+def test_the_in_process_port_answers_as_the_platform_within_the_departments_purpose(world):
+    from datetime import datetime
+
+    from simulator.backend import ports
+    from simulator.backend.platform import Forbidden, InProcessPlatform
+    _, platform, _, operator = world
+    department(world, "metro", "transit")
+    port: ports.PlatformPort = InProcessPlatform(platform, "metro")
+    assert port.card_status(ports.CardStatusRequest("r1", "K00000001")) == \
+        ports.CardStatus("r1", "K00000001", "normal", usable=True)
+    act(operator, "K00000001", "report_lost")
+    assert port.card_status(ports.CardStatusRequest("r2", "K00000001")).usable is False
+    assert port.card_status(ports.CardStatusRequest("r3", "K99999999")) == \
+        ports.CardStatus("r3", "K99999999", None, usable=False)
+    update = port.blacklist(ports.BlacklistRequest("r4", since=0))
+    assert (update.request_id, update.version, update.added, update.removed) == ("r4", 1, ("K00000001",), ())
+    payload = bytes.fromhex(operator.request("POST", "/ecodes", {"card_number": "K00000002",
+                                                                 "kind": "ride"}).json()["payload"])
+    result = port.verify_ecode(ports.EcodeVerifyRequest("r5", payload, "metro_entry"))
+    assert (result.request_id, result.valid, result.reason, result.card_number) == ("r5", True, "valid", "K00000002")
+    report = ports.UsageReport("gate-1", "K00000002", "entry", datetime(2026, 11, 23, 8, 1), "station 0101")
+    assert (port.report_use(report).duplicate, port.report_use(report).duplicate) == (False, True)
+    with pytest.raises(Forbidden, match="identity"):
+        port.verify_identity(ports.IdentityRequest("r6", "K00000002", *HOLDERS["K00000002"]))

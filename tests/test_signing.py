@@ -42,7 +42,8 @@ def test_runs_making_the_key_at_once_all_get_the_same_whole_key(tmp_path):
         fingerprints = pool.map(_fingerprint, [tmp_path] * 6)
     assert len(set(fingerprints)) == 1, fingerprints
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([signing.PRIVATE_FILE, signing.PUBLIC_FILE])
-    assert sm2.public_key_pem(signing.load_or_create(tmp_path).public_key) == (tmp_path / signing.PUBLIC_FILE).read_text()
+    public = (tmp_path / signing.PUBLIC_FILE).read_text()
+    assert sm2.public_key_pem(signing.load_or_create(tmp_path).public_key) == public
 
 
 def test_key_files_round_trip_and_refuse_other_keys(key):

@@ -4,7 +4,9 @@ A DUT plays one or more roles, and a suite only sees its role (DESIGN.md "DUT ad
 - `card`: a card to certify (`open(persona)` -> an unconnected Transport to it);
 - `terminals`: terminals to certify by name (`present(card)` -> `Presentation`: the decision
   record and every APDU the terminal sent, recorded on the card's side whatever the transport);
-- `reader`: an implementation of the unified reader interface (`call(function, *args)`).
+- `reader`: an implementation of the unified reader interface (`call(function, *args)`);
+- `department`: a department's system integrating with the platform (its callback endpoint and
+  its flows, profiles/national/department_api.yaml; conformance/adapters/department.py).
 
 `make_dut(spec)` picks the adapter from `ADAPTERS` by the spec's scheme: `sim` (the reference
 devices, the embedded default; `sim:mutant=NAME` swaps in a seeded-defect device), `pcsc:<reader>`,
@@ -31,6 +33,29 @@ class CardRole(Protocol):
 
     def open(self, persona: str) -> Transport:
         """An unconnected transport to a card in the state of `persona` (pytest.skip if impossible)."""
+        ...
+
+
+class DepartmentRole(Protocol):
+    name: str
+    capabilities: frozenset[str]
+    purpose: str  # the purpose it declares to the platform (platform.yaml `purposes`)
+    url: str  # its base URL: the callback endpoint is `url + "/callbacks"`
+
+    def configure(self, *, platform_url: str, department_id: str, secret: bytes) -> None:
+        """Point the department at the platform the suite plays, with the credentials it registered."""
+        ...
+
+    def notify(self, headers: dict[str, str], body: bytes) -> int:
+        """Deliver one callback to the department's endpoint: the HTTP status it answered."""
+        ...
+
+    def run_flow(self, card: dict) -> dict:
+        """Have the department serve the holder of `card` by its own flow: its outcome record."""
+        ...
+
+    def state(self) -> dict:
+        """What the department holds (read-only): cards with their status and kept fields, events applied."""
         ...
 
 
@@ -122,6 +147,7 @@ class DUT:
     card: CardRole | None = None
     terminals: dict[str, TerminalRole] = field(default_factory=dict)
     reader: ReaderRole | None = None
+    department: DepartmentRole | None = None
     info: dict[str, str] = field(default_factory=dict)  # for the report: secrets masked
     settings: dict[str, str] = field(default_factory=dict)  # --dut-info as given, for the suites
     #: the project's own simulated devices (reference or mutant): they declare what their kinds may,
@@ -130,19 +156,20 @@ class DUT:
 
     @property
     def capabilities(self) -> frozenset[str]:
-        roles = [self.card, self.reader, *self.terminals.values()]
+        roles = [self.card, self.reader, self.department, *self.terminals.values()]
         return frozenset(c for role in roles if role is not None for c in role.capabilities)
 
     def identity(self) -> dict:
         """The sample's identity as measured by the harness, for the certificate: each role's own
         `identity()` (the card's ATR, a terminal's /info, the SM3 of a reader library), else its name.
         An adapter that connects lazily meets its device here, so a link error is raised here."""
-        roles = {"card": self.card, "reader": self.reader} | {f"terminal {n}": t for n, t in self.terminals.items()}
+        roles = {"card": self.card, "reader": self.reader, "department": self.department} | {
+            f"terminal {n}": t for n, t in self.terminals.items()}
         return {"name": self.name, **{where: (role.identity() if hasattr(role, "identity") else {"name": role.name})
                                      for where, role in roles.items() if role is not None}}
 
     def close(self) -> None:
-        for role in (self.card, self.reader, *self.terminals.values()):
+        for role in (self.card, self.reader, self.department, *self.terminals.values()):
             close = getattr(role, "close", None)
             if close is not None:
                 close()

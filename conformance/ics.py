@@ -21,7 +21,7 @@ import yaml
 from simulator.crypto.hashes import sm3
 from simulator.profile import ProfileError, load, validate
 
-CARD, READER = "card", "reader"
+CARD, READER, DEPARTMENT = "card", "reader", "department"
 
 
 class DeclarationError(ValueError):
@@ -37,6 +37,8 @@ class Declaration:
     applicant: str | None
     manufacturer: str | None
     samples: tuple[dict, ...] = ()
+    #: a department's declared purpose (platform.yaml `purposes`), else None
+    purpose: str | None = None
     test_keys: dict[str, str] = field(default_factory=dict, repr=False)
     capabilities_line: int = 0
     sm3: str = ""
@@ -50,14 +52,14 @@ class Declaration:
         """What a certificate shows of the declaration: no test key, no PIN."""
         return {"file": self.path.name, "sm3": self.sm3, "kind": self.kind, "product": self.product,
                 "capabilities": sorted(self.capabilities), "applicant": self.applicant,
-                "manufacturer": self.manufacturer,
+                "manufacturer": self.manufacturer, "purpose": self.purpose,
                 "samples": [{k: v for k, v in s.items() if k != "pin"} for s in self.samples],
                 "test_keys": sorted(self.test_keys)}
 
 
 def kinds(profile: dict) -> dict[str, list[str]]:
     """kind -> the capabilities a product of that kind may declare (profile national/ics)."""
-    return {CARD: profile[CARD], READER: profile[READER], **profile["terminal_kinds"]}
+    return {CARD: profile[CARD], READER: profile[READER], DEPARTMENT: profile[DEPARTMENT], **profile["terminal_kinds"]}
 
 
 def check(declared: set[str], kind: str, *, where: str) -> frozenset[str]:
@@ -80,6 +82,20 @@ def check(declared: set[str], kind: str, *, where: str) -> frozenset[str]:
         raise DeclarationError(f"{where}: a {kind} must declare {', '.join(missing)} (mandatory for its kind in "
                                f"the profile national.ics)")
     return frozenset(declared)
+
+
+def check_purpose(purpose: str | None, kind: str, *, where: str) -> str | None:
+    """A department declares one purpose of the profile's (PIPL art. 6: what it may read follows
+    from it); no other kind declares one."""
+    if kind != DEPARTMENT:
+        if purpose is not None:
+            raise DeclarationError(f"{where}: only a department declares a purpose, not a {kind}")
+        return None
+    allowed = load("national/ics", "ics")["department_purposes"]
+    if purpose not in allowed:
+        raise DeclarationError(f"{where}: a department must declare its purpose, one of {', '.join(allowed)} "
+                               f"(got {purpose!r})")
+    return purpose
 
 
 def _capabilities_line(text: str) -> int:
@@ -106,9 +122,11 @@ def load_declaration(path: Path) -> Declaration:
         raise DeclarationError(str(exc)) from None
     kind = document["product"]["kind"]
     capabilities = check(set(document["capabilities"]), kind, where=f"--ics {path}")
+    purpose = check_purpose(document["product"].get("purpose"), kind, where=f"--ics {path}")
     return Declaration(path=path, kind=kind, capabilities=capabilities, product=document["product"],
                        applicant=document.get("applicant"), manufacturer=document.get("manufacturer"),
-                       samples=tuple(document.get("samples", ())), test_keys=dict(document.get("test_keys", {})),
+                       samples=tuple(document.get("samples", ())), purpose=purpose,
+                       test_keys=dict(document.get("test_keys", {})),
                        capabilities_line=_capabilities_line(text), sm3=sm3(text.encode("utf-8")).hex())
 
 
@@ -120,10 +138,15 @@ def apply(declaration: Declaration, dut) -> None:
         roles = [dut.card] if dut.card is not None else []
     elif declaration.kind == READER:
         roles = [dut.reader] if dut.reader is not None else []
+    elif declaration.kind == DEPARTMENT:
+        roles = [dut.department] if dut.department is not None else []
     else:
         roles = [t for t in dut.terminals.values() if t.kind == declaration.kind]
     if len(roles) != 1:
         raise DeclarationError(f"--ics {declaration.path}: declares a {declaration.kind}, but the DUT "
                                f"({dut.name}) plays {len(roles)} role(s) of that kind")
     role = roles[0]
+    if declaration.kind == DEPARTMENT and role.purpose != declaration.purpose:
+        raise DeclarationError(f"--ics {declaration.path}: declares the purpose {declaration.purpose}, but the "
+                               f"department ({dut.name}) says it serves {role.purpose}")
     role.capabilities = declaration.capabilities | (frozenset(role.capabilities) & harness)

@@ -254,7 +254,7 @@ def judge_applicability(item, capabilities: frozenset[str], *, who: str) -> None
 
 #: clause part -> the DUT role its tests judge (terminal tests: the suite's `terminal` fixture,
 #: per terminal of the DUT)
-PART_ROLES = {"card": "card", "reader_api": "reader"}
+PART_ROLES = {"card": "card", "reader_api": "reader", "integration": "department"}
 
 
 @pytest.hookimpl(tryfirst=True)

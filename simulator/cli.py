@@ -9,6 +9,9 @@
     ykt platform serve [--port 8800] [--db platform.sqlite]
                                    serve the 一卡通 application service platform (its state in the db)
     ykt platform openapi           print the platform's OpenAPI document (profiles/national/platform_api.yaml)
+    ykt department serve --kind library|hospital|subsidy [--platform URL --department-id ID --secret HEX] [--port]
+                                   serve a reference department (its callbacks and control endpoint)
+    ykt department openapi         print a department's OpenAPI document (profiles/national/department_api.yaml)
 
 Personal data is masked in everything printed or written unless --show-personal-data is given.
 """
@@ -51,6 +54,8 @@ card_app = typer.Typer(no_args_is_help=True, help="Virtual cards: list, serve th
 app.add_typer(card_app, name="card")
 platform_app = typer.Typer(no_args_is_help=True, help="The 一卡通 platform: serve it, print its API.")
 app.add_typer(platform_app, name="platform")
+department_app = typer.Typer(no_args_is_help=True, help="Reference departments integrating with the platform.")
+app.add_typer(department_app, name="department")
 console = Console()
 
 AsOf = Annotated[str | None, typer.Option(help="personalisation date YYYY-MM-DD (default: today)")]
@@ -231,6 +236,42 @@ def platform_serve(
 def platform_openapi() -> None:
     """Print the platform's OpenAPI 3.1 document as YAML."""
     from simulator.backend.platform.serve import openapi_yaml
+
+    typer.echo(openapi_yaml(), nl=False)
+
+
+@department_app.command("serve")
+def department_serve(
+    kind: Annotated[str, typer.Option(help="library, hospital or subsidy")],
+    platform: Annotated[str | None, typer.Option(help="the platform's base URL (or set later by PUT /control/platform)")
+                        ] = None,
+    department_id: Annotated[str | None, typer.Option(help="the id the platform registered the department under")
+                             ] = None,
+    secret: Annotated[str | None, typer.Option(help="the department's HMAC-SM3 key from its registration, hex")] = None,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port")] = 8900,
+    host: Annotated[str, typer.Option(help="address to listen on (default: this machine only)")] = "127.0.0.1",
+    seed: Annotated[int, typer.Option(help="root seed of its nonces and event ids")] = 1,
+) -> None:
+    """Serve a reference department (profiles/national/department_api.yaml) until Ctrl-C."""
+    from simulator.departments import PlatformLink
+    from simulator.departments.serve import make_department, serve
+
+    given = [platform, department_id, secret]
+    if any(given) and not all(given):
+        raise typer.BadParameter("--platform, --department-id and --secret go together")
+    try:
+        link = PlatformLink(platform.rstrip("/"), department_id, bytes.fromhex(secret)) if platform else None
+        department = make_department(kind, seed=seed, link=link)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    console.print(f"{department.zh} ({kind}) on http://{host}:{port}, platform {platform or '(not yet set)'}")
+    serve(department, host=host, port=port)
+
+
+@department_app.command("openapi")
+def department_openapi() -> None:
+    """Print a department's OpenAPI 3.1 document as YAML."""
+    from simulator.departments.serve import openapi_yaml
 
     typer.echo(openapi_yaml(), nl=False)
 

@@ -1,4 +1,5 @@
-"""`http:<url>`: a terminal running as its own process, driven by the terminal control protocol.
+"""`http:<url>`: a terminal running as its own process, driven by the terminal control protocol
+(or a department's system, when its `/info` says so: conformance/adapters/department.py).
 
 The protocol is profiles/national/terminal_api.yaml (OpenAPI 3.1): `GET /info` (kind,
 capabilities, vendor, model, firmware), `POST /transactions` (present a card, answer the
@@ -28,15 +29,12 @@ from __future__ import annotations
 import json
 import math
 import socket
-from functools import cache
 from urllib.parse import urlsplit
 
 import httpx
-import jsonschema
-import yaml
-from referencing import Registry, Resource
-from referencing.jsonschema import DRAFT202012
 
+from conformance.adapters import department, documents
+from conformance.adapters.documents import where as _where
 from conformance.dut import DUT, Presentation, RecordingCard
 from conformance.ics import check
 from simulator.card.interface import Card
@@ -51,7 +49,6 @@ from simulator.transport.errors import (
 )
 
 API_PATH = PROFILE_ROOT / "national" / "terminal_api.yaml"
-_API_URI = "urn:yikatong:terminal_api"
 
 #: seconds a transaction may take by default (the terminal waits for the card, then transacts)
 DEFAULT_TIMEOUT = 30.0
@@ -92,25 +89,14 @@ def error_code(exc: LinkError) -> str:
 # -- the protocol document -------------------------------------------------------------------
 
 
-@cache
 def api_document() -> dict:
     """profiles/national/terminal_api.yaml, parsed."""
-    return yaml.safe_load(API_PATH.read_text(encoding="utf-8"))
-
-
-@cache
-def _validator(name: str) -> jsonschema.Draft202012Validator:
-    document = api_document()
-    if name not in document["components"]["schemas"]:
-        raise KeyError(f"terminal_api.yaml has no schema {name!r}; it has {sorted(document['components']['schemas'])}")
-    registry = Registry().with_resource(_API_URI, Resource.from_contents(document, default_specification=DRAFT202012))
-    return jsonschema.Draft202012Validator({"$ref": f"{_API_URI}#/components/schemas/{name}"}, registry=registry)
+    return documents.document(API_PATH)
 
 
 def problems(value: object, schema: str) -> list[str]:
     """What is wrong with `value` as the protocol's `schema` (components/schemas), one line each."""
-    return [f"at {_where(e.absolute_path)}: {e.message}"
-            for e in sorted(_validator(schema).iter_errors(value), key=lambda e: list(e.absolute_path))]
+    return documents.problems(API_PATH, value, schema)
 
 
 #: how deep a request body may nest (the protocol's bodies nest two levels)
@@ -171,10 +157,6 @@ def _surrogates(text: str) -> bool:
     except UnicodeEncodeError:
         return True
     return False
-
-
-def _where(path) -> str:
-    return "/".join(str(p) for p in path) or "(top)"
 
 
 def _short(text: str, limit: int = 300) -> str:
@@ -354,6 +336,9 @@ def _facing(host: str) -> str:
 
 def make(rest: str, *, info: dict[str, str]) -> DUT:
     url = control_url(rest)
+    served = department.department_info(url, timeout=timeout_of(info))
+    if served is not None:
+        return department.make(url, served, settings=info, timeout=timeout_of(info))
     control = TerminalControl(url, timeout=timeout_of(info))
     try:
         device, capabilities = declared(control, info)

@@ -2,7 +2,9 @@
 mutant in place of its reference device (`sim:mutant=NAME`).
 
 Options after the colon, comma-separated: `mutant=NAME`, `terminals=bus,gate_exit` (which
-reference terminals to certify; default all kinds of ics.yaml).
+reference terminals to certify; default all kinds of ics.yaml), `department=library|hospital|subsidy`
+(the reference department, default library, served over HTTP from a thread of this process: the
+integration suite reaches it as it reaches a served one).
 """
 
 from __future__ import annotations
@@ -10,14 +12,19 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 
+from conformance.adapters.department import ServedDepartment
 from conformance.adapters.reader import SimReader
 from conformance.dut import DUT, Presentation, RecordingCard
+from simulator.backend.background import BackgroundServer
 from simulator.backend.bank import ReferenceBank
 from simulator.card import personas
 from simulator.card.apps import epurse
 from simulator.card.cardos import CardOS
 from simulator.card.interface import Card
 from simulator.clock import AS_OF, Clock
+from simulator.departments import Department
+from simulator.departments.api import make_app
+from simulator.departments.serve import make_department
 from simulator.devices.pos import QuickPassPOS
 from simulator.devices.psam import psam_image
 from simulator.devices.scenic import ScenicGate
@@ -100,6 +107,18 @@ class SimTerminal:
         self.clock.advance(seconds)
 
 
+class SimDepartment(ServedDepartment):
+    """A reference (or seeded-defect) department served from a thread of this process."""
+
+    def __init__(self, department: Department) -> None:
+        self.server = BackgroundServer(make_app(department)).start()
+        super().__init__(self.server.url, department.info(), timeout=60)
+
+    def close(self) -> None:
+        super().close()
+        self.server.stop()
+
+
 def _options(rest: str) -> dict[str, str]:
     options = {}
     for part in filter(None, rest.split(",")):
@@ -107,9 +126,9 @@ def _options(rest: str) -> dict[str, str]:
         if not sep:
             raise ValueError(f"sim options are KEY=VALUE, got {part!r} (e.g. sim:mutant=skips_expiry)")
         options[key] = value
-    unknown = set(options) - {"mutant", "terminals"}
+    unknown = set(options) - {"mutant", "terminals", "department"}
     if unknown:
-        raise ValueError(f"unknown sim option(s) {sorted(unknown)}; valid: mutant, terminals")
+        raise ValueError(f"unknown sim option(s) {sorted(unknown)}; valid: mutant, terminals, department")
     return options
 
 
@@ -122,6 +141,7 @@ def make(rest: str, *, info: dict[str, str]) -> DUT:
     card: SimCard = SimCard()
     terminals = {kind: SimTerminal(kind, kind, REFERENCE_TERMINALS[kind]) for kind in kinds}
     reader = SimReader()
+    department = make_department(options.get("department", "library"), seed=1)
     name = "reference devices"
     if "mutant" in options:
         from conformance.mutants import all_mutants
@@ -136,7 +156,13 @@ def make(rest: str, *, info: dict[str, str]) -> DUT:
         elif mutant.role == "terminal":
             card, reader = None, None
             terminals = {mutant.name: SimTerminal(mutant.name, mutant.kind, mutant.build)}
+        elif mutant.role == "department":
+            card, terminals, reader = None, {}, None
+            department = make_department(mutant.kind, seed=1, cls=mutant.build)
         else:
             card, terminals, reader = None, {}, mutant.build()
-    return DUT(name=name, card=card, terminals=terminals, reader=reader, info={"dut_name": name}, simulated=True)
+        department = department if mutant.role == "department" else None
+    return DUT(name=name, card=card, terminals=terminals, reader=reader,
+               department=SimDepartment(department) if department is not None else None,
+               info={"dut_name": name}, simulated=True)
 

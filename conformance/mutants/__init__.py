@@ -16,14 +16,14 @@ from typing import Any
 @dataclass(frozen=True)
 class Mutant:
     name: str
-    role: str  # "card", "terminal" or "reader"
+    role: str  # "card", "terminal", "reader" or "department"
     defect: str  # what is wrong, in one sentence
     build: Callable[..., Any]  # role-specific factory (see conformance.adapters.sim)
-    kind: str = ""  # terminal kind for terminal mutants (bus, gate_exit, scenic, pos, ...)
+    kind: str = ""  # terminal kind (bus, gate_exit, ...) or department kind (library, hospital, subsidy)
 
     def __post_init__(self) -> None:
-        if self.role not in ("card", "terminal", "reader"):
-            raise ValueError(f"mutant {self.name}: role is card, terminal or reader, got {self.role!r}")
+        if self.role not in ("card", "terminal", "reader", "department"):
+            raise ValueError(f"mutant {self.name}: role is card, terminal, reader or department, got {self.role!r}")
 
 
 def all_mutants() -> dict[str, Mutant]:

@@ -9,6 +9,7 @@ the writer. The schema is versioned in code: a service passes its migrations in 
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,6 +25,9 @@ class Store:
     def __init__(self, path: str | Path, migrations: Sequence[str]) -> None:
         self.path = str(path)
         self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        #: one connection serves every thread of the service (uvicorn runs sync routes in a pool):
+        #: a transaction or read holds it whole, so two threads never interleave a BEGIN
+        self.lock = threading.RLock()
         self.db.row_factory = sqlite3.Row
         try:
             self.db.execute("PRAGMA journal_mode=WAL")
@@ -48,17 +52,19 @@ class Store:
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """One write transaction (BEGIN IMMEDIATE: the write lock is taken up front): committed
         whole when the block ends, rolled back whole when it raises."""
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self.db
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
-        self.db.execute("COMMIT")
+        with self.lock:
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.db
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+            self.db.execute("COMMIT")
 
     def query(self, sql: str, parameters: Sequence | dict = ()) -> list[sqlite3.Row]:
         """The rows of one read."""
-        return self.db.execute(sql, parameters).fetchall()
+        with self.lock:
+            return self.db.execute(sql, parameters).fetchall()
 
     def close(self) -> None:
         self.db.close()

@@ -203,11 +203,12 @@ class Platform:
         """The card as `department`'s purpose permits, or NotFound alike for an unknown card and
         for a card the department may not see."""
         purpose = self.purpose_of(department)
-        db = self.store.db
-        if not db.execute("SELECT 1 FROM cards WHERE card_number = ?", (card_number,)).fetchone() \
-                or not self._sees(db, department, purpose, card_number):
-            raise NotFound(f"no card {card_number} visible to department {department!r}")
-        return self._view_row(db, card_number, purpose)
+        with self.store.lock:  # the reads of one answer together, never inside another thread's transaction
+            db = self.store.db
+            if not db.execute("SELECT 1 FROM cards WHERE card_number = ?", (card_number,)).fetchone() \
+                    or not self._sees(db, department, purpose, card_number):
+                raise NotFound(f"no card {card_number} visible to department {department!r}")
+            return self._view_row(db, card_number, purpose)
 
     def verify_identity(self, department: str, *, card_number: str, citizen_id: str, name: str) -> dict:
         """Real-name check (实名核验): the card data presented against the registry. A match on a

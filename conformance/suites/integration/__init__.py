@@ -1,0 +1,1 @@
+"""The integration suite: a department's system certified against the platform the suite plays."""

@@ -1,0 +1,168 @@
+"""The department as a client: its own flow runs against the platform the suite plays, and the
+record of what it sent is judged (DEPT-SIGN, DEPT-IDEM, DEPT-RETRY, DEPT-CARD, DEPT-PURP)."""
+
+from __future__ import annotations
+
+import pytest
+
+from ._harness import SLACK_SECONDS, requests_to
+from ._platform import Injection
+
+pytestmark = pytest.mark.requires("card_status")
+
+
+def _flow(session, card: dict):
+    """Run the department's flow for `card`: (its outcome, what it sent the platform meanwhile)."""
+    mark = session.platform.mark()
+    outcome = session.department.run_flow(card)
+    return outcome, session.platform.since(mark)
+
+
+def _listing(requests) -> str:
+    return ", ".join(f"{r.method} {r.target} -> {r.status}" for r in requests) or "nothing"
+
+
+@pytest.mark.clause("DEPT-SIGN-001")
+def test_every_request_is_signed(session):
+    outcome, sent = _flow(session, session.holder())
+    assert sent, f"{session.department.name} served ({outcome['outcome']}) without asking the platform anything"
+    wrong = [p for r in sent for p in session.signature_problems(r)]
+    assert not wrong, f"{session.department.name}'s requests are not signed as the profile says: {'; '.join(wrong)}"
+
+
+@pytest.mark.clause("DEPT-SIGN-002")
+def test_timestamps_are_fresh_and_nonces_unique(session):
+    _flow(session, session.holder())
+    _flow(session, session.holder())
+    sent = session.platform.since(0)
+    tolerance = session.profile["request_signing"]["tolerance_seconds"]
+    stale = [f"{r.method} {r.path} stamped {r.headers.get('x-timestamp')!r}, arrived {r.at:.0f}" for r in sent
+             if not (r.headers.get("x-timestamp", "").isdigit() and abs(int(r.headers["x-timestamp"]) - r.at)
+                     <= tolerance)]
+    assert not stale, f"{session.department.name} sent requests outside the {tolerance} s tolerance: {'; '.join(stale)}"
+    nonces = [r.headers.get("x-nonce") for r in sent if r.headers.get("x-nonce")]
+    repeated = sorted({n for n in nonces if nonces.count(n) > 1})
+    assert not repeated, f"{session.department.name} used the X-Nonce(s) {', '.join(repeated)} more than once"
+
+
+@pytest.mark.clause("DEPT-IDEM-001")
+@pytest.mark.requires("data_return")
+def test_a_report_is_retried_with_its_own_event_id(session):
+    card = session.holder()
+    session.platform.inject(Injection("POST", "/usage-events", 503, retry_after=1, applied=True))
+    outcome, sent = _flow(session, card)
+    reports = [r.json() for r in requests_to(sent, "POST", "/usage-events")]
+    assert len(reports) >= 2, (f"{session.department.name} did not send its data-return report again after a 503 "
+                               f"(it sent {_listing(sent)})")
+    ids = {report.get("event_id") for report in reports}
+    assert len(ids) == 1 and None not in ids, (
+        f"{session.department.name} retried its report with event_id(s) {sorted(map(str, ids))}: a retry keeps "
+        f"the id so the platform holds the use once")
+    assert all(report == reports[0] for report in reports), \
+        f"{session.department.name} changed the report's content between attempts (same event_id)"
+    held = session.platform.usage_events(session.department_id, card["card_number"])
+    assert len(held) == 1, f"the platform holds {len(held)} uses of one service from {session.department.name}"
+    assert outcome["outcome"] == "served", (
+        f"{session.department.name} answered {outcome['outcome']} ({outcome['reason']}) though its retried "
+        f"report was taken")
+
+
+@pytest.mark.clause("DEPT-RETRY-001")
+@pytest.mark.parametrize("status", [429, 503])
+def test_it_waits_out_retry_after(session, status):
+    card = session.holder()
+    path = f"/cards/{card['card_number']}"
+    session.platform.inject(Injection("GET", path, status, retry_after=1))
+    outcome, sent = _flow(session, card)
+    looked = requests_to(sent, "GET", path)
+    assert len(looked) >= 2, f"{session.department.name} did not try again after a {status} ({_listing(sent)})"
+    waited = looked[1].at - looked[0].at
+    assert waited >= 1 - SLACK_SECONDS, (
+        f"{session.department.name} asked again {waited:.2f} s after a {status} with Retry-After: 1")
+    assert outcome["outcome"] == "served", f"{session.department.name} did not serve once the platform answered " \
+                                           f"({outcome['outcome']}: {outcome['reason']})"
+
+
+@pytest.mark.clause("DEPT-RETRY-001")
+def test_it_gives_up_after_the_attempts_allowed(session):
+    card = session.holder()
+    path, attempts = f"/cards/{card['card_number']}", session.profile["clients"]["max_attempts"]
+    session.platform.inject(Injection("GET", path, 503, retry_after=1, times=attempts + 5))
+    outcome, sent = _flow(session, card)
+    looked = requests_to(sent, "GET", path)
+    assert len(looked) <= attempts, (f"{session.department.name} asked {len(looked)} times for a card the platform "
+                                     f"kept answering 503; the profile allows {attempts}")
+    assert outcome["outcome"] != "served", f"{session.department.name} served a card whose status it never learnt"
+
+
+@pytest.mark.clause("DEPT-RETRY-002")
+@pytest.mark.parametrize(("method", "where", "status"), [("GET", "card", 404), ("POST", "/usage-events", 422)])
+def test_a_4xx_is_final(session, method, where, status):
+    card = session.holder()
+    path = f"/cards/{card['card_number']}" if where == "card" else where
+    session.platform.inject(Injection(method, path, status, times=10))
+    outcome, sent = _flow(session, card)
+    tried = requests_to(sent, method, path)
+    assert tried, f"{session.department.name}'s flow never sent {method} {path} ({_listing(sent)})"
+    assert len(tried) == 1, f"{session.department.name} sent {method} {path} {len(tried)} times after a {status}"
+    assert outcome["outcome"] != "served", (
+        f"{session.department.name} answered served though the platform refused {method} {path} with {status}")
+
+
+def _not_served(session, card: dict, why: str) -> None:
+    outcome, sent = _flow(session, card)
+    assert outcome["outcome"] == "refused", (
+        f"{session.department.name} answered {outcome['outcome']} ({outcome['reason']}) for {why}; it must refuse")
+    reported = [r for r in requests_to(sent, "POST", "/usage-events")
+                if (r.json() or {}).get("card_number") == card["card_number"]]
+    assert not reported, f"{session.department.name} reported a use of {why}"
+
+
+@pytest.mark.clause("DEPT-CARD-001")
+def test_a_lost_card_is_not_served(session):
+    session.served()
+    card = session.served()
+    session.transition(card, "report_lost")
+    _not_served(session, card, "a card the platform reports lost")
+
+
+@pytest.mark.clause("DEPT-CARD-002")
+def test_a_cancelled_card_is_not_served(session):
+    card = session.served()
+    session.transition(card, "cancel")
+    _not_served(session, card, "a cancelled card")
+
+
+@pytest.mark.clause("DEPT-CARD-002")
+def test_a_reissued_card_supersedes_the_old_one(session):
+    card = session.served()
+    new = session.transition(card, "reissue")
+    _not_served(session, card, "a card superseded by a reissue")
+    outcome, sent = _flow(session, new)
+    assert outcome["outcome"] == "served", (
+        f"{session.department.name} did not serve the card that superseded the holder's old one "
+        f"({outcome['outcome']}: {outcome['reason']}; it sent {_listing(sent)})")
+
+
+@pytest.mark.clause("DEPT-PURP-001")
+def test_it_calls_only_what_its_purpose_permits_about_its_holder(session):
+    card = session.holder()
+    outcome, sent = _flow(session, card)
+    forbidden = [r for r in sent if r.status == 403]
+    assert not forbidden, (f"{session.department.name} (purpose {session.department.purpose}) asked the platform "
+                           f"for what its purpose does not permit: {_listing(forbidden)}")
+    others = sorted({n for r in sent for n in session.cards_named(r)} - {card["card_number"]})
+    assert not others, f"{session.department.name} asked about {len(others)} card(s) other than its holder's"
+    assert outcome["outcome"] == "served", f"{session.department.name} did not serve a usable card " \
+                                           f"({outcome['outcome']}: {outcome['reason']})"
+
+
+@pytest.mark.clause("DEPT-PURP-002")
+def test_it_keeps_only_what_its_purpose_may_read(session):
+    card = session.served()
+    held = session.held(card)
+    assert held is not None, f"{session.department.name} served a holder and holds nothing of the card"
+    beyond = sorted(set(held["kept"]) - set(session.purpose["fields"]))
+    allowed = ", ".join(session.purpose["fields"])
+    assert not beyond, (f"{session.department.name} (purpose {session.department.purpose}) keeps "
+                        f"{', '.join(beyond)} of its holder; the purpose may read {allowed}")

@@ -158,7 +158,8 @@ class Department:
 
     @staticmethod
     def is_older(card: dict, event: dict) -> bool:
-        return card["at"] is not None and datetime.fromisoformat(event["at"]) <= datetime.fromisoformat(card["at"])
+        """Strictly older than what is held: a repeat (same time) is the ids' to drop, not the clock's."""
+        return card["at"] is not None and datetime.fromisoformat(event["at"]) < datetime.fromisoformat(card["at"])
 
     def state(self) -> dict:
         """What the department holds (GET /control/state), read under its lock."""
@@ -169,11 +170,11 @@ class Department:
     # -- the client: signed, retried as the profile allows --------------------------------------
 
     def call(self, method: str, path: str, body: dict | None = None) -> httpx.Response:
-        """One request to the platform, retried on 429/503 or no answer: its final answer (2xx),
-        Final on another 4xx or 5xx, Unavailable when every attempt asked to retry."""
+        """One request to the platform, retried while `should_retry` says so: its final answer
+        (2xx), Final on any other status, Unavailable when every attempt asked to retry."""
         for attempt in range(1, self.rules["max_attempts"] + 1):
             response = self.send(method, path, body)
-            if response is not None and response.status_code not in self.rules["retry_statuses"]:
+            if not self.should_retry(response):
                 if response.status_code >= 400:
                     raise Final(response)
                 return response
@@ -181,17 +182,24 @@ class Department:
                 self.sleep(self.wait_before_retry(response))
         raise Unavailable(f"{method} {path}: no answer to act on after {self.rules['max_attempts']} attempts")
 
+    def should_retry(self, response: httpx.Response | None) -> bool:
+        """Only no answer, or one of the profile's retry statuses (429, 503), is tried again."""
+        return response is None or response.status_code in self.rules["retry_statuses"]
+
     def send(self, method: str, path: str, body: dict | None) -> httpx.Response | None:
         """Send one signed attempt (a fresh timestamp and nonce); None when nothing came back."""
         if self.link is None:
             raise NotConfigured("the department is not pointed at a platform (PUT /control/platform)")
         with httpx.Client(base_url=self.link.url, timeout=10, trust_env=False) as http:
-            client = DepartmentClient(http, department=self.link.department_id, secret=self.link.secret,
-                                      clock=self.clock, rng=self.rng)
             try:
-                return client.request(method, path, body)
+                return self.client(http, self.link).request(method, path, body)
             except httpx.TransportError:
                 return None
+
+    def client(self, http: httpx.Client, link: PlatformLink) -> DepartmentClient:
+        """The signing client of one attempt."""
+        return DepartmentClient(http, department=link.department_id, secret=link.secret, clock=self.clock,
+                                rng=self.rng)
 
     def wait_before_retry(self, response: httpx.Response | None) -> float:
         """Seconds to wait: the Retry-After the platform gave (delay or HTTP date), else the back-off."""

@@ -90,14 +90,14 @@ class RefusesOnlyLostCards(Library):
 
 class SignsWithAnOldKey(Hospital):
     def client(self, http: httpx.Client, link: PlatformLink) -> DepartmentClient:
-        return DepartmentClient(http, department=link.department_id, secret=bytes(len(link.secret)),
-                                clock=self.clock, rng=self.rng)
+        return super().client(http, PlatformLink(link.url, link.department_id, bytes(len(link.secret))))
 
 
 class StampsTenMinutesLate(SubsidyOffice):
     def client(self, http: httpx.Client, link: PlatformLink) -> DepartmentClient:
-        return DepartmentClient(http, department=link.department_id, secret=link.secret,
-                                clock=lambda: self.clock() - timedelta(minutes=10), rng=self.rng)
+        client = super().client(http, link)
+        client.clock = lambda: self.clock() - timedelta(minutes=10)
+        return client
 
 
 class FetchesTheBlacklist(Library):

@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from simulator.backend.json_errors import answer_errors_as_json
+from simulator.backend.openapi import publish_as_modelled
 from simulator.profile import PROFILE_ROOT
 
 from .department import CallbackRefused, Department, NotConfigured, PlatformLink
@@ -146,15 +147,8 @@ def make_app(department: Department) -> FastAPI:
     def state() -> DepartmentState:
         return DepartmentState(**department.state())
 
-    generated = app.openapi
-
-    def document() -> dict:
-        schema = generated()
-        schema["info"]["x-source"] = {"modelled": (
-            "no public interface of a department's side of the 一卡通 platforms exists; the callback endpoint "
-            "follows Standard Webhooks with HMAC-SM3 (national.platform callbacks), the control operations are "
-            "this harness's, as the OpenID Foundation's suite drives a relying party it certifies")}
-        return schema
-
-    app.openapi = document  # type: ignore[method-assign]
+    publish_as_modelled(app, "no public interface of a department's side of the 一卡通 platforms exists; the callback "
+                        "endpoint follows Standard Webhooks with HMAC-SM3 (national.platform callbacks), the control "
+                        "operations are this harness's, as the OpenID Foundation's suite drives a relying party it "
+                        "certifies")
     return app

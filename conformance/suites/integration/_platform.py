@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from simulator.backend.background import BackgroundServer
 from simulator.backend.platform import Platform, open_store
 from simulator.backend.platform.api import make_app
-from simulator.backend.platform.serve import wall_clock
+from simulator.backend.platform.serve import send_callback, wall_clock
 
 
 @dataclass(frozen=True)
@@ -157,6 +157,12 @@ class RecordingPlatform:
         """Register the department under its declared purpose; its secret."""
         return self.platform.register_department(department_id=department_id, name=department_id, purpose=purpose,
                                                  callback_url=callback_url)
+
+    def deliver_callbacks(self) -> int:
+        """Let the platform deliver what is due, over HTTP as it does when served."""
+        timeout = self.platform.profile["callbacks"]["timeout_seconds"]
+        return self.platform.deliver_callbacks(lambda url, headers, body: send_callback(url, headers, body,
+                                                                                        timeout=timeout))
 
     def events(self, department: str, card_number: str) -> list[tuple[str, bytes]]:
         """The status-change callbacks the platform queued for `department` about the card, oldest

@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from simulator.backend.json_errors import answer_errors_as_json
+from simulator.backend.openapi import publish_as_modelled
 from simulator.ecode import qr
 from simulator.profile import PROFILE_ROOT, load
 
@@ -327,15 +328,8 @@ def make_app(platform: Platform) -> FastAPI:
         media = {"png": "image/png", "svg": "image/svg+xml"}[body.format]
         return Response(qr.image(bytes.fromhex(body.payload), kind=body.format), media_type=media)
 
-    generated = app.openapi
-
-    def document() -> dict:
-        schema = generated()
-        schema["info"]["x-source"] = {"modelled": (
-            "no public API of the 一卡通 application service platforms exists; shaped after the services the "
-            "provincial and city policies name (unified identity authentication, card status, information "
-            "exchange, data return), Berlin Group NextGenPSD2 12.2 request signing and Standard Webhooks")}
-        return schema
-
-    app.openapi = document  # type: ignore[method-assign]
+    publish_as_modelled(app, "no public API of the 一卡通 application service platforms exists; shaped after the "
+                        "services the provincial and city policies name (unified identity authentication, card "
+                        "status, information exchange, data return), Berlin Group NextGenPSD2 12.2 request signing "
+                        "and Standard Webhooks")
     return app

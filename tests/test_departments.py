@@ -20,6 +20,7 @@ import pytest
 import yaml
 
 from conformance import report
+from conformance.ics import DeclarationError, load_declaration
 from simulator.backend.platform.signing import callback_headers
 from simulator.clock import Clock
 from simulator.departments import DEPARTMENTS, CallbackRefused, Library, PlatformLink
@@ -167,3 +168,17 @@ def test_a_declaration_of_another_purpose_is_refused_before_running(tmp_path, se
                                          "--ics", str(_declaration(tmp_path, "library")))
     assert code == report.EXIT_USAGE, output[-3000:]
     assert certificate is None and "declares the purpose library" in output
+
+
+@pytest.mark.parametrize(("product", "refusal"), [
+    ({"kind": "department"}, "must declare its purpose"),
+    ({"kind": "department", "purpose": "operator"}, "must declare its purpose"),
+    ({"kind": "bus", "purpose": "transit"}, "only a department declares a purpose")])
+def test_a_department_declares_one_purpose_and_only_a_department_does(tmp_path, product, refusal):
+    capabilities = ["callbacks", "card_status"] if product["kind"] == "department" else \
+        ["purse", "blacklist", "validity", "recovery", "timing", "minimisation"]
+    path = tmp_path / "ics.yaml"
+    path.write_text(yaml.safe_dump({"format": "yikatong.ics/1", "product": {**product, "vendor": "V", "model": "M"},
+                                    "capabilities": capabilities}), encoding="utf-8")
+    with pytest.raises(DeclarationError, match=refusal):
+        load_declaration(path)

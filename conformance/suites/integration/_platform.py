@@ -60,9 +60,10 @@ class Injection:
 
 
 class RecordingPlatform:
-    """The platform's app behind a recorder, served on `host` from a thread (a context manager)."""
+    """The platform's app behind a recorder, served on `host` from a thread (a context manager);
+    `advertise` is the host name the department reaches it by, when that is not `host`."""
 
-    def __init__(self, *, host: str = "127.0.0.1") -> None:
+    def __init__(self, *, host: str = "127.0.0.1", advertise: str | None = None) -> None:
         self.platform = Platform(open_store(":memory:"), clock=wall_clock, seed=secrets.randbits(64),
                                  operator_secret=secrets.token_bytes(32))
         self.app = make_app(self.platform)
@@ -70,10 +71,12 @@ class RecordingPlatform:
         self.injections: list[Injection] = []
         self._lock = threading.Lock()
         self.server = BackgroundServer(self, host=host)
+        self.advertise = advertise
 
     @property
     def url(self) -> str:
-        return self.server.url
+        """Where the department reaches the platform: the listening address, or the name advertised."""
+        return f"http://{self.advertise}:{self.server.port}" if self.advertise else self.server.url
 
     def __enter__(self) -> RecordingPlatform:
         self.server.start()

@@ -3,6 +3,8 @@ mode), and the session tying them together; injections never outlive the test th
 
     --dut-info platform_host=0.0.0.0   where the suite's platform listens (default 127.0.0.1: the
                                        department runs on this machine)
+    --dut-info platform_advertise=H    the host name the department reaches the platform by (needed
+                                       with platform_host=0.0.0.0)
     --dut-info seed=N                  the root seed of the holders and ids (default: a fresh one,
                                        printed in the header so a run can be repeated)
 """
@@ -47,7 +49,12 @@ def department(dut):
 def recording_platform(request, department):
     from conformance.plugin import dut_info
 
-    with RecordingPlatform(host=dut_info(request.config).get("platform_host", "127.0.0.1")) as platform:
+    info = dut_info(request.config)
+    host, advertise = info.get("platform_host", "127.0.0.1"), info.get("platform_advertise")
+    if host in ("0.0.0.0", "::") and not advertise:
+        raise pytest.UsageError("--dut-info platform_host=0.0.0.0 needs platform_advertise=<the name the department "
+                                "reaches this machine by>")
+    with RecordingPlatform(host=host, advertise=advertise) as platform:
         yield platform
 
 

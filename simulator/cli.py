@@ -216,9 +216,14 @@ def platform_serve(
     seed: Annotated[int, typer.Option(help="root seed of the platform's keys and secrets")] = 1,
     operator_secret: Annotated[str | None, typer.Option(
         help="the operator's HMAC-SM3 key, hex (default: derived from the seed, printed)")] = None,
+    faults: Annotated[Path | None, typer.Option(
+        help="a fault plan (YAML, profiles/schema/fault_plan.schema.json): latency, error rate, outages, a crash")
+    ] = None,
 ) -> None:
     """Serve the platform (profiles/national/platform_api.yaml) until Ctrl-C; state survives restarts."""
+    from simulator.backend.fault_plan import FaultPlanError, ServiceFaultPlan
     from simulator.backend.platform.serve import serve
+    from simulator.profile import ProfileError
     from simulator.seeds import generator
 
     try:
@@ -228,8 +233,12 @@ def platform_serve(
         raise typer.BadParameter(f"--operator-secret takes hex, got {operator_secret!r}") from None
     if not operator_secret:
         console.print(f"operator secret (lab, derived from seed {seed}): {secret.hex()}")
-    console.print(f"platform on http://{host}:{port} (state in {db})")
-    serve(host=host, port=port, db=str(db), seed=seed, operator_secret=secret)
+    try:
+        plan = ServiceFaultPlan.load(faults) if faults else None
+    except (FaultPlanError, ProfileError) as exc:
+        raise typer.BadParameter(str(exc)) from None
+    console.print(f"platform on http://{host}:{port} (state in {db})" + (f", fault plan {faults}" if plan else ""))
+    serve(host=host, port=port, db=str(db), seed=seed, operator_secret=secret, faults=plan)
 
 
 @platform_app.command("openapi")

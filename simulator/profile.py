@@ -34,6 +34,7 @@ SCHEMAS = {
     "reader_api": "reader_api.schema.json",
     "ecode": "ecode.schema.json",
     "platform": "platform.schema.json",
+    "fault_plan": "fault_plan.schema.json",
 }
 
 

@@ -11,16 +11,15 @@ import random
 import socket
 import subprocess
 import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import httpx
 import pytest
 import yaml
 
 from conformance import report
 from conformance.ics import DeclarationError, load_declaration
+from simulator.backend.background import wait_until_serving
 from simulator.backend.platform.signing import callback_headers
 from simulator.clock import Clock
 from simulator.departments import DEPARTMENTS, CallbackRefused, Library, PlatformLink
@@ -123,16 +122,11 @@ def served_department():
                                 SERVED, "--port", str(port)], cwd=ROOT, stdout=subprocess.DEVNULL,
                                stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            httpx.get(url + "/info", timeout=1)
-            break
-        except httpx.HTTPError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                raise AssertionError(f"ykt department serve did not start: {process.stderr.read().decode()}") from None
-            time.sleep(0.2)
+    try:
+        wait_until_serving(url + "/info", process=process)
+    except RuntimeError:
+        process.kill()
+        raise
     yield url
     process.kill()
     process.wait(10)

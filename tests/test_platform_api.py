@@ -14,7 +14,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -24,6 +23,7 @@ import yaml
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, settings
 
+from simulator.backend.background import wait_until_serving
 from simulator.backend.platform import Platform, open_store
 from simulator.backend.platform.api import API_PATH, make_app
 from simulator.backend.platform.client import DepartmentClient
@@ -47,17 +47,12 @@ def start(db: Path, port: int) -> subprocess.Popen:
         [sys.executable, "-c", "from conformance.cli import main; main()", "platform", "serve", "--port", str(port),
          "--db", str(db), "--operator-secret", SECRET.hex()],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(f"http://127.0.0.1:{port}/openapi.json", timeout=1)
-            return process
-        except httpx.HTTPError:
-            if process.poll() is not None:
-                raise AssertionError(f"the platform did not start: {process.stderr.read().decode()}") from None
-            time.sleep(0.2)
-    process.kill()
-    raise AssertionError("the platform did not answer within 30 s")
+    try:
+        wait_until_serving(f"http://127.0.0.1:{port}/openapi.json", process=process)
+    except RuntimeError as exc:
+        process.kill()
+        raise AssertionError(f"the platform did not start: {exc}") from None
+    return process
 
 
 def test_the_served_platform_publishes_the_profile_and_keeps_its_state_through_sigkill(tmp_path):

@@ -1,4 +1,5 @@
-"""An ASGI app served by uvicorn from a thread of this process, on a free port.
+"""An ASGI app served by uvicorn from a thread of this process, on a free port; and waiting for a
+service started as its own process to answer.
 
 What a harness needs when it plays a service in-process (the integration suite's platform) and
 what the project's tests need to serve a department without starting a process: the port is the
@@ -8,9 +9,11 @@ one the OS gave the bound socket, so parallel runs never collide.
 from __future__ import annotations
 
 import socket
+import subprocess
 import threading
 import time
 
+import httpx
 import uvicorn
 
 #: seconds to wait for uvicorn to start serving
@@ -52,3 +55,20 @@ class BackgroundServer:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+def wait_until_serving(url: str, *, process: subprocess.Popen | None = None, timeout: float = 30.0) -> None:
+    """Return once `url` answers HTTP; RuntimeError (with the process's stderr, if it ended) if it
+    does not within `timeout` seconds. For a service started as its own process."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            httpx.get(url, timeout=1, trust_env=False)
+            return
+        except httpx.HTTPError:
+            if process is not None and process.poll() is not None:
+                said = process.stderr.read().decode(errors="replace") if process.stderr else ""
+                raise RuntimeError(f"the service for {url} ended with status {process.returncode}: {said}") from None
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{url} did not answer within {timeout} s") from None
+            time.sleep(0.2)

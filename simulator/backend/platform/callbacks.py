@@ -15,11 +15,14 @@ import json
 from collections.abc import Callable
 
 from simulator.backend.store import Store
+from simulator.faults import FaultPlan, point
 
 from .signing import callback_headers
 
 #: (url, headers, body) -> the receiver's HTTP status, or None when it could not be reached
 Sender = Callable[[str, dict[str, str], bytes], int | None]
+#: crash point: the receiver has the callback, the platform has not recorded the delivery (it sends it again)
+SENT = point("platform.callback.sent", "a callback was sent; its delivery is not recorded yet")
 
 
 def enqueue(db, *, event_id: str, department: str, event: dict, now: int) -> None:
@@ -29,7 +32,7 @@ def enqueue(db, *, event_id: str, department: str, event: dict, now: int) -> Non
                (event_id, department, body, now, now))
 
 
-def deliver_due(store: Store, *, now: int, schedule: list[int], send: Sender) -> int:
+def deliver_due(store: Store, *, now: int, schedule: list[int], send: Sender, faults: FaultPlan) -> int:
     """Attempt every pending delivery due at `now`; the number attempted."""
     due = store.query(
         "SELECT c.event_id, c.department, c.body, c.created, c.attempts, d.secret, d.callback_url "
@@ -39,6 +42,7 @@ def deliver_due(store: Store, *, now: int, schedule: list[int], send: Sender) ->
         body = row["body"].encode()
         headers = callback_headers(secret=row["secret"], event_id=row["event_id"], timestamp=now, body=body)
         status = send(row["callback_url"], headers, body) if row["callback_url"] else None
+        faults.hit(SENT)
         attempts = row["attempts"] + 1
         if status is not None and 200 <= status < 300:
             state, next_at = "delivered", now

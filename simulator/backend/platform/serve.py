@@ -1,20 +1,29 @@
 """Serving the platform as its own process: the wall clock at the edge, callbacks delivered by a
-background thread over HTTP, uvicorn in front. Used by `ykt platform serve`."""
+background thread over HTTP, uvicorn in front, and optionally a fault plan (latency, errors,
+outages in front of the app; its crash point ends the process with CRASH_EXIT, no clean-up, as
+SIGKILL would). Used by `ykt platform serve`."""
 
 from __future__ import annotations
 
+import os
+import sys
 import threading
+import time
 from datetime import UTC, datetime
 
 import httpx
 import uvicorn
 import yaml
 
+from simulator.backend.fault_plan import FaultyService, ServiceFaultPlan
+
 from .api import make_app
 from .service import Platform, open_store
 
 #: seconds between two rounds of callback delivery
 DELIVERY_PERIOD = 1.0
+#: the exit status of a crash the fault plan makes (a shell's for SIGKILL)
+CRASH_EXIT = 137
 
 
 def wall_clock() -> datetime:
@@ -31,9 +40,19 @@ def send_callback(url: str, headers: dict[str, str], body: bytes, *, timeout: fl
         return None
 
 
-def serve(*, host: str, port: int, db: str, seed: int, operator_secret: bytes) -> None:
-    """Serve the platform kept in `db` until interrupted."""
-    platform = Platform(open_store(db), clock=wall_clock, seed=seed, operator_secret=operator_secret)
+def crash(point: str) -> None:
+    """End the process at a crash point: nothing flushed, closed or committed further."""
+    sys.stderr.write(f"fault plan: crash at {point}\n")
+    sys.stderr.flush()
+    os._exit(CRASH_EXIT)
+
+
+def serve(*, host: str, port: int, db: str, seed: int, operator_secret: bytes,
+          faults: ServiceFaultPlan | None = None) -> None:
+    """Serve the platform kept in `db` until interrupted (or until the fault plan's crash)."""
+    started = time.monotonic()
+    platform = Platform(open_store(db), clock=wall_clock, seed=seed, operator_secret=operator_secret,
+                        faults=faults.crash_plan(crash) if faults else None)
     timeout = platform.profile["callbacks"]["timeout_seconds"]
     stop = threading.Event()
 
@@ -43,7 +62,9 @@ def serve(*, host: str, port: int, db: str, seed: int, operator_secret: bytes) -
 
     threading.Thread(target=deliver, name="callbacks", daemon=True).start()
     try:
-        uvicorn.run(make_app(platform), host=host, port=port, log_level="warning")
+        app = make_app(platform)
+        served = FaultyService(app, faults, elapsed=lambda: time.monotonic() - started) if faults else app
+        uvicorn.run(served, host=host, port=port, log_level="warning")
     finally:
         stop.set()
 

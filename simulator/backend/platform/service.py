@@ -21,6 +21,7 @@ from datetime import date, datetime, timedelta
 from simulator import ecode, seeds
 from simulator.backend.store import Store
 from simulator.crypto import sm2
+from simulator.faults import FaultPlan, point
 from simulator.profile import load
 
 from . import callbacks
@@ -29,6 +30,11 @@ from .schema import MIGRATIONS
 from .signing import request_signature_matches
 
 OPERATOR = "operator"
+#: crash points (simulator.faults registry): a served platform armed at one dies there (serve.py)
+LIFECYCLE_COMMITTED = point("platform.lifecycle.committed",
+                            "a card's lifecycle change is committed; the platform has not answered yet")
+USE_COMMITTED = point("platform.data_return.committed",
+                      "a department's card-use report is committed; the platform has not answered yet")
 #: the simulator's CA key indices: one production key, one test key (ecode.yaml `ca_keys`)
 PRODUCTION_CA, TEST_CA = 1, 128
 
@@ -36,8 +42,11 @@ PRODUCTION_CA, TEST_CA = 1, 128
 class Platform:
     """One platform over `store`; `clock()` gives the time, `seed` derives every key and secret."""
 
-    def __init__(self, store: Store, *, clock: Callable[[], datetime], seed: int, operator_secret: bytes) -> None:
+    def __init__(self, store: Store, *, clock: Callable[[], datetime], seed: int, operator_secret: bytes,
+                 faults: FaultPlan | None = None) -> None:
         self.store, self.clock, self.seed = store, clock, seed
+        #: counts the crash points passed; an armed plan fires at one (simulator.faults.PowerLost)
+        self.faults = faults or FaultPlan()
         self.profile = load("national/platform", "platform")
         self.ecode_profile = load("national/ecode", "ecode")
         self.purposes = self.profile["purposes"]["declared"]
@@ -135,6 +144,11 @@ class Platform:
         """Apply a lifecycle action (platform.yaml `lifecycle.actions`); Conflict naming the state and
         the action when the card's state does not allow it. Reissue and replace supersede the card
         with `new_card_number`, bound to every department the old one was bound to."""
+        view = self._transition(card_number, action, new_card_number=new_card_number)
+        self.faults.hit(LIFECYCLE_COMMITTED)
+        return view
+
+    def _transition(self, card_number: str, action: str, *, new_card_number: str | None) -> dict:
         actions = self.profile["lifecycle"]["actions"]
         if action not in actions:
             raise Invalid(f"no lifecycle action {action!r}; actions: {', '.join(actions)}")
@@ -267,6 +281,7 @@ class Platform:
                     raise Conflict(f"event {event_id!r} was reported before with other content", code="event_conflict")
                 return {"event_id": event_id, "duplicate": True}
             db.execute("INSERT INTO usage_events VALUES (?, ?, ?, ?, ?, ?)", (department, event_id, *event))
+        self.faults.hit(USE_COMMITTED)
         return {"event_id": event_id, "duplicate": False}
 
     def usage_summary(self, department: str) -> list[dict]:
@@ -281,7 +296,8 @@ class Platform:
 
     def deliver_callbacks(self, send: callbacks.Sender) -> int:
         return callbacks.deliver_due(self.store, now=self.now(),
-                                     schedule=self.profile["callbacks"]["retry_schedule_seconds"], send=send)
+                                     schedule=self.profile["callbacks"]["retry_schedule_seconds"], send=send,
+                                     faults=self.faults)
 
     def deliveries(self, department: str) -> list[dict]:
         return callbacks.deliveries(self.store, department)

@@ -341,14 +341,17 @@ def test_a_terminal_verifies_a_platform_code_offline_from_the_published_key_chai
 # -- the port devices see --------------------------------------------------------------------------
 
 
-def test_the_in_process_port_answers_as_the_platform_within_the_departments_purpose(world):
+@pytest.mark.parametrize("over", ["in process", "http"])
+def test_the_port_answers_as_the_platform_within_the_departments_purpose(world, over):
+    """The same scenario through `InProcessPlatform` and through `HttpPlatform` over the served API."""
     from datetime import datetime
 
     from simulator.backend import ports
     from simulator.backend.platform import Forbidden, InProcessPlatform
+    from simulator.backend.platform.http_port import HttpPlatform
     _, platform, _, operator = world
-    department(world, "metro", "transit")
-    port: ports.PlatformPort = InProcessPlatform(platform, "metro")
+    metro = department(world, "metro", "transit")
+    port: ports.PlatformPort = InProcessPlatform(platform, "metro") if over == "in process" else HttpPlatform(metro)
     assert port.card_status(ports.CardStatusRequest("r1", "K00000001")) == \
         ports.CardStatus("r1", "K00000001", "normal", usable=True)
     act(operator, "K00000001", "report_lost")

@@ -225,11 +225,10 @@ class Department:
                 if not answer["verified"]:
                     return {"outcome": "refused", "reason": answer["reason"]}
             view = self.call("GET", f"/cards/{number}").json()
+            self.hold(number, view, card)
             refusal = self.refusal(view)
             if refusal:
-                self.hold(number, view, card)
                 return {"outcome": "refused", "reason": refusal}
-            self.hold(number, view, card)
             self.report_use(number)
         except Final as exc:
             return {"outcome": "refused" if exc.response.status_code == 404 else "failed",

@@ -152,3 +152,15 @@ def test_no_published_pattern_means_one_thing_to_a_client_and_another_to_the_ser
     text = (API_PATH.parent / f"{document}.yaml").read_text(encoding="utf-8")
     shorthand = [p for p in _patterns(yaml.safe_load(text)) if re.search(r"\\[sSdDwWbB]", p)]
     assert not shorthand, f"{document}.yaml patterns with engine-dependent classes: {shorthand}"
+
+
+def test_a_callback_url_no_client_can_use_is_refused_at_the_door(served):
+    """"http://[::1" would be taken by a printable-ASCII pattern, then raise in the delivery thread.s
+    HTTP client (httpx.InvalidURL is no HTTPError) and end it; the registration refuses it instead."""
+    client, clock = served
+    body = json.dumps({"department_id": "bad-url", "name": "x", "purpose": "transit",
+                       "callback_url": "http://[::1"}).encode()
+    headers = request_headers(department="operator", secret=SECRET, method="POST", path="/departments",
+                              timestamp=epoch_seconds(clock()), nonce=os.urandom(12).hex(), body=body)
+    answer = client.post("/departments", content=body, headers={**headers, "content-type": "application/json"})
+    assert answer.status_code == 422 and "callback_url" in answer.json()["detail"], answer.text

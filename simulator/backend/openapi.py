@@ -20,3 +20,9 @@ def publish_as_modelled(app: FastAPI, reason: str) -> None:
         return schema
 
     app.openapi = document  # type: ignore[method-assign]
+
+
+#: an http(s) URL every HTTP client can use: a host name or IPv4 address, a port, a printable
+#: ASCII path. Spelt out (no \s, no IPv6 brackets): JSON Schema's and pydantic's regex engines read
+#: shorthand classes differently, and "http://[::1" matches [!-~]+ yet no client can parse it
+HTTP_URL = r"^https?://[A-Za-z0-9.-]{1,100}(:[0-9]{1,5})?(/[!-~]{0,100})?$"

@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from simulator.backend.json_errors import answer_errors_as_json
-from simulator.backend.openapi import publish_as_modelled
+from simulator.backend.openapi import HTTP_URL, publish_as_modelled
 from simulator.profile import PROFILE_ROOT
 
 from .department import CallbackRefused, Department, NotConfigured, PlatformLink
@@ -61,7 +61,7 @@ class StatusChange(BaseModel):
 
 
 class PlatformSettings(Strict):
-    platform_url: Annotated[str, Field(pattern=r"^https?://[!-~]{1,200}$")]
+    platform_url: Annotated[str, Field(pattern=HTTP_URL)]
     department_id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{1,31}$")]
     secret: Annotated[str, Field(pattern=r"^([0-9a-fA-F]{2}){16,64}$", description="HMAC-SM3 key, hex")]
 

@@ -20,7 +20,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from simulator.backend.json_errors import answer_errors_as_json
-from simulator.backend.openapi import publish_as_modelled
+from simulator.backend.openapi import HTTP_URL, publish_as_modelled
 from simulator.ecode import qr
 from simulator.profile import PROFILE_ROOT, load
 
@@ -68,9 +68,7 @@ class DepartmentRegistration(Strict):
     department_id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{1,31}$")]
     name: Name
     purpose: Purpose
-    # printable ASCII spelt out, not [^\s]: JSON Schema's \s (ECMA-262) and pydantic's (Rust regex) differ on
-    # U+0085, so a document saying \s would promise values the validator refuses; a URL is ASCII anyway
-    callback_url: Annotated[str | None, Field(pattern=r"^https?://[!-~]{1,200}$")] = None
+    callback_url: Annotated[str | None, Field(pattern=HTTP_URL)] = None
 
 
 class DepartmentCredentials(Strict):

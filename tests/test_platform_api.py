@@ -155,8 +155,8 @@ def test_no_published_pattern_means_one_thing_to_a_client_and_another_to_the_ser
 
 
 def test_a_callback_url_no_client_can_use_is_refused_at_the_door(served):
-    """"http://[::1" would be taken by a printable-ASCII pattern, then raise in the delivery thread.s
-    HTTP client (httpx.InvalidURL is no HTTPError) and end it; the registration refuses it instead."""
+    """"http://[::1" matches a printable-ASCII pattern, yet httpx raises InvalidURL on it (no HTTPError):
+    it would end the platform's callback delivery thread; the registration refuses it instead."""
     client, clock = served
     body = json.dumps({"department_id": "bad-url", "name": "x", "purpose": "transit",
                        "callback_url": "http://[::1"}).encode()

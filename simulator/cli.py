@@ -24,10 +24,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from simulator.backend.issuer import IssuerKeys
 from simulator.card import personas
 from simulator.card.apps import ssse
 from simulator.card.cardos import CardOS
-from simulator.devices.issuer import IssuerKeys
 from simulator.devices.ssse_reader import ReadError, ReadOut, read_card
 from simulator.privacy import TraceMasker
 from simulator.profile import ProfileError, load_persona, persona_names

@@ -77,7 +77,8 @@ class CardRequest(Body):
     pan_sequence: PanSequence
     amount: Amount
     terminal_id: Id
-    field55: Annotated[dict[Tag, Hex], Field(max_length=32, description="EMV tag (hex) -> value (hex)")]
+    field55: Annotated[dict[Tag, Hex], Field(max_length=32, description="EMV tag (hex) -> value (hex)",
+                                             json_schema_extra={"additionalProperties": False})]
 
 
 class AuthorisationResult(Body):

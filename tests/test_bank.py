@@ -25,10 +25,10 @@ from simulator.backend.ports import (
     AuthorisationResult,
     Batch,
     IdConflict,
-    Invalid,
     Item,
     ItemReturn,
     NotFound,
+    Refused,
     Reversal,
     TransitCharge,
 )
@@ -229,7 +229,7 @@ def test_a_conflicting_item_refuses_its_whole_call(office):
 
 
 def test_items_past_the_announced_totals_are_refused(office):
-    with pytest.raises(Invalid, match="announced"):
+    with pytest.raises(Refused, match="announced"):
         office.pay("B1", (Item("i1", PAN, 100), Item("i2", PAN, 501)))
     with pytest.raises(IdConflict):
         office.open_batch(Batch("B1", "office", 3, 601))

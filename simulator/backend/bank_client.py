@@ -3,7 +3,7 @@
 It implements `ports.CardPaymentPort`, `ports.DisbursementPort` and `ports.AccountsPort` with
 httpx, and translates the wire back into the ports' terms: no answer (timeout, refused
 connection, 5xx) is `Unavailable` (the caller retries the same request, or reverses), 409 is
-`IdConflict`, 404 `NotFound`, 422 `Invalid`. Retrying is the caller's decision, never this
+`IdConflict` (or `Refused`), 404 `NotFound`, 422 `Invalid`. Retrying is the caller's decision, never this
 module's: a POS reverses after a timeout, a batch client replays the same items.
 """
 
@@ -38,10 +38,10 @@ class BankClient:
             raise ports.Unavailable(f"{method} {path}: HTTP {answer.status_code} {answer.text[:200]}")
         if answer.status_code == 200:
             return answer.json()
-        detail = answer.json().get("detail", answer.text) if answer.headers.get("content-type", "").startswith(
-            "application/json") else answer.text
+        body = answer.json() if answer.headers.get("content-type", "").startswith("application/json") else {}
+        detail = body.get("detail", answer.text)
         if answer.status_code == 409:
-            raise ports.IdConflict(path, detail)
+            raise ports.Refused(detail) if body.get("error") == "refused" else ports.IdConflict(path, detail)
         if answer.status_code == 404:
             raise ports.NotFound(detail)
         raise ports.Invalid(f"{method} {path}: HTTP {answer.status_code}: {detail}")

@@ -4,7 +4,9 @@ The operations and their bodies are profiles/national/bank_api.yaml (OpenAPI 3.1
 app publishes the same document at /openapi.json, generated from the models below, and
 tests/test_bank_service.py checks the two agree. Every request id is the client's: a retry with
 the same id and content is answered from the saved result, the same id with other content is 409.
-Bad input is 4xx with `{"error": code, "detail": ...}` naming the problem, never 5xx; only the
+Bad input is 4xx with `{"error": code, "detail": ...}` naming the problem, never 5xx (409
+`refused` for a well-formed request the state refuses whole, e.g. items past their batch's
+announced totals); only the
 fault plan (`simulator.backend.service_faults`) answers 503, before the bank acts.
 
 One request at a time: the bank's books are one SQLite connection (WAL, synchronous=FULL), so a
@@ -23,7 +25,7 @@ from typing import Annotated, Literal
 from fastapi import FastAPI, Path, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from starlette.exceptions import HTTPException
 
 from simulator.backend import ports
@@ -38,28 +40,44 @@ MAX_ITEMS = 1000
 MAX_AMOUNT = 10**11  # fen: 1e9 yuan, far above any payment, far below SQLite's 64-bit integers
 API_VERSION = "0.1.0"
 
+
+
+def _json_number(value: object) -> object:
+    """An integer field (`NUMBER` in its annotation) takes a JSON number (9 or 9.0, as JSON
+    Schema's `integer`), never text or a boolean, which pydantic's lax mode would turn into one."""
+    if isinstance(value, str | bytes | bool):
+        raise ValueError("want a JSON number")
+    return value
+
+
+NUMBER = BeforeValidator(_json_number)
 Id = Annotated[str, Field(pattern=r"^[A-Za-z0-9._:-]{1,64}$", description="client-generated id")]
 Pan = Annotated[str, Field(pattern=r"^[0-9]{12,19}$", description="PAN of the card's financial application")]
-PanSequence = Annotated[int, Field(ge=0, le=99)]
-Amount = Annotated[int, Field(ge=1, le=MAX_AMOUNT, description="fen")]
+PanSequence = Annotated[int, Field(ge=0, le=99), NUMBER]
+Amount = Annotated[int, Field(ge=1, le=MAX_AMOUNT, description="fen"), NUMBER]
+Balance = Annotated[int, Field(ge=0, le=MAX_AMOUNT), NUMBER]
+Count = Annotated[int, Field(ge=1, le=1_000_000), NUMBER]
+Total = Annotated[int, Field(ge=1, le=MAX_AMOUNT * 1000), NUMBER]
 Text = Annotated[str, Field(min_length=1, max_length=200)]
 Tag = Annotated[str, Field(pattern=r"^[0-9A-Fa-f]{2,4}$")]
 Hex = Annotated[str, Field(pattern=r"^([0-9A-Fa-f]{2}){0,252}$")]
 
 
 class Body(BaseModel):
-    model_config = ConfigDict(strict=True, extra="forbid")
+    """A JSON body: unknown keys refused; numbers are numbers (`NUMBER`), text is text."""
+
+    model_config = ConfigDict(extra="forbid")
 
 
 class Error(Body):
-    error: Literal["invalid_request", "not_found", "conflict", "unavailable"]
+    error: Literal["invalid_request", "not_found", "conflict", "refused", "unavailable"]
     detail: str
 
 
 class AccountOpening(Body):
     pan: Pan
     pan_sequence: PanSequence
-    opening_balance: Annotated[int, Field(ge=0, le=MAX_AMOUNT)] = 0
+    opening_balance: Balance = 0
 
 
 class Account(Body):
@@ -110,8 +128,8 @@ class ChargeResult(Body):
 
 class Batch(Body):
     payer: Id
-    item_count: Annotated[int, Field(ge=1, le=1_000_000)]
-    total_amount: Annotated[int, Field(ge=1, le=MAX_AMOUNT * 1000)]
+    item_count: Count
+    total_amount: Total
 
 
 class BatchState(Batch):
@@ -186,8 +204,8 @@ ERRORS = {404: "not_found", 405: "not_found", 409: "conflict", 413: "invalid_req
 DOCUMENTED = {code: {"model": Error} for code in (404, 409, 413, 422, 503)}
 
 
-def _error(status: int, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"error": ERRORS[status], "detail": detail}, status_code=status, headers=headers)
+def _error(status: int, detail: str, headers: dict[str, str] | None = None, *, code: str | None = None) -> JSONResponse:
+    return JSONResponse({"error": code or ERRORS[status], "detail": detail}, status_code=status, headers=headers)
 
 
 def _tags(field55: dict[str, str]) -> dict[int, bytes]:
@@ -235,9 +253,9 @@ def make_app(ledger: Ledger, *, faults: ServiceFaults | None = None,
     async def _not_found(request: Request, exc: ports.NotFound) -> JSONResponse:
         return _error(404, str(exc))
 
-    @app.exception_handler(ports.Invalid)
-    async def _refused(request: Request, exc: ports.Invalid) -> JSONResponse:
-        return _error(422, str(exc))
+    @app.exception_handler(ports.Refused)
+    async def _refused(request: Request, exc: ports.Refused) -> JSONResponse:
+        return _error(409, str(exc), code="refused")
 
     def serial(call: Callable[[], object]):
         with lock:

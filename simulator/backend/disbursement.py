@@ -8,7 +8,7 @@ totals and per-transaction status); no national file format is public, so ours i
   total, as pain.001's NbOfTxs / CtrlSum;
 - `pay`: items, many per call, each with its own id: paid from the payer's account into the
   card's, or refused with a reason (no such account, account closed); an item past the announced
-  count or total refuses the whole call (`Invalid`);
+  count or total refuses the whole call (`Refused`);
 - `return_items`: a paid item sent back (退票): the card's account pays it back to the payer;
 - a re-issue is a new item whose `reissue_of` names a returned item of the batch: paid at most
   once per returned item, for the returned amount (the twice-paid redrafted wire is the failure
@@ -28,12 +28,12 @@ from simulator.backend.ledger import Ledger, digest
 from simulator.backend.ports import (
     Batch,
     IdConflict,
-    Invalid,
     Item,
     ItemResult,
     ItemReturn,
     NotFound,
     Reconciliation,
+    Refused,
     ReturnResult,
 )
 from simulator.faults import point
@@ -118,7 +118,7 @@ class Disbursements:
             count, total = db.execute("SELECT COUNT(*), COALESCE(SUM(amount), 0) FROM items "
                                       "WHERE batch_id = ? AND reissue_of IS NULL", (batch["batch_id"],)).fetchone()
             if count + 1 > batch["item_count"] or total + item.amount > batch["total_amount"]:
-                raise Invalid(f"item {item.item_id!r} goes past what batch {batch['batch_id']!r} announced "
+                raise Refused(f"item {item.item_id!r} goes past what batch {batch['batch_id']!r} announced "
                               f"({batch['item_count']} items, {batch['total_amount']} fen)")
         if account is None:
             return "no such account: the bank holds no account for this card's financial application"

@@ -33,7 +33,12 @@ class Unavailable(Exception):  # noqa: N818 - a state of the link, not an error 
 
 
 class Invalid(ValueError):
-    """The request cannot be acted on as it stands (e.g. more items than its batch announced)."""
+    """The request is malformed: it does not fit the interface (an HTTP 422 from the service)."""
+
+
+class Refused(Exception):  # noqa: N818 - the server's answer
+    """The request is well formed but the state refuses it as a whole (e.g. more items than
+    their batch announced): nothing of it was applied."""
 
 
 class NotFound(LookupError):

@@ -1,0 +1,211 @@
+"""The bank served over HTTP (simulator/backend/bank_service.py, `ykt bank serve`).
+
+- The contract: the /openapi.json the app publishes equals profiles/national/bank_api.yaml in
+  everything but prose. Strictness chosen: the same paths, methods, operation ids, parameters,
+  request bodies, response codes and component schemas (types, patterns, bounds, required
+  properties, additionalProperties), after dropping `title`, `description`, `summary` and `x-*`
+  keys from both; so the document cannot drift from what is served, and prose can be written
+  for people in the profile.
+- schemathesis generates valid and invalid requests for every operation from the profile file
+  (not from the app) and runs all its checks: no 5xx, documented status codes and bodies that
+  fit their schema, malformed input refused with 4xx (404 for a path that no longer matches).
+- Then the edges the fuzz is weak at: 409 with a JSON body, 413, malformed JSON, the fault
+  plan's 503s with Retry-After, and a POS authorising through `BankClient` over loopback.
+"""
+
+from __future__ import annotations
+
+import copy
+import random
+import socket
+import threading
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+import schemathesis
+import uvicorn
+import yaml
+from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, settings
+
+from simulator.backend.bank_client import BankClient
+from simulator.backend.bank_service import MAX_BODY, make_app
+from simulator.backend.ledger import Ledger
+from simulator.backend.ports import AccountOpening, Unavailable
+from simulator.backend.service_faults import PlanError, ServiceFaults, ServicePlan
+from simulator.card import personas
+from simulator.card.cardos import CardOS
+from simulator.clock import AS_OF
+from simulator.devices.pos import QuickPassPOS
+from simulator.profile import PROFILE_ROOT
+from simulator.transport import InProcessTransport
+
+DOCUMENT = yaml.safe_load((Path(PROFILE_ROOT) / "national" / "bank_api.yaml").read_text(encoding="utf-8"))
+PAN = "6299990000000017"
+PROSE = {"title", "description", "summary"}
+CHECKS = schemathesis.Config.from_dict({"checks": {"negative_data_rejection": {"expected-statuses": [404, 413, 422]}}})
+bank_api = schemathesis.openapi.from_dict(copy.deepcopy(DOCUMENT), config=CHECKS)
+FUZZ = settings(max_examples=30, deadline=None,
+                suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+
+
+def _structure(node):
+    """`node` without prose or extension keys, recursively."""
+    if isinstance(node, dict):
+        return {k: _structure(v) for k, v in node.items() if k not in PROSE and not k.startswith("x-")}
+    if isinstance(node, list):
+        return [_structure(v) for v in node]
+    return node
+
+
+def _app():
+    ledger = Ledger()
+    ledger.open_account(AccountOpening(PAN, 1, 100_000))
+    return make_app(ledger)
+
+
+def test_the_served_schema_is_the_profiles():
+    served = _app().openapi()
+    assert served["openapi"] == DOCUMENT["openapi"] == "3.1.0"
+    assert served["info"]["version"] == DOCUMENT["info"]["version"]
+    assert DOCUMENT["x-source"].startswith("modelled")
+    assert sorted((p, m) for p, ops in served["paths"].items() for m in ops) == \
+        sorted((p, m) for p, ops in DOCUMENT["paths"].items() for m in ops)
+    for path, operations in DOCUMENT["paths"].items():
+        for method, operation in operations.items():
+            assert _structure(served["paths"][path][method]) == _structure(operation), f"{method.upper()} {path}"
+    assert sorted(served["components"]["schemas"]) == sorted(DOCUMENT["components"]["schemas"])
+    for name, schema in DOCUMENT["components"]["schemas"].items():
+        assert _structure(served["components"]["schemas"][name]) == _structure(schema), name
+
+
+def test_the_profile_is_caught_when_it_drifts():
+    """The comparison above can fail: a changed bound in the document is a difference."""
+    drifted = copy.deepcopy(DOCUMENT["components"]["schemas"]["Item"])
+    drifted["properties"]["amount"]["maximum"] += 1
+    assert _structure(drifted) != _structure(_app().openapi()["components"]["schemas"]["Item"])
+
+
+@pytest.fixture(scope="module")
+def fuzzed():
+    return _app()
+
+
+@bank_api.parametrize()
+@FUZZ
+def test_every_bank_operation_answers_every_request_by_the_document(case, fuzzed):
+    case.call_and_validate(app=fuzzed)
+
+
+# -- the edges --------------------------------------------------------------------------------
+@pytest.fixture
+def client() -> Iterator[TestClient]:
+    with TestClient(_app()) as client:
+        yield client
+
+
+def _error(answer, status: int, code: str, *named: str) -> None:
+    body = answer.json()
+    assert (answer.status_code, set(body), body["error"]) == (status, {"error", "detail"}, code), body
+    for text in named:
+        assert text in body["detail"], body
+
+
+def test_an_id_reused_with_other_content_is_409_with_a_json_body(client):
+    batch = {"payer": "office", "item_count": 2, "total_amount": 300}
+    assert client.put("/disbursements/B1", json=batch).status_code == 200
+    assert client.put("/disbursements/B1", json=batch).json()["batch_id"] == "B1"
+    _error(client.put("/disbursements/B1", json={**batch, "total_amount": 301}), 409, "conflict", "B1")
+    item = {"item_id": "i1", "pan": PAN, "amount": 100}
+    assert client.post("/disbursements/B1/items", json={"items": [item]}).json()["results"][0]["status"] == "paid"
+    _error(client.post("/disbursements/B1/items", json={"items": [{**item, "amount": 99}]}), 409, "conflict", "i1")
+    _error(client.post("/disbursements/B1/items", json={"items": [{**item, "item_id": "i2", "amount": 201}]}),
+           409, "refused", "announced")
+    assert client.get(f"/accounts/{PAN}").json()["balance"] == 100_100
+
+
+def test_malformed_and_oversized_bodies_are_refused_by_name(client):
+    _error(client.post("/reversals", content=b"{not json", headers={"content-type": "application/json"}),
+           422, "invalid_request", "JSON")
+    _error(client.post("/reversals", json={"request_id": "r", "original_id": "o", "amount": "5", "terminal_id": "t"}),
+           422, "invalid_request", "amount")
+    _error(client.post("/accounts", json={"pan": PAN, "pan_sequence": 1, "opening_balance": 1, "extra": 1}),
+           422, "invalid_request", "extra")
+    _error(client.post("/disbursements/B1/items", content=b" " * (MAX_BODY + 1),
+                       headers={"content-type": "application/json"}), 413, "invalid_request", str(MAX_BODY))
+    _error(client.get("/disbursements/nope/reconciliation"), 404, "not_found", "nope")
+    _error(client.get("/accounts/6299990000000025"), 404, "not_found")
+    assert "6299990000000025" not in client.get("/accounts/6299990000000025").text  # masked PAN in the detail
+
+
+def test_the_fault_plan_refuses_before_the_bank_acts():
+    now = [0.0]
+    plan = ServicePlan.from_dict({"outages": [[10, 20]], "error_rate": 0.0})
+    ledger = Ledger()
+    with TestClient(make_app(ledger, faults=ServiceFaults(plan, service="bank", seed=1, elapsed=lambda: now[0]))) as c:
+        opening = {"pan": PAN, "pan_sequence": 1, "opening_balance": 5}
+        now[0] = 12.4
+        answer = c.post("/accounts", json=opening)
+        _error(answer, 503, "unavailable", "outage")
+        assert answer.headers["retry-after"] == "8"
+        now[0] = 20.0
+        assert c.post("/accounts", json=opening).status_code == 200
+    always = ServicePlan.from_dict({"error_rate": 1})
+    with TestClient(make_app(Ledger(), faults=ServiceFaults(always, service="bank", seed=1, elapsed=lambda: 0))) as c:
+        _error(c.post("/accounts", json=opening), 503, "unavailable", "injected")
+
+
+@pytest.mark.parametrize(("plan", "named"), [
+    ({"latency": {"distribution": "normal", "ms": 1}}, "distribution"),
+    ({"latency": {"distribution": "uniform", "low_ms": 1}}, "high_ms"),
+    ({"error_rate": 1.5}, "error_rate"),
+    ({"outages": [[5, 2]]}, "outages[0]"),
+    ({"crash": {"bank.nowhere": 0.1}}, "bank.nowhere"),
+    ({"crashes": {}}, "crashes"),
+])
+def test_a_fault_plan_that_cannot_be_followed_is_refused_by_name(plan, named):
+    with pytest.raises(PlanError, match=named.replace("[", r"\[").replace("]", r"\]")):
+        ServicePlan.from_dict(plan)
+
+
+def test_latency_draws_come_from_the_plans_seed():
+    plan = ServicePlan.from_dict({"latency": {"distribution": "exponential", "mean_ms": 10}})
+    faults = [ServiceFaults(plan, service="bank", seed=seed, elapsed=lambda: 0) for seed in (7, 7, 8)]
+    draws = [[f.latency() for _ in range(200)] for f in faults]
+    assert draws[0] == draws[1] != draws[2]
+    assert 0.005 < sum(draws[0]) / 200 < 0.02  # mean 10 ms
+
+
+# -- a POS through the HTTP client ------------------------------------------------------------
+@pytest.fixture
+def served() -> Iterator[tuple[str, Ledger]]:
+    ledger = Ledger()
+    ledger.open_account(AccountOpening(PAN, 1, 100_000))
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(make_app(ledger), log_level="warning", access_log=False))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    while not server.started:
+        threading.Event().wait(0.02)
+    yield f"http://127.0.0.1:{sock.getsockname()[1]}", ledger
+    server.should_exit = True
+    thread.join(5)
+
+
+def test_a_pos_authorises_through_the_served_bank_and_declines_when_it_is_gone(served):
+    url, ledger = served
+    card = CardOS(personas.image("bank", as_of=AS_OF))
+    bank = BankClient(url, timeout=2.0)
+    pos = QuickPassPOS(terminal_id="POS1", clock=lambda: datetime(2026, 11, 23, 12), bank=bank, amount=700,
+                       ttq=bytes.fromhex("26800000"), rng=random.Random(3))
+    assert pos.present(InProcessTransport(card)).reason == "APPROVED_ONLINE"
+    assert ledger.account(PAN).balance == 100_000 - 700
+    bank.close()
+    pos.bank = BankClient("http://127.0.0.1:9", timeout=0.5)  # nothing listens on the discard port
+    with pytest.raises(Unavailable):
+        pos.bank.account(PAN)
+    out = pos.present(InProcessTransport(card))
+    assert out.reason == "DECLINED" and "reversed" in out.detail and len(pos.unacknowledged) == 1

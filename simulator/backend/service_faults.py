@@ -25,6 +25,7 @@ import math
 import os
 import random
 import signal
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -91,18 +92,21 @@ class ServicePlan:
                    {name: float(chance) for name, chance in crash.items()})
 
 
-def _kill_self() -> None:
+def _kill_self(point: str) -> None:
+    """SIGKILL this process, saying where on stderr first (the one trace a crash leaves)."""
+    sys.stderr.write(f"fault plan: SIGKILL at {point}\n")
+    sys.stderr.flush()
     os.kill(os.getpid(), signal.SIGKILL)
 
 
 class ServiceFaults:
     """A plan in force for one service: draws from `generator(seed, service, "faults")`.
 
-    `elapsed()` gives the service's seconds since it started; `kill` ends the process (SIGKILL of
-    itself, as a crash: no cleanup, no flush beyond what was committed)."""
+    `elapsed()` gives the service's seconds since it started; `kill(point)` ends the process
+    (SIGKILL of itself, as a crash: no cleanup, nothing kept beyond what was committed)."""
 
     def __init__(self, plan: ServicePlan, *, service: str, seed: int, elapsed: Callable[[], float],
-                 kill: Callable[[], None] = _kill_self) -> None:
+                 kill: Callable[[str], None] = _kill_self) -> None:
         self.plan, self.elapsed, self.kill = plan, elapsed, kill
         self.rng: random.Random = generator(seed, service, "faults")
 
@@ -130,4 +134,4 @@ class ServiceFaults:
         """At the fault point `point`: SIGKILL this process with the plan's chance for it."""
         chance = self.plan.crash.get(point, 0.0)
         if chance and self.rng.random() < chance:
-            self.kill()
+            self.kill(point)

@@ -261,6 +261,10 @@ def make_app(ledger: Ledger, *, faults: ServiceFaults | None = None,
         with lock:
             return call()
 
+    def per_item(call: Callable[[], tuple], model: type[Body]) -> list:
+        """The per-item answers of a batch call, as `model`s."""
+        return [model(**asdict(result)) for result in serial(call)]
+
     @app.post("/accounts", response_model=Account, responses=DOCUMENTED, operation_id="openAccount")
     def open_account(body: AccountOpening) -> Account:
         """Open the account of a card's financial application; the PAN is its id."""
@@ -309,16 +313,14 @@ def make_app(ledger: Ledger, *, faults: ServiceFaults | None = None,
     def pay_items(batch_id: BatchId, body: Items) -> ItemResults:
         """Pay items of the batch, all or none per call; each item exactly-once by item_id."""
         items = tuple(ports.Item(**item.model_dump()) for item in body.items)
-        results = serial(lambda: disbursements.pay(batch_id, items))
-        return ItemResults(results=[ItemResult(**asdict(r)) for r in results])
+        return ItemResults(results=per_item(lambda: disbursements.pay(batch_id, items), ItemResult))
 
     @app.post("/disbursements/{batch_id}/returns", response_model=ReturnResults, responses=DOCUMENTED,
               operation_id="returnItems")
     def return_items(batch_id: BatchId, body: Returns) -> ReturnResults:
         """Send paid items back (退票): the money goes back to the payer."""
         returns = tuple(ports.ItemReturn(**r.model_dump()) for r in body.returns)
-        results = serial(lambda: disbursements.return_items(batch_id, returns))
-        return ReturnResults(results=[ReturnResult(**asdict(r)) for r in results])
+        return ReturnResults(results=per_item(lambda: disbursements.return_items(batch_id, returns), ReturnResult))
 
     @app.get("/disbursements/{batch_id}/reconciliation", response_model=Reconciliation, responses=DOCUMENTED,
              operation_id="reconcile")

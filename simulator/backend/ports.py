@@ -72,8 +72,9 @@ class AccountState:
 
 # -- card payments: online authorisation, reversal (冲正), deferred transit charge ------------
 @dataclass(frozen=True, slots=True)
-class Authorisation:
-    """An online authorisation (0100/0200 with field 55) of an ARQC."""
+class CardRequest:
+    """A request on the card's cryptogram: its account (PAN, PAN sequence), the amount the card
+    signed, the terminal, and field 55 (`tags`: EMV tag -> value)."""
 
     request_id: str
     pan: str
@@ -84,6 +85,11 @@ class Authorisation:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "tags", _own_tags(self.tags))
+
+
+@dataclass(frozen=True, slots=True)
+class Authorisation(CardRequest):
+    """An online authorisation (0100/0200 with field 55) of an ARQC."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,19 +119,9 @@ class ReversalResult:
 
 
 @dataclass(frozen=True, slots=True)
-class TransitCharge:
+class TransitCharge(CardRequest):
     """A deferred transit charge (先乘后付): a ride accepted at the gate on the card's cryptogram,
     charged to the account afterwards; `tags` are the gate's field 55 of that ride."""
-
-    request_id: str
-    pan: str
-    pan_sequence: int
-    amount: int
-    terminal_id: str
-    tags: Mapping[int, bytes] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "tags", _own_tags(self.tags))
 
 
 @dataclass(frozen=True, slots=True)

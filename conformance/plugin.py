@@ -242,11 +242,11 @@ def judge_applicability(item, capabilities: frozenset[str], *, who: str) -> None
     from simulator.profile import load
 
     ics = load("national/ics", "ics")
-    options = [c for c in missing if c not in ics["simulator_only"]]
+    options = [c for c in missing if c not in ics["harness_facilities"]]
     if options:
         declared = declaration(item.config)
         cite = declared.cite() if declared is not None else \
-            f"it declares {', '.join(sorted(set(capabilities) - set(ics['simulator_only']))) or 'nothing'}"
+            f"it declares {', '.join(sorted(set(capabilities) - set(ics['harness_facilities']))) or 'nothing'}"
         not_applicable(f"{who} does not declare {', '.join(options)} ({cite})")
     not_tested(f"{who} does not offer the harness {', '.join(missing)}",
                need="; ".join(ics["harness_needs"][c] for c in missing))

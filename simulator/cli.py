@@ -230,7 +230,8 @@ def bank_serve(
             raise typer.BadParameter(f"--faults {faults}: {exc}") from None
     started = time.monotonic()
     try:
-        served = served_app(str(db), plan=plan, seed=fault_seed, elapsed=lambda: time.monotonic() - started)
+        served = served_app(str(db), plan=plan, seed=fault_seed, clock=datetime.now,
+                            elapsed=lambda: time.monotonic() - started)
     except StoreError as exc:
         raise typer.BadParameter(f"--db: {exc}") from None
     typer.echo(f"reference bank on http://{host}:{port} (books: {db}; fault plan: {faults or 'none'})")

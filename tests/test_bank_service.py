@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import random
 import socket
@@ -179,24 +180,32 @@ def test_latency_draws_come_from_the_plans_seed():
 
 
 # -- a POS through the HTTP client ------------------------------------------------------------
-@pytest.fixture
-def served() -> Iterator[tuple[str, Ledger]]:
+@contextlib.contextmanager
+def serving(plan: dict | None = None) -> Iterator[tuple[str, Ledger]]:
+    """The bank (with the fault plan `plan`, if any) on a loopback port in this process."""
     ledger = Ledger()
     ledger.open_account(AccountOpening(PAN, 1, 100_000))
+    faults = ServiceFaults(ServicePlan.from_dict(plan), service="bank", seed=1, elapsed=lambda: 0) if plan else None
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(make_app(ledger), log_level="warning", access_log=False))
+    server = uvicorn.Server(uvicorn.Config(make_app(ledger, faults=faults), log_level="warning", access_log=False))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     while not server.started:
         threading.Event().wait(0.02)
-    yield f"http://127.0.0.1:{sock.getsockname()[1]}", ledger
-    server.should_exit = True
-    thread.join(5)
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}", ledger
+    finally:
+        server.should_exit = True
+        thread.join(5)
 
 
-def test_a_pos_authorises_through_the_served_bank_and_declines_when_it_is_gone(served):
-    url, ledger = served
+def test_a_pos_authorises_through_the_served_bank_and_declines_when_it_is_gone():
+    with serving() as (url, ledger):
+        _authorise_then_lose_the_bank(url, ledger)
+
+
+def _authorise_then_lose_the_bank(url: str, ledger: Ledger) -> None:
     card = CardOS(personas.image("bank", as_of=AS_OF))
     bank = BankClient(url, timeout=2.0)
     pos = QuickPassPOS(terminal_id="POS1", clock=lambda: datetime(2026, 11, 23, 12), bank=bank, amount=700,
@@ -209,3 +218,23 @@ def test_a_pos_authorises_through_the_served_bank_and_declines_when_it_is_gone(s
         pos.bank.account(PAN)
     out = pos.present(InProcessTransport(card))
     assert out.reason == "DECLINED" and "reversed" in out.detail and len(pos.unacknowledged) == 1
+
+
+def test_a_pos_whose_authorisation_times_out_is_never_charged():
+    """The answers come after the POS gave up (the plan delays each answer, not its effect): the
+    bank applied the authorisation, then the reversal (its retries are the same request), and
+    the account ends where it started."""
+    with serving({"latency": {"distribution": "fixed", "ms": 400}}) as (url, ledger):
+        _time_out(url, ledger)
+
+
+def _time_out(url: str, ledger: Ledger) -> None:
+    pos = QuickPassPOS(terminal_id="POS1", clock=lambda: datetime(2026, 11, 23, 12), bank=BankClient(url, timeout=0.1),
+                       amount=700, ttq=bytes.fromhex("26800000"), rng=random.Random(3))
+    out = pos.present(InProcessTransport(CardOS(personas.image("bank", as_of=AS_OF))))
+    assert out.reason == "DECLINED" and "reversed" in out.detail
+    assert len(pos.unacknowledged) == 1  # every attempt timed out too: kept for the next authorisation
+    assert ledger.store.query("SELECT approved FROM authorisations")[0][0] == 1  # charged, answer lost
+    assert ledger.account(PAN).balance == 100_000  # and paid back
+    assert ledger.total() == 0
+    assert len(ledger.store.query("SELECT * FROM reversals")) == 1  # the retries were one reversal

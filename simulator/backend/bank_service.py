@@ -20,6 +20,7 @@ import asyncio
 import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
+from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import FastAPI, Path, Request
@@ -232,7 +233,9 @@ def make_app(ledger: Ledger, *, faults: ServiceFaults | None = None,
             if refused is not None:
                 why, retry_after = refused
                 return _error(503, f"the bank is unavailable ({why})", {"Retry-After": f"{max(1, round(retry_after))}"})
-            await sleep(faults.latency())
+            answer = await call_next(request)
+            await sleep(faults.latency())  # the answer is late, the effect is not: a timeout leaves it unknown
+            return answer
         return await call_next(request)
 
     @app.exception_handler(RequestValidationError)
@@ -331,7 +334,9 @@ def make_app(ledger: Ledger, *, faults: ServiceFaults | None = None,
     return app
 
 
-def served_app(db: str, *, plan: ServicePlan | None, seed: int, elapsed: Callable[[], float]) -> FastAPI:
-    """The app `ykt bank serve` runs: the books in the file `db`, the fault plan (if any) seeded."""
+def served_app(db: str, *, plan: ServicePlan | None, seed: int, clock: Callable[[], datetime],
+               elapsed: Callable[[], float]) -> FastAPI:
+    """The app `ykt bank serve` runs: the books in the file `db` dated by `clock`, the fault plan
+    (if any) seeded, its windows timed by `elapsed` (both clocks given at the process's edge)."""
     faults = ServiceFaults(plan, service="bank", seed=seed, elapsed=elapsed) if plan is not None else None
-    return make_app(Ledger(db), faults=faults)
+    return make_app(Ledger(db, clock=clock), faults=faults)

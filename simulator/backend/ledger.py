@@ -18,10 +18,12 @@ import json
 import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 
 from simulator.backend.ports import AccountOpening, AccountState, IdConflict, NotFound
 from simulator.backend.store import Store
+from simulator.clock import Clock
 from simulator.faults import point
 from simulator.privacy import mask_pan
 
@@ -42,7 +44,8 @@ MIGRATIONS = (
         amount INTEGER NOT NULL CHECK (amount > 0),
         kind TEXT NOT NULL,
         ref TEXT NOT NULL,
-        batch_id TEXT
+        batch_id TEXT,
+        booked_at TEXT NOT NULL
     );
     CREATE INDEX postings_by_batch ON postings (batch_id, kind);
     CREATE TABLE operations (id TEXT PRIMARY KEY, digest TEXT NOT NULL, answer TEXT NOT NULL);
@@ -82,11 +85,14 @@ def digest(content: dict) -> str:
 
 
 class Ledger:
-    """The bank's store and its books. `crash(point)` is called at the bank's fault points
-    (a no-op unless a fault plan is wired in)."""
+    """The bank's store and its books. `clock()` dates each posting (a `simulator.clock.Clock`;
+    the wall clock only at a served process's edge); `crash(point)` is called at the bank's fault
+    points (a no-op unless a fault plan is wired in)."""
 
-    def __init__(self, path: str | Path = ":memory:", *, crash: Callable[[str], None] = lambda point: None) -> None:
+    def __init__(self, path: str | Path = ":memory:", *, clock: Callable[[], datetime] | None = None,
+                 crash: Callable[[str], None] = lambda point: None) -> None:
         self.store = Store(path, MIGRATIONS)
+        self.clock = clock or Clock()
         self.crash = crash
 
     @contextmanager
@@ -98,13 +104,15 @@ class Ledger:
         self.crash(AFTER_COMMIT)
 
     # -- exactly once ---------------------------------------------------------------------------
-    def once(self, db: sqlite3.Connection, key: str, content: dict, apply: Callable[[], dict]) -> dict:
-        """The saved answer of `key`, or `apply()`'s, saved; inside the caller's transaction."""
+    def once(self, db: sqlite3.Connection, key: str, content: dict, apply: Callable[[], dict], *,
+             shown: str | None = None) -> dict:
+        """The saved answer of `key`, or `apply()`'s, saved; inside the caller's transaction.
+        `shown` is the key as an error may show it (masked where it holds a PAN)."""
         wanted = digest(content)
         row = db.execute("SELECT digest, answer FROM operations WHERE id = ?", (key,)).fetchone()
         if row is not None:
             if row["digest"] != wanted:
-                raise IdConflict(key, "this id was used before for a request with different content")
+                raise IdConflict(shown or key, "this id was used before for a request with different content")
             return json.loads(row["answer"])
         answer = apply()
         db.execute("INSERT INTO operations (id, digest, answer) VALUES (?, ?, ?)", (key, wanted, json.dumps(answer)))
@@ -118,14 +126,14 @@ class Ledger:
                    (name,))
         return name
 
-    @staticmethod
-    def post(db: sqlite3.Connection, *, debit: str, credit: str, amount: int, kind: str, ref: str,
+    def post(self, db: sqlite3.Connection, *, debit: str, credit: str, amount: int, kind: str, ref: str,
              batch_id: str | None = None) -> None:
         """Move `amount` fen from `debit` to `credit` (the schema refuses a card account below 0)."""
         db.execute("UPDATE accounts SET balance = balance - ? WHERE id = ?", (amount, debit))
         db.execute("UPDATE accounts SET balance = balance + ? WHERE id = ?", (amount, credit))
-        db.execute("INSERT INTO postings (debit, credit, amount, kind, ref, batch_id) VALUES (?, ?, ?, ?, ?, ?)",
-                   (debit, credit, amount, kind, ref, batch_id))
+        db.execute("INSERT INTO postings (debit, credit, amount, kind, ref, batch_id, booked_at) "
+                   "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                   (debit, credit, amount, kind, ref, batch_id, self.clock().isoformat()))
 
     # -- accounts -------------------------------------------------------------------------------
     def open_account(self, request: AccountOpening) -> AccountState:
@@ -142,7 +150,7 @@ class Ledger:
             return content
 
         with self.write() as db:
-            self.once(db, f"account/{request.pan}", content, apply)
+            self.once(db, f"account/{request.pan}", content, apply, shown=f"account/{mask_pan(request.pan)}")
         return self.account(request.pan)
 
     def close_account(self, pan: str) -> AccountState:

@@ -1,7 +1,8 @@
 """A served back-end's fault plan: latency, errors, outage windows and crash points.
 
 Why: the suites, the fault-injection tests and later the SimPy world must drive a service into
-failure the way a real one fails: slow answers (a latency distribution), refused requests (an
+failure the way a real one fails: slow answers (a latency distribution, added after the service
+acted, so a client that times out does not know the effect), refused requests (an
 error rate: 503 before the service acts), outage windows (503 with Retry-After for a stretch of
 time), and crashes (the process killed with SIGKILL at one of the service's named fault points,
 `simulator.faults.REGISTRY`, e.g. between applying a request and committing it). Every draw

@@ -195,7 +195,7 @@ def test_a_10000_item_batch_is_paid_exactly_once_through_crashes(tmp_path):
 
     plan_kills = served.plan_kills()
     crashes = sum(plan_kills.values()) + served.killed_by_client
-    print(f"\n{ITEMS} items ({len(paid)} paid, {ITEMS - len(paid)} refused, {RETURNS} returned and re-issued once) "
+    print(f"\nseed {ROOT_SEED}: {ITEMS} items ({len(paid)} paid, {ITEMS - len(paid)} refused, {RETURNS} returned and re-issued once) "
           f"in {time.monotonic() - started:.1f} s; survived {crashes} crashes (fault plan: {dict(plan_kills)}; "
           f"client SIGKILLs in flight: {served.killed_by_client}), {served.starts} starts, {client.replays} replays "
           f"after no answer, {client.duplicates} duplicates answered from the saved result; "

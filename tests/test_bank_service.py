@@ -19,6 +19,8 @@ import contextlib
 import copy
 import random
 import socket
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from datetime import datetime
@@ -238,3 +240,21 @@ def _time_out(url: str, ledger: Ledger) -> None:
     assert ledger.account(PAN).balance == 100_000  # and paid back
     assert ledger.total() == 0
     assert len(ledger.store.query("SELECT * FROM reversals")) == 1  # the retries were one reversal
+
+
+@pytest.mark.parametrize(("setup", "named"), [
+    (lambda tmp: ["--faults", str(_write(tmp / "plan.yaml", "crash: {bank.nowhere: 1}"))], "bank.nowhere"),
+    (lambda tmp: ["--faults", str(tmp / "missing.yaml")], "missing.yaml"),
+    (lambda tmp: ["--db", str(_write(tmp / "not.db", "plain text, not SQLite" * 100))], "not.db"),
+    (lambda tmp: ["--port", "0"], "--port"),
+])
+def test_ykt_bank_serve_refuses_bad_options_as_usage_errors(tmp_path, setup, named):
+    done = subprocess.run([sys.executable, "-m", "conformance.cli", "bank", "serve", "--db", str(tmp_path / "b.db"),
+                           *setup(tmp_path)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 64, done
+    assert named in done.stderr, done.stderr
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path

@@ -50,6 +50,9 @@ class BankClient:
     def open_account(self, request: ports.AccountOpening) -> ports.AccountState:
         return ports.AccountState(**self._call("POST", "/accounts", asdict(request)))
 
+    def close_account(self, pan: str) -> ports.AccountState:
+        return ports.AccountState(**self._call("POST", f"/accounts/{pan}/close"))
+
     def account(self, pan: str) -> ports.AccountState:
         return ports.AccountState(**self._call("GET", f"/accounts/{pan}"))
 

@@ -93,6 +93,9 @@ class Disbursements:
         db.execute("INSERT INTO items (batch_id, item_id, pan, amount, reissue_of, status, detail, digest) "
                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                    (batch["batch_id"], item.item_id, item.pan, item.amount, item.reissue_of, status, detail, wanted))
+        if item.reissue_of is None:  # the running control totals: what arrived of what was announced
+            db.execute("UPDATE batches SET received_count = received_count + 1, "
+                       "received_amount = received_amount + ? WHERE batch_id = ?", (item.amount, batch["batch_id"]))
         if status == "paid":
             self.ledger.post(db, debit=payer_account(batch["payer"]), credit=item.pan, amount=item.amount,
                              kind="disbursement", ref=item.item_id, batch_id=batch["batch_id"])
@@ -115,8 +118,8 @@ class Disbursements:
             if returned["amount"] != item.amount:
                 return f"a re-issue pays the returned {returned['amount']} fen, not {item.amount}"
         else:
-            count, total = db.execute("SELECT COUNT(*), COALESCE(SUM(amount), 0) FROM items "
-                                      "WHERE batch_id = ? AND reissue_of IS NULL", (batch["batch_id"],)).fetchone()
+            count, total = db.execute("SELECT received_count, received_amount FROM batches WHERE batch_id = ?",
+                                      (batch["batch_id"],)).fetchone()
             if count + 1 > batch["item_count"] or total + item.amount > batch["total_amount"]:
                 raise Refused(f"item {item.item_id!r} goes past what batch {batch['batch_id']!r} announced "
                               f"({batch['item_count']} items, {batch['total_amount']} fen)")

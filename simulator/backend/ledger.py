@@ -55,7 +55,8 @@ MIGRATIONS = (
     CREATE TABLE reversals (original_id TEXT PRIMARY KEY, request_id TEXT NOT NULL);
     CREATE TABLE cryptograms (pan TEXT NOT NULL, atc BLOB NOT NULL, PRIMARY KEY (pan, atc));
     CREATE TABLE batches (
-        batch_id TEXT PRIMARY KEY, payer TEXT NOT NULL, item_count INTEGER NOT NULL, total_amount INTEGER NOT NULL
+        batch_id TEXT PRIMARY KEY, payer TEXT NOT NULL, item_count INTEGER NOT NULL, total_amount INTEGER NOT NULL,
+        received_count INTEGER NOT NULL DEFAULT 0, received_amount INTEGER NOT NULL DEFAULT 0
     );
     CREATE TABLE items (
         batch_id TEXT NOT NULL REFERENCES batches (batch_id),

@@ -7,6 +7,7 @@ reference terminals to certify; default all kinds of ics.yaml).
 
 from __future__ import annotations
 
+import functools
 import random
 from collections.abc import Callable
 
@@ -42,15 +43,19 @@ def blacklist() -> frozenset[str]:
 OPENING_BALANCE = 100_000
 
 
+@functools.cache
+def _financial_accounts() -> tuple[tuple[str, int], ...]:
+    """(PAN, PAN sequence) of every persona card with a financial application."""
+    found = (personas.resolve(name, as_of=AS_OF) for name in persona_names())
+    return tuple(qpboc.account_of(p) for p in found if qpboc.KIND in p.applications)
+
+
 def reference_bank() -> Bank:
     """A fresh in-memory reference bank holding an account for the financial application of every
     persona card that has one (the bank refuses cards it holds no account for)."""
     bank = Bank()
-    for name in persona_names():
-        persona = personas.resolve(name, as_of=AS_OF)
-        if qpboc.KIND in persona.applications:
-            pan, pan_sequence = qpboc.account_of(persona)
-            bank.ledger.open_account(AccountOpening(pan, pan_sequence, OPENING_BALANCE))
+    for pan, pan_sequence in _financial_accounts():
+        bank.ledger.open_account(AccountOpening(pan, pan_sequence, OPENING_BALANCE))
     return bank
 
 

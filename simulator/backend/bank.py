@@ -3,7 +3,9 @@
 It implements `ports.CardPaymentPort` over the bank's books (`simulator.backend.ledger`):
 - an authorisation is refused for an account the bank does not hold (14) or that is closed (62),
   for an amount other than the one the card signed (9F02) or malformed field 55 (30), for a
-  cryptogram that does not verify or that was already used (same ATC: a replay) (05), and for
+  cryptogram that does not verify or that was already used (a replay of the same ATC and
+  cryptogram; a new cryptogram under an ATC seen before is allowed, because the harness's cards
+  are fresh clones of their persona) (05), and for
   insufficient funds (51); approved, the account pays the acquirer's settlement account;
 - a reversal is matched to its original by id: an approved original is paid back once, a
   declined one needs nothing, and a reversal that arrives before its original (the POS timed out
@@ -33,7 +35,7 @@ from simulator.backend.ports import (
 )
 
 ACQUIRER, TRANSIT = "internal:acquirer", "internal:transit"
-AMOUNT, ATC = 0x9F02, 0x9F36
+AMOUNT, ATC, CRYPTOGRAM = 0x9F02, 0x9F36, 0x9F26
 
 
 def _content(request: Authorisation | TransitCharge | Reversal) -> dict:
@@ -73,10 +75,10 @@ class Bank:
             return "30", f"format error: {error}"
         if not genuine:
             return "05", why
-        used = db.execute("INSERT OR IGNORE INTO cryptograms (pan, atc) VALUES (?, ?)",
-                          (request.pan, request.tags[ATC])).rowcount == 0
+        used = db.execute("INSERT OR IGNORE INTO cryptograms (pan, atc, ac) VALUES (?, ?, ?)",
+                          (request.pan, request.tags[ATC], request.tags[CRYPTOGRAM])).rowcount == 0
         if used:
-            return "05", f"cryptogram replayed: ATC {request.tags[ATC].hex().upper()} was already used"
+            return "05", f"cryptogram replayed: ATC {request.tags[ATC].hex().upper()} with this cryptogram was used"
         if account["balance"] < request.amount:
             return "51", "insufficient funds"
         self.ledger.post(db, debit=request.pan, credit=self.ledger.internal(db, settlement), amount=request.amount,

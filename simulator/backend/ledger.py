@@ -53,7 +53,7 @@ MIGRATIONS = (
         request_id TEXT PRIMARY KEY, pan TEXT NOT NULL, amount INTEGER NOT NULL, approved INTEGER NOT NULL
     );
     CREATE TABLE reversals (original_id TEXT PRIMARY KEY, request_id TEXT NOT NULL);
-    CREATE TABLE cryptograms (pan TEXT NOT NULL, atc BLOB NOT NULL, PRIMARY KEY (pan, atc));
+    CREATE TABLE cryptograms (pan TEXT NOT NULL, atc BLOB NOT NULL, ac BLOB NOT NULL, PRIMARY KEY (pan, atc, ac));
     CREATE TABLE batches (
         batch_id TEXT PRIMARY KEY, payer TEXT NOT NULL, item_count INTEGER NOT NULL, total_amount INTEGER NOT NULL,
         received_count INTEGER NOT NULL DEFAULT 0, received_amount INTEGER NOT NULL DEFAULT 0

@@ -138,6 +138,9 @@ def test_malformed_and_oversized_bodies_are_refused_by_name(client):
            422, "invalid_request", "extra")
     _error(client.post("/disbursements/B1/items", content=b" " * (MAX_BODY + 1),
                        headers={"content-type": "application/json"}), 413, "invalid_request", str(MAX_BODY))
+    chunks = (b" " * 65536 for _ in range(MAX_BODY // 65536 + 1))  # no length announced: sent chunked
+    _error(client.post("/disbursements/B1/items", content=chunks, headers={"content-type": "application/json"}),
+           413, "invalid_request", str(MAX_BODY))
     _error(client.get("/disbursements/nope/reconciliation"), 404, "not_found", "nope")
     _error(client.get("/accounts/6299990000000025"), 404, "not_found")
     assert "6299990000000025" not in client.get("/accounts/6299990000000025").text  # masked PAN in the detail

@@ -226,8 +226,8 @@ def make_app(ledger: Ledger, *, faults: ServiceFaults | None = None,
 
     @app.middleware("http")
     async def _limit_and_faults(request: Request, call_next):
-        if int(request.headers.get("content-length") or 0) > MAX_BODY:
-            return _error(413, f"the body is larger than {MAX_BODY} bytes")
+        if int(request.headers.get("content-length") or 0) > MAX_BODY or len(await request.body()) > MAX_BODY:
+            return _error(413, f"the body is larger than {MAX_BODY} bytes")  # announced, or sent in chunks
         if faults is not None and request.url.path != "/openapi.json":
             refused = faults.refusal()
             if refused is not None:

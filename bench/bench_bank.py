@@ -10,20 +10,17 @@ HTTP edge cost, whatever the machine's speed.
 
 from __future__ import annotations
 
-import socket
 import sqlite3
 import tempfile
-import threading
 import time
 from pathlib import Path
-
-import uvicorn
 
 from simulator.backend.bank_client import BankClient
 from simulator.backend.bank_service import make_app
 from simulator.backend.disbursement import Disbursements
 from simulator.backend.ledger import Ledger
-from simulator.backend.ports import AccountOpening, Batch, Item
+from simulator.backend.loopback import serving
+from simulator.backend.ports import AccountOpening, Batch, DisbursementPort, Item
 
 ITEMS, CHUNK, ACCOUNTS = 20_000, 500, 200
 PANS = [f"62999910{n:08d}" for n in range(ACCOUNTS)]
@@ -54,40 +51,29 @@ def _ready(ledger: Ledger) -> Ledger:
     return ledger
 
 
-def in_process(path: Path) -> float:
-    office = Disbursements(_ready(Ledger(path)))
-    office.open_batch(BATCH)
+def _rate(bank: DisbursementPort, where: str) -> float:
+    """Items per second paying the batch through `bank`, which must then reconcile."""
+    bank.open_batch(BATCH)
     start = time.perf_counter()
     for chunk in _chunks():
-        office.pay(BATCH.batch_id, chunk)
+        bank.pay(BATCH.batch_id, chunk)
     elapsed = time.perf_counter() - start
-    if not office.reconcile(BATCH.batch_id).balanced:
-        raise SystemExit("the in-process batch does not reconcile")
+    if not bank.reconcile(BATCH.batch_id).balanced:
+        raise SystemExit(f"the {where} batch does not reconcile")
     return ITEMS / elapsed
+
+
+def in_process(path: Path) -> float:
+    return _rate(Disbursements(_ready(Ledger(path))), "in-process")
 
 
 def served(path: Path) -> float:
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(make_app(_ready(Ledger(path))), log_level="warning", access_log=False))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.02)
-    client = BankClient(f"http://127.0.0.1:{sock.getsockname()[1]}", timeout=30)
-    try:
-        client.open_batch(BATCH)
-        start = time.perf_counter()
-        for chunk in _chunks():
-            client.pay(BATCH.batch_id, chunk)
-        elapsed = time.perf_counter() - start
-        if not client.reconcile(BATCH.batch_id).balanced:
-            raise SystemExit("the served batch does not reconcile")
-    finally:
-        client.close()
-        server.should_exit = True
-        thread.join(5)
-    return ITEMS / elapsed
+    with serving(make_app(_ready(Ledger(path)))) as url:
+        client = BankClient(url, timeout=30)
+        try:
+            return _rate(client, "served")
+        finally:
+            client.close()
 
 
 def main() -> None:

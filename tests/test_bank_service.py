@@ -18,17 +18,14 @@ from __future__ import annotations
 import contextlib
 import copy
 import random
-import socket
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
 import pytest
 import schemathesis
-import uvicorn
 import yaml
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, settings
@@ -36,6 +33,7 @@ from hypothesis import HealthCheck, settings
 from simulator.backend.bank_client import BankClient
 from simulator.backend.bank_service import MAX_BODY, make_app
 from simulator.backend.ledger import Ledger
+from simulator.backend.loopback import serving
 from simulator.backend.ports import AccountOpening, Unavailable
 from simulator.backend.service_faults import PlanError, ServiceFaults, ServicePlan
 from simulator.card import personas
@@ -186,27 +184,17 @@ def test_latency_draws_come_from_the_plans_seed():
 
 # -- a POS through the HTTP client ------------------------------------------------------------
 @contextlib.contextmanager
-def serving(plan: dict | None = None) -> Iterator[tuple[str, Ledger]]:
+def served_bank(plan: dict | None = None) -> Iterator[tuple[str, Ledger]]:
     """The bank (with the fault plan `plan`, if any) on a loopback port in this process."""
     ledger = Ledger()
     ledger.open_account(AccountOpening(PAN, 1, 100_000))
     faults = ServiceFaults(ServicePlan.from_dict(plan), service="bank", seed=1, elapsed=lambda: 0) if plan else None
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(make_app(ledger, faults=faults), log_level="warning", access_log=False))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    while not server.started:
-        threading.Event().wait(0.02)
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}", ledger
-    finally:
-        server.should_exit = True
-        thread.join(5)
+    with serving(make_app(ledger, faults=faults)) as url:
+        yield url, ledger
 
 
 def test_a_pos_authorises_through_the_served_bank_and_declines_when_it_is_gone():
-    with serving() as (url, ledger):
+    with served_bank() as (url, ledger):
         _authorise_then_lose_the_bank(url, ledger)
 
 
@@ -229,7 +217,7 @@ def test_a_pos_whose_authorisation_times_out_is_never_charged():
     """The answers come after the POS gave up (the plan delays each answer, not its effect): the
     bank applied the authorisation, then the reversal (its retries are the same request), and
     the account ends where it started."""
-    with serving({"latency": {"distribution": "fixed", "ms": 400}}) as (url, ledger):
+    with served_bank({"latency": {"distribution": "fixed", "ms": 400}}) as (url, ledger):
         _time_out(url, ledger)
 
 

@@ -17,10 +17,6 @@ from simulator.crypto import load_mac1, load_mac2, load_session_key
 from simulator.profile import load
 
 
-class LoadRefused(Exception):  # noqa: N818 - the host's answer, as a terminal names it
-    """The load host refused to authorise a load (the card's MAC1 did not verify)."""
-
-
 class LoadHost:
     """The issuer's online load server (圈存主机): implements `ports.LoadHostPort`."""
 
@@ -50,14 +46,3 @@ class LoadHost:
         mac2 = load_mac2(session, request.amount, txn_type, request.terminal_id6, request.date4, request.time3,
                          algorithm=algorithm)
         return LoadAnswer(request.request_id, approved=True, mac2=mac2)
-
-    def authorise_load(self, **fields) -> bytes:
-        """The keyword form the load kiosk of `simulator.devices.transit` still calls (that module is
-        being restructured into step generators elsewhere; it switches to `authorise` there):
-        MAC2, or `LoadRefused`. The request id is the card's serial and online ATC, which the card
-        never repeats for a load."""
-        request_id = f"load:{fields['card_serial10'].hex().upper()}:{fields['online_atc2'].hex().upper()}"
-        answer = self.authorise(LoadRequest(request_id=request_id, **fields))
-        if not answer.approved:
-            raise LoadRefused(answer.detail)
-        return answer.mac2

@@ -299,11 +299,8 @@ def judged_by_suite(excinfo, item) -> bool:
 def verdict_of(report) -> str:
     """pass / fail (the suite's assertion about the device) / broken (anything else) / not_applicable /
     not_tested (conformance.verdicts)."""
-    excinfo = getattr(report, "_yikatong_exc", None)
     if report.skipped:
-        from conformance.verdicts import is_not_tested
-
-        return "not_tested" if is_not_tested(excinfo) else "not_applicable"
+        return "not_tested" if getattr(report, "_yikatong_not_tested", False) else "not_applicable"
     if report.passed:
         return "pass"
     return "fail" if getattr(report, "_yikatong_judged", False) else "broken"
@@ -320,7 +317,10 @@ def pytest_runtest_makereport(item, call):
     outcome = yield
     report = outcome.get_result()
     if call.excinfo is not None:
-        report._yikatong_exc = call.excinfo.type
+        from conformance.verdicts import is_not_tested
+
+        # plain values on the report (pytest-xdist sends it between processes)
+        report._yikatong_not_tested = is_not_tested(call.excinfo.type)
         report._yikatong_judged = judged_by_suite(call.excinfo, item)
     if report.when == "call" or (report.when == "setup" and not report.passed):
         clause, own = _judged_clause(item, call), clause_of(item)

@@ -8,6 +8,9 @@
     ykt card read [--reader NAME]  read a card through PC/SC (personal data masked)
     ykt bank serve [--port] [--db PATH] [--faults PLAN]
                                    serve the reference bank (profiles/national/bank_api.yaml)
+    ykt platform serve [--port 8800] [--db platform.sqlite]
+                                   serve the 一卡通 application service platform (its state in the db)
+    ykt platform openapi           print the platform's OpenAPI document (profiles/national/platform_api.yaml)
 
 Personal data is masked in everything printed or written unless --show-personal-data is given.
 """
@@ -50,6 +53,8 @@ card_app = typer.Typer(no_args_is_help=True, help="Virtual cards: list, serve th
 app.add_typer(card_app, name="card")
 bank_app = typer.Typer(no_args_is_help=True, help="The reference bank: accounts, card payments, disbursement.")
 app.add_typer(bank_app, name="bank")
+platform_app = typer.Typer(no_args_is_help=True, help="The 一卡通 platform: serve it, print its API.")
+app.add_typer(platform_app, name="platform")
 console = Console()
 
 AsOf = Annotated[str | None, typer.Option(help="personalisation date YYYY-MM-DD (default: today)")]
@@ -236,6 +241,38 @@ def bank_serve(
         raise typer.BadParameter(f"--db: {exc}") from None
     typer.echo(f"reference bank on http://{host}:{port} (books: {db}; fault plan: {faults or 'none'})")
     uvicorn.run(served, host=host, port=port, log_level=log_level, access_log=False)
+
+
+@platform_app.command("serve")
+def platform_serve(
+    port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port")] = 8800,
+    host: Annotated[str, typer.Option(help="address to listen on (default: this machine only)")] = "127.0.0.1",
+    db: Annotated[Path, typer.Option(help="SQLite file the platform keeps its state in")] = Path("platform.sqlite"),
+    seed: Annotated[int, typer.Option(help="root seed of the platform's keys and secrets")] = 1,
+    operator_secret: Annotated[str | None, typer.Option(
+        help="the operator's HMAC-SM3 key, hex (default: derived from the seed, printed)")] = None,
+) -> None:
+    """Serve the platform (profiles/national/platform_api.yaml) until Ctrl-C; state survives restarts."""
+    from simulator.backend.platform.serve import serve
+    from simulator.seeds import generator
+
+    try:
+        secret = (bytes.fromhex(operator_secret) if operator_secret
+                  else generator(seed, "platform", "operator").randbytes(32))
+    except ValueError:
+        raise typer.BadParameter(f"--operator-secret takes hex, got {operator_secret!r}") from None
+    if not operator_secret:
+        console.print(f"operator secret (lab, derived from seed {seed}): {secret.hex()}")
+    console.print(f"platform on http://{host}:{port} (state in {db})")
+    serve(host=host, port=port, db=str(db), seed=seed, operator_secret=secret)
+
+
+@platform_app.command("openapi")
+def platform_openapi() -> None:
+    """Print the platform's OpenAPI 3.1 document as YAML."""
+    from simulator.backend.platform.serve import openapi_yaml
+
+    typer.echo(openapi_yaml(), nl=False)
 
 
 def main() -> None:

@@ -32,6 +32,8 @@ SCHEMAS = {
     "ics": "ics.schema.json",
     "ics_declaration": "ics_declaration.schema.json",
     "reader_api": "reader_api.schema.json",
+    "ecode": "ecode.schema.json",
+    "platform": "platform.schema.json",
 }
 
 

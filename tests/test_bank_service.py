@@ -34,7 +34,18 @@ from simulator.backend.bank_client import BankClient
 from simulator.backend.bank_service import MAX_BODY, make_app
 from simulator.backend.ledger import Ledger
 from simulator.backend.loopback import serving
-from simulator.backend.ports import AccountOpening, Unavailable
+from simulator.backend.ports import (
+    AccountOpening,
+    AuthorisationResult,
+    Batch,
+    IdConflict,
+    Item,
+    ItemReturn,
+    NotFound,
+    Refused,
+    TransitCharge,
+    Unavailable,
+)
 from simulator.backend.service_faults import PlanError, ServiceFaults, ServicePlan
 from simulator.card import personas
 from simulator.card.cardos import CardOS
@@ -249,3 +260,41 @@ def test_ykt_bank_serve_refuses_bad_options_as_usage_errors(tmp_path, setup, nam
 def _write(path: Path, text: str) -> Path:
     path.write_text(text)
     return path
+
+
+def test_the_client_speaks_every_port_operation_and_maps_the_errors():
+    ride = _signed_request()
+    with served_bank() as (url, ledger):
+        bank = BankClient(url)
+        charge = TransitCharge(ride.request_id, ride.pan, ride.pan_sequence, ride.amount, "BUS1", ride.tags)
+        assert bank.charge_transit(charge).charged and bank.charge_transit(charge).charged
+        with pytest.raises(IdConflict):
+            bank.charge_transit(TransitCharge(ride.request_id, ride.pan, ride.pan_sequence, ride.amount, "BUS2",
+                                              ride.tags))
+        assert bank.account(PAN).balance == 100_000 - ride.amount
+        bank.open_batch(Batch("B1", "office", 1, 50))
+        with pytest.raises(Refused, match="announced"):
+            bank.pay("B1", (Item("i1", PAN, 51),))
+        assert bank.pay("B1", (Item("i1", PAN, 50),))[0].status == "paid"
+        assert bank.return_items("B1", (ItemReturn("i1", "wrong account"),))[0].returned
+        assert bank.reconcile("B1").outstanding_amount == 50
+        with pytest.raises(NotFound):
+            bank.reconcile("B2")
+        assert bank.close_account(PAN).status == "closed"
+        bank.close()
+    assert ledger.total() == 0
+
+
+def _signed_request():
+    """An authorisation the 'bank' persona's card really signed (captured from a POS)."""
+    sent = []
+
+    class Capture:
+        def authorise(self, request):
+            sent.append(request)
+            return AuthorisationResult(request.request_id, True, "00")
+
+    pos = QuickPassPOS(terminal_id="POS1", clock=lambda: datetime(2026, 11, 23, 12), bank=Capture(), amount=300,
+                       ttq=bytes.fromhex("26800000"), rng=random.Random(5))
+    pos.present(InProcessTransport(CardOS(personas.image("bank", as_of=AS_OF))))
+    return sent[0]

@@ -218,8 +218,9 @@ def _authorise_then_lose_the_bank(url: str, ledger: Ledger) -> None:
     assert ledger.account(PAN).balance == 100_000 - 700
     bank.close()
     pos.bank = BankClient("http://127.0.0.1:9", timeout=0.5)  # nothing listens on the discard port
-    with pytest.raises(Unavailable):
+    with pytest.raises(Unavailable) as gone:
         pos.bank.account(PAN)
+    assert PAN not in str(gone.value) and PAN[-4:] in str(gone.value)  # the PAN masked in the error
     out = pos.present(InProcessTransport(card))
     assert out.reason == "DECLINED" and "reversed" in out.detail and len(pos.unacknowledged) == 1
 

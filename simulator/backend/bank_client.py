@@ -9,11 +9,20 @@ module's: a POS reverses after a timeout, a batch client replays the same items.
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict
 
 import httpx
 
 from simulator.backend import ports
+from simulator.privacy import mask_pan
+
+_PAN = re.compile(r"[0-9]{12,19}")
+
+
+def _shown(path: str) -> str:
+    """`path` as an error may show it: a PAN in it masked."""
+    return _PAN.sub(lambda m: mask_pan(m.group(0)), path)
 
 
 def _field55(tags) -> dict[str, str]:
@@ -30,21 +39,22 @@ class BankClient:
         self.http.close()
 
     def _call(self, method: str, path: str, body: dict | None = None) -> dict:
+        where = f"{method} {_shown(path)}"
         try:
             answer = self.http.request(method, path, json=body)
         except httpx.TransportError as exc:
-            raise ports.Unavailable(f"{method} {path}: {type(exc).__name__}: {exc}") from exc
+            raise ports.Unavailable(f"{where}: {type(exc).__name__}: {exc}") from exc
         if answer.status_code >= 500:
-            raise ports.Unavailable(f"{method} {path}: HTTP {answer.status_code} {answer.text[:200]}")
+            raise ports.Unavailable(f"{where}: HTTP {answer.status_code} {answer.text[:200]}")
         if answer.status_code == 200:
             return answer.json()
         body = answer.json() if answer.headers.get("content-type", "").startswith("application/json") else {}
         detail = body.get("detail", answer.text)
         if answer.status_code == 409:
-            raise ports.Refused(detail) if body.get("error") == "refused" else ports.IdConflict(path, detail)
+            raise ports.Refused(detail) if body.get("error") == "refused" else ports.IdConflict(where, detail)
         if answer.status_code == 404:
             raise ports.NotFound(detail)
-        raise ports.Invalid(f"{method} {path}: HTTP {answer.status_code}: {detail}")
+        raise ports.Invalid(f"{where}: HTTP {answer.status_code}: {detail}")
 
     # -- accounts -------------------------------------------------------------------------------
     def open_account(self, request: ports.AccountOpening) -> ports.AccountState:

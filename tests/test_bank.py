@@ -8,12 +8,11 @@ double entry (every balance sums to zero), and the sums a test adds up itself.
 from __future__ import annotations
 
 import dataclasses
-import random
-from datetime import datetime
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from signed_requests import genuine
 
 from simulator.backend.bank import ACQUIRER, TRANSIT, Bank
 from simulator.backend.cryptogram import CryptogramRule
@@ -22,7 +21,6 @@ from simulator.backend.ledger import AFTER_COMMIT, BEFORE_COMMIT, Ledger
 from simulator.backend.ports import (
     AccountOpening,
     Authorisation,
-    AuthorisationResult,
     Batch,
     IdConflict,
     Item,
@@ -32,37 +30,10 @@ from simulator.backend.ports import (
     Reversal,
     TransitCharge,
 )
-from simulator.card import personas
 from simulator.card.apps import qpboc
-from simulator.card.cardos import CardOS
-from simulator.clock import AS_OF
-from simulator.devices.pos import QuickPassPOS
 from simulator.faults import FaultPlan, PowerLost
-from simulator.transport import InProcessTransport
 
 PAN, OTHER = "6299990000000017", "6299990000000025"
-ONLINE = bytes.fromhex("26800000")
-
-
-class Capture:
-    """A bank that approves everything and keeps what it was sent: genuine requests from a card."""
-
-    def __init__(self):
-        self.sent = []
-
-    def authorise(self, request):
-        self.sent.append(request)
-        return AuthorisationResult(request.request_id, True, "00")
-
-
-def genuine(persona: str = "bank", count: int = 1, amount: int = 500) -> list[Authorisation]:
-    """`count` authorisations the card of `persona` really signed (ATC 1, 2, ...)."""
-    capture, card = Capture(), CardOS(personas.image(persona, as_of=AS_OF))
-    pos = QuickPassPOS(terminal_id="POS1", clock=lambda: datetime(2026, 11, 23, 12), bank=capture, amount=amount,
-                       ttq=ONLINE, rng=random.Random(1))
-    for _ in range(count):
-        pos.present(InProcessTransport(card))
-    return capture.sent
 
 
 @pytest.fixture

@@ -29,23 +29,13 @@ import schemathesis
 import yaml
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, settings
+from signed_requests import genuine
 
+from simulator.backend import ports
 from simulator.backend.bank_client import BankClient
 from simulator.backend.bank_service import MAX_BODY, make_app
 from simulator.backend.ledger import Ledger
 from simulator.backend.loopback import serving
-from simulator.backend.ports import (
-    AccountOpening,
-    AuthorisationResult,
-    Batch,
-    IdConflict,
-    Item,
-    ItemReturn,
-    NotFound,
-    Refused,
-    TransitCharge,
-    Unavailable,
-)
 from simulator.backend.service_faults import PlanError, ServiceFaults, ServicePlan
 from simulator.card import personas
 from simulator.card.cardos import CardOS
@@ -74,7 +64,7 @@ def _structure(node):
 
 def _app():
     ledger = Ledger()
-    ledger.open_account(AccountOpening(PAN, 1, 100_000))
+    ledger.open_account(ports.AccountOpening(PAN, 1, 100_000))
     return make_app(ledger)
 
 
@@ -198,7 +188,7 @@ def test_latency_draws_come_from_the_plans_seed():
 def served_bank(plan: dict | None = None) -> Iterator[tuple[str, Ledger]]:
     """The bank (with the fault plan `plan`, if any) on a loopback port in this process."""
     ledger = Ledger()
-    ledger.open_account(AccountOpening(PAN, 1, 100_000))
+    ledger.open_account(ports.AccountOpening(PAN, 1, 100_000))
     faults = ServiceFaults(ServicePlan.from_dict(plan), service="bank", seed=1, elapsed=lambda: 0) if plan else None
     with serving(make_app(ledger, faults=faults)) as url:
         yield url, ledger
@@ -218,7 +208,7 @@ def _authorise_then_lose_the_bank(url: str, ledger: Ledger) -> None:
     assert ledger.account(PAN).balance == 100_000 - 700
     bank.close()
     pos.bank = BankClient("http://127.0.0.1:9", timeout=0.5)  # nothing listens on the discard port
-    with pytest.raises(Unavailable) as gone:
+    with pytest.raises(ports.Unavailable) as gone:
         pos.bank.account(PAN)
     assert PAN not in str(gone.value) and PAN[-4:] in str(gone.value)  # the PAN masked in the error
     out = pos.present(InProcessTransport(card))
@@ -264,38 +254,23 @@ def _write(path: Path, text: str) -> Path:
 
 
 def test_the_client_speaks_every_port_operation_and_maps_the_errors():
-    ride = _signed_request()
+    ride = genuine(amount=300)[0]
     with served_bank() as (url, ledger):
         bank = BankClient(url)
-        charge = TransitCharge(ride.request_id, ride.pan, ride.pan_sequence, ride.amount, "BUS1", ride.tags)
+        charge = ports.TransitCharge(ride.request_id, ride.pan, ride.pan_sequence, ride.amount, "BUS1", ride.tags)
         assert bank.charge_transit(charge).charged and bank.charge_transit(charge).charged
-        with pytest.raises(IdConflict):
-            bank.charge_transit(TransitCharge(ride.request_id, ride.pan, ride.pan_sequence, ride.amount, "BUS2",
+        with pytest.raises(ports.IdConflict):
+            bank.charge_transit(ports.TransitCharge(ride.request_id, ride.pan, ride.pan_sequence, ride.amount, "BUS2",
                                               ride.tags))
         assert bank.account(PAN).balance == 100_000 - ride.amount
-        bank.open_batch(Batch("B1", "office", 1, 50))
-        with pytest.raises(Refused, match="announced"):
-            bank.pay("B1", (Item("i1", PAN, 51),))
-        assert bank.pay("B1", (Item("i1", PAN, 50),))[0].status == "paid"
-        assert bank.return_items("B1", (ItemReturn("i1", "wrong account"),))[0].returned
+        bank.open_batch(ports.Batch("B1", "office", 1, 50))
+        with pytest.raises(ports.Refused, match="announced"):
+            bank.pay("B1", (ports.Item("i1", PAN, 51),))
+        assert bank.pay("B1", (ports.Item("i1", PAN, 50),))[0].status == "paid"
+        assert bank.return_items("B1", (ports.ItemReturn("i1", "wrong account"),))[0].returned
         assert bank.reconcile("B1").outstanding_amount == 50
-        with pytest.raises(NotFound):
+        with pytest.raises(ports.NotFound):
             bank.reconcile("B2")
         assert bank.close_account(PAN).status == "closed"
         bank.close()
     assert ledger.total() == 0
-
-
-def _signed_request():
-    """An authorisation the 'bank' persona's card really signed (captured from a POS)."""
-    sent = []
-
-    class Capture:
-        def authorise(self, request):
-            sent.append(request)
-            return AuthorisationResult(request.request_id, True, "00")
-
-    pos = QuickPassPOS(terminal_id="POS1", clock=lambda: datetime(2026, 11, 23, 12), bank=Capture(), amount=300,
-                       ttq=bytes.fromhex("26800000"), rng=random.Random(5))
-    pos.present(InProcessTransport(CardOS(personas.image("bank", as_of=AS_OF))))
-    return sent[0]

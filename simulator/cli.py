@@ -6,6 +6,8 @@
     ykt card serve --persona NAME  insert a virtual card into this machine's vpcd until Ctrl-C
                                    (--vpcd HOST:PORT: a terminal's own pcscd on another host)
     ykt card read [--reader NAME]  read a card through PC/SC (personal data masked)
+    ykt bank serve [--port] [--db PATH] [--faults PLAN]
+                                   serve the reference bank (profiles/national/bank_api.yaml)
     ykt platform serve [--port 8800] [--db platform.sqlite]
                                    serve the 一卡通 application service platform (its state in the db)
     ykt platform openapi           print the platform's OpenAPI document (profiles/national/platform_api.yaml)
@@ -27,10 +29,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from simulator.backend.issuer import IssuerKeys
 from simulator.card import personas
 from simulator.card.apps import ssse
 from simulator.card.cardos import CardOS
-from simulator.devices.issuer import IssuerKeys
 from simulator.devices.ssse_reader import ReadError, ReadOut, read_card
 from simulator.privacy import TraceMasker
 from simulator.profile import ProfileError, load_persona, persona_names
@@ -49,6 +51,8 @@ from simulator.transport import (
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 card_app = typer.Typer(no_args_is_help=True, help="Virtual cards: list, serve through vpcd, read through PC/SC.")
 app.add_typer(card_app, name="card")
+bank_app = typer.Typer(no_args_is_help=True, help="The reference bank: accounts, card payments, disbursement.")
+app.add_typer(bank_app, name="bank")
 platform_app = typer.Typer(no_args_is_help=True, help="The 一卡通 platform: serve it, print its API.")
 app.add_typer(platform_app, name="platform")
 console = Console()
@@ -201,6 +205,42 @@ def demo(
     if readout.errors:
         console.print(f"[red]{len(readout.errors)} elements could not be read[/red]")
         raise typer.Exit(1)
+
+
+@bank_app.command("serve")
+def bank_serve(
+    port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port")] = 8710,
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    db: Annotated[Path, typer.Option(help="the bank's SQLite file (created if missing)")] = Path("bank.sqlite3"),
+    faults: Annotated[Path | None, typer.Option(
+        help="a fault plan (JSON or YAML: latency, error_rate, outages, crash)")] = None,
+    fault_seed: Annotated[int, typer.Option(help="root seed of the fault plan's draws")] = 0,
+    log_level: Annotated[str, typer.Option(help="uvicorn's log level")] = "warning",
+) -> None:
+    """Serve the reference bank until Ctrl-C; its state lives in --db and survives a kill.
+
+    No access log: request paths name PANs (/accounts/{pan}), which are personal data."""
+    import uvicorn
+    import yaml
+
+    from simulator.backend.bank_service import served_app
+    from simulator.backend.service_faults import PlanError, ServicePlan
+    from simulator.backend.store import StoreError
+
+    plan = None
+    if faults is not None:
+        try:
+            plan = ServicePlan.from_dict(yaml.safe_load(faults.read_text(encoding="utf-8")))
+        except (OSError, yaml.YAMLError, PlanError) as exc:
+            raise typer.BadParameter(f"--faults {faults}: {exc}") from None
+    started = time.monotonic()
+    try:
+        served = served_app(str(db), plan=plan, seed=fault_seed, clock=datetime.now,
+                            elapsed=lambda: time.monotonic() - started)
+    except StoreError as exc:
+        raise typer.BadParameter(f"--db: {exc}") from None
+    typer.echo(f"reference bank on http://{host}:{port} (books: {db}; fault plan: {faults or 'none'})")
+    uvicorn.run(served, host=host, port=port, log_level=log_level, access_log=False)
 
 
 @platform_app.command("serve")

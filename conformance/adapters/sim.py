@@ -7,14 +7,16 @@ reference terminals to certify; default all kinds of ics.yaml).
 
 from __future__ import annotations
 
+import functools
 import random
 from collections.abc import Callable
 
 from conformance.adapters.reader import SimReader
 from conformance.dut import DUT, Presentation, RecordingCard
-from simulator.backend.bank import ReferenceBank
+from simulator.backend.bank import Bank
+from simulator.backend.ports import AccountOpening
 from simulator.card import personas
-from simulator.card.apps import epurse
+from simulator.card.apps import epurse, qpboc
 from simulator.card.cardos import CardOS
 from simulator.card.interface import Card
 from simulator.clock import AS_OF, Clock
@@ -23,7 +25,7 @@ from simulator.devices.psam import psam_image
 from simulator.devices.scenic import ScenicGate
 from simulator.devices.terminal import Terminal
 from simulator.devices.transit import BusValidator, MetroGate
-from simulator.profile import load
+from simulator.profile import load, persona_names
 from simulator.transport import InProcessTransport
 
 
@@ -35,6 +37,26 @@ def blacklist() -> frozenset[str]:
         entries.add(card_id.hex().upper())
         entries.add(epurse.identity(card_id[:3].hex(), card_id[-8:])[1].hex().upper())
     return frozenset(entries)
+
+
+#: fen in each test card's bank account when the reference bank opens it
+OPENING_BALANCE = 100_000
+
+
+@functools.cache
+def _financial_accounts() -> tuple[tuple[str, int], ...]:
+    """(PAN, PAN sequence) of every persona card with a financial application."""
+    found = (personas.resolve(name, as_of=AS_OF) for name in persona_names())
+    return tuple(qpboc.account_of(p) for p in found if qpboc.KIND in p.applications)
+
+
+def reference_bank() -> Bank:
+    """A fresh in-memory reference bank holding an account for the financial application of every
+    persona card that has one (the bank refuses cards it holds no account for)."""
+    bank = Bank()
+    for pan, pan_sequence in _financial_accounts():
+        bank.ledger.open_account(AccountOpening(pan, pan_sequence, OPENING_BALANCE))
+    return bank
 
 
 def _psam(terminal_id: str) -> InProcessTransport:
@@ -50,7 +72,7 @@ REFERENCE_TERMINALS: dict[str, TerminalFactory] = {
     "gate_exit": lambda **kw: MetroGate(terminal_id="G0105", station="0105", direction="exit",
                                         psam=_psam("000000000105"), **kw),
     "scenic": lambda **kw: ScenicGate(terminal_id="S0001", **kw),
-    "pos": lambda **kw: QuickPassPOS(terminal_id="POS0001", bank=ReferenceBank(), amount=1500,
+    "pos": lambda **kw: QuickPassPOS(terminal_id="POS0001", bank=reference_bank(), amount=1500,
                                      rng=random.Random(20261123), **kw),
 }
 

@@ -1,0 +1,213 @@
+"""A site: an array of gates or kiosks with one queue per server, and the people who use it.
+
+Each arrival picks the server with the fewest people at it (shortest-queue choice; the first of
+equals, as people take the nearest), or joins the one line of a `shared` queue (a hall of kiosks,
+next free one), balks when that queue already holds `balk_at`, waits, and is served: human time
+(approach, PIN entry... from the profile), the presentation of the carrier (card tap, QR scan) and
+the device's own time, the back-end round trips the carrier or the site
+needs, then the walk through. A carrier whose back-end cannot be reached either falls back offline
+(counted) or is refused with the back-end's reason, as the scenario says.
+"""
+
+from __future__ import annotations
+
+import bisect
+import random
+from collections.abc import Callable, Generator, Mapping
+from dataclasses import dataclass
+
+import simpy
+
+from simulator.devices.decision import reasons
+from simulator.world.backends import OK, Backend
+from simulator.world.distributions import Distribution
+from simulator.world.metrics import SiteMetrics
+
+FALLBACK, REQUIRED = "fallback", "required"
+
+
+@dataclass(frozen=True)
+class Carrier:
+    """How a holder presents (居民服务一卡通 carriers: contactless card, contact card, e-code QR, QuickPass)."""
+
+    name: str
+    present: Distribution
+    device: Distribution
+    calls: tuple[tuple[str, str], ...]  # (back-end, "fallback" or "required")
+
+
+@dataclass(frozen=True)
+class Holder:
+    carrier: Carrier
+    persona: str
+    reason: str  # what the terminal decides for this persona (sampled fidelity)
+
+
+class Mix:
+    """Names drawn by share: one uniform draw and a bisection over the cumulative shares."""
+
+    def __init__(self, shares: Mapping[str, float], *, where: str) -> None:
+        total = sum(shares.values())
+        if not shares or total <= 0 or min(shares.values()) < 0:
+            raise ValueError(f"{where}: shares are >= 0 and not all 0, got {dict(shares)}")
+        self.names = list(shares)
+        running, self.cumulative = 0.0, []
+        for share in shares.values():
+            running += share / total
+            self.cumulative.append(running)
+        self.cumulative[-1] = 1.0
+
+    def draw(self, rng: random.Random) -> str:
+        return self.names[bisect.bisect_right(self.cumulative, rng.random())]
+
+
+@dataclass(frozen=True)
+class SiteSpec:
+    """A site of a scenario, resolved against the profile (distributions built, names checked)."""
+
+    name: str
+    kind: str
+    servers: int
+    shared: bool  # one line for all servers (else one per server)
+    balk_at: int
+    before: tuple[Distribution, ...]
+    after: tuple[Distribution, ...]
+    calls: tuple[tuple[str, str], ...]
+    carriers: Mix
+    carrier_by_name: Mapping[str, Carrier]
+    personas: Mix
+    reason_by_persona: Mapping[str, str]
+    fare: int
+
+
+#: (env, site, holder, rng) -> a generator the passenger runs as its service, returning (reason, fare charged)
+Service = Callable[[simpy.Environment, "Site", Holder, random.Random], Generator]
+
+
+class Site:
+    """A site's servers and metrics in one replication."""
+
+    def __init__(
+        self,
+        env: simpy.Environment,
+        spec: SiteSpec,
+        *,
+        backends: Mapping[str, Backend],
+        rng: random.Random,
+        duration: float,
+        bin_s: float,
+        service: Service | None = None,
+    ) -> None:
+        self.env, self.spec, self.backends, self.rng = env, spec, backends, rng
+        self.duration = duration
+        if spec.shared:
+            self.servers = [simpy.Resource(env, spec.servers)]
+            self.free = list(range(spec.servers))  # which kiosk the next one served takes
+        else:
+            self.servers = [simpy.Resource(env, 1) for _ in range(spec.servers)]
+        self.metrics = SiteMetrics(spec.servers, bin_s)
+        self.service = service or sampled_service
+
+    def holder(self) -> Holder:
+        spec = self.spec
+        persona = spec.personas.draw(self.rng)
+        return Holder(spec.carrier_by_name[spec.carriers.draw(self.rng)], persona, spec.reason_by_persona[persona])
+
+    def spawn(self, now: float) -> None:
+        """An arrival at `now`: count it and start its passenger process."""
+        self.metrics.arrivals += 1
+        self.env.process(passenger(self.env, self, self.holder()))
+
+    def choose(self) -> int:
+        """The server with the fewest people waiting at or using it (the first of equals)."""
+        servers = self.servers
+        best, fewest = 0, len(servers[0].queue) + servers[0].count
+        for i in range(1, len(servers)):
+            n = len(servers[i].queue) + servers[i].count
+            if n < fewest:
+                best, fewest = i, n
+        return best
+
+    def settle(self, index: int, holder: Holder, reason: str, fare: int, online: bool) -> None:
+        """Count the decision, and move the money as holder, server and settlement see it."""
+        m = self.metrics
+        if not reasons().get(reason, {}).get("accepted", False):
+            m.rejections[reason] += 1
+            return
+        if fare:
+            m.holders_debited += fare
+            m.collected[index] += fare
+            if online:
+                m.settled_online += fare
+            else:
+                m.settled_offline += fare
+
+
+def passenger(env: simpy.Environment, site: Site, holder: Holder):
+    """One person: choose a server, balk or queue, be served, leave."""
+    m, now = site.metrics, env.now
+    shared = site.spec.shared
+    index = 0 if shared else site.choose()
+    server = site.servers[index]
+    if len(server.queue) >= site.spec.balk_at:
+        m.balked += 1
+        return
+    arrived = now
+    m.queue.change(arrived, 1)
+    m.system.change(arrived, 1)
+    with server.request() as turn:
+        yield turn
+        start = env.now
+        if shared:
+            index = site.free.pop()
+        m.queue.change(start, -1)
+        m.arrived_at.append(arrived)
+        m.waits.append(start - arrived)
+        reason, fare, online = yield from site.service(env, site, holder, site.rng)
+        finish = env.now
+        if shared:
+            site.free.append(index)
+    m.system.change(finish, -1)
+    m.sojourns_s += finish - arrived
+    m.busy_s[index] += finish - start
+    m.served[index] += 1
+    if finish < site.duration:
+        m.served_in_window[index] += 1
+    site.settle(index, holder, reason, fare, online)
+
+
+def sampled_service(env: simpy.Environment, site: Site, holder: Holder, rng: random.Random):
+    """Sampled fidelity: human, presentation and device times drawn from their distributions; the
+    decision is the persona's (what the full-logic terminal decides for it); back-end calls timed."""
+    spec, carrier = site.spec, holder.carrier
+    before = carrier.present.draw(rng) + carrier.device.draw(rng)
+    for d in spec.before:
+        before += d.draw(rng)
+    after = 0.0
+    for d in spec.after:
+        after += d.draw(rng)
+    calls = spec.calls + carrier.calls
+    if not calls:
+        yield env.timeout(before + after)
+        return holder.reason, spec.fare, False
+    yield env.timeout(before)
+    reason, online = yield from call_backends(site, calls, holder.reason)
+    yield env.timeout(after)
+    return reason, spec.fare, online
+
+
+def call_backends(site: Site, calls: tuple[tuple[str, str], ...], reason: str):
+    """The round trips of one transaction in order; a required one that fails refuses with
+    `<backend>_<outcome>`, a fallback one that fails goes offline (counted once per person)."""
+    online, fell_back = True, False
+    for name, policy in calls:
+        outcome = yield from site.backends[name].call()
+        if outcome == OK:
+            continue
+        online = False
+        if policy == REQUIRED:
+            return f"{name}_{outcome}", False
+        if not fell_back:
+            site.metrics.offline_fallbacks += 1
+            fell_back = True
+    return reason, online

@@ -3,8 +3,8 @@
 Counts (arrivals, balks, completions per server, rejections by reason, offline fallbacks),
 times (each person's arrival and wait, each server's busy time), the number waiting and the
 number in the system integrated over time (`Tally`: the time-average queue length and Little's
-law's L come from it, independently of the waits), and money as both sides see it: what holders
-were debited, what the servers collected, and how it settled (online or in the offline upload).
+law's L come from it, independently of the waits), and money as both sides see it: what moved on the holders' cards
+or accounts, what the servers recorded, and how it settled (online or in the offline upload).
 """
 
 from __future__ import annotations
@@ -64,8 +64,8 @@ class SiteMetrics:
     sojourns_s: float = 0.0
     rejections: Counter = field(default_factory=Counter)
     offline_fallbacks: int = 0
-    holders_debited: int = 0
-    collected: list[int] = field(default_factory=list)
+    holders: int = 0
+    recorded: list[int] = field(default_factory=list)
     settled_online: int = 0
     settled_offline: int = 0
 
@@ -73,7 +73,7 @@ class SiteMetrics:
         self.served = [0] * self.servers
         self.served_in_window = [0] * self.servers
         self.busy_s = [0.0] * self.servers
-        self.collected = [0] * self.servers
+        self.recorded = [0] * self.servers
         self.queue = Tally(self.bin_s)
         self.system = Tally(self.bin_s)
 
@@ -94,6 +94,7 @@ class SiteMetrics:
             "wait_p50_s": quantile(waits, 0.50),
             "wait_p95_s": quantile(waits, 0.95),
             "wait_p99_s": quantile(waits, 0.99),
+            "wait_percentiles_s": [quantile(waits, q / 100) for q in range(101)],
             "queue_mean": self.queue.area / end if end else 0.0,
             "queue_peak": self.queue.peak,
             "queue_over_day": self.queue.means(end),
@@ -101,8 +102,8 @@ class SiteMetrics:
             "rejections": dict(sorted(self.rejections.items())),
             "offline_fallbacks": self.offline_fallbacks,
             "money": {
-                "holders_debited": self.holders_debited,
-                "collected": sum(self.collected),
+                "holders": self.holders,
+                "recorded": sum(self.recorded),
                 "settled_online": self.settled_online,
                 "settled_offline": self.settled_offline,
             },

@@ -76,9 +76,9 @@ def run(document: Mapping[str, Any], *, replications: int, root_seed: int, clien
 
 
 def money_conserved(site: Mapping[str, Any]) -> bool:
-    """Holders were debited what the servers collected, and all of it settled online or offline."""
+    """What moved on holders' cards is what the servers recorded, and all of it settled online or offline."""
     m = site["money"]
-    return m["holders_debited"] == m["collected"] == m["settled_online"] + m["settled_offline"]
+    return m["holders"] == m["recorded"] == m["settled_online"] + m["settled_offline"]
 
 
 def summarise(results: list[dict]) -> dict:
@@ -99,7 +99,8 @@ def summarise(results: list[dict]) -> dict:
         sites[name] = {
             **figures,
             "throughput_per_server_per_hour": [
-                sum(col) / len(per_rep) for col in zip(*(s["throughput_per_server_per_hour"] for s in per_rep), strict=True)
+                sum(col) / len(per_rep)
+                for col in zip(*(s["throughput_per_server_per_hour"] for s in per_rep), strict=True)
             ],
             "rejections": dict(sorted(rejections.items())),
             "money_conserved": all(money_conserved(s) for s in per_rep),

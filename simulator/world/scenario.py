@@ -75,7 +75,9 @@ def resolve(document: Mapping[str, Any], *, world: Mapping[str, Any] | None = No
         where = f"scenario {name} site {s['name']}"
         _known(s["before"] + s["after"], human, "human step(s)", where)
         _known(s["carriers"], world["carriers"], "carrier(s)", where)
-        _known(s["personas"], world["outcomes"], "persona(s) (no outcome in national/world)", where)
+        _known([s["terminal"]], world["terminals"], "terminal", where)
+        outcomes = world["terminals"][s["terminal"]]["outcomes"]
+        _known(s["personas"], outcomes, f"persona(s) (no outcome at {s['terminal']} in national/world)", where)
         carriers = {
             c: Carrier(
                 c,
@@ -95,6 +97,7 @@ def resolve(document: Mapping[str, Any], *, world: Mapping[str, Any] | None = No
             SiteSpec(
                 name=s["name"],
                 kind=s["kind"],
+                terminal=s["terminal"],
                 servers=s["servers"],
                 shared=s.get("queue", "per_server") == "shared",
                 balk_at=s["balk_at"],
@@ -104,7 +107,7 @@ def resolve(document: Mapping[str, Any], *, world: Mapping[str, Any] | None = No
                 carriers=Mix(s["carriers"], where=f"{where} carriers"),
                 carrier_by_name=carriers,
                 personas=Mix(s["personas"], where=f"{where} personas"),
-                reason_by_persona={p: world["outcomes"][p] for p in s["personas"]},
+                reason_by_persona={p: outcomes[p] for p in s["personas"]},
                 fare=s["fare"],
             )
         )

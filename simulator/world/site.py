@@ -67,6 +67,7 @@ class SiteSpec:
 
     name: str
     kind: str
+    terminal: str  # whose decisions its people get (national/world.yaml `terminals`)
     servers: int
     shared: bool  # one line for all servers (else one per server)
     balk_at: int
@@ -129,14 +130,15 @@ class Site:
         return best
 
     def settle(self, index: int, holder: Holder, reason: str, fare: int, online: bool) -> None:
-        """Count the decision, and move the money as holder, server and settlement see it."""
+        """Count the decision, and move the money (a fare paid, a subsidy credited) as holder,
+        server and settlement each see it."""
         m = self.metrics
         if not reasons().get(reason, {}).get("accepted", False):
             m.rejections[reason] += 1
             return
         if fare:
-            m.holders_debited += fare
-            m.collected[index] += fare
+            m.holders += fare
+            m.recorded[index] += fare
             if online:
                 m.settled_online += fare
             else:

@@ -28,7 +28,7 @@ def document(*, name, servers, queue, service, rate_per_hour, duration_s, balk_a
             {
                 "name": "model",
                 "kind": "gate",
-                "terminal": "metro_gate",
+                "terminal": "metro_entry_gate",
                 "servers": servers,
                 "queue": queue,
                 "balk_at": balk_at,

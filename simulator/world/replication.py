@@ -12,16 +12,17 @@ from __future__ import annotations
 import simpy
 
 from simulator.seeds import child_seed, generator
+from simulator.world import full_logic
 from simulator.world.arrivals import arrival_times, arrivals
 from simulator.world.backends import Backend
 from simulator.world.scenario import Scenario
-from simulator.world.site import Service, Site
+from simulator.world.site import Site
 
 
-def build(env: simpy.Environment, scenario: Scenario, *, root_seed: int, index: int,
-          services: dict[str, Service] | None = None) -> tuple[dict[str, Site], dict[str, Backend]]:
-    """The sites and back-ends of one replication in `env`, their arrival processes started;
-    `services` replaces the sampled service of the sites it names (the full-logic fidelity)."""
+def build(env: simpy.Environment, scenario: Scenario, *, root_seed: int,
+          index: int) -> tuple[dict[str, Site], dict[str, Backend]]:
+    """The sites and back-ends of one replication in `env`, their arrival processes started; a
+    site of the full-logic fidelity served by reference terminals (simulator.world.full_logic)."""
     name = scenario.name
     backends = {
         b.name: Backend(
@@ -38,9 +39,10 @@ def build(env: simpy.Environment, scenario: Scenario, *, root_seed: int, index: 
     }
     sites = {}
     for spec in scenario.sites:
+        service = full_logic.service(env, terminal=spec.terminal, servers=spec.servers) if spec.full_logic else None
         site = Site(
             env, spec, backends=backends, rng=generator(root_seed, name, index, "site", spec.name),
-            duration=scenario.duration_s, bin_s=scenario.bin_s, service=(services or {}).get(spec.name),
+            duration=scenario.duration_s, bin_s=scenario.bin_s, service=service,
         )
         times = arrival_times(
             scenario.arrivals[spec.name], scenario.duration_s, generator(root_seed, name, index, "arrivals", spec.name)
@@ -50,10 +52,10 @@ def build(env: simpy.Environment, scenario: Scenario, *, root_seed: int, index: 
     return sites, backends
 
 
-def run(scenario: Scenario, *, root_seed: int, index: int, services: dict[str, Service] | None = None) -> dict:
+def run(scenario: Scenario, *, root_seed: int, index: int) -> dict:
     """Replication `index` of `scenario` under `root_seed`, run until everyone has left."""
     env = simpy.Environment()
-    sites, backends = build(env, scenario, root_seed=root_seed, index=index, services=services)
+    sites, backends = build(env, scenario, root_seed=root_seed, index=index)
     env.run()
     end = max(env.now, scenario.duration_s)
     return {

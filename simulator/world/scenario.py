@@ -100,6 +100,7 @@ def resolve(document: Mapping[str, Any], *, world: Mapping[str, Any] | None = No
                 terminal=s["terminal"],
                 servers=s["servers"],
                 shared=s.get("queue", "per_server") == "shared",
+                full_logic=s.get("fidelity", "sampled") == "full_logic",
                 balk_at=s["balk_at"],
                 before=before,
                 after=after,

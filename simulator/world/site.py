@@ -70,6 +70,7 @@ class SiteSpec:
     terminal: str  # whose decisions its people get (national/world.yaml `terminals`)
     servers: int
     shared: bool  # one line for all servers (else one per server)
+    full_logic: bool  # reference terminals and real cards serve it (else sampled times)
     balk_at: int
     before: tuple[Distribution, ...]
     after: tuple[Distribution, ...]
@@ -81,8 +82,9 @@ class SiteSpec:
     fare: int
 
 
-#: (env, site, holder, rng) -> a generator the passenger runs as its service, returning (reason, fare charged)
-Service = Callable[[simpy.Environment, "Site", Holder, random.Random], Generator]
+#: (env, site, server index, holder, rng) -> a generator the passenger runs as its service, returning
+#: (reason, fen moved on the holder's card or account, fen the server recorded, settled online)
+Service = Callable[[simpy.Environment, "Site", int, Holder, random.Random], Generator]
 
 
 class Site:
@@ -129,20 +131,18 @@ class Site:
                 best, fewest = i, n
         return best
 
-    def settle(self, index: int, holder: Holder, reason: str, fare: int, online: bool) -> None:
-        """Count the decision, and move the money (a fare paid, a subsidy credited) as holder,
-        server and settlement each see it."""
+    def settle(self, index: int, reason: str, moved: int, recorded: int, online: bool) -> None:
+        """Count the decision, and the money (a fare paid, a subsidy credited) as the holder's card
+        or account (`moved`) and the server (`recorded`) each saw it, settled online or offline."""
         m = self.metrics
+        m.holders += moved
+        m.recorded[index] += recorded
+        if online:
+            m.settled_online += recorded
+        else:
+            m.settled_offline += recorded
         if not reasons().get(reason, {}).get("accepted", False):
             m.rejections[reason] += 1
-            return
-        if fare:
-            m.holders += fare
-            m.recorded[index] += fare
-            if online:
-                m.settled_online += fare
-            else:
-                m.settled_offline += fare
 
 
 def passenger(env: simpy.Environment, site: Site, holder: Holder):
@@ -165,7 +165,7 @@ def passenger(env: simpy.Environment, site: Site, holder: Holder):
         m.queue.change(start, -1)
         m.arrived_at.append(arrived)
         m.waits.append(start - arrived)
-        reason, fare, online = yield from site.service(env, site, holder, site.rng)
+        reason, moved, recorded, online = yield from site.service(env, site, index, holder, site.rng)
         finish = env.now
         if shared:
             site.free.append(index)
@@ -175,27 +175,32 @@ def passenger(env: simpy.Environment, site: Site, holder: Holder):
     m.served[index] += 1
     if finish < site.duration:
         m.served_in_window[index] += 1
-    site.settle(index, holder, reason, fare, online)
+    site.settle(index, reason, moved, recorded, online)
 
 
-def sampled_service(env: simpy.Environment, site: Site, holder: Holder, rng: random.Random):
+def human_time(steps: tuple[Distribution, ...], rng: random.Random) -> float:
+    total = 0.0
+    for d in steps:
+        total += d.draw(rng)
+    return total
+
+
+def sampled_service(env: simpy.Environment, site: Site, index: int, holder: Holder, rng: random.Random):
     """Sampled fidelity: human, presentation and device times drawn from their distributions; the
     decision is the persona's (what the full-logic terminal decides for it); back-end calls timed."""
     spec, carrier = site.spec, holder.carrier
-    before = carrier.present.draw(rng) + carrier.device.draw(rng)
-    for d in spec.before:
-        before += d.draw(rng)
-    after = 0.0
-    for d in spec.after:
-        after += d.draw(rng)
+    before = carrier.present.draw(rng) + carrier.device.draw(rng) + human_time(spec.before, rng)
+    after = human_time(spec.after, rng)
     calls = spec.calls + carrier.calls
-    if not calls:
+    if calls:
+        yield env.timeout(before)
+        reason, online = yield from call_backends(site, calls, holder.reason)
+        yield env.timeout(after)
+    else:
         yield env.timeout(before + after)
-        return holder.reason, spec.fare, False
-    yield env.timeout(before)
-    reason, online = yield from call_backends(site, calls, holder.reason)
-    yield env.timeout(after)
-    return reason, spec.fare, online
+        reason, online = holder.reason, False
+    fare = spec.fare if reasons().get(reason, {}).get("accepted", False) else 0
+    return reason, fare, fare, online
 
 
 def call_backends(site: Site, calls: tuple[tuple[str, str], ...], reason: str):

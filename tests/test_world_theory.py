@@ -67,7 +67,7 @@ def test_an_mg1_kiosk_waits_as_pollaczek_khinchine():
     rate = rho / service.mean
     doc = document(name="mg1", servers=1, queue="shared", service=spec, rate_per_hour=rate * 3600,
                    duration_s=200_000)
-    _, sites = replicate(doc, 20)
+    _, sites = replicate(doc, 30)
     ci = replications.interval([s["wait_mean_s"] for s in sites])
     expected = theory.mg1_mean_wait(rate, service.mean, service.second_moment)
     assert expected in ci, f"Pollaczek-Khinchine {expected:.3f} s outside {ci} (root seed {ROOT_SEED})"

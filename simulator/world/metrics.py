@@ -21,24 +21,31 @@ class Tally:
     def __init__(self, bin_s: float) -> None:
         self.bin_s, self.n, self.peak, self.last, self.area = bin_s, 0, 0, 0.0, 0.0
         self.bins: list[float] = [0.0]
+        self.edge = bin_s  # where the current bin ends
 
     def change(self, now: float, delta: int) -> None:
         """The count moves by `delta` at `now` (never earlier than the last change)."""
-        if self.n:
-            self._accumulate(now)
+        n = self.n
+        if n:
+            added = n * (now - self.last)
+            self.area += added
+            if now < self.edge:
+                self.bins[-1] += added
+            else:
+                self._cross(now)
         self.last = now
-        self.n += delta
-        self.peak = max(self.peak, self.n)
+        n += delta
+        self.n = n
+        if n > self.peak:
+            self.peak = n
 
-    def _accumulate(self, now: float) -> None:
-        n, bins, bin_s = self.n, self.bins, self.bin_s
-        self.area += n * (now - self.last)
-        t = self.last
-        while now >= len(bins) * bin_s:  # the interval crosses a bin boundary
-            edge = len(bins) * bin_s
-            bins[-1] += n * (edge - t)
+    def _cross(self, now: float) -> None:
+        """Spread the interval since the last change over the bins it crosses."""
+        n, bins, t = self.n, self.bins, self.last
+        while now >= self.edge:
+            bins[-1] += n * (self.edge - t)
             bins.append(0.0)
-            t = edge
+            t, self.edge = self.edge, self.edge + self.bin_s
         bins[-1] += n * (now - t)
 
     def means(self, until: float) -> list[float]:

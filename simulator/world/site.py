@@ -15,6 +15,7 @@ import bisect
 import random
 from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass
+from functools import cache
 
 import simpy
 
@@ -24,6 +25,13 @@ from simulator.world.distributions import Distribution
 from simulator.world.metrics import SiteMetrics
 
 FALLBACK, REQUIRED = "fallback", "required"
+
+
+@cache
+def accepted() -> frozenset[str]:
+    """The reason codes of terminals.yaml that let the person through (the world's own back-end
+    refusals, `<backend>_<outcome>`, are not among them)."""
+    return frozenset(r for r, spec in reasons().items() if spec["accepted"])
 
 
 @dataclass(frozen=True)
@@ -41,10 +49,12 @@ class Holder:
     carrier: Carrier
     persona: str
     reason: str  # what the terminal decides for this persona (sampled fidelity)
+    calls: tuple[tuple[str, str], ...]  # the site's back-end calls, then the carrier's
 
 
 class Mix:
-    """Names drawn by share: one uniform draw and a bisection over the cumulative shares."""
+    """Names drawn by share: one uniform draw and a bisection over the cumulative shares (no draw
+    at all when there is one name)."""
 
     def __init__(self, shares: Mapping[str, float], *, where: str) -> None:
         total = sum(shares.values())
@@ -58,6 +68,8 @@ class Mix:
         self.cumulative[-1] = 1.0
 
     def draw(self, rng: random.Random) -> str:
+        if len(self.names) == 1:
+            return self.names[0]
         return self.names[bisect.bisect_right(self.cumulative, rng.random())]
 
 
@@ -109,12 +121,16 @@ class Site:
         else:
             self.servers = [simpy.Resource(env, 1) for _ in range(spec.servers)]
         self.metrics = SiteMetrics(spec.servers, bin_s)
+        self.holders = {
+            (c, p): Holder(carrier, p, spec.reason_by_persona[p], spec.calls + carrier.calls)
+            for c, carrier in spec.carrier_by_name.items() for p in spec.personas.names
+        }
         self.service = service or sampled_service
+        self.accepted = accepted()
 
     def holder(self) -> Holder:
         spec = self.spec
-        persona = spec.personas.draw(self.rng)
-        return Holder(spec.carrier_by_name[spec.carriers.draw(self.rng)], persona, spec.reason_by_persona[persona])
+        return self.holders[spec.carriers.draw(self.rng), spec.personas.draw(self.rng)]
 
     def spawn(self, now: float) -> None:
         """An arrival at `now`: count it and start its passenger process."""
@@ -123,30 +139,17 @@ class Site:
 
     def choose(self) -> int:
         """The server with the fewest people waiting at or using it (the first of equals)."""
-        servers = self.servers
-        best, fewest = 0, len(servers[0].queue) + servers[0].count
-        for i in range(1, len(servers)):
-            n = len(servers[i].queue) + servers[i].count
-            if n < fewest:
+        best, fewest = 0, None
+        for i, server in enumerate(self.servers):
+            n = len(server.queue) + len(server.users)
+            if fewest is None or n < fewest:
                 best, fewest = i, n
         return best
 
-    def settle(self, index: int, reason: str, moved: int, recorded: int, online: bool) -> None:
-        """Count the decision, and the money (a fare paid, a subsidy credited) as the holder's card
-        or account (`moved`) and the server (`recorded`) each saw it, settled online or offline."""
-        m = self.metrics
-        m.holders += moved
-        m.recorded[index] += recorded
-        if online:
-            m.settled_online += recorded
-        else:
-            m.settled_offline += recorded
-        if not reasons().get(reason, {}).get("accepted", False):
-            m.rejections[reason] += 1
-
-
 def passenger(env: simpy.Environment, site: Site, holder: Holder):
-    """One person: choose a server, balk or queue, be served, leave."""
+    """One person: choose a server, balk or queue, be served, leave; then count the decision and
+    the money (a fare paid, a subsidy credited) as the holder's card or account (`moved`) and the
+    server (`recorded`) each saw it, settled online or offline."""
     m, now = site.metrics, env.now
     shared = site.spec.shared
     index = 0 if shared else site.choose()
@@ -175,7 +178,14 @@ def passenger(env: simpy.Environment, site: Site, holder: Holder):
     m.served[index] += 1
     if finish < site.duration:
         m.served_in_window[index] += 1
-    site.settle(index, reason, moved, recorded, online)
+    m.holders += moved
+    m.recorded[index] += recorded
+    if online:
+        m.settled_online += recorded
+    else:
+        m.settled_offline += recorded
+    if reason not in site.accepted:
+        m.rejections[reason] += 1
 
 
 def human_time(steps: tuple[Distribution, ...], rng: random.Random) -> float:
@@ -191,7 +201,7 @@ def sampled_service(env: simpy.Environment, site: Site, index: int, holder: Hold
     spec, carrier = site.spec, holder.carrier
     before = carrier.present.draw(rng) + carrier.device.draw(rng) + human_time(spec.before, rng)
     after = human_time(spec.after, rng)
-    calls = spec.calls + carrier.calls
+    calls = holder.calls
     if calls:
         yield env.timeout(before)
         reason, online = yield from call_backends(site, calls, holder.reason)
@@ -199,7 +209,7 @@ def sampled_service(env: simpy.Environment, site: Site, index: int, holder: Hold
     else:
         yield env.timeout(before + after)
         reason, online = holder.reason, False
-    fare = spec.fare if reasons().get(reason, {}).get("accepted", False) else 0
+    fare = spec.fare if reason in site.accepted else 0
     return reason, fare, fare, online
 
 

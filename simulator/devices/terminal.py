@@ -82,20 +82,29 @@ Flow = Generator["Phase | Step", Any, Decision]
 Steps = Generator[Step, Any, Decision]
 
 
+def advance(steps: Flow | Steps, answer: Any = None, failure: Exception | None = None):
+    """Resume `steps` with the last step's answer (or throw its failure in): (next step, None), or
+    (None, the decision) when the flow has finished. What every runner of steps is made of."""
+    try:
+        return (steps.throw(failure) if failure else steps.send(answer)), None
+    except StopIteration as done:
+        return None, done.value
+
+
+def answer(step: Step) -> tuple[Any, Exception | None]:
+    """A back-end step's own answer, or the failure the flow gets instead (it decides what that means)."""
+    try:
+        return step.call(), None
+    except Exception as exc:
+        return None, exc
+
+
 def drive(steps: Steps) -> Decision:
     """The synchronous runner: every step at once, back-end steps answered by their own call."""
-    answer, failure = None, None
-    while True:
-        try:
-            step = steps.throw(failure) if failure else steps.send(answer)
-        except StopIteration as done:
-            return done.value
-        answer, failure = None, None
-        if step.call is not None:
-            try:
-                answer = step.call()
-            except Exception as exc:  # the flow decides what a failed request means
-                failure = exc
+    step, decision = advance(steps)
+    while step is not None:
+        step, decision = advance(steps, *(answer(step) if step.call else (None, None)))
+    return decision
 
 
 def _link_steps(timers: dict[str, Timer], seen: dict[str, float], what: str):
@@ -109,20 +118,18 @@ def _link_steps(timers: dict[str, Timer], seen: dict[str, float], what: str):
 def _timed(flow: Flow, timers: dict[str, Timer]) -> Steps:
     """The flow's phases as timed link steps; its own steps passed to the runner and answered."""
     seen = dict.fromkeys(timers, 0.0)
-    answer, failure = None, None
-    while True:
-        try:
-            item = flow.throw(failure) if failure else flow.send(answer)
-        except StopIteration as done:
-            yield from _link_steps(timers, seen, "end")
-            return done.value
-        answer, failure = None, None
+    item, decision = advance(flow)
+    while item is not None:
         yield from _link_steps(timers, seen, item.what)
+        reply, failure = None, None
         if isinstance(item, Step):
             try:
-                answer = yield item
+                reply = yield item
             except Exception as exc:
                 failure = exc
+        item, decision = advance(flow, reply, failure)
+    yield from _link_steps(timers, seen, "end")
+    return decision
 
 
 class Terminal:

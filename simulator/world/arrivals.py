@@ -44,11 +44,12 @@ def arrival_times(profile: RateProfile, duration: float, rng: random.Random) -> 
     if profile.peak == 0:
         return
     t, peak, random_, expovariate = 0.0, profile.peak, rng.random, rng.expovariate
+    rate = profile.rate if len(profile.times) > 1 else lambda t: peak  # one step: no lookup
     while True:
         t += expovariate(peak)
         if t >= duration:
             return
-        if random_() * peak < profile.rate(t):
+        if random_() * peak < rate(t):
             yield t
 
 

@@ -25,7 +25,7 @@ from simulator.card.cardos import CardOS
 from simulator.clock import AS_OF, START
 from simulator.devices.psam import psam_image
 from simulator.devices.scenic import ScenicGate
-from simulator.devices.terminal import Steps, Terminal, certification_blacklist
+from simulator.devices.terminal import Steps, Terminal, advance, answer, certification_blacklist
 from simulator.devices.transit import BusValidator, MetroGate
 from simulator.transport import InProcessTransport
 from simulator.world.backends import OK, Backend
@@ -97,22 +97,16 @@ class BackendFailure(ConnectionError):
 def timed(env: simpy.Environment, steps: Steps, backend: Backend | None):
     """The world's runner of a presentation: each step's modelled time on the clock; a back-end
     step answered after the back-end's round trip, or failed with `BackendFailure`."""
-    answer, failure = None, None
-    while True:
-        try:
-            step = steps.throw(failure) if failure else steps.send(answer)
-        except StopIteration as done:
-            return done.value
-        answer, failure = None, None
+    step, decision = advance(steps)
+    while step is not None:
         if step.seconds:
             yield env.timeout(step.seconds)
-        if step.call is None:
-            continue
-        outcome = OK if backend is None else (yield from backend.call())
-        if outcome == OK:
-            answer = step.call()
-        else:
-            failure = BackendFailure(f"{backend.name}: {outcome}")
+        reply = None, None
+        if step.call is not None:
+            outcome = OK if backend is None else (yield from backend.call())
+            reply = answer(step) if outcome == OK else (None, BackendFailure(f"{backend.name}: {outcome}"))
+        step, decision = advance(steps, *reply)
+    return decision
 
 
 def world_clock(env: simpy.Environment) -> Callable[[], datetime]:

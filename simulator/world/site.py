@@ -128,14 +128,13 @@ class Site:
         self.service = service or sampled_service
         self.accepted = accepted()
 
-    def holder(self) -> Holder:
-        spec = self.spec
-        return self.holders[spec.carriers.draw(self.rng), spec.personas.draw(self.rng)]
-
     def spawn(self, now: float) -> None:
-        """An arrival at `now`: count it and start its passenger process."""
+        """An arrival at `now`: count it, draw the holder (carrier, then persona) and start its
+        passenger process."""
         self.metrics.arrivals += 1
-        self.env.process(passenger(self.env, self, self.holder()))
+        spec, rng = self.spec, self.rng
+        holder = self.holders[spec.carriers.draw(rng), spec.personas.draw(rng)]
+        self.env.process(passenger(self.env, self, holder))
 
     def choose(self) -> int:
         """The server with the fewest people waiting at or using it (the first of equals)."""

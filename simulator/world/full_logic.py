@@ -29,7 +29,7 @@ from simulator.devices.terminal import Steps, Terminal, advance, answer, certifi
 from simulator.devices.transit import BusValidator, MetroGate
 from simulator.transport import InProcessTransport
 from simulator.world.backends import OK, Backend
-from simulator.world.site import Holder, Service, Site, human_time, sampled_service
+from simulator.world.site import Holder, Service, Site, draw_sum, sampled_service
 
 CARD_CARRIER = "contactless_card"
 ORIGIN_STATION, EXIT_STATION = "0101", "0105"
@@ -125,14 +125,14 @@ def service(env: simpy.Environment, *, terminal: str, servers: int, backend: Bac
     def serve(env: simpy.Environment, site: Site, index: int, holder: Holder, rng: random.Random):
         if holder.carrier.name != CARD_CARRIER:
             return (yield from sampled_service(env, site, index, holder, rng))
-        yield env.timeout(human_time(site.spec.before, rng) + holder.carrier.present.draw(rng))
+        yield env.timeout(holder.carrier.present.draw(rng) + sum(d.draw(rng) for d in site.spec.before))
         card = card_of(holder.persona, rng)
         link = InProcessTransport(card)
         if prepare:
             prepare(link)
         before = purse_balance(card)
         decision = yield from timed(env, terminals[index].presentation(link), backend)
-        yield env.timeout(human_time(site.spec.after, rng))
+        yield env.timeout(draw_sum(holder.after, rng))
         return decision.reason, before - purse_balance(card), decision.debited, False
 
     return serve

@@ -1,4 +1,4 @@
-"""A site: an array of gates or kiosks with one queue per server, and the people who use it.
+"""A site: an array of gates or kiosks with one line per server, and the people who use it.
 
 Each arrival picks the server with the fewest people at it (shortest-queue choice; the first of
 equals, as people take the nearest), or joins the one line of a `shared` queue (a hall of kiosks,
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import bisect
 import random
+from collections import deque
 from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -50,6 +51,20 @@ class Holder:
     persona: str
     reason: str  # what the terminal decides for this persona (sampled fidelity)
     calls: tuple[tuple[str, str], ...]  # the site's back-end calls, then the carrier's
+    before: tuple[Callable[[random.Random], float], ...]  # sampled: presentation, device, human steps
+    after: tuple[Callable[[random.Random], float], ...]  # sampled: human steps after the back-ends
+
+
+def _draws(distributions) -> tuple[Callable[[random.Random], float], ...]:
+    """The draws of `distributions`, leaving out those that are always 0."""
+    return tuple(d.draw for d in distributions if d.second_moment)
+
+
+def draw_sum(draws: tuple[Callable[[random.Random], float], ...], rng: random.Random) -> float:
+    total = 0.0
+    for draw in draws:
+        total += draw(rng)
+    return total
 
 
 class Mix:
@@ -100,7 +115,13 @@ Service = Callable[[simpy.Environment, "Site", int, Holder, random.Random], Gene
 
 
 class Site:
-    """A site's servers and metrics in one replication."""
+    """A site's servers, their lines and metrics in one replication.
+
+    Each server is one SimPy process (`server`) that takes the next person from its line (a
+    deque; one line for all when the queue is shared) and serves them; a person is data, not a
+    process, so a tap costs two events (the arrival and the end of service) plus a wake-up when
+    the server was idle.
+    """
 
     def __init__(
         self,
@@ -115,101 +136,111 @@ class Site:
     ) -> None:
         self.env, self.spec, self.backends, self.rng = env, spec, backends, rng
         self.duration = duration
-        if spec.shared:
-            self.servers = [simpy.Resource(env, spec.servers)]
-            self.free = list(range(spec.servers))  # which kiosk the next one served takes
-        else:
-            self.servers = [simpy.Resource(env, 1) for _ in range(spec.servers)]
+        self.lines: list[deque] = [deque() for _ in range(1 if spec.shared else spec.servers)]
+        self.busy = [False] * spec.servers
+        self.idle: list[int] = []  # servers waiting for someone, each on its `wake` event
+        self.wake: list[simpy.Event | None] = [None] * spec.servers
         self.metrics = SiteMetrics(spec.servers, bin_s)
         self.holders = {
-            (c, p): Holder(carrier, p, spec.reason_by_persona[p], spec.calls + carrier.calls)
+            (c, p): Holder(carrier, p, spec.reason_by_persona[p], spec.calls + carrier.calls,
+                           _draws((carrier.present, carrier.device, *spec.before)), _draws(spec.after))
             for c, carrier in spec.carrier_by_name.items() for p in spec.personas.names
         }
-        self.service = service or sampled_service
+        self.service = service  # None: the sampled fidelity
         self.accepted = accepted()
+        for index in range(spec.servers):
+            env.process(server(env, self, index))
 
     def spawn(self, now: float) -> None:
-        """An arrival at `now`: count it, draw the holder (carrier, then persona) and start its
-        passenger process."""
-        self.metrics.arrivals += 1
-        spec, rng = self.spec, self.rng
+        """An arrival at `now`: draw the holder (carrier, then persona), choose a line, balk or
+        join it, and wake a server that is waiting for someone."""
+        m, spec, rng = self.metrics, self.spec, self.rng
+        m.arrivals += 1
         holder = self.holders[spec.carriers.draw(rng), spec.personas.draw(rng)]
-        self.env.process(passenger(self.env, self, holder))
+        index = 0 if spec.shared else self.choose()
+        line = self.lines[index]
+        if len(line) >= spec.balk_at:
+            m.balked += 1
+            return
+        line.append((now, holder))
+        m.queue.change(now, 1)
+        m.system.change(now, 1)
+        if spec.shared:
+            if self.idle:
+                self._wake(self.idle.pop())
+        elif self.wake[index] is not None:
+            self._wake(index)
+
+    def _wake(self, index: int) -> None:
+        event, self.wake[index] = self.wake[index], None
+        event.succeed()
 
     def choose(self) -> int:
         """The server with the fewest people waiting at or using it (the first of equals)."""
-        best, fewest = 0, None
-        for i, server in enumerate(self.servers):
-            n = len(server.queue) + len(server.users)
+        best, fewest, busy = 0, None, self.busy
+        for i, line in enumerate(self.lines):
+            n = len(line) + busy[i]
             if fewest is None or n < fewest:
                 best, fewest = i, n
         return best
 
-def passenger(env: simpy.Environment, site: Site, holder: Holder):
-    """One person: choose a server, balk or queue, be served, leave; then count the decision and
+
+def server(env: simpy.Environment, site: Site, index: int):
+    """One gate or kiosk: take the next person from the line, serve them, count the decision and
     the money (a fare paid, a subsidy credited) as the holder's card or account (`moved`) and the
-    server (`recorded`) each saw it, settled online or offline."""
-    m, now = site.metrics, env.now
-    shared = site.spec.shared
-    index = 0 if shared else site.choose()
-    server = site.servers[index]
-    if len(server.queue) >= site.spec.balk_at:
-        m.balked += 1
-        return
-    arrived = now
-    m.queue.change(arrived, 1)
-    m.system.change(arrived, 1)
-    with server.request() as turn:
-        yield turn
+    server (`recorded`) each saw it, settled online or offline; wait when nobody is there."""
+    m, spec, rng, service = site.metrics, site.spec, site.rng, site.service
+    line = site.lines[0 if spec.shared else index]
+    while True:
+        if not line:
+            site.wake[index] = env.event()
+            if spec.shared:
+                site.idle.append(index)
+            yield site.wake[index]
+            continue
+        arrived, holder = line.popleft()
         start = env.now
-        if shared:
-            index = site.free.pop()
+        site.busy[index] = True
         m.queue.change(start, -1)
         m.arrived_at.append(arrived)
         m.waits.append(start - arrived)
-        reason, moved, recorded, online = yield from site.service(env, site, index, holder, site.rng)
+        if service is None and not holder.calls:  # sampled with no back-end to ask: one timeout
+            yield env.timeout(draw_sum(holder.before, rng) + draw_sum(holder.after, rng))
+            reason, moved, recorded, online = sampled_outcome(site, holder.reason, False)
+        else:
+            reason, moved, recorded, online = yield from (service or sampled_service)(env, site, index, holder, rng)
         finish = env.now
-        if shared:
-            site.free.append(index)
-    m.system.change(finish, -1)
-    m.sojourns_s += finish - arrived
-    m.busy_s[index] += finish - start
-    m.served[index] += 1
-    if finish < site.duration:
-        m.served_in_window[index] += 1
-    m.holders += moved
-    m.recorded[index] += recorded
-    if online:
-        m.settled_online += recorded
-    else:
-        m.settled_offline += recorded
-    if reason not in site.accepted:
-        m.rejections[reason] += 1
+        site.busy[index] = False
+        m.system.change(finish, -1)
+        m.sojourns_s += finish - arrived
+        m.busy_s[index] += finish - start
+        m.served[index] += 1
+        if finish < site.duration:
+            m.served_in_window[index] += 1
+        m.holders += moved
+        m.recorded[index] += recorded
+        if online:
+            m.settled_online += recorded
+        else:
+            m.settled_offline += recorded
+        if reason not in site.accepted:
+            m.rejections[reason] += 1
 
 
-def human_time(steps: tuple[Distribution, ...], rng: random.Random) -> float:
-    total = 0.0
-    for d in steps:
-        total += d.draw(rng)
-    return total
+def sampled_outcome(site: Site, reason: str, online: bool) -> tuple[str, int, int, bool]:
+    """The sampled fidelity's decision: the site's fare when `reason` lets the person through."""
+    fare = site.spec.fare if reason in site.accepted else 0
+    return reason, fare, fare, online
 
 
 def sampled_service(env: simpy.Environment, site: Site, index: int, holder: Holder, rng: random.Random):
     """Sampled fidelity: human, presentation and device times drawn from their distributions; the
-    decision is the persona's (what the full-logic terminal decides for it); back-end calls timed."""
-    spec, carrier = site.spec, holder.carrier
-    before = carrier.present.draw(rng) + carrier.device.draw(rng) + human_time(spec.before, rng)
-    after = human_time(spec.after, rng)
-    calls = holder.calls
-    if calls:
-        yield env.timeout(before)
-        reason, online = yield from call_backends(site, calls, holder.reason)
-        yield env.timeout(after)
-    else:
-        yield env.timeout(before + after)
-        reason, online = holder.reason, False
-    fare = spec.fare if reason in site.accepted else 0
-    return reason, fare, fare, online
+    decision is the persona's (what the full-logic terminal decides for it); back-end calls timed.
+    (A holder with no back-end to ask is served by one timeout in `server` instead.)"""
+    yield env.timeout(draw_sum(holder.before, rng))
+    reason, online = yield from call_backends(site, holder.calls, holder.reason)
+    yield env.timeout(draw_sum(holder.after, rng))
+    return sampled_outcome(site, reason, online)
 
 
 def call_backends(site: Site, calls: tuple[tuple[str, str], ...], reason: str):

@@ -46,7 +46,7 @@ from simulator.transport import (
     list_readers,
     wait_for_card,
 )
-from simulator.world import charts, replications
+from simulator.world import charts, full_logic, replications
 from simulator.world import scenario as scenarios
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
@@ -235,13 +235,21 @@ def simulate(
     scheduler: Annotated[str | None, typer.Option(help="an existing Dask scheduler, tcp://host:8786")] = None,
     seed: Annotated[int, typer.Option(help="the run's root seed (every component's generator derives from it)")] = 1,
     out: Annotated[Path | None, typer.Option(help="results and charts (default reports/simulate/SCENARIO)")] = None,
+    fidelity: Annotated[str | None, typer.Option(
+        help="sampled or full_logic for every site with a reference terminal (default: the scenario's)")] = None,
 ) -> None:
-    """Run a throughput scenario's replications in the SimPy world (sampled fidelity), one Dask task
-    per replication; print the summary table, write results.json and the PNG charts."""
+    """Run a throughput scenario's replications in the SimPy world, one Dask task per replication;
+    print the summary table, write results.json and the PNG charts."""
     try:
         chosen = scenarios.load(scenario)
     except ProfileError as exc:
         raise typer.BadParameter(str(exc), param_hint="SCENARIO") from None
+    document = chosen.document
+    if fidelity:
+        try:
+            document = scenarios.with_fidelity(document, fidelity, references=frozenset(full_logic.REFERENCES))
+        except ProfileError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--fidelity") from None
     out = out or Path("reports") / "simulate" / scenario
     columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     try:
@@ -250,21 +258,20 @@ def simulate(
             advance = lambda result: progress.update(bar, advance=1)  # noqa: E731
             if scheduler or workers:
                 with replications.cluster(workers=workers, scheduler=scheduler) as client:
-                    results = replications.run(chosen.document, replications=replications_, root_seed=seed,
+                    results = replications.run(document, replications=replications_, root_seed=seed,
                                                client=client, progress=advance)
             else:
-                results = replications.run(chosen.document, replications=replications_, root_seed=seed,
-                                           progress=advance)
+                results = replications.run(document, replications=replications_, root_seed=seed, progress=advance)
     except Exception:
         console.print(f"[red]the simulation failed; root seed {seed} reproduces it[/red]")
         raise
     summary = replications.summarise(results)
     console.print(_summary_table(scenario, summary))
     out.mkdir(parents=True, exist_ok=True)
-    document = {"scenario": chosen.document, "summary": summary, "replications": results}
-    (out / "results.json").write_text(json.dumps(document, ensure_ascii=False, indent=1), encoding="utf-8")
-    written = charts.write(results, bin_s=chosen.bin_s, out=out)
-    console.print(f"wrote {out}/results.json and {len(written)} charts")
+    written = {"scenario": document, "summary": summary, "replications": results}
+    (out / "results.json").write_text(json.dumps(written, ensure_ascii=False, indent=1), encoding="utf-8")
+    pictures = charts.write(results, bin_s=chosen.bin_s, out=out)
+    console.print(f"wrote {out}/results.json and {len(pictures)} charts")
     if not all(site["money_conserved"] for site in summary["sites"].values()):
         raise typer.Exit(1)
 

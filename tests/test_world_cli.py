@@ -41,6 +41,21 @@ def test_an_unknown_scenario_is_refused_in_one_line_listing_the_scenarios():
     assert all(name in lines[0] for name in scenario.names())
 
 
-@pytest.mark.parametrize("args", [["--replications", "0"], ["--workers", "-1"], ["--seed", "x"]])
+def test_simulate_runs_the_reference_terminals_with_full_logic(tmp_path):
+    done = ykt("simulate", "library-gate", "--replications", "1", "--workers", "0", "--fidelity", "full_logic",
+               "--out", str(tmp_path))
+    assert done.returncode == 0, done.stderr  # the library gate has no reference terminal: it stays sampled
+    results = json.loads((tmp_path / "results.json").read_text(encoding="utf-8"))
+    assert "fidelity" not in results["scenario"]["sites"][0]
+    done = ykt("simulate", "bus-line", "--replications", "1", "--workers", "0", "--fidelity", "full_logic",
+               "--out", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    results = json.loads((tmp_path / "results.json").read_text(encoding="utf-8"))
+    assert results["scenario"]["sites"][0]["fidelity"] == "full_logic"
+    assert results["summary"]["sites"]["front-door"]["money_conserved"]
+
+
+@pytest.mark.parametrize("args", [["--replications", "0"], ["--workers", "-1"], ["--seed", "x"],
+                                  ["--fidelity", "approximate"]])
 def test_bad_options_exit_64(args):
     assert ykt("simulate", "metro-peak", *args).returncode == 64

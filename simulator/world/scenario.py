@@ -50,6 +50,15 @@ def load(name: str) -> Scenario:
     return resolve(profile.load(f"scenarios/{name}", "scenario"))
 
 
+def with_fidelity(document: Mapping[str, Any], fidelity: str, *, references: frozenset[str]) -> dict:
+    """`document` with every site whose terminal is in `references` switched to `fidelity`
+    ("sampled" or "full_logic"); the others keep theirs (no reference terminal to run)."""
+    if fidelity not in ("sampled", "full_logic"):
+        raise profile.ProfileError(f"unknown fidelity {fidelity!r}; fidelities: sampled, full_logic")
+    sites = [dict(s, fidelity=fidelity) if s["terminal"] in references else dict(s) for s in document["sites"]]
+    return {**document, "sites": sites}
+
+
 def _calls(calls: list[dict], backends: Mapping[str, Any], where: str) -> tuple[tuple[str, str], ...]:
     unknown = [c["backend"] for c in calls if c["backend"] not in backends]
     if unknown:

@@ -90,13 +90,15 @@ class SiteMetrics:
         waits = sorted(self.waits)
         hours = duration / 3600
         completed = len(waits)
+        utilisation = [b / end for b in self.busy_s] if end else [0.0] * self.servers
         return {
             "arrivals": self.arrivals,
             "balked": self.balked,
             "completed": completed,
             "throughput_per_hour": sum(self.served_in_window) / hours,
             "throughput_per_server_per_hour": [n / hours for n in self.served_in_window],
-            "utilisation": [b / end for b in self.busy_s] if end else [0.0] * self.servers,
+            "utilisation": utilisation,
+            "utilisation_mean": sum(utilisation) / self.servers,
             "wait_mean_s": statistics.fmean(waits) if waits else 0.0,
             "wait_p50_s": quantile(waits, 0.50),
             "wait_p95_s": quantile(waits, 0.95),

@@ -87,8 +87,6 @@ def summarise(results: list[dict]) -> dict:
     sites = {}
     for name in results[0]["sites"]:
         per_rep = [r["sites"][name] for r in results]
-        for s in per_rep:
-            s["utilisation_mean"] = sum(s["utilisation"]) / len(s["utilisation"])
         figures = {}
         for figure in FIGURES:
             values = [float(s[figure]) for s in per_rep]

@@ -57,6 +57,16 @@ def _lognormal() -> tuple[float, float]:
     return math.log(MEAN_S) - sigma2 / 2, sigma2**0.5
 
 
+def poisson(env: simpy.Environment, rng: random.Random, duration: float, arrive):
+    """Both bare models' arrivals: Poisson at the structure's rate until `duration`, `arrive(t)` each."""
+    rate = RHO * GATES / MEAN_S
+    t = rng.expovariate(rate)
+    while t < duration:
+        yield env.timeout(t - env.now)
+        arrive(t)
+        t += rng.expovariate(rate)
+
+
 def bare(duration: float, seed: int) -> int:
     """The same structure written plainly in SimPy as the world writes it: a process per gate,
     a deque per line, an idle gate woken by an event (people served)."""
@@ -78,21 +88,16 @@ def bare(duration: float, seed: int) -> int:
             busy[index] = False
             served[0] += 1
 
-    def arrivals():
-        rate = RHO * GATES / MEAN_S
-        t = rng.expovariate(rate)
-        while t < duration:
-            yield env.timeout(t - env.now)
-            index = min(range(GATES), key=lambda i: len(lines[i]) + busy[i])
-            lines[index].append(t)
-            if wake[index] is not None:
-                event, wake[index] = wake[index], None
-                event.succeed()
-            t += rng.expovariate(rate)
+    def arrive(t):
+        index = min(range(GATES), key=lambda i: len(lines[i]) + busy[i])
+        lines[index].append(t)
+        if wake[index] is not None:
+            event, wake[index] = wake[index], None
+            event.succeed()
 
     for index in range(GATES):
         env.process(gate(index))
-    env.process(arrivals())
+    env.process(poisson(env, rng, duration, arrive))
     env.run()
     return served[0]
 
@@ -110,15 +115,10 @@ def bare_per_person(duration: float, seed: int) -> int:
             yield env.timeout(rng.lognormvariate(mu, sigma))
         served[0] += 1
 
-    def arrivals():
-        rate = RHO * GATES / MEAN_S
-        t = rng.expovariate(rate)
-        while t < duration:
-            yield env.timeout(t - env.now)
-            env.process(person(min(gates, key=lambda g: len(g.queue) + g.count)))
-            t += rng.expovariate(rate)
+    def arrive(t):
+        env.process(person(min(gates, key=lambda g: len(g.queue) + g.count)))
 
-    env.process(arrivals())
+    env.process(poisson(env, rng, duration, arrive))
     env.run()  # arrivals stop at `duration`; the queues drain
     return served[0]
 

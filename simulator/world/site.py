@@ -53,6 +53,7 @@ class Holder:
     calls: tuple[tuple[str, str], ...]  # the site's back-end calls, then the carrier's
     before: tuple[Callable[[random.Random], float], ...]  # sampled: presentation, device, human steps
     after: tuple[Callable[[random.Random], float], ...]  # sampled: human steps after the back-ends
+    outcome: tuple[str, int, int, bool]  # sampled with no back-end to ask: (reason, moved, recorded, online)
 
 
 def _draws(distributions) -> tuple[Callable[[random.Random], float], ...]:
@@ -141,13 +142,14 @@ class Site:
         self.idle: list[int] = []  # servers waiting for someone, each on its `wake` event
         self.wake: list[simpy.Event | None] = [None] * spec.servers
         self.metrics = SiteMetrics(spec.servers, bin_s)
-        self.holders = {
-            (c, p): Holder(carrier, p, spec.reason_by_persona[p], spec.calls + carrier.calls,
-                           _draws((carrier.present, carrier.device, *spec.before)), _draws(spec.after))
-            for c, carrier in spec.carrier_by_name.items() for p in spec.personas.names
-        }
         self.service = service  # None: the sampled fidelity
         self.accepted = accepted()
+        self.holders = {
+            (c, p): Holder(carrier, p, spec.reason_by_persona[p], spec.calls + carrier.calls,
+                           _draws((carrier.present, carrier.device, *spec.before)), _draws(spec.after),
+                           sampled_outcome(self, spec.reason_by_persona[p], False))
+            for c, carrier in spec.carrier_by_name.items() for p in spec.personas.names
+        }
         for index in range(spec.servers):
             env.process(server(env, self, index))
 
@@ -205,8 +207,8 @@ def server(env: simpy.Environment, site: Site, index: int):
         m.arrived_at.append(arrived)
         m.waits.append(start - arrived)
         if service is None and not holder.calls:  # sampled with no back-end to ask: one timeout
-            yield env.timeout(draw_sum(holder.before, rng) + draw_sum(holder.after, rng))
-            reason, moved, recorded, online = sampled_outcome(site, holder.reason, False)
+            yield env.timeout(draw_sum(holder.before + holder.after, rng))
+            reason, moved, recorded, online = holder.outcome
         else:
             reason, moved, recorded, online = yield from (service or sampled_service)(env, site, index, holder, rng)
         finish = env.now

@@ -6,10 +6,13 @@ from __future__ import annotations
 import random
 
 import pytest
+import simpy
 
 from simulator.profile import ProfileError
 from simulator.world import replication, replications, scenario
 from simulator.world.arrivals import RateProfile, arrival_times
+from simulator.world.backends import Backend
+from simulator.world.distributions import from_spec
 from simulator.world.stats import interval
 
 ROOT_SEED = 3
@@ -113,3 +116,22 @@ def test_replications_summarise_with_intervals_and_conserved_money():
     assert summary["wait_mean_s"]["mean"] == pytest.approx(sum(waits) / 3)
     assert summary["wait_mean_s"]["low"] < summary["wait_mean_s"]["mean"] < summary["wait_mean_s"]["high"]
     assert summary["money_conserved"]
+
+
+def test_a_back_end_serves_capacity_requests_at_once_and_queues_the_rest_in_order():
+    env = simpy.Environment()
+    bank = Backend(env, name="bank", capacity=2, latency=from_spec({"dist": "constant", "value": 1.0}, where="test"),
+                   error_rate=0, timeout_s=5, outages=[(10, 20)], rng=random.Random(ROOT_SEED))
+    finished = []
+
+    def request(name, at):
+        yield env.timeout(at)
+        outcome = yield from bank.call()
+        finished.append((name, env.now, outcome))
+
+    for name, at in (("a", 0), ("b", 0), ("c", 0), ("d", 0.5), ("e", 12)):
+        env.process(request(name, at))
+    env.run()
+    assert finished == [("a", 1, "ok"), ("b", 1, "ok"), ("c", 2, "ok"), ("d", 2, "ok"), ("e", 17, "unreachable")]
+    assert bank.in_use == 0 and not bank.waiting
+    assert bank.calls == {"ok": 4, "error": 0, "unreachable": 1}

@@ -2,15 +2,18 @@
 once, how long one takes, how often one fails, and when it is down.
 
 The platform (card status, e-code verification) and the bank (QuickPass authorisation,
-disbursement) are each one `Backend`: a SimPy resource of `capacity` concurrent requests whose
-round trip is drawn from a latency distribution, failing with `error_rate`, and unreachable
-during its outage windows, where a terminal waits `timeout_s` before it gives up. All of it comes
-from the scenario (`source: modelled` there until a back-end's own figures are measured).
+disbursement) are each one `Backend`: `capacity` concurrent requests (the rest wait in arrival
+order) whose round trip is drawn from a latency distribution, failing with `error_rate`, and
+unreachable during its outage windows, where a terminal waits `timeout_s` before it gives up. All
+of it comes from the scenario (`source: modelled` there until a back-end's own figures are
+measured). A request that finds a free slot costs one event (its round trip), not a resource's
+three: most requests of a city day do.
 """
 
 from __future__ import annotations
 
 import random
+from collections import deque
 from collections.abc import Sequence
 
 import simpy
@@ -37,7 +40,8 @@ class Backend:
     ) -> None:
         self.env, self.name, self.latency, self.error_rate = env, name, latency, error_rate
         self.timeout_s, self.outages, self.rng = timeout_s, tuple(outages), rng
-        self.slots = simpy.Resource(env, capacity)
+        self.capacity, self.in_use = capacity, 0
+        self.waiting: deque[simpy.Event] = deque()  # requests waiting for a slot, first come first served
         self.calls = {OK: 0, ERROR: 0, UNREACHABLE: 0}
 
     def down(self, t: float) -> bool:
@@ -50,9 +54,17 @@ class Backend:
             yield env.timeout(self.timeout_s)
             outcome = UNREACHABLE
         else:
-            with self.slots.request() as slot:
+            if self.in_use < self.capacity:
+                self.in_use += 1
+            else:  # the slot is handed over by the request that frees it
+                slot = env.event()
+                self.waiting.append(slot)
                 yield slot
-                yield env.timeout(self.latency.draw(self.rng))
+            yield env.timeout(self.latency.draw(self.rng))
+            if self.waiting:
+                self.waiting.popleft().succeed()
+            else:
+                self.in_use -= 1
             outcome = ERROR if self.rng.random() < self.error_rate else OK
         self.calls[outcome] += 1
         return outcome

@@ -4,7 +4,7 @@ The declaration says what kind of product the DUT is and which options it implem
 against the profile's `national/ics` (the capabilities a kind may declare and the ones it must),
 it is the only thing that makes a test *not applicable*. Applied to the DUT, it replaces the
 capabilities the device reports about itself with the declared ones; what the harness can do
-with the device (choose a card's persona, tear it, move a terminal's clock: `simulator_only`)
+with the device (choose a card's persona, tear it, move a terminal's clock: `harness_facilities`)
 stays what the adapter offers, because those are facilities of the test set-up, not product
 options.
 
@@ -67,10 +67,10 @@ def check(declared: set[str], kind: str, *, where: str) -> frozenset[str]:
     allowed = kinds(profile)
     if kind not in allowed:
         raise DeclarationError(f"{where}: unknown product kind {kind!r}; kinds: {', '.join(allowed)}")
-    harness = declared & set(profile["simulator_only"])
+    harness = declared & set(profile["harness_facilities"])
     if harness:
-        raise DeclarationError(f"{where}: {', '.join(sorted(harness))} are the harness's facilities with a simulated "
-                               f"device, not product options")
+        raise DeclarationError(f"{where}: {', '.join(sorted(harness))} are the harness's facilities (a "
+                               f"simulated device's or the lab's own equipment), not product options")
     unknown = declared - set(allowed[kind])
     if unknown:
         raise DeclarationError(f"{where}: a {kind} cannot declare {', '.join(sorted(unknown))}; "
@@ -115,7 +115,7 @@ def load_declaration(path: Path) -> Declaration:
 def apply(declaration: Declaration, dut) -> None:
     """Give the DUT's role of the declared kind the declared capabilities (plus the harness
     facilities its adapter offers); refuse a DUT that plays no role of that kind."""
-    harness = set(load("national/ics", "ics")["simulator_only"])
+    harness = set(load("national/ics", "ics")["harness_facilities"])
     if declaration.kind == CARD:
         roles = [dut.card] if dut.card is not None else []
     elif declaration.kind == READER:

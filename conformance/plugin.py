@@ -242,11 +242,11 @@ def judge_applicability(item, capabilities: frozenset[str], *, who: str) -> None
     from simulator.profile import load
 
     ics = load("national/ics", "ics")
-    options = [c for c in missing if c not in ics["simulator_only"]]
+    options = [c for c in missing if c not in ics["harness_facilities"]]
     if options:
         declared = declaration(item.config)
         cite = declared.cite() if declared is not None else \
-            f"it declares {', '.join(sorted(set(capabilities) - set(ics['simulator_only']))) or 'nothing'}"
+            f"it declares {', '.join(sorted(set(capabilities) - set(ics['harness_facilities']))) or 'nothing'}"
         not_applicable(f"{who} does not declare {', '.join(options)} ({cite})")
     not_tested(f"{who} does not offer the harness {', '.join(missing)}",
                need="; ".join(ics["harness_needs"][c] for c in missing))
@@ -299,11 +299,8 @@ def judged_by_suite(excinfo, item) -> bool:
 def verdict_of(report) -> str:
     """pass / fail (the suite's assertion about the device) / broken (anything else) / not_applicable /
     not_tested (conformance.verdicts)."""
-    excinfo = getattr(report, "_yikatong_exc", None)
     if report.skipped:
-        from conformance.verdicts import is_not_tested
-
-        return "not_tested" if is_not_tested(excinfo) else "not_applicable"
+        return "not_tested" if getattr(report, "_yikatong_not_tested", False) else "not_applicable"
     if report.passed:
         return "pass"
     return "fail" if getattr(report, "_yikatong_judged", False) else "broken"
@@ -320,7 +317,10 @@ def pytest_runtest_makereport(item, call):
     outcome = yield
     report = outcome.get_result()
     if call.excinfo is not None:
-        report._yikatong_exc = call.excinfo.type
+        from conformance.verdicts import is_not_tested
+
+        # plain values on the report (pytest-xdist sends it between processes)
+        report._yikatong_not_tested = is_not_tested(call.excinfo.type)
         report._yikatong_judged = judged_by_suite(call.excinfo, item)
     if report.when == "call" or (report.when == "setup" and not report.passed):
         clause, own = _judged_clause(item, call), clause_of(item)

@@ -256,7 +256,7 @@ def reference_app(kind: str | None, mutant: str | None, *, card_timeout: float =
         factory, model = REFERENCE_TERMINALS[kind], f"reference {kind} terminal"
     if kind not in ics["terminal_kinds"]:
         raise ValueError(f"terminal kind {kind!r} is not in ics.yaml; valid: {', '.join(ics['terminal_kinds'])}")
-    capabilities = [*ics["terminal_kinds"][kind], *ics["simulator_only"]]
+    capabilities = [*ics["terminal_kinds"][kind], *ics["harness_facilities"]]
     return make_app(factory, capabilities, kind=kind, model=model, card_timeout=card_timeout, readers=readers)
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,16 +53,31 @@ class LabKey:
 def load_or_create(keystore: Path) -> LabKey:
     """The lab's key from `keystore`, generated there (private file 0600) when there is none."""
     private = Path(keystore) / PRIVATE_FILE
-    if private.is_file():
-        sk = sm2.load_private_key_pem(private.read_text(encoding="ascii"))
-        return LabKey(sk, sm2.public_key_of(sk))
+    if not private.is_file():
+        _create(Path(keystore))
+    sk = sm2.load_private_key_pem(private.read_text(encoding="ascii"))
+    return LabKey(sk, sm2.public_key_of(sk))
+
+
+def _create(keystore: Path) -> None:
+    """A new key pair in `keystore`. Two runs creating one at once (a lab's parallel runs, the
+    project's parallel tests) keep the first: the private key is written whole to a temporary
+    file (0600) and hard-linked into place, which fails for the second; nobody reads half a file."""
     sk, pk = sm2.generate_keypair()
-    private.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(private, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="ascii") as out:
-        out.write(sm2.private_key_pem(sk))
-    (Path(keystore) / PUBLIC_FILE).write_text(sm2.public_key_pem(pk), encoding="ascii")
-    return LabKey(sk, pk)
+    keystore.mkdir(parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(dir=keystore, prefix=".lab-key-")
+    try:
+        with os.fdopen(fd, "w", encoding="ascii") as out:
+            out.write(sm2.private_key_pem(sk))
+        try:
+            os.link(temp, keystore / PRIVATE_FILE)
+        except FileExistsError:
+            return  # another run's key won
+        public = keystore / f".{PUBLIC_FILE}.{os.getpid()}"
+        public.write_text(sm2.public_key_pem(pk), encoding="ascii")
+        public.replace(keystore / PUBLIC_FILE)
+    finally:
+        os.unlink(temp)
 
 
 def canonical(document: dict) -> bytes:

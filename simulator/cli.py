@@ -9,6 +9,9 @@
     ykt simulate SCENARIO          run a throughput scenario's replications in the SimPy world (on
                                    a Dask LocalCluster or --scheduler), print a summary table,
                                    write results.json and charts
+    ykt platform serve [--port 8800] [--db platform.sqlite]
+                                   serve the 一卡通 application service platform (its state in the db)
+    ykt platform openapi           print the platform's OpenAPI document (profiles/national/platform_api.yaml)
 
 Personal data is masked in everything printed or written unless --show-personal-data is given.
 """
@@ -52,6 +55,8 @@ from simulator.world import scenario as scenarios
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 card_app = typer.Typer(no_args_is_help=True, help="Virtual cards: list, serve through vpcd, read through PC/SC.")
 app.add_typer(card_app, name="card")
+platform_app = typer.Typer(no_args_is_help=True, help="The 一卡通 platform: serve it, print its API.")
+app.add_typer(platform_app, name="platform")
 console = Console()
 
 AsOf = Annotated[str | None, typer.Option(help="personalisation date YYYY-MM-DD (default: today)")]
@@ -274,6 +279,38 @@ def simulate(
     console.print(f"wrote {out}/results.json and {len(pictures)} charts")
     if not all(site["money_conserved"] for site in summary["sites"].values()):
         raise typer.Exit(1)
+
+
+@platform_app.command("serve")
+def platform_serve(
+    port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port")] = 8800,
+    host: Annotated[str, typer.Option(help="address to listen on (default: this machine only)")] = "127.0.0.1",
+    db: Annotated[Path, typer.Option(help="SQLite file the platform keeps its state in")] = Path("platform.sqlite"),
+    seed: Annotated[int, typer.Option(help="root seed of the platform's keys and secrets")] = 1,
+    operator_secret: Annotated[str | None, typer.Option(
+        help="the operator's HMAC-SM3 key, hex (default: derived from the seed, printed)")] = None,
+) -> None:
+    """Serve the platform (profiles/national/platform_api.yaml) until Ctrl-C; state survives restarts."""
+    from simulator.backend.platform.serve import serve
+    from simulator.seeds import generator
+
+    try:
+        secret = (bytes.fromhex(operator_secret) if operator_secret
+                  else generator(seed, "platform", "operator").randbytes(32))
+    except ValueError:
+        raise typer.BadParameter(f"--operator-secret takes hex, got {operator_secret!r}") from None
+    if not operator_secret:
+        console.print(f"operator secret (lab, derived from seed {seed}): {secret.hex()}")
+    console.print(f"platform on http://{host}:{port} (state in {db})")
+    serve(host=host, port=port, db=str(db), seed=seed, operator_secret=secret)
+
+
+@platform_app.command("openapi")
+def platform_openapi() -> None:
+    """Print the platform's OpenAPI 3.1 document as YAML."""
+    from simulator.backend.platform.serve import openapi_yaml
+
+    typer.echo(openapi_yaml(), nl=False)
 
 
 def main() -> None:

@@ -36,6 +36,8 @@ SCHEMAS = {
     "reader_api": "reader_api.schema.json",
     "world": "world.schema.json",
     "scenario": "scenario.schema.json",
+    "ecode": "ecode.schema.json",
+    "platform": "platform.schema.json",
 }
 
 

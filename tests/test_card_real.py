@@ -1,11 +1,12 @@
 """The card suite at full power on cards in PC/SC readers, as a card vendor runs it: the reference
 card's samples served through pcscd + vpcd, `--dut pcsc:<reader>` and the vendor's declaration
-(tests/data/ics/reference_card.yaml: two samples, the profiles' synthetic issuer keys).
+(tests/data/ics/reference_card.yaml: its samples, the profiles' synthetic issuer keys), with the
+lab's sample changer and tear rig played by this process (`LabBench`).
 
-What it proves: most card clauses are judged on a real card (the figure is printed); every card
-mutant served the same way fails; the sample under test leaves as it came (everything but what
-only moves forward: transaction counters and the cyclic logs they feed); without a declaration
-the run is never certified.
+What it proves: most card clauses are judged on a real card (the figure is printed), the tear
+clauses included; every card mutant served the same way fails; the sample under test leaves as
+it came (everything but what only moves forward: transaction counters and the cyclic logs they
+feed); without a declaration the run is never certified.
 """
 
 from __future__ import annotations
@@ -34,12 +35,9 @@ pytestmark = [pytest.mark.pcsc, pytest.mark.timeout(300)]
 
 ROOT = Path(__file__).resolve().parents[1]
 ICS = ROOT / "tests" / "data" / "ics" / "reference_card.yaml"
-CHANGER = ROOT / "tests" / "data" / "sample_changer.py"
+BENCH = ROOT / "tests" / "data" / "lab_bench.py"
 #: what the run needs at least: the share of the card clauses in scope it judges
 JUDGED_AT_LEAST = 0.90
-#: mutants whose defect only a power cut mid-command shows: on a card in a reader the tests that
-#: would catch them are not tested (lab hardware), so the run is incomplete, never certified
-TEAR_ONLY = {"card_non_atomic_nvm", "card_pin_try_after_compare"}
 
 
 def run_suite(reader: str, out: Path, *extra: str) -> list[dict]:
@@ -78,17 +76,26 @@ def samples() -> dict[str, CardOS]:
             for n, s in enumerate(declared)}
 
 
-class SampleChanger(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
-    """The lab's sample changer, played by this test process: asked (tests/data/sample_changer.py)
-    for a sample in a reader, it pulls the card in that vpcd slot and inserts the sample's."""
+class LabBench(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+    """The lab's sample changer and tear rig, played by this test process over the vpcd slots
+    (tests/data/lab_bench.py is the command the suite runs): `change` pulls the card in a slot and
+    inserts a sample's; `tear arm` arms the served card's power cut at a step of the next command
+    (its fault plan: what a relay in the field does to a real card); `tear fired` answers whether
+    the cut came and, if so, puts the card back in the field."""
 
     daemon_threads = True
 
     def __init__(self, path: Path, pcscd, cards: dict[str, CardOS]) -> None:
         self.pcscd, self.cards = pcscd, cards
         self.inserted: dict[int, tuple[str, VpcdCard]] = {}
+        self.tears = 0
         self.lock = threading.Lock()
-        super().__init__(str(path), _ChangeRequest)
+        super().__init__(str(path), _BenchRequest)
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+    def command(self, verb: str) -> str:
+        """The command line the suite runs for `verb` (change, tear)."""
+        return f"{sys.executable} {BENCH} {self.server_address} {verb}"
 
     def put(self, reader: str, sample: str) -> None:
         slot = self.pcscd.readers.index(reader)
@@ -102,32 +109,55 @@ class SampleChanger(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
             self.inserted[slot] = (sample, card)
             wait_for_card(reader, present=True, timeout=5)
 
-    def pull_all(self) -> None:
+    def arm(self, reader: str, step: str) -> None:
+        plan = self.inserted[self.pcscd.readers.index(reader)][1].card.faults
+        plan.arm(at=plan.total + int(step))
+
+    def fired(self, reader: str) -> str:
+        card = self.inserted[self.pcscd.readers.index(reader)][1]
+        card.card.faults.disarm()
+        if card.tear is None:
+            return "no"
+        card.insert()  # the power back: pcscd sees the card again
+        wait_for_card(reader, present=True, timeout=5)
+        self.tears += 1
+        return "yes"
+
+    def close(self) -> None:
+        self.shutdown()
+        self.server_close()
         for _, card in self.inserted.values():
             card.remove()
 
 
-class _ChangeRequest(socketserver.StreamRequestHandler):
+class _BenchRequest(socketserver.StreamRequestHandler):
     def handle(self) -> None:
-        reader, sample = self.rfile.readline().decode().rstrip("\n").split("\t")
-        self.server.put(reader, sample)
-        self.wfile.write(b"ok\n")
+        verb, *args = self.rfile.readline().decode().rstrip("\n").split("\t")
+        try:
+            if verb == "change":
+                self.server.put(*args)
+                answer = "ok"
+            elif args[:1] == ["arm"]:
+                self.server.arm(*args[1:])
+                answer = "ok"
+            else:
+                answer = self.server.fired(*args[1:])
+        except Exception as exc:  # the bench's own failure: the suite sees a broken rig
+            answer = f"error {exc!r}"
+        self.wfile.write(f"{answer}\n".encode())
 
 
 def test_the_suite_judges_nine_tenths_of_the_card_clauses_and_the_sample_leaves_as_it_came(pcscd, tmp_path):
     cards = samples()
     before = dict(cards["S1"].nvm.data)
-    changer = SampleChanger(tmp_path / "changer.sock", pcscd, cards)
-    threading.Thread(target=changer.serve_forever, daemon=True).start()
+    bench = LabBench(tmp_path / "bench.sock", pcscd, cards)
     try:
-        changer.put(pcscd.reader(0), "S1")
-        changer.put(pcscd.reader(1), "S2")
-        results = run_suite(pcscd.reader(0), tmp_path, "--dut-info",
-                            f"changer={sys.executable} {CHANGER} {tmp_path / 'changer.sock'}")
+        bench.put(pcscd.reader(0), "S1")
+        bench.put(pcscd.reader(1), "S2")
+        results = run_suite(pcscd.reader(0), tmp_path, "--dut-info", f"changer={bench.command('change')}",
+                            "--dut-info", f"tear={bench.command('tear')}")
     finally:
-        changer.shutdown()
-        changer.server_close()
-        changer.pull_all()
+        bench.close()
     bad = [f"{r['nodeid']}: {r['message']}" for r in results if r["verdict"] in ("fail", "broken")]
     assert not bad, "the reference card's samples must pass:\n" + "\n".join(bad)
     verdicts = clause_verdicts(results)
@@ -136,7 +166,9 @@ def test_the_suite_judges_nine_tenths_of_the_card_clauses_and_the_sample_leaves_
     left = {cid: next(r["message"] for r in results if r["clause"] == cid and r["verdict"] == "not_tested")
             for cid in scope if verdicts[cid] == "not_tested"}
     print(f"card clauses judged on cards in PC/SC readers: {len(judged)}/{len(scope)} = "
-          f"{len(judged) / len(scope):.1%}; not tested: " + "; ".join(f"{c} ({m})" for c, m in left.items()))
+          f"{len(judged) / len(scope):.1%}, {bench.tears} power cuts by the tear rig; not tested: "
+          + "; ".join(f"{c} ({m})" for c, m in left.items()))
+    assert bench.tears, "the tear rig never cut the power"
     after = dict(cards["S1"].nvm.data)
     moved = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
     assert [k for k in moved if not forward_only(k)] == [], "the sample under test did not leave as it came"
@@ -145,17 +177,19 @@ def test_the_suite_judges_nine_tenths_of_the_card_clauses_and_the_sample_leaves_
 
 
 @pytest.mark.parametrize("mutant", MUTANTS, ids=[m.name for m in MUTANTS])
-def test_every_card_mutant_in_a_pcsc_reader_fails(vpcd_slot, tmp_path, mutant):
-    reader, _ = vpcd_slot(mutant.build("normal", random.Random(1)), 0)  # S1
-    vpcd_slot(mutant.build("normal", random.Random(2)), 1)  # S2; without a changer the others are out of reach
-    results = run_suite(reader, tmp_path, "-x")
+def test_every_card_mutant_in_a_pcsc_reader_fails(pcscd, tmp_path, mutant):
+    # S1 and S2; without a changer the other samples are out of reach
+    bench = LabBench(tmp_path / "bench.sock", pcscd, {"S1": mutant.build("normal", random.Random(1)),
+                                                      "S2": mutant.build("normal", random.Random(2))})
+    try:
+        bench.put(pcscd.reader(0), "S1")
+        bench.put(pcscd.reader(1), "S2")
+        results = run_suite(pcscd.reader(0), tmp_path, "-x", "--dut-info", f"tear={bench.command('tear')}")
+    finally:
+        bench.close()
     broken = [f"{r['nodeid']}: {r['message']}" for r in results if r["verdict"] == "broken"]
     assert not broken, f"{mutant.name} broke the suite:\n" + "\n".join(broken)
     caught = [f"{r['clause']} {r['nodeid'].split('::')[-1]}" for r in results if r["verdict"] == "fail"]
-    if mutant.name in TEAR_ONLY:
-        assert not caught and "not_tested" in clause_verdicts(results).values(), caught
-        print(f"{mutant.name} through PC/SC: not caught, the run incomplete (only a tear shows it)")
-        return
     assert caught, f"no test fails {mutant.name} ({mutant.defect}) in a PC/SC reader"
     print(f"{mutant.name} through PC/SC: caught by {caught[0]}")
 

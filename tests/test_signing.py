@@ -4,6 +4,7 @@ implementation (key files it reads, signatures it verifies), and the refusal of 
 from __future__ import annotations
 
 import base64
+import multiprocessing
 import random
 import shutil
 import subprocess
@@ -29,6 +30,20 @@ def test_the_key_is_made_once_private_and_reloaded(tmp_path):
     assert (tmp_path / signing.PRIVATE_FILE).stat().st_mode & 0o777 == 0o600
     assert signing.load_or_create(tmp_path) == first
     assert sm2.load_public_key_pem((tmp_path / signing.PUBLIC_FILE).read_text()) == first.public_key
+
+
+def _fingerprint(keystore) -> str:
+    return signing.load_or_create(keystore).fingerprint
+
+
+def test_runs_making_the_key_at_once_all_get_the_same_whole_key(tmp_path):
+    """Parallel runs (a lab's, or these tests under pytest-xdist) on a fresh keystore."""
+    with multiprocessing.get_context("spawn").Pool(6) as pool:
+        fingerprints = pool.map(_fingerprint, [tmp_path] * 6)
+    assert len(set(fingerprints)) == 1, fingerprints
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([signing.PRIVATE_FILE, signing.PUBLIC_FILE])
+    public = (tmp_path / signing.PUBLIC_FILE).read_text()
+    assert sm2.public_key_pem(signing.load_or_create(tmp_path).public_key) == public
 
 
 def test_key_files_round_trip_and_refuse_other_keys(key):

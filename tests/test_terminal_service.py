@@ -562,7 +562,7 @@ def test_every_reference_terminal_can_be_served(kind):
     app = reference_app(kind, None)  # make_app checks its /info against the document
     ics = load("national/ics", "ics")
     assert app.state.info["kind"] == kind and app.state.terminal.kind in kind
-    assert app.state.info["capabilities"] == sorted({*ics["terminal_kinds"][kind], *ics["simulator_only"]})
+    assert app.state.info["capabilities"] == sorted({*ics["terminal_kinds"][kind], *ics["harness_facilities"]})
 
 
 def test_serve_refuses_an_unknown_kind_or_mutant():

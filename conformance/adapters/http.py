@@ -326,7 +326,7 @@ def declared(control: TerminalControl, info: dict[str, str]) -> tuple[dict, froz
     override = None
     if "capabilities" in info:
         declared = {c.strip() for c in info["capabilities"].split(",") if c.strip()}
-        harness = declared & set(load("national/ics", "ics")["simulator_only"])
+        harness = declared & set(load("national/ics", "ics")["harness_facilities"])
         override = check(declared - harness, device["kind"], where=f"--dut-info capabilities={info['capabilities']}")
         override |= harness
     return device, override

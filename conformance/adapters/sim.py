@@ -77,7 +77,7 @@ class SimTerminal:
     def __init__(self, name: str, kind: str, factory: TerminalFactory) -> None:
         ics = load("national/ics", "ics")
         self.name, self.kind = name, kind
-        self.capabilities = frozenset(ics["terminal_kinds"][kind]) | set(ics["simulator_only"])
+        self.capabilities = frozenset(ics["terminal_kinds"][kind]) | set(ics["harness_facilities"])
         self.clock = Clock()
         self.terminal = factory(clock=self.clock, blacklist=blacklist())
 

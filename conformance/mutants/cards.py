@@ -12,6 +12,7 @@ import random
 
 from simulator.apdu import SW, CardError, CommandAPDU
 from simulator.card import personas
+from simulator.card.apps import epurse
 from simulator.card.cardos import CardOS
 from simulator.card.image import pin_key, pin_tries_key, record_key
 from simulator.card.nvm import APPLY_PAGE, DONE, NVM
@@ -189,10 +190,29 @@ class PinTryAfterCompare(CardOS):
         return super().transmit(apdu)
 
 
+class RefusesTheWholeBalance(CardOS):
+    """INITIALIZE FOR PURCHASE of exactly the balance answers 9401 (an off-by-one: the balance must
+    exceed the amount, not cover it)."""
+
+    def transmit(self, apdu: bytes) -> bytes:
+        app = self.application
+        if self.powered and apdu[:5] == bytes.fromhex("805001020B") and len(apdu) >= 16 and app \
+                and app.kind == epurse.KIND:
+            balance = int.from_bytes(self.nvm[epurse.balance_key(app.path)], "big", signed=True)
+            if int.from_bytes(apdu[6:10], "big") == balance:
+                return SW.INSUFFICIENT_FUNDS.to_bytes(2, "big")
+        return super().transmit(apdu)
+
+
 def _issue_date_yymmdd(persona: str, rng: random.Random) -> CardOS:
     """发卡日期 personalised as BCD YYMMDD padded with FF instead of YYYYMMDD."""
     issued = personas.resolve(persona, as_of=_as_of()).values["issue_date"]
     return _card(persona, rng, records={record_key(EF05, 5): b"\x05\x04" + bytes.fromhex(f"{issued:%y%m%d}FF")})
+
+
+def _reports_second_generation(persona: str, rng: random.Random) -> CardOS:
+    """A 3rd-generation card personalised with 规范版本 2.00 (the 2nd generation's)."""
+    return _card(persona, rng, records={record_key(EF05, 3): b"\x03\x04" + b"2.00"})
 
 
 MUTANTS = [
@@ -223,6 +243,10 @@ MUTANTS = [
     Mutant("card_mac2_session_survives", "card",
            "a wrong MAC2 keeps the load session open: a retry with the right MAC2 loads",
            lambda persona, rng: _card(persona, rng, cls=Mac2SessionSurvives)),
+    Mutant("card_reports_second_generation", "card", "a 3rd-generation card whose 规范版本 says 2.00",
+           _reports_second_generation),
+    Mutant("card_whole_balance_refused", "card", "a purchase of exactly the balance is refused with 9401",
+           lambda persona, rng: _card(persona, rng, cls=RefusesTheWholeBalance)),
     Mutant("card_pin_try_after_compare", "card",
            "VERIFY compares before it spends a try: a right PIN writes otherwise, so a tear saves the try",
            lambda persona, rng: _card(persona, rng, cls=PinTryAfterCompare)),

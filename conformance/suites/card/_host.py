@@ -103,9 +103,11 @@ class Host:
     """One connected, traced link to the card under test."""
 
     def __init__(self, transport: Transport, *, persona: str, issuer: Issuer, pin: str | None = None,
-                 sample: object = None) -> None:
+                 sample: object = None, declared_generation: int | None = None) -> None:
         self.transport = transport
         self.persona = persona
+        #: the generation the card must report: its persona's, or the one its declaration states
+        self.declared_generation = declared_generation
         #: the card's PIN when the harness knows it (a `Pin`), and the ICS sample behind the link
         self.pin = None if pin is None else Pin(pin)
         self.sample = sample
@@ -197,7 +199,11 @@ class Host:
         version = self.element("spec_version")
         assert version in GENERATION_OF_VERSION, (
             f"规范版本 {version!r} is none of the profile's generations {sorted(GENERATION_OF_VERSION)}")
-        return GENERATION_OF_VERSION[version]
+        generation = GENERATION_OF_VERSION[version]
+        assert self.declared_generation in (None, generation), (
+            f"规范版本 {version!r} names generation {generation}; the card is declared generation "
+            f"{self.declared_generation}")
+        return generation
 
     # -- security ---------------------------------------------------------------------------
     def challenge(self, length: int = 8) -> bytes:

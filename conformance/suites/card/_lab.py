@@ -16,11 +16,17 @@ changer, `conformance.adapters.pcsc`). What a test may do to a sample:
 A test needing a sample the declaration does not provide is *not tested*, naming the sample a
 lab would need. What only moves forward on any card: transaction counters (purse ATCs, the
 qPBOC ATC) and the cyclic logs they feed (0x18, 0x1E).
+
+Cutting the power mid-command (`tear_control`): a simulated card's fault plan, or for a card in a
+reader the lab's tear rig (`--dut-info tear=`, `conformance.adapters.pcsc.TearRig`). Tests sweep the
+cut over every step of a command (`sweep_tears`) and judge what the card holds after each.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from conformance.evidence import attach_trace
 from conformance.suites.card._host import PURSE_AID, QPBOC_AID, SSSE, Host, Pin, expect, sw_text
@@ -31,6 +37,7 @@ from simulator.card.commands_security import encode_pin
 from simulator.crypto.auth import pin_reload_mac, pin_unblock_data
 from simulator.faults import FaultPlan
 from simulator.profile import load
+from simulator.transport import CardRemovedError, LinkError
 
 PIN_TRIES = SSSE["pin"]["tries"]
 #: the key of the SSSE the harness reloads (06) or unblocks (07) a PIN with, by preference
@@ -61,6 +68,40 @@ def _harness_need(facility: str) -> str:
     return load("national/ics", "ics")["harness_needs"][facility]
 
 
+T = TypeVar("T")
+#: the steps of one command a tear sweep tries at most (more: the rig or the card is broken)
+TEAR_SWEEP_LIMIT = 256
+
+
+class _SimulatedTear:
+    """A simulated card's fault plan as a tear rig: step n is the n-th fault point from now."""
+
+    def __init__(self, plan: FaultPlan) -> None:
+        self.plan = plan
+
+    def arm(self, position: int) -> None:
+        self.plan.arm(at=self.plan.total + position)
+
+    def fired(self) -> bool:
+        fired = not self.plan.armed
+        self.plan.disarm()
+        return fired
+
+
+@dataclass(frozen=True)
+class _LabTear:
+    """The lab's tear rig (`conformance.adapters.pcsc.TearRig`) over one reader."""
+
+    rig: object
+    reader: str
+
+    def arm(self, position: int) -> None:
+        self.rig.arm(self.reader, position)
+
+    def fired(self) -> bool:
+        return self.rig.fired(self.reader)
+
+
 class CardLab:
     """Opens traced links to the card under test (see the module's docstring for which card)."""
 
@@ -77,6 +118,7 @@ class CardLab:
         else:
             self.issuer = Issuer({}, source="no ICS (--ics)")
         declared = [Sample.declared(s) for s in (declaration.samples if declaration is not None else ())]
+        self.declared_generation = declaration.product.get("generation") if declaration is not None else None
         here = getattr(role, "reader", None)
         main = [s for s in declared if s.reader == here] or [s for s in declared if s.reader is None][:1]
         pin = dut.settings.get("pin")
@@ -95,9 +137,17 @@ class CardLab:
         else:
             transport = self.role.open_reader(sample.reader, sample=sample.id)
         pin = self.facts(persona).pin if sample is None else sample.pin
-        host = Host(transport, persona=persona, issuer=self.issuer, pin=pin, sample=sample)
+        host = Host(transport, persona=persona, issuer=self.issuer, pin=pin, sample=sample,
+                    declared_generation=self._generation(sample, persona))
         self.hosts.append(host)
         return host
+
+    def _generation(self, sample: Sample | None, persona: str) -> int | None:
+        """The generation the card behind a link must report (its 规范版本): a fresh card's or a
+        sample's persona's, else the product's in the declaration; None when nothing states it."""
+        if sample is None or sample.persona is not None:
+            return self.facts(sample.persona if sample else persona).generation
+        return self.declared_generation
 
     def open(self, persona: str | None = None) -> Host:
         """A link to a card of `persona`: a fresh one when the harness chooses, else the sample under
@@ -170,13 +220,55 @@ class CardLab:
 
         return personas.resolve(persona, as_of=AS_OF)
 
-    def tear_plan(self, host: Host) -> FaultPlan:
-        """The fault plan of the simulated card behind `host` (capability `tear_control`)."""
+    # -- tearing ----------------------------------------------------------------------------
+    def _tear(self, host: Host) -> _SimulatedTear | _LabTear:
+        """What cuts the power of the card behind `host` (capability `tear_control`): a simulated
+        card's own fault plan, or the lab's tear rig over the reader (`--dut-info tear=`)."""
         plan = getattr(getattr(host.transport, "card", None), "faults", None)
-        if not isinstance(plan, FaultPlan):
+        if isinstance(plan, FaultPlan):
+            return _SimulatedTear(plan)
+        rig = getattr(self.role, "tear_rig", None)
+        reader = getattr(host.transport, "reader", None)
+        if rig is None or reader is None:
             not_tested(f"{self.role.name} does not let the harness cut its power mid-write",
                        need=_harness_need("tear_control"))
-        return plan
+        return _LabTear(rig, reader)
+
+    def cut_power(self, host: Host, position: int, command: Callable[[], object]) -> bool:
+        """Run `command` with the card's power cut `position` steps into it (a simulated card's
+        fault points, or the rig's own steps); True when the cut came (the power is back and `host`
+        reconnected: a cold reset), False when the command ended before it."""
+        __tracebackhide__ = True
+        rig = self._tear(host)
+        rig.arm(position)
+        try:
+            command()
+        except CardRemovedError:
+            if not rig.fired():
+                raise  # a removal the harness did not cause: the link failed
+            host.reconnect()
+            return True
+        if rig.fired():
+            raise LinkError(f"the tear rig reports a power cut at step {position}, but the card answered the command")
+        return False
+
+    def sweep_tears(self, prepare: Callable[[], Host], command: Callable[[Host], object],
+                    read: Callable[[Host], T]) -> tuple[list[T], T]:
+        """Cut the power at each step of `command` in turn, each time on the card `prepare` gives,
+        until the command ends before the cut: what `read` finds after each torn run, and after the
+        run that ended (every step of the command covered)."""
+        __tracebackhide__ = True
+        torn = []
+        for position in range(TEAR_SWEEP_LIMIT):
+            host = prepare()
+            cut = self.cut_power(host, position, lambda host=host: command(host))
+            state = read(host)
+            if not cut:
+                if position == 0:
+                    raise RuntimeError("the command passed no tear point: the card's tear control is not wired")
+                return torn, state
+            torn.append(state)
+        raise RuntimeError(f"the power was cut at each of {TEAR_SWEEP_LIMIT} steps and the command never ended")
 
     @property
     def persistent(self) -> bool:

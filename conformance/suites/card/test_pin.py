@@ -5,8 +5,8 @@ UNBLOCK PIN with the issuer's MAC.
 Counting wrong PINs down to one try left and back with the right PIN runs on any card whose PIN
 is known. Blocking a PIN needs a card the harness may block (`CardLab.open_blockable`: a fresh
 simulated card, a destructive sample, or a sample whose PIN the issuer's reload or unblock key
-gives back, which the test then does); cutting the power mid-VERIFY needs a simulated card
-(`tear_control`).
+gives back, which the test then does); cutting the power mid-VERIFY needs a simulated card or
+a lab's tear rig over the reader (`tear_control`).
 
 PYTEST_DONT_REWRITE: assertion messages here are written for the vendor and carry no card data;
 pytest's rewriting would add the compared values to them, personal data included.
@@ -16,11 +16,10 @@ from __future__ import annotations
 
 import pytest
 
-from conformance.suites.card._host import SSSE, expect
+from conformance.suites.card._host import SSSE, Host, expect
 from conformance.suites.card._lab import PIN_RESET_NAMES, CardLab, pin_reset_command, reset_pin, wrong_pin
 from conformance.verdicts import not_tested
 from simulator.apdu import SW, counter_sw
-from simulator.transport.errors import CardRemovedError
 
 clause = pytest.mark.clause
 requires = pytest.mark.requires
@@ -84,44 +83,40 @@ def test_a_right_pin_restores_the_try_counter(host, pin):
         expect(host.verify(pin), SW.OK, f"VERIFY with the right PIN after a wrong one (attempt {attempt})")
 
 
-def _after_a_torn_verify(card: CardLab, pin: str, step: int) -> int | str:
-    """The tries a fresh card has left after VERIFY with `pin` lost power at its `step`-th tear
-    point (0-based) and the card was powered up again; what VERIFY answered if it ended sooner."""
-    __tracebackhide__ = True
-    host = card.open("normal")
-    plan = card.tear_plan(host)
-    host.select_ssse()
-    plan.arm(at=plan.total + step)
-    try:
-        answer = host.verify(pin)
-    except CardRemovedError:  # the tear the harness itself caused, not a link failure
-        host.reconnect()
-        host.select_ssse()
-        return host.pin_tries()
-    plan.disarm()
-    return f"no tear (VERIFY answered {answer.sw:04X} first)"
-
-
 @clause("CARD-PIN-005")
-@requires("persona_choice", "tear_control")
+@requires("tear_control")
 def test_verify_spends_the_try_before_it_compares(card):
     right = card.facts("normal").pin
-    host = card.open("normal")
-    plan = card.tear_plan(host)
-    host.select_ssse()
-    full = host.pin_tries()
-    start = plan.total
-    expect(host.verify(wrong_pin(right)), counter_sw(full - 1), "VERIFY with a wrong PIN (untorn, to count its steps)")
-    steps = plan.total - start
-    if steps == 0:
-        raise RuntimeError("VERIFY passed no tear point: the simulated card's fault plan is not wired")
-    wrong = [_after_a_torn_verify(card, wrong_pin(right), step) for step in range(steps)]
-    with_right = [_after_a_torn_verify(card, right, step) for step in range(steps)]
+
+    def prepare() -> Host:
+        """A card with its full try counter: a fresh one, or the sample after the right PIN."""
+        host = card.open("normal")
+        host.select_ssse()
+        if card.persistent:
+            expect(host.verify(right), SW.OK, "VERIFY with the right PIN (the try counter full before the cut)")
+        return host
+
+    def tries(host: Host) -> int:
+        host.select_ssse()
+        return host.pin_tries()
+
+    host = prepare()
+    full = tries(host)
+    try:
+        wrong, untorn = card.sweep_tears(prepare, lambda h: h.verify(wrong_pin(right)), tries)
+        with_right = []
+        for step in range(len(wrong)):
+            host = prepare()
+            cut = card.cut_power(host, step, lambda h=host: h.verify(right))
+            with_right.append(tries(host) if cut else "no tear (VERIFY answered first)")
+    finally:
+        card.restore_pin(host)
+    assert untorn == full - 1, f"VERIFY with a wrong PIN left {untorn} of {full} tries; one must be spent"
     differ = [f"step {n + 1}: {a} tries with the right PIN, {b} with a wrong one"
               for n, (a, b) in enumerate(zip(with_right, wrong, strict=True)) if a != b]
-    assert not differ, (f"power lost at these of the {steps} steps of VERIFY leaves another try counter with the "
-                        f"right PIN than with a wrong one: the card acts on the comparison before it spends the try "
-                        f"({'; '.join(differ)})")
+    assert not differ, (f"power lost at these of the {len(wrong)} steps of VERIFY leaves another try counter with "
+                        f"the right PIN than with a wrong one: the card acts on the comparison before it spends the "
+                        f"try ({'; '.join(differ)})")
     assert wrong[-1] == full - 1, (f"power lost at the last step of VERIFY with a wrong PIN left {wrong[-1]} tries; "
                                    f"the try is spent before the answer ({full - 1} left)")
 

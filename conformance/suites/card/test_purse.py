@@ -58,9 +58,12 @@ def test_initialize_for_purchase_answers_the_profiles_layout(purse_host):
     assert init[9] == version, f"INITIALIZE names key version {init[9]:02X}; the purchase key's is {version:02X}"
     expect(purse_host.init_purchase(AMOUNT, index=0x09), SW.KEY_INDEX_NOT_SUPPORTED,
            "INITIALIZE FOR PURCHASE with key index 09 (none)")
-    too_much = max(balance, 0) + int.from_bytes(init[6:9], "big") + 1
-    expect(purse_host.init_purchase(too_much), SW.INSUFFICIENT_FUNDS,
-           f"INITIALIZE FOR PURCHASE of {too_much} fen (balance + overdraft limit + 1)")
+    limit = max(balance, 0) + int.from_bytes(init[6:9], "big")
+    for amount, what in ((max(balance, 0), "the balance"), (limit, "balance + overdraft limit, the most it may take")):
+        if amount:  # an INITIALIZE without its DEBIT moves no money; the next one abandons it
+            expect(purse_host.init_purchase(amount), SW.OK, f"INITIALIZE FOR PURCHASE of {amount} fen ({what})")
+    expect(purse_host.init_purchase(limit + 1), SW.INSUFFICIENT_FUNDS,
+           f"INITIALIZE FOR PURCHASE of {limit + 1} fen (balance + overdraft limit + 1)")
 
 
 @clause("PURSE-PUR-002")

@@ -27,7 +27,6 @@ from simulator.apdu import SW
 from simulator.card.apps import qpboc
 from simulator.clock import AS_OF
 from simulator.tlv import parse_tlv, tlv
-from simulator.transport.errors import CardRemovedError
 
 requires = pytest.mark.requires
 pytestmark = requires("qpboc")
@@ -240,41 +239,22 @@ def _which(now, old, new) -> str:
 def test_a_torn_gpo_leaves_atc_and_ec_balance_both_old_or_both_new(card: CardLab, decision):
     data = pdol_data(terminal_data(ttq=OFFLINE_TTQ if decision == "TC" else ONLINE_TTQ, amount=100))
 
-    def prepare() -> tuple[Host, object]:
+    def prepare() -> Host:
         host = card.open("bank")
-        plan = card.tear_plan(host)
         _select(host)
-        return host, plan
+        return host
 
     def read_back(host: Host) -> tuple[int, int]:
         __tracebackhide__ = True
         _select(host)
         return _atc(host), _ec_balance(host)
 
-    host, plan = prepare()
-    old = read_back(host)
-    start = plan.total
-    expect(_gpo(host, data), SW.OK, f"GET PROCESSING OPTIONS for a {decision}")
-    points = plan.total - start
-    new = read_back(host)
-    if points == 0:
-        raise RuntimeError("GPO passed no tear point: the simulated card's fault plan is not wired")
-    problems = []
-    for i in range(points):
-        host, plan = prepare()
-        plan.arm(at=plan.total + i)
-        with pytest.raises(CardRemovedError):  # the tear the harness itself caused, not a link failure
-            _gpo(host, data)
-        where = plan.trail[-1]
-        plan.disarm()
-        host.reconnect()
-        now = read_back(host)
-        if now not in (old, new):
-            problems.append(
-                f"tear {i + 1}/{points} at {where}: ATC {_which(now[0], old[0], new[0])}, "
-                f"EC balance {_which(now[1], old[1], new[1])}"
-            )
-    assert not problems, f"of {points} tear points of GPO ({decision}): " + "; ".join(problems)
+    old = read_back(prepare())
+    torn, new = card.sweep_tears(prepare, lambda host: expect(_gpo(host, data), SW.OK,
+                                                              f"GET PROCESSING OPTIONS for a {decision}"), read_back)
+    problems = [f"tear {i + 1}/{len(torn)}: ATC {_which(now[0], old[0], new[0])}, "
+                f"EC balance {_which(now[1], old[1], new[1])}" for i, now in enumerate(torn) if now not in (old, new)]
+    assert not problems, f"of {len(torn)} tear points of GPO ({decision}): " + "; ".join(problems)
 
 
 # -- records and the cryptogram -------------------------------------------------------------

@@ -1,0 +1,372 @@
+"""The 一卡通 application service platform (应用服务平台): the model behind the HTTP service.
+
+Card registry and lifecycle (platform.yaml `lifecycle`, transitions as data), card status and
+identity verification, departments with their declared purpose and secret, signed requests, the
+callback queue, the blacklist for offline terminals (full and delta, versioned), the catalogue,
+data return, and the e-codes (issued by the platform as issuer, verified online). State lives in
+one `Store`; time is the injected clock's; every secret and signature nonce comes from generators
+derived from the one root seed, so a run is reproduced from its seed.
+
+Purpose limitation (PIPL art. 6; 郑州市人民政府令第249号 art. 13): every read goes through
+`card_view`, which answers a card only to a department whose purpose sees it (all cards, or only
+those bound to it by a verified identity) and only with its purpose's fields.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from contextlib import suppress
+from datetime import date, datetime, timedelta
+
+from simulator import ecode, seeds
+from simulator.backend.store import Store
+from simulator.crypto import sm2
+from simulator.profile import load
+
+from . import callbacks
+from .errors import Conflict, Forbidden, Invalid, NotFound, Unauthenticated
+from .schema import MIGRATIONS
+from .signing import request_signature_matches
+
+OPERATOR = "operator"
+#: the simulator's CA key indices: one production key, one test key (ecode.yaml `ca_keys`)
+PRODUCTION_CA, TEST_CA = 1, 128
+
+
+class Platform:
+    """One platform over `store`; `clock()` gives the time, `seed` derives every key and secret."""
+
+    def __init__(self, store: Store, *, clock: Callable[[], datetime], seed: int, operator_secret: bytes) -> None:
+        self.store, self.clock, self.seed = store, clock, seed
+        self.profile = load("national/platform", "platform")
+        self.ecode_profile = load("national/ecode", "ecode")
+        self.purposes = self.profile["purposes"]["declared"]
+        with store.transaction() as db:
+            db.execute("INSERT OR IGNORE INTO departments (id, name, purpose, secret) VALUES (?, ?, ?, ?)",
+                       (OPERATOR, "platform operator", OPERATOR, operator_secret))
+        self._issuer, self.key_chain = self._ecode_keys()
+
+    # -- time ----------------------------------------------------------------------------------
+
+    def now(self) -> int:
+        return ecode.epoch_seconds(self.clock())
+
+    # -- requests ------------------------------------------------------------------------------
+
+    def authenticate(self, headers: Mapping[str, str], *, method: str, path: str, body: bytes) -> str:
+        """The department that signed this request (`headers` looked up case-insensitively, as HTTP
+        has them), or Unauthenticated naming why not. The nonce is
+        recorded only for a request whose signature verifies, so a forger cannot burn nonces."""
+        department, timestamp, nonce, signature = (headers.get(h) for h in
+                                                   ("X-Department", "X-Timestamp", "X-Nonce", "X-Signature"))
+        missing = [h for h, v in zip(("X-Department", "X-Timestamp", "X-Nonce", "X-Signature"),
+                                     (department, timestamp, nonce, signature), strict=True) if not v]
+        if missing:
+            raise Unauthenticated(f"the request is not signed: {', '.join(missing)} missing", code="unsigned")
+        row = self.store.query("SELECT secret FROM departments WHERE id = ?", (department,))
+        if not row:
+            raise Unauthenticated(f"no department {department!r} is registered", code="unknown_department")
+        tolerance = self.profile["request_signing"]["tolerance_seconds"]
+        if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12):
+            raise Unauthenticated(f"X-Timestamp {timestamp[:20]!r} is not Unix seconds", code="stale_timestamp")
+        skew = int(timestamp) - self.now()
+        if abs(skew) > tolerance:
+            raise Unauthenticated(f"X-Timestamp is {skew:+d} s from the platform's clock (tolerance {tolerance} s)",
+                                  code="stale_timestamp")
+        if not (nonce.isascii() and 8 <= len(nonce) <= 64):
+            raise Unauthenticated("X-Nonce must be 8..64 ASCII characters", code="bad_signature")
+        if not request_signature_matches(row[0]["secret"], signature, method=method, path=path, timestamp=timestamp,
+                                         nonce=nonce, body=body):
+            raise Unauthenticated("X-Signature does not match the request (HMAC-SM3 over method, path, timestamp, "
+                                  "nonce and the body's SM3)", code="bad_signature")
+        with self.store.transaction() as db:
+            db.execute("DELETE FROM nonces WHERE until < ?", (self.now(),))
+            seen = db.execute("SELECT 1 FROM nonces WHERE department = ? AND nonce = ?", (department, nonce)).fetchone()
+            if seen:
+                raise Unauthenticated(f"X-Nonce {nonce!r} was used before", code="replayed_nonce")
+            db.execute("INSERT INTO nonces VALUES (?, ?, ?)", (department, nonce, self.now() + 2 * tolerance))
+        return department
+
+    def purpose_of(self, department: str) -> dict:
+        return self.purposes[self.store.query("SELECT purpose FROM departments WHERE id = ?",
+                                              (department,))[0]["purpose"]]
+
+    def require(self, department: str, operation: str) -> None:
+        purpose = self.purpose_of(department)
+        if operation not in purpose["operations"]:
+            raise Forbidden(f"department {department!r}'s purpose ({purpose['zh']}) does not permit {operation}")
+
+    # -- departments ---------------------------------------------------------------------------
+
+    def register_department(self, *, department_id: str, name: str, purpose: str, callback_url: str | None) -> bytes:
+        """Register a department with a declared purpose; its secret (returned once)."""
+        if purpose == OPERATOR or purpose not in self.purposes:
+            known = sorted(set(self.purposes) - {OPERATOR})
+            raise Invalid(f"purpose {purpose!r} is not one a department may declare: {', '.join(known)}")
+        secret = seeds.generator(self.seed, "platform", "department", department_id).randbytes(32)
+        with self.store.transaction() as db:
+            if db.execute("SELECT 1 FROM departments WHERE id = ?", (department_id,)).fetchone():
+                raise Conflict(f"department {department_id!r} is already registered")
+            db.execute("INSERT INTO departments VALUES (?, ?, ?, ?, ?)",
+                       (department_id, name, purpose, secret, callback_url))
+        return secret
+
+    # -- cards ---------------------------------------------------------------------------------
+
+    def issue_card(self, *, card_number: str, citizen_id: str, name: str, birth_date: date, region: str) -> dict:
+        """申领: a new card in the lifecycle's initial state, its financial account not activated."""
+        with self.store.transaction() as db:
+            self._insert_card(db, card_number=card_number, citizen_id=citizen_id, name=name,
+                              birth_date=birth_date.isoformat(), region=region, action="issue")
+        return self.card_view(OPERATOR, card_number)
+
+    def _insert_card(self, db, *, card_number: str, citizen_id: str, name: str, birth_date: str, region: str,
+                     action: str) -> None:
+        if db.execute("SELECT 1 FROM cards WHERE card_number = ?", (card_number,)).fetchone():
+            raise Conflict(f"card {card_number} is already issued", code="card_exists")
+        initial = self.profile["lifecycle"]["initial"]
+        db.execute("INSERT INTO cards (card_number, citizen_id, name, birth_date, region, status, issued_at) "
+                   "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                   (card_number, citizen_id, name, birth_date, region, initial, self.clock().isoformat()))
+        db.execute("INSERT INTO card_history (card_number, action, to_status, at) VALUES (?, ?, ?, ?)",
+                   (card_number, action, initial, self.clock().isoformat()))
+
+    def transition(self, card_number: str, action: str, *, new_card_number: str | None = None) -> dict:
+        """Apply a lifecycle action (platform.yaml `lifecycle.actions`); Conflict naming the state and
+        the action when the card's state does not allow it. Reissue and replace supersede the card
+        with `new_card_number`, bound to every department the old one was bound to."""
+        actions = self.profile["lifecycle"]["actions"]
+        if action not in actions:
+            raise Invalid(f"no lifecycle action {action!r}; actions: {', '.join(actions)}")
+        spec = actions[action]
+        if spec.get("new_card") and not new_card_number:
+            raise Invalid(f"{action} needs new_card_number, the number of the card that supersedes this one")
+        with self.store.transaction() as db:
+            card = db.execute("SELECT * FROM cards WHERE card_number = ?", (card_number,)).fetchone()
+            if card is None:
+                raise NotFound(f"no card {card_number}")
+            if card["status"] not in spec["from"]:
+                raise Conflict(f"card {card_number} is {card['status']}: {action} is allowed only from "
+                               f"{' or '.join(spec['from'])}", code="invalid_transition")
+            if action == "activate_financial":
+                if card["financial_active"]:
+                    raise Conflict(f"card {card_number} is normal with its financial account already active: "
+                                   "activate_financial done before", code="invalid_transition")
+                db.execute("UPDATE cards SET financial_active = 1 WHERE card_number = ?", (card_number,))
+                self._record(db, card_number, action, card["status"], card["status"])
+                return self._view_row(db, card_number, self.purposes[OPERATOR])
+            if spec.get("new_card"):
+                self._insert_card(db, card_number=new_card_number, citizen_id=card["citizen_id"], name=card["name"],
+                                  birth_date=card["birth_date"], region=card["region"], action=action)
+                db.execute("INSERT INTO bindings SELECT department, ? FROM bindings WHERE card_number = ?",
+                           (new_card_number, card_number))
+            db.execute("UPDATE cards SET status = ?, superseded_by = ? WHERE card_number = ?",
+                       (spec["to"], new_card_number, card_number))
+            self._record(db, card_number, action, card["status"], spec["to"], superseded_by=new_card_number)
+            return self._view_row(db, card_number, self.purposes[OPERATOR])
+
+    def _record(self, db, card_number: str, action: str, before: str, after: str, *,
+                superseded_by: str | None = None) -> None:
+        """History, blacklist change and callbacks of one status change, in the same transaction."""
+        at = self.clock().isoformat()
+        history = db.execute("INSERT INTO card_history (card_number, action, from_status, to_status, at) "
+                             "VALUES (?, ?, ?, ?, ?)", (card_number, action, before, after, at)).lastrowid
+        listed = self.profile["lifecycle"]["blacklisted"]
+        if (before in listed) != (after in listed):
+            db.execute("INSERT INTO blacklist_changes (card_number, listed, at) VALUES (?, ?, ?)",
+                       (card_number, int(after in listed), at))
+        event = {"event_id": f"evt-{history}", "card_number": card_number, "action": action, "from_status": before,
+                 "status": after, "at": at}
+        if superseded_by:
+            event["superseded_by"] = superseded_by
+        for row in db.execute("SELECT id, purpose FROM departments WHERE callback_url IS NOT NULL").fetchall():
+            if self._sees(db, row["id"], self.purposes[row["purpose"]], card_number):
+                allowed = set(self.purposes[row["purpose"]]["fields"]) | {"event_id", "action", "from_status", "at"}
+                if "status" in allowed:
+                    allowed.add("superseded_by")
+                callbacks.enqueue(db, event_id=event["event_id"], department=row["id"], now=self.now(),
+                                  event={k: v for k, v in event.items() if k in allowed})
+
+    @staticmethod
+    def _sees(db, department: str, purpose: dict, card_number: str) -> bool:
+        if purpose["cards"] == "all":
+            return True
+        return db.execute("SELECT 1 FROM bindings WHERE department = ? AND card_number = ?",
+                          (department, card_number)).fetchone() is not None
+
+    def _view_row(self, db, card_number: str, purpose: dict) -> dict:
+        card = dict(db.execute("SELECT * FROM cards WHERE card_number = ?", (card_number,)).fetchone())
+        card["financial_active"] = bool(card["financial_active"])
+        return {field: card[field] for field in purpose["fields"] if card.get(field) is not None}
+
+    def card_view(self, department: str, card_number: str) -> dict:
+        """The card as `department`'s purpose permits, or NotFound alike for an unknown card and
+        for a card the department may not see."""
+        purpose = self.purpose_of(department)
+        db = self.store.db
+        if not db.execute("SELECT 1 FROM cards WHERE card_number = ?", (card_number,)).fetchone() \
+                or not self._sees(db, department, purpose, card_number):
+            raise NotFound(f"no card {card_number} visible to department {department!r}")
+        return self._view_row(db, card_number, purpose)
+
+    def verify_identity(self, department: str, *, card_number: str, citizen_id: str, name: str) -> dict:
+        """Real-name check (实名核验): the card data presented against the registry. A match on a
+        usable card binds the card to the department (it may then read it within its purpose).
+        The answer never says which field differed, nor what the registry holds."""
+        rows = self.store.query("SELECT citizen_id, name, status FROM cards WHERE card_number = ?", (card_number,))
+        if not rows or rows[0]["citizen_id"] != citizen_id or rows[0]["name"] != name:
+            return {"verified": False, "reason": "no_match"}
+        if rows[0]["status"] in self.profile["lifecycle"]["blacklisted"]:
+            return {"verified": False, "reason": "card_not_usable"}
+        with self.store.transaction() as db:
+            db.execute("INSERT OR IGNORE INTO bindings VALUES (?, ?)", (department, card_number))
+        return {"verified": True, "reason": "verified"}
+
+    # -- blacklist -----------------------------------------------------------------------------
+
+    def blacklist(self, since: int | None = None) -> dict:
+        """The full list (since None) or the delta after version `since`: the net change per card."""
+        version = self.store.query("SELECT coalesce(max(version), 0) AS v FROM blacklist_changes")[0]["v"]
+        delay = self.profile["blacklist"]["propagation_delay_seconds"]
+        if since is None:
+            listed = self.profile["lifecycle"]["blacklisted"]
+            cards = [r["card_number"] for r in self.store.query(
+                f"SELECT card_number FROM cards WHERE status IN ({','.join('?' * len(listed))}) ORDER BY card_number",
+                listed)]
+            return {"version": version, "propagation_delay_seconds": delay, "cards": cards}
+        if since > version:
+            raise Conflict(f"since={since} is ahead of the blacklist's version {version}", code="version_ahead")
+        final: dict[str, int] = {}
+        for row in self.store.query("SELECT card_number, listed FROM blacklist_changes WHERE version > ? "
+                                    "ORDER BY version", (since,)):
+            final[row["card_number"]] = row["listed"]
+        return {"since": since, "version": version, "propagation_delay_seconds": delay,
+                "added": sorted(c for c, v in final.items() if v),
+                "removed": sorted(c for c, v in final.items() if not v)}
+
+    # -- catalogue and data return ---------------------------------------------------------------
+
+    def catalogue(self, region: str) -> list[dict]:
+        regions = self.profile["catalogue"]["regions"]
+        if region not in regions:
+            raise NotFound(f"no application catalogue for region {region!r}; regions: {', '.join(regions)}")
+        return regions[region]
+
+    def report_use(self, department: str, *, event_id: str, card_number: str, kind: str, at: datetime,
+                   site: str) -> dict:
+        """数据回流: one card-use event. The same id with the same content answers as before; the
+        same id with other content is a Conflict (a retry never counts twice, a clash is never hidden)."""
+        self.card_view(department, card_number)  # a department reports only cards it may see
+        event = (card_number, kind, at.isoformat(), site)
+        with self.store.transaction() as db:
+            row = db.execute("SELECT card_number, kind, at, site FROM usage_events WHERE department = ? "
+                             "AND event_id = ?", (department, event_id)).fetchone()
+            if row is not None:
+                if tuple(row) != event:
+                    raise Conflict(f"event {event_id!r} was reported before with other content", code="event_conflict")
+                return {"event_id": event_id, "duplicate": True}
+            db.execute("INSERT INTO usage_events VALUES (?, ?, ?, ?, ?, ?)", (department, event_id, *event))
+        return {"event_id": event_id, "duplicate": False}
+
+    def usage_summary(self, department: str) -> list[dict]:
+        """Counts of reported events by department, kind and day: the department's own, or every
+        department's for the operator (aggregates only: no card numbers)."""
+        where, args = ("", ()) if department == OPERATOR else ("WHERE department = ?", (department,))
+        return [dict(r) for r in self.store.query(
+            f"SELECT department, kind, substr(at, 1, 10) AS day, count(*) AS count FROM usage_events {where} "
+            "GROUP BY department, kind, day ORDER BY department, kind, day", args)]
+
+    # -- callbacks -----------------------------------------------------------------------------
+
+    def deliver_callbacks(self, send: callbacks.Sender) -> int:
+        return callbacks.deliver_due(self.store, now=self.now(),
+                                     schedule=self.profile["callbacks"]["retry_schedule_seconds"], send=send)
+
+    def deliveries(self, department: str) -> list[dict]:
+        return callbacks.deliveries(self.store, department)
+
+    # -- e-codes -------------------------------------------------------------------------------
+
+    def _ecode_keys(self) -> tuple[ecode.Issuer, ecode.KeyChain]:
+        """The CA keys (one production, one test), the issuer key and its certificate: made from the
+        seed on first start and kept in the store, so codes issued before a restart still verify."""
+        rows = {r["key"]: r["value"] for r in self.store.query("SELECT key, value FROM meta")}
+        if "issuer" not in rows:
+            rng = seeds.generator(self.seed, "platform", "ecode-keys")
+            ca, test_ca, issuer = (sm2.generate_keypair(rng)[0] for _ in range(3))
+            certificate = ecode.CertificateAuthority(PRODUCTION_CA, ca).certify(
+                issuer_id=b"\x41\x00\x00\x01", issuer_key=sm2.public_key_of(issuer),
+                expires=self.clock().date() + timedelta(days=3650), serial=1, rng=rng)
+            rows = {"ca": ca, "test_ca": test_ca, "issuer": issuer, "certificate": certificate.encode()}
+            with self.store.transaction() as db:
+                db.executemany("INSERT INTO meta VALUES (?, ?)", rows.items())
+        chain = ecode.KeyChain([ecode.CaKey(PRODUCTION_CA, sm2.public_key_of(rows["ca"]), test=False),
+                                ecode.CaKey(TEST_CA, sm2.public_key_of(rows["test_ca"]), test=True)])
+        issuer = ecode.Issuer(ecode.IssuerCertificate.decode(rows["certificate"]), rows["issuer"], self.ecode_profile)
+        return issuer, chain
+
+    def issue_ecode(self, *, card_number: str, kind: str) -> ecode.ECode:
+        """A fresh code of `kind` for a usable card, bound to its holder: the platform keeps the
+        user key it authorised (for the authorisation's days) and signs the display now."""
+        if kind not in self.ecode_profile["kinds"]:
+            raise Invalid(f"e-code kind {kind!r}; kinds: {', '.join(self.ecode_profile['kinds'])}")
+        rows = self.store.query("SELECT * FROM cards WHERE card_number = ?", (card_number,))
+        if not rows:
+            raise NotFound(f"no card {card_number}")
+        card = rows[0]
+        if card["status"] in self.profile["lifecycle"]["blacklisted"]:
+            raise Conflict(f"card {card_number} is {card['status']}: no e-code for it", code="card_not_usable")
+        now = self.now()
+        rng = seeds.generator(self.seed, "platform", "ecode", card_number, kind, now)
+        user = self.store.query("SELECT private_key, authorisation FROM ecode_users WHERE card_number = ? "
+                                "AND kind = ?", (card_number, kind))
+        if user and ecode.Authorisation.decode(user[0]["authorisation"]).expires_at >= now:
+            private_key, authorisation = user[0]["private_key"], ecode.Authorisation.decode(user[0]["authorisation"])
+        else:
+            private_key, public_key = sm2.generate_keypair(rng)
+            authorisation = self._issuer.authorise(
+                card_number=card_number, holder=ecode.holder_binding(card["citizen_id"], card["name"]),
+                region=card["region"], kind=kind, user_key=public_key, now=self.clock(), rng=rng)
+            with self.store.transaction() as db:
+                db.execute("INSERT OR REPLACE INTO ecode_users VALUES (?, ?, ?, ?)",
+                           (card_number, kind, private_key, authorisation.encode()))
+        return ecode.display(certificate=self._issuer.certificate, authorisation=authorisation,
+                             user_private_key=private_key, now=self.clock(), rng=rng)
+
+    def verify_ecode(self, department: str, payload: bytes) -> dict:
+        """Online verification: the key chain, the store's log of scanned codes, the live registry.
+        The card number is in the answer only if the department may see the card."""
+        listed = self.profile["lifecycle"]["blacklisted"]
+
+        def revoked(card_number: str) -> bool:
+            rows = self.store.query("SELECT status FROM cards WHERE card_number = ?", (card_number,))
+            return not rows or rows[0]["status"] in listed
+
+        verdict = ecode.verify(payload, chain=self.key_chain, profile=self.ecode_profile, now=self.clock(),
+                               replay=_StoreReplayLog(self.store), revoked=revoked)
+        answer = {"valid": verdict.valid, "reason": verdict.reason.value, "detail": verdict.detail,
+                  "kind": verdict.kind}
+        if verdict.valid and verdict.card_number:
+            with suppress(NotFound):  # the code is good; the card may not be this department's to see
+                answer["card"] = self.card_view(department, verdict.card_number)
+        return answer
+
+
+class _StoreReplayLog:
+    """The platform's log of scanned codes, in its store (it survives a restart)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def first_use(self, code_id: bytes, *, now: int, until: int) -> bool:
+        with self.store.transaction() as db:
+            db.execute("DELETE FROM ecode_seen WHERE until < ?", (now,))
+            if db.execute("SELECT 1 FROM ecode_seen WHERE code_id = ?", (code_id,)).fetchone():
+                return False
+            db.execute("INSERT INTO ecode_seen VALUES (?, ?)", (code_id, until))
+        return True
+
+
+def open_store(path: str) -> Store:
+    """The platform's store at `path` (':memory:' for a throw-away one)."""
+    return Store(path, MIGRATIONS)

@@ -1,0 +1,144 @@
+"""Verifying an e-code, the same steps online at the platform and offline at a terminal.
+
+A terminal holds a `KeyChain` (the CA public keys by index, each marked production or test), a
+`ReplayLog` (its duplicate log) and the card numbers it must refuse (the platform's blacklist); the
+platform passes its own log (in its store) and its registry. Each way a code fails has its own
+`Reason`, checked in this order: the bytes (malformed), the CA key (unknown), the three signatures
+of the chain (wrong_signature: CA over the certificate, issuer over the authorisation, user over
+the display), a code valid only under a test key at a production verifier (test_key), the
+certificate's and the authorisation's expiry, the display window (not_yet_valid, expired), the card
+(revoked_card), and last the one scan a code allows (replayed): only a code that passed everything
+else is entered in the log, so a refused code does not burn the holder's next scan.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from functools import lru_cache
+from typing import Protocol
+
+from simulator.crypto import sm2
+
+from .layout import ECode, MalformedCode, epoch_seconds
+
+
+class Reason(StrEnum):
+    """Why a code is taken or refused (one value per case: the suites judge by it)."""
+
+    VALID = "valid"
+    MALFORMED = "malformed"
+    UNKNOWN_CA_KEY = "unknown_ca_key"
+    WRONG_SIGNATURE = "wrong_signature"
+    TEST_KEY = "test_key"
+    CERTIFICATE_EXPIRED = "certificate_expired"
+    AUTHORISATION_EXPIRED = "authorisation_expired"
+    NOT_YET_VALID = "not_yet_valid"
+    EXPIRED = "expired"
+    REVOKED_CARD = "revoked_card"
+    REPLAYED = "replayed"
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    reason: Reason
+    detail: str = ""
+    card_number: str | None = None
+    kind: str | None = None
+
+    @property
+    def valid(self) -> bool:
+        return self.reason is Reason.VALID
+
+
+@dataclass(frozen=True, slots=True)
+class CaKey:
+    index: int
+    public_key: bytes
+    test: bool
+
+
+class KeyChain:
+    """The CA keys a verifier trusts, by index; `accept_test_keys` for a terminal in test mode."""
+
+    def __init__(self, keys: Iterable[CaKey], *, accept_test_keys: bool = False) -> None:
+        self.keys = {key.index: key for key in keys}
+        self.accept_test_keys = accept_test_keys
+
+
+class ReplayLog(Protocol):
+    """Where a verifier remembers the codes it took, until each one's window ends."""
+
+    def first_use(self, code_id: bytes, *, now: int, until: int) -> bool:
+        """Record `code_id` (kept until `until`, Unix s); False if it was already recorded."""
+
+
+class MemoryReplayLog:
+    """A terminal's duplicate log in memory, forgetting codes whose window has passed."""
+
+    def __init__(self) -> None:
+        self._until: dict[bytes, int] = {}
+
+    def first_use(self, code_id: bytes, *, now: int, until: int) -> bool:
+        self._until = {key: end for key, end in self._until.items() if end >= now}
+        if code_id in self._until:
+            return False
+        self._until[code_id] = until
+        return True
+
+
+@lru_cache(maxsize=65536)
+def _signed(public_key: bytes, message: bytes, signature: bytes) -> bool:
+    """One link of the chain; kept, since a certificate and an authorisation recur for days and
+    only the display signature is new at each scan."""
+    try:
+        return sm2.verify(sm2.decompress(public_key) if len(public_key) == 33 else public_key, message, signature)
+    except ValueError:
+        return False  # a key that is no point: the signature over it cannot be genuine
+
+
+def verify(raw: bytes, *, chain: KeyChain, profile: dict, now: datetime, replay: ReplayLog,
+           revoked: Callable[[str], bool]) -> Verdict:
+    """The verdict on the payload `raw` at `now`; `profile` is ecode.yaml, `revoked(card_number)`
+    the verifier's view of the card's status (its blacklist, or the platform's registry)."""
+    try:
+        code = ECode.decode(raw)
+    except MalformedCode as exc:
+        return Verdict(Reason.MALFORMED, str(exc))
+    kinds = {spec["code"]: name for name, spec in profile["kinds"].items()}
+    auth, cert = code.authorisation, code.certificate
+    kind = kinds.get(auth.kind)
+    if kind is None:
+        return Verdict(Reason.MALFORMED, f"kind {auth.kind:#04x} is none of {sorted(kinds)}")
+    card = auth.card_number
+    ca = chain.keys.get(cert.ca_index)
+    if ca is None:
+        return Verdict(Reason.UNKNOWN_CA_KEY, f"CA key index {cert.ca_index} is not in the key chain", card, kind)
+    for signer, what, message, signature in (
+        (ca.public_key, "the CA's over the issuer certificate", cert.signed_part(), cert.ca_signature),
+        (cert.issuer_key, "the issuer's over the authorisation", code.issuer_signed_part(), auth.issuer_signature),
+        (auth.user_key, "the user's over the display", code.user_signed_part(), code.user_signature),
+    ):
+        if not _signed(signer, message, signature):
+            return Verdict(Reason.WRONG_SIGNATURE, f"{what} does not verify", card, kind)
+    if ca.test and not chain.accept_test_keys:
+        return Verdict(Reason.TEST_KEY, f"valid only under test CA key {cert.ca_index}", card, kind)
+    seconds = epoch_seconds(now)
+    if cert.expires < now.date():
+        return Verdict(Reason.CERTIFICATE_EXPIRED, f"issuer certificate expired {cert.expires}", card, kind)
+    if auth.expires_at < seconds:
+        return Verdict(Reason.AUTHORISATION_EXPIRED, f"user key authorised until {auth.expires_at}", card, kind)
+    if code.generated_at > seconds + profile["clock_skew_seconds"]:
+        return Verdict(Reason.NOT_YET_VALID, f"generated {code.generated_at - seconds} s in the future", card, kind)
+    until = code.generated_at + auth.validity_seconds
+    if seconds > until:
+        return Verdict(Reason.EXPIRED, f"valid {auth.validity_seconds} s, shown {seconds - code.generated_at} s ago",
+                       card, kind)
+    if revoked(card):
+        return Verdict(Reason.REVOKED_CARD, "the card is lost, cancelled or superseded", card, kind)
+    single_use = profile["kinds"][kind]["single_use"]
+    if single_use and not replay.first_use(code.user_signature, now=seconds, until=until):
+        return Verdict(Reason.REPLAYED, "this code was scanned before", card, kind)
+    return Verdict(Reason.VALID, "", card, kind)

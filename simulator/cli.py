@@ -8,6 +8,9 @@
     ykt card read [--reader NAME]  read a card through PC/SC (personal data masked)
     ykt bank serve [--port] [--db PATH] [--faults PLAN]
                                    serve the reference bank (profiles/national/bank_api.yaml)
+    ykt simulate SCENARIO          run a throughput scenario's replications in the SimPy world (on
+                                   a Dask LocalCluster or --scheduler), print a summary table,
+                                   write results.json and charts
     ykt platform serve [--port 8800] [--db platform.sqlite]
                                    serve the 一卡通 application service platform (its state in the db)
     ykt platform openapi           print the platform's OpenAPI document (profiles/national/platform_api.yaml)
@@ -27,6 +30,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from simulator.backend.issuer import IssuerKeys
@@ -47,6 +51,8 @@ from simulator.transport import (
     list_readers,
     wait_for_card,
 )
+from simulator.world import charts, full_logic, replications
+from simulator.world import scenario as scenarios
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 card_app = typer.Typer(no_args_is_help=True, help="Virtual cards: list, serve through vpcd, read through PC/SC.")
@@ -241,6 +247,76 @@ def bank_serve(
         raise typer.BadParameter(f"--db: {exc}") from None
     typer.echo(f"reference bank on http://{host}:{port} (books: {db}; fault plan: {faults or 'none'})")
     uvicorn.run(served, host=host, port=port, log_level=log_level, access_log=False)
+def _figure(figure: dict) -> str:
+    """A mean with its 95% interval's half-width (the mean alone for one replication)."""
+    if "low" not in figure:
+        return f"{figure['mean']:,.1f}"
+    return f"{figure['mean']:,.1f}±{(figure['high'] - figure['low']) / 2:,.1f}"
+
+
+def _summary_table(name: str, summary: dict) -> Table:
+    n, seed = summary["replications"], summary["root_seed"]
+    table = Table(title=f"{name}: {n} replication(s), root seed {seed}; mean±95% CI half-width, counts per replication")
+    for column in ("site", "persons/h", "wait s", "p50 s", "p95 s", "p99 s", "queue", "util.",
+                   "balked", "rejected", "offline", "money"):
+        table.add_column(column, justify="left" if column == "site" else "right")
+    for site, f in summary["sites"].items():
+        table.add_row(
+            site, _figure(f["throughput_per_hour"]), _figure(f["wait_mean_s"]), _figure(f["wait_p50_s"]),
+            _figure(f["wait_p95_s"]), _figure(f["wait_p99_s"]), _figure(f["queue_mean"]),
+            f"{f['utilisation_mean']['mean']:.0%}", _figure(f["balked"]), f"{sum(f['rejections'].values()) / n:,.0f}",
+            _figure(f["offline_fallbacks"]), "[green]conserved[/]" if f["money_conserved"] else "[red]NOT conserved[/]",
+        )
+    return table
+
+
+@app.command()
+def simulate(
+    scenario: Annotated[str, typer.Argument(help="a scenario of profiles/scenarios/ (e.g. metro-peak)")],
+    replications_: Annotated[int, typer.Option("--replications", min=1, help="independent replications")] = 10,
+    workers: Annotated[int, typer.Option(min=0, help="LocalCluster worker processes (0: in this process)")] = 2,
+    scheduler: Annotated[str | None, typer.Option(help="an existing Dask scheduler, tcp://host:8786")] = None,
+    seed: Annotated[int, typer.Option(help="the run's root seed (every component's generator derives from it)")] = 1,
+    out: Annotated[Path | None, typer.Option(help="results and charts (default reports/simulate/SCENARIO)")] = None,
+    fidelity: Annotated[str | None, typer.Option(
+        help="sampled or full_logic for every site with a reference terminal (default: the scenario's)")] = None,
+) -> None:
+    """Run a throughput scenario's replications in the SimPy world, one Dask task per replication;
+    print the summary table, write results.json and the PNG charts."""
+    try:
+        chosen = scenarios.load(scenario)
+    except ProfileError as exc:
+        raise typer.BadParameter(str(exc), param_hint="SCENARIO") from None
+    document = chosen.document
+    if fidelity:
+        try:
+            document = scenarios.with_fidelity(document, fidelity, references=frozenset(full_logic.REFERENCES))
+        except ProfileError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--fidelity") from None
+    out = out or Path("reports") / "simulate" / scenario
+    columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    try:
+        with Progress(*columns, console=console) as progress:
+            bar = progress.add_task(f"{scenario} replications", total=replications_)
+            advance = lambda result: progress.update(bar, advance=1)  # noqa: E731
+            if scheduler or workers:
+                with replications.cluster(workers=workers, scheduler=scheduler) as client:
+                    results = replications.run(document, replications=replications_, root_seed=seed,
+                                               client=client, progress=advance)
+            else:
+                results = replications.run(document, replications=replications_, root_seed=seed, progress=advance)
+    except Exception:
+        console.print(f"[red]the simulation failed; root seed {seed} reproduces it[/red]")
+        raise
+    summary = replications.summarise(results)
+    console.print(_summary_table(scenario, summary))
+    out.mkdir(parents=True, exist_ok=True)
+    written = {"scenario": document, "summary": summary, "replications": results}
+    (out / "results.json").write_text(json.dumps(written, ensure_ascii=False, indent=1), encoding="utf-8")
+    pictures = charts.write(results, bin_s=chosen.bin_s, out=out)
+    console.print(f"wrote {out}/results.json and {len(pictures)} charts")
+    if not all(site["money_conserved"] for site in summary["sites"].values()):
+        raise typer.Exit(1)
 
 
 @platform_app.command("serve")

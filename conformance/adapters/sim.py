@@ -16,7 +16,7 @@ from conformance.dut import DUT, Presentation, RecordingCard
 from simulator.backend.bank import Bank
 from simulator.backend.ports import AccountOpening
 from simulator.card import personas
-from simulator.card.apps import epurse, qpboc
+from simulator.card.apps import qpboc
 from simulator.card.cardos import CardOS
 from simulator.card.interface import Card
 from simulator.clock import AS_OF, Clock
@@ -24,20 +24,10 @@ from simulator.devices.pos import QuickPassPOS
 from simulator.devices.psam import psam_image
 from simulator.devices.scenic import ScenicGate
 from simulator.devices.terminal import Terminal
+from simulator.devices.terminal import certification_blacklist as blacklist
 from simulator.devices.transit import BusValidator, MetroGate
 from simulator.profile import load, persona_names
 from simulator.transport import InProcessTransport
-
-
-def blacklist() -> frozenset[str]:
-    """The certification blacklist (ics.yaml test_lists): purse serials and 卡识别码 of its personas."""
-    entries = set()
-    for name in load("national/ics", "ics")["test_lists"]["blacklist"]:
-        card_id = personas.resolve(name, as_of=AS_OF).values["card_identifier"]
-        entries.add(card_id.hex().upper())
-        entries.add(epurse.identity(card_id[:3].hex(), card_id[-8:])[1].hex().upper())
-    return frozenset(entries)
-
 
 #: fen in each test card's bank account when the reference bank opens it
 OPENING_BALANCE = 100_000

@@ -6,7 +6,12 @@
     ykt card serve --persona NAME  insert a virtual card into this machine's vpcd until Ctrl-C
                                    (--vpcd HOST:PORT: a terminal's own pcscd on another host)
     ykt card read [--reader NAME]  read a card through PC/SC (personal data masked)
-    ykt platform serve [--port 8800] [--db platform.sqlite]
+    ykt bank serve [--port] [--db PATH] [--faults PLAN]
+                                   serve the reference bank (profiles/national/bank_api.yaml)
+    ykt simulate SCENARIO          run a throughput scenario's replications in the SimPy world (on
+                                   a Dask LocalCluster or --scheduler), print a summary table,
+                                   write results.json and charts
+    ykt platform serve [--port 8800] [--db platform.sqlite] [--faults PLAN]
                                    serve the 一卡通 application service platform (its state in the db)
     ykt platform openapi           print the platform's OpenAPI document (profiles/national/platform_api.yaml)
     ykt department serve --kind library|hospital|subsidy [--platform URL --department-id ID --secret HEX] [--port]
@@ -28,12 +33,13 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from simulator.backend.issuer import IssuerKeys
 from simulator.card import personas
 from simulator.card.apps import ssse
 from simulator.card.cardos import CardOS
-from simulator.devices.issuer import IssuerKeys
 from simulator.devices.ssse_reader import ReadError, ReadOut, read_card
 from simulator.privacy import TraceMasker
 from simulator.profile import ProfileError, load_persona, persona_names
@@ -48,10 +54,14 @@ from simulator.transport import (
     list_readers,
     wait_for_card,
 )
+from simulator.world import charts, full_logic, replications
+from simulator.world import scenario as scenarios
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 card_app = typer.Typer(no_args_is_help=True, help="Virtual cards: list, serve through vpcd, read through PC/SC.")
 app.add_typer(card_app, name="card")
+bank_app = typer.Typer(no_args_is_help=True, help="The reference bank: accounts, card payments, disbursement.")
+app.add_typer(bank_app, name="bank")
 platform_app = typer.Typer(no_args_is_help=True, help="The 一卡通 platform: serve it, print its API.")
 app.add_typer(platform_app, name="platform")
 department_app = typer.Typer(no_args_is_help=True, help="Reference departments integrating with the platform.")
@@ -208,6 +218,112 @@ def demo(
         raise typer.Exit(1)
 
 
+@bank_app.command("serve")
+def bank_serve(
+    port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port")] = 8710,
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    db: Annotated[Path, typer.Option(help="the bank's SQLite file (created if missing)")] = Path("bank.sqlite3"),
+    faults: Annotated[Path | None, typer.Option(
+        help="a fault plan (JSON or YAML: latency, error_rate, outages, crash)")] = None,
+    fault_seed: Annotated[int, typer.Option(help="root seed of the fault plan's draws")] = 0,
+    log_level: Annotated[str, typer.Option(help="uvicorn's log level")] = "warning",
+) -> None:
+    """Serve the reference bank until Ctrl-C; its state lives in --db and survives a kill.
+
+    No access log: request paths name PANs (/accounts/{pan}), which are personal data."""
+    import uvicorn
+    import yaml
+
+    from simulator.backend.bank_service import served_app
+    from simulator.backend.service_faults import PlanError, ServicePlan
+    from simulator.backend.store import StoreError
+
+    plan = None
+    if faults is not None:
+        try:
+            plan = ServicePlan.from_dict(yaml.safe_load(faults.read_text(encoding="utf-8")))
+        except (OSError, yaml.YAMLError, PlanError) as exc:
+            raise typer.BadParameter(f"--faults {faults}: {exc}") from None
+    started = time.monotonic()
+    try:
+        served = served_app(str(db), plan=plan, seed=fault_seed, clock=datetime.now,
+                            elapsed=lambda: time.monotonic() - started)
+    except StoreError as exc:
+        raise typer.BadParameter(f"--db: {exc}") from None
+    typer.echo(f"reference bank on http://{host}:{port} (books: {db}; fault plan: {faults or 'none'})")
+    uvicorn.run(served, host=host, port=port, log_level=log_level, access_log=False)
+def _figure(figure: dict) -> str:
+    """A mean with its 95% interval's half-width (the mean alone for one replication)."""
+    if "low" not in figure:
+        return f"{figure['mean']:,.1f}"
+    return f"{figure['mean']:,.1f}±{(figure['high'] - figure['low']) / 2:,.1f}"
+
+
+def _summary_table(name: str, summary: dict) -> Table:
+    n, seed = summary["replications"], summary["root_seed"]
+    table = Table(title=f"{name}: {n} replication(s), root seed {seed}; mean±95% CI half-width, counts per replication")
+    for column in ("site", "persons/h", "wait s", "p50 s", "p95 s", "p99 s", "queue", "util.",
+                   "balked", "rejected", "offline", "money"):
+        table.add_column(column, justify="left" if column == "site" else "right")
+    for site, f in summary["sites"].items():
+        table.add_row(
+            site, _figure(f["throughput_per_hour"]), _figure(f["wait_mean_s"]), _figure(f["wait_p50_s"]),
+            _figure(f["wait_p95_s"]), _figure(f["wait_p99_s"]), _figure(f["queue_mean"]),
+            f"{f['utilisation_mean']['mean']:.0%}", _figure(f["balked"]), f"{sum(f['rejections'].values()) / n:,.0f}",
+            _figure(f["offline_fallbacks"]), "[green]conserved[/]" if f["money_conserved"] else "[red]NOT conserved[/]",
+        )
+    return table
+
+
+@app.command()
+def simulate(
+    scenario: Annotated[str, typer.Argument(help="a scenario of profiles/scenarios/ (e.g. metro-peak)")],
+    replications_: Annotated[int, typer.Option("--replications", min=1, help="independent replications")] = 10,
+    workers: Annotated[int, typer.Option(min=0, help="LocalCluster worker processes (0: in this process)")] = 2,
+    scheduler: Annotated[str | None, typer.Option(help="an existing Dask scheduler, tcp://host:8786")] = None,
+    seed: Annotated[int, typer.Option(help="the run's root seed (every component's generator derives from it)")] = 1,
+    out: Annotated[Path | None, typer.Option(help="results and charts (default reports/simulate/SCENARIO)")] = None,
+    fidelity: Annotated[str | None, typer.Option(
+        help="sampled or full_logic for every site with a reference terminal (default: the scenario's)")] = None,
+) -> None:
+    """Run a throughput scenario's replications in the SimPy world, one Dask task per replication;
+    print the summary table, write results.json and the PNG charts."""
+    try:
+        chosen = scenarios.load(scenario)
+    except ProfileError as exc:
+        raise typer.BadParameter(str(exc), param_hint="SCENARIO") from None
+    document = chosen.document
+    if fidelity:
+        try:
+            document = scenarios.with_fidelity(document, fidelity, references=frozenset(full_logic.REFERENCES))
+        except ProfileError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--fidelity") from None
+    out = out or Path("reports") / "simulate" / scenario
+    columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    try:
+        with Progress(*columns, console=console) as progress:
+            bar = progress.add_task(f"{scenario} replications", total=replications_)
+            advance = lambda result: progress.update(bar, advance=1)  # noqa: E731
+            if scheduler or workers:
+                with replications.cluster(workers=workers, scheduler=scheduler) as client:
+                    results = replications.run(document, replications=replications_, root_seed=seed,
+                                               client=client, progress=advance)
+            else:
+                results = replications.run(document, replications=replications_, root_seed=seed, progress=advance)
+    except Exception:
+        console.print(f"[red]the simulation failed; root seed {seed} reproduces it[/red]")
+        raise
+    summary = replications.summarise(results)
+    console.print(_summary_table(scenario, summary))
+    out.mkdir(parents=True, exist_ok=True)
+    written = {"scenario": document, "summary": summary, "replications": results}
+    (out / "results.json").write_text(json.dumps(written, ensure_ascii=False, indent=1), encoding="utf-8")
+    pictures = charts.write(results, bin_s=chosen.bin_s, out=out)
+    console.print(f"wrote {out}/results.json and {len(pictures)} charts")
+    if not all(site["money_conserved"] for site in summary["sites"].values()):
+        raise typer.Exit(1)
+
+
 @platform_app.command("serve")
 def platform_serve(
     port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port")] = 8800,
@@ -217,13 +333,14 @@ def platform_serve(
     operator_secret: Annotated[str | None, typer.Option(
         help="the operator's HMAC-SM3 key, hex (default: derived from the seed, printed)")] = None,
     faults: Annotated[Path | None, typer.Option(
-        help="a fault plan (YAML, profiles/schema/fault_plan.schema.json): latency, error rate, outages, a crash")
-    ] = None,
+        help="a fault plan (JSON or YAML: latency, error_rate, outages, crash at platform.* points)")] = None,
+    fault_seed: Annotated[int, typer.Option(help="root seed of the fault plan's draws")] = 0,
 ) -> None:
     """Serve the platform (profiles/national/platform_api.yaml) until Ctrl-C; state survives restarts."""
-    from simulator.backend.fault_plan import FaultPlanError, ServiceFaultPlan
+    import yaml
+
     from simulator.backend.platform.serve import serve
-    from simulator.profile import ProfileError
+    from simulator.backend.service_faults import PlanError, ServiceFaults, ServicePlan
     from simulator.seeds import generator
 
     try:
@@ -233,12 +350,16 @@ def platform_serve(
         raise typer.BadParameter(f"--operator-secret takes hex, got {operator_secret!r}") from None
     if not operator_secret:
         console.print(f"operator secret (lab, derived from seed {seed}): {secret.hex()}")
-    try:
-        plan = ServiceFaultPlan.load(faults) if faults else None
-    except (FaultPlanError, ProfileError) as exc:
-        raise typer.BadParameter(str(exc)) from None
-    console.print(f"platform on http://{host}:{port} (state in {db})" + (f", fault plan {faults}" if plan else ""))
-    serve(host=host, port=port, db=str(db), seed=seed, operator_secret=secret, faults=plan)
+    in_force = None
+    if faults is not None:
+        try:
+            plan = ServicePlan.from_dict(yaml.safe_load(faults.read_text(encoding="utf-8")))
+        except (OSError, yaml.YAMLError, PlanError) as exc:
+            raise typer.BadParameter(f"--faults {faults}: {exc}") from None
+        started = time.monotonic()
+        in_force = ServiceFaults(plan, service="platform", seed=fault_seed, elapsed=lambda: time.monotonic() - started)
+    console.print(f"platform on http://{host}:{port} (state in {db}; fault plan: {faults or 'none'})")
+    serve(host=host, port=port, db=str(db), seed=seed, operator_secret=secret, faults=in_force)
 
 
 @platform_app.command("openapi")

@@ -63,6 +63,11 @@ def mask_record(record: Mapping[str, Any], *, keep: Collection[str],
     return masked
 
 
+def mask_pan(pan: str) -> str:
+    """First 6 and last 4 digits kept (PCI DSS style), for errors and reports."""
+    return pan[:6] + "*" * max(0, len(pan) - 10) + pan[-4:] if len(pan) > 10 else "*" * len(pan)
+
+
 def mask_text(text: str) -> str:
     """Mask anything that looks like an 18-digit citizen ID number in free text (logs, errors)."""
     return _CITIZEN_ID.sub(lambda m: m.group(0)[:4] + "*" * 12 + m.group(0)[-2:], text)

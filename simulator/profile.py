@@ -15,6 +15,8 @@ from typing import Any
 
 import jsonschema
 import yaml
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
 
 PROFILE_ROOT = Path(str(resources.files("profiles")))
 
@@ -32,14 +34,28 @@ SCHEMAS = {
     "ics": "ics.schema.json",
     "ics_declaration": "ics_declaration.schema.json",
     "reader_api": "reader_api.schema.json",
+    "world": "world.schema.json",
+    "scenario": "scenario.schema.json",
     "ecode": "ecode.schema.json",
     "platform": "platform.schema.json",
-    "fault_plan": "fault_plan.schema.json",
 }
 
 
 class ProfileError(ValueError):
     """A profile document is missing or does not satisfy its schema."""
+
+
+def _schema(name: str) -> dict:
+    return json.loads((PROFILE_ROOT / "schema" / name).read_text(encoding="utf-8"))
+
+
+@cache
+def _registry() -> Registry:
+    """Every schema by its file name, so one schema's `$ref` can name a definition in another
+    (the scenario schema reuses the world schema's distribution)."""
+    return Registry().with_resources(
+        (name, Resource.from_contents(_schema(name), default_specification=DRAFT202012)) for name in SCHEMAS.values()
+    )
 
 
 @cache
@@ -48,8 +64,7 @@ def _validator(kind: str) -> jsonschema.Draft202012Validator:
         name = SCHEMAS[kind]
     except KeyError:
         raise ProfileError(f"unknown profile kind {kind!r}; valid kinds: {sorted(SCHEMAS)}") from None
-    schema = json.loads((PROFILE_ROOT / "schema" / name).read_text(encoding="utf-8"))
-    return jsonschema.Draft202012Validator(schema)
+    return jsonschema.Draft202012Validator(_schema(name), registry=_registry())
 
 
 def validate(document: Any, kind: str, *, where: str) -> dict:

@@ -8,9 +8,9 @@ from datetime import date
 
 import pytest
 
+from simulator.backend.issuer import IssuerKeys
 from simulator.card import personas
 from simulator.card.cardos import CardOS
-from simulator.devices.issuer import IssuerKeys
 from simulator.devices.ssse_reader import read_card
 from simulator.transport import CardRemovedError, PcscTransport
 

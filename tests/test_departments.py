@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, settings
 
 from conformance import report
 from conformance.ics import DeclarationError, load_declaration
-from simulator.backend.background import wait_until_serving
+from simulator.backend.loopback import wait_until_serving
 from simulator.backend.platform.signing import callback_headers
 from simulator.clock import Clock
 from simulator.departments import DEPARTMENTS, CallbackRefused, Library, PlatformLink

@@ -23,7 +23,7 @@ import yaml
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, settings
 
-from simulator.backend.background import wait_until_serving
+from simulator.backend.loopback import wait_until_serving
 from simulator.backend.platform import Platform, open_store
 from simulator.backend.platform.api import API_PATH, make_app
 from simulator.backend.platform.client import DepartmentClient

@@ -1,4 +1,4 @@
-"""The T-Union PSAM (simulator/devices/psam.py) and the issuer's load host (devices/issuer.py).
+"""The T-Union PSAM (simulator/devices/psam.py) and the issuer's load host (backend/load_host.py).
 
 What a terminal relies on: the ATR and the two files it reads at start-up, MAC1 that the card
 accepts (checked against the published vectors of transit-payment.md §1.4 and independently with
@@ -16,6 +16,9 @@ from datetime import date, datetime
 
 import pytest
 
+from simulator.backend.issuer import purse_master
+from simulator.backend.load_host import LoadHost
+from simulator.backend.ports import LoadRequest
 from simulator.card import personas
 from simulator.card.apps import epurse
 from simulator.card.cardos import CardOS
@@ -30,7 +33,6 @@ from simulator.crypto import (
     tac,
 )
 from simulator.devices import psam
-from simulator.devices.issuer import LoadHost, LoadRefused, purse_master
 from simulator.devices.purse_client import Psam, PurseCard
 from simulator.faults import FaultPlan
 from simulator.profile import ProfileError, load
@@ -306,15 +308,21 @@ def _load_request(**changes):
     return request
 
 
+def _authorise(host, **fields):
+    """The host's answer through its port (`ports.LoadHostPort`)."""
+    return host.authorise(LoadRequest(request_id="test", **fields))
+
+
 @pytest.mark.parametrize("algorithm", ["3des", "sm4"])
 def test_load_host_answers_mac2_for_a_right_mac1(algorithm):
     r = _load_request()
     session = load_session_key(_card_key("load", algorithm), r["card_random4"], r["online_atc2"], algorithm=algorithm)
     mac1 = load_mac1(session, 500, 2000, 0x02, TERMINAL, algorithm=algorithm)
-    mac2 = LoadHost().authorise_load(**r, mac1=mac1, algorithm=algorithm)
-    assert mac2 == load_mac2(session, 2000, 0x02, TERMINAL, r["date4"], r["time3"], algorithm=algorithm)
-    with pytest.raises(LoadRefused, match="MAC1"):
-        LoadHost().authorise_load(**_load_request(amount=20000), mac1=mac1, algorithm=algorithm)
+    answer = _authorise(LoadHost(), **r, mac1=mac1, algorithm=algorithm)
+    assert answer.approved
+    assert answer.mac2 == load_mac2(session, 2000, 0x02, TERMINAL, r["date4"], r["time3"], algorithm=algorithm)
+    refused = _authorise(LoadHost(), **_load_request(amount=20000), mac1=mac1, algorithm=algorithm)
+    assert (refused.approved, refused.mac2) == (False, b"") and "MAC1" in refused.detail
 
 
 def test_load_host_on_the_published_vectors(monkeypatch):
@@ -323,14 +331,12 @@ def test_load_host_on_the_published_vectors(monkeypatch):
     monkeypatch.setattr(epurse, "card_key", lambda *args: bytes.fromhex("11223344556677888877665544332211"))
     request = _load_request(old_balance=0, amount=0x1000, card_random4=bytes.fromhex("11223344"),
                             online_atc2=b"\x00\x00", date4=bytes.fromhex("20111221"), time3=bytes.fromhex("214822"))
-    mac2 = host.authorise_load(**request, mac1=bytes.fromhex("2988AE5A"), txn_type=0x01)
-    assert mac2 == bytes.fromhex("3A845BF0")
+    assert _authorise(host, **request, mac1=bytes.fromhex("2988AE5A"), txn_type=0x01).mac2 == bytes.fromhex("3A845BF0")
     monkeypatch.setattr(epurse, "card_key", lambda *args: bytes.fromhex("3F01") * 8)
     real = _load_request(old_balance=0, amount=0x1234, terminal_id6=bytes.fromhex("000000000001"),
                          card_random4=bytes.fromhex("F9CABA91"), online_atc2=b"\x00\x00")
-    host.authorise_load(**real, mac1=bytes.fromhex("6C394D64"))  # type 02 from the profile: accepted
-    with pytest.raises(LoadRefused):
-        host.authorise_load(**real, mac1=bytes.fromhex("6C394D65"))
+    assert _authorise(host, **real, mac1=bytes.fromhex("6C394D64")).approved  # type 02 from the profile
+    assert not _authorise(host, **real, mac1=bytes.fromhex("6C394D65")).approved
 
 
 # -- through the real PC/SC stack --------------------------------------------------------------
@@ -490,9 +496,8 @@ def test_end_to_end_load_through_the_load_host(persona, algorithm):
     host = LoadHost()
     request = dict(card_serial10=serial10, issuer_id8=issuer8, old_balance=old, amount=3000, terminal_id6=terminal,
                    card_random4=random4, online_atc2=atc2, date4=DATE4, time3=TIME3, algorithm=algorithm)
-    with pytest.raises(LoadRefused):
-        host.authorise_load(**{**request, "amount": 30000}, mac1=mac1)  # the terminal lied about the amount
-    mac2 = host.authorise_load(**request, mac1=mac1)
+    assert not _authorise(host, **{**request, "amount": 30000}, mac1=mac1).approved  # the terminal lied
+    mac2 = _authorise(host, **request, mac1=mac1).mac2
     credit = c.send(0x80, 0x52, 0x00, 0x00, DATE4 + TIME3 + mac2, le=4)
     assert credit.sw == 0x9000 and len(credit.data) == 4, credit
     assert int.from_bytes(c.send(0x80, 0x5C, 0x00, 0x02, le=4).data, "big") == before + 3000

@@ -9,16 +9,19 @@ integration suite reaches it as it reaches a served one).
 
 from __future__ import annotations
 
+import functools
 import random
 from collections.abc import Callable
+from contextlib import ExitStack
 
 from conformance.adapters.department import ServedDepartment
 from conformance.adapters.reader import SimReader
 from conformance.dut import DUT, Presentation, RecordingCard
-from simulator.backend.background import BackgroundServer
-from simulator.backend.bank import ReferenceBank
+from simulator.backend.bank import Bank
+from simulator.backend.loopback import serving
+from simulator.backend.ports import AccountOpening
 from simulator.card import personas
-from simulator.card.apps import epurse
+from simulator.card.apps import qpboc
 from simulator.card.cardos import CardOS
 from simulator.card.interface import Card
 from simulator.clock import AS_OF, Clock
@@ -29,19 +32,29 @@ from simulator.devices.pos import QuickPassPOS
 from simulator.devices.psam import psam_image
 from simulator.devices.scenic import ScenicGate
 from simulator.devices.terminal import Terminal
+from simulator.devices.terminal import certification_blacklist as blacklist
 from simulator.devices.transit import BusValidator, MetroGate
-from simulator.profile import load
+from simulator.profile import load, persona_names
 from simulator.transport import InProcessTransport
 
+#: fen in each test card's bank account when the reference bank opens it
+OPENING_BALANCE = 100_000
 
-def blacklist() -> frozenset[str]:
-    """The certification blacklist (ics.yaml test_lists): purse serials and 卡识别码 of its personas."""
-    entries = set()
-    for name in load("national/ics", "ics")["test_lists"]["blacklist"]:
-        card_id = personas.resolve(name, as_of=AS_OF).values["card_identifier"]
-        entries.add(card_id.hex().upper())
-        entries.add(epurse.identity(card_id[:3].hex(), card_id[-8:])[1].hex().upper())
-    return frozenset(entries)
+
+@functools.cache
+def _financial_accounts() -> tuple[tuple[str, int], ...]:
+    """(PAN, PAN sequence) of every persona card with a financial application."""
+    found = (personas.resolve(name, as_of=AS_OF) for name in persona_names())
+    return tuple(qpboc.account_of(p) for p in found if qpboc.KIND in p.applications)
+
+
+def reference_bank() -> Bank:
+    """A fresh in-memory reference bank holding an account for the financial application of every
+    persona card that has one (the bank refuses cards it holds no account for)."""
+    bank = Bank()
+    for pan, pan_sequence in _financial_accounts():
+        bank.ledger.open_account(AccountOpening(pan, pan_sequence, OPENING_BALANCE))
+    return bank
 
 
 def _psam(terminal_id: str) -> InProcessTransport:
@@ -57,7 +70,7 @@ REFERENCE_TERMINALS: dict[str, TerminalFactory] = {
     "gate_exit": lambda **kw: MetroGate(terminal_id="G0105", station="0105", direction="exit",
                                         psam=_psam("000000000105"), **kw),
     "scenic": lambda **kw: ScenicGate(terminal_id="S0001", **kw),
-    "pos": lambda **kw: QuickPassPOS(terminal_id="POS0001", bank=ReferenceBank(), amount=1500,
+    "pos": lambda **kw: QuickPassPOS(terminal_id="POS0001", bank=reference_bank(), amount=1500,
                                      rng=random.Random(20261123), **kw),
 }
 
@@ -111,12 +124,12 @@ class SimDepartment(ServedDepartment):
     """A reference (or seeded-defect) department served from a thread of this process."""
 
     def __init__(self, department: Department) -> None:
-        self.server = BackgroundServer(make_app(department)).start()
-        super().__init__(self.server.url, department.info(), timeout=60)
+        self.serving = ExitStack()
+        super().__init__(self.serving.enter_context(serving(make_app(department))), department.info(), timeout=60)
 
     def close(self) -> None:
         super().close()
-        self.server.stop()
+        self.serving.close()
 
 
 def _options(rest: str) -> dict[str, str]:

@@ -210,6 +210,11 @@ def _issue_date_yymmdd(persona: str, rng: random.Random) -> CardOS:
     return _card(persona, rng, records={record_key(EF05, 5): b"\x05\x04" + bytes.fromhex(f"{issued:%y%m%d}FF")})
 
 
+def _reports_second_generation(persona: str, rng: random.Random) -> CardOS:
+    """A 3rd-generation card personalised with 规范版本 2.00 (the 2nd generation's)."""
+    return _card(persona, rng, records={record_key(EF05, 3): b"\x03\x04" + b"2.00"})
+
+
 MUTANTS = [
     Mutant("card_pin_counter_kept", "card", "a wrong PIN answers 63Cx but the try counter is never decremented",
            lambda persona, rng: _card(persona, rng, nvm=_KeepsPinTries)),
@@ -238,6 +243,8 @@ MUTANTS = [
     Mutant("card_mac2_session_survives", "card",
            "a wrong MAC2 keeps the load session open: a retry with the right MAC2 loads",
            lambda persona, rng: _card(persona, rng, cls=Mac2SessionSurvives)),
+    Mutant("card_reports_second_generation", "card", "a 3rd-generation card whose 规范版本 says 2.00",
+           _reports_second_generation),
     Mutant("card_whole_balance_refused", "card", "a purchase of exactly the balance is refused with 9401",
            lambda persona, rng: _card(persona, rng, cls=RefusesTheWholeBalance)),
     Mutant("card_pin_try_after_compare", "card",

@@ -9,7 +9,7 @@ from __future__ import annotations
 from conformance.adapters.reader import SimReader
 from conformance.mutants import Mutant
 from simulator.apdu import SW
-from simulator.devices.issuer import IssuerKeys
+from simulator.backend.issuer import IssuerKeys
 from simulator.devices.reader_api import READ_KEY, CardRead, Refused, UnifiedReader
 from simulator.transport.base import Transport
 

@@ -13,8 +13,8 @@ import dataclasses
 import random
 import time
 
+from conformance.adapters.sim import reference_bank
 from simulator.apdu import SW
-from simulator.backend.bank import ReferenceBank
 from simulator.card.cardos import CardOS
 from simulator.card.commands_security import encode_pin
 from simulator.devices.decision import Decision
@@ -285,7 +285,7 @@ def _scenic(cls):
 
 
 def _pos(cls):
-    return lambda **kw: cls(terminal_id="POS0001", bank=ReferenceBank(), amount=1500, rng=random.Random(20261123),
+    return lambda **kw: cls(terminal_id="POS0001", bank=reference_bank(), amount=1500, rng=random.Random(20261123),
                             **kw)
 
 

@@ -1,6 +1,11 @@
-"""Reference POS: a UnionPay QuickPass (闪付, qPBOC) purchase with online authorisation through a
-pluggable bank link (transit-payment.md §2 flow: PPSE, SELECT, GPO with the PDOL, READ RECORD per
-AFL, then the card's decision: TC approves offline, ARQC goes online, AAC declines).
+"""Reference POS: a UnionPay QuickPass (闪付, qPBOC) purchase with online authorisation through the
+bank's port (transit-payment.md §2 flow: PPSE, SELECT, GPO with the PDOL, READ RECORD per AFL,
+then the card's decision: TC approves offline, ARQC goes online, AAC declines).
+
+An authorisation whose answer does not arrive (`ports.Unavailable`: a timeout) may still have
+been applied by the bank, so the POS declines the sale and sends a reversal (冲正) of it, repeating
+it until the bank acknowledges; one still unacknowledged is kept and sent again before the next
+online authorisation (store and forward), so a customer is never charged for a declined sale.
 """
 
 from __future__ import annotations
@@ -8,7 +13,7 @@ from __future__ import annotations
 import random
 
 from simulator.apdu import SW
-from simulator.backend.bank import Authorisation, BankLink
+from simulator.backend.ports import Authorisation, CardPaymentPort, Reversal, Unavailable
 from simulator.card.apps.qpboc import amount_n12, yymmdd
 from simulator.devices.decision import Decision
 from simulator.devices.purse_client import PPSE
@@ -54,15 +59,38 @@ class QuickPassPOS(Terminal):
     def __init__(
         self,
         *,
-        bank: BankLink,
+        bank: CardPaymentPort,
         amount: int,
         rng: random.Random | None = None,
         ttq: bytes = bytes.fromhex("26800000"),
+        reversal_attempts: int = 3,
         **kw,
     ) -> None:
         super().__init__(**kw)
         self.bank, self.amount, self.ttq = bank, amount, ttq
         self.rng = rng or random.Random(0)
+        self.reversal_attempts = reversal_attempts
+        self.unacknowledged: list[Reversal] = []  # reversals the bank has not acknowledged yet
+        self._sequence = 0  # the terminal's system trace number, part of each request id
+
+    def _request_id(self) -> str:
+        """A new request id: terminal, clock and trace number, unique per terminal over time."""
+        self._sequence += 1
+        return f"{self.terminal_id}:{self.clock().strftime('%Y%m%d%H%M%S')}:{self._sequence:06d}"
+
+    def send_reversals(self) -> None:
+        """Send every unacknowledged reversal, each up to `reversal_attempts` times; keep the ones
+        the bank still did not acknowledge."""
+        waiting, self.unacknowledged = self.unacknowledged, []
+        for reversal in waiting:
+            for _ in range(self.reversal_attempts):
+                try:
+                    if self.bank.reverse(reversal).acknowledged:
+                        break
+                except Unavailable:
+                    continue
+            else:
+                self.unacknowledged.append(reversal)
 
     def _terminal_data(self) -> dict[int, bytes]:
         now = self.clock()
@@ -124,15 +152,25 @@ class QuickPassPOS(Terminal):
         return self.online(card_tags, terminal, evidence)
 
     def online(self, card_tags: dict[int, bytes], terminal: dict[int, bytes], evidence: dict) -> Decision:
-        """An ARQC goes to the bank with field 55."""
+        """An ARQC goes to the bank with field 55; no answer: declined, and reversed."""
+        self.send_reversals()
         request = Authorisation(
+            request_id=self._request_id(),
             pan=card_tags.get(0x5A, b"").hex().upper().rstrip("F"),
             pan_sequence=int(card_tags.get(0x5F34, b"\x00").hex()),
             amount=self.amount,
             terminal_id=self.terminal_id,
             tags={t: v for t, v in {**terminal, **card_tags}.items() if t in FIELD55},
         )
-        result = self.bank.authorise(request)
+        try:
+            result = self.bank.authorise(request)
+        except Unavailable as timeout:
+            self.unacknowledged.append(Reversal(request_id=self._request_id(), original_id=request.request_id,
+                                                amount=request.amount, terminal_id=self.terminal_id))
+            self.send_reversals()
+            evidence["response_code"] = ""
+            return self.decide("DECLINED", amount=self.amount, evidence=evidence,
+                               detail=f"no answer from the bank ({timeout}): declined and reversed")
         evidence["response_code"] = result.response_code
         if not result.approved:
             return self.decide("DECLINED", amount=self.amount, evidence=evidence, detail=result.detail)

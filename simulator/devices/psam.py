@@ -8,7 +8,7 @@ card, and keep its terminal transaction serial in tear-safe NVM.
 The image (profiles/national/psam.yaml): the MF holds 0x16 (terminal number, read before
 selecting the application) and the PSAM application `A000000632` ‖ "MOT.CPSAM01" holds 0x17
 (public information, byte 0 = the key index the terminal sends in 8050). The PSAM holds the
-purse's master keys (epurse.yaml, via `simulator.devices.issuer`) and derives each card's keys
+purse's master keys (epurse.yaml, via `simulator.backend.issuer`) and derives each card's keys
 from the two factors the terminal sends, as the card was personalised.
 
 Commands (CLA 80, reachable only while the PSAM application is selected):
@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from simulator.apdu import SW, CardError, CommandAPDU
+from simulator.backend.issuer import PurseMaster, purse_master
 from simulator.card.apps import epurse
 from simulator.card.commands import command
 from simulator.card.filesystem import DF, EF, Access, FileTree
@@ -45,7 +46,6 @@ from simulator.crypto.purse import (
     purchase_session_key,
     tac,
 )
-from simulator.devices.issuer import PurseMaster, purse_master
 from simulator.profile import ProfileError, load
 
 if TYPE_CHECKING:

@@ -14,8 +14,8 @@ an encryption machine (HSM) the reader leaves 社会保障号码, 卡号 and 姓
 example string); the two HSM steps run INTERNAL AUTHENTICATE (checked against the HSM's result,
 −25 on mismatch) and EXTERNAL AUTHENTICATE with the HSM's cryptogram, then read everything.
 
-`Hsm` stands in for the department's encryption machine: it answers Step 1 with the pKey of
-Step 2 from the issuer's (synthetic) keys (`simulator.devices.issuer.IssuerKeys`).
+The department's encryption machine that answers Step 1 with the pKey of Step 2 is
+`simulator.backend.hsm.Hsm`.
 
 Codes: every situation's code comes from the profile's `conditions`; a card status word the table
 gives no code for is returned as −SW (`sw_rule`, [V S1]).
@@ -32,16 +32,13 @@ from functools import cache
 from typing import Any
 
 from simulator.apdu import SW
+from simulator.backend.issuer import READ_KEY
 from simulator.card.apps import ssse
 from simulator.card.commands_security import encode_pin
-from simulator.crypto.auth import internal_auth_result
-from simulator.devices.issuer import IssuerKeys
 from simulator.profile import ProfileError, load
 from simulator.transport.base import Transport
 from simulator.transport.errors import CardRemovedError, LinkError, NoCardError
 
-READ_KEY = 0x0A  # RKSSSE (ssc-card.md §2 [V S1])
-INTERNAL_KEY = 0x01  # the card's internal-authentication key (national/ssse keys, modelled)
 #: the ISO 7816 record-mode bits of READ RECORD's P2 (P1 = record number / record identifier)
 BY_NUMBER, BY_IDENTIFIER = 0b100, 0b000
 
@@ -354,34 +351,3 @@ class UnifiedReader:
         if answer.sw == SW.AUTH_METHOD_BLOCKED:
             raise Refused(_code("pin_blocked"))
         raise Refused(minus_sw(answer.sw))
-
-
-
-class Hsm:
-    """The department's encryption machine (加密机), for the HSM steps: Step 1's output in, pKey out.
-
-    It holds the issuer's (synthetic, test-only) master keys through `IssuerKeys`: the internal
-    authentication result the genuine card must give, and the EXTERNAL AUTHENTICATE cryptogram for
-    RKSSSE over the card's challenge (cryptogram layouts: simulator.crypto.auth, modelled).
-    """
-
-    def __init__(self, keys: IssuerKeys | None = None) -> None:
-        self.keys = keys or IssuerKeys()
-        indicators = self.keys.profile["application"]["algorithm_indicator"]
-        self.algorithms = {code: name for name, code in indicators.items()}
-
-    def answer(self, step1: str) -> str:
-        """pKey for Step 2 = <内认证结果><原始信息>|<外认证数据>|, or ValueError for a malformed Step 1."""
-        fields = step1.split("|")
-        if len(fields) != 9 or fields[-1] != "":
-            raise ValueError(f"HSM Step 1 output has 8 fields and a trailing '|', got {step1!r}")
-        _region, _atr, algorithm, ident, i_factor, i_original, _e_factor, e_original = fields[:8]
-        name = self.algorithms.get(int(algorithm, 16))
-        if name is None:
-            raise ValueError(f"unknown 算法标识 {algorithm!r}; known: {sorted(self.algorithms)}")
-        card_identifier = bytes.fromhex(ident)
-        key = ssse.card_key(self.keys.profile, INTERNAL_KEY, card_identifier, name)
-        internal = internal_auth_result(name, key, bytes.fromhex(i_factor), bytes.fromhex(i_original))
-        external = (self.keys.external_auth(READ_KEY, card_identifier, name, bytes.fromhex(e_original))
-                    if e_original else b"")
-        return f"{internal.hex().upper()}{i_original}|{external.hex().upper()}|"

@@ -12,9 +12,8 @@ from datetime import date
 
 from simulator.apdu import SW
 from simulator.card.apps import ssse
-from simulator.devices.decision import Decision
 from simulator.devices.ssse_reader import READ_KEY, IssuerKeys
-from simulator.devices.terminal import Terminal
+from simulator.devices.terminal import Flow, Phase, Terminal
 from simulator.profile import load
 from simulator.transport.base import Transport
 
@@ -40,9 +39,10 @@ class ScenicGate(Terminal):
         answer = card.send(0x00, 0xB2, p1, p2, le=0)
         return answer.data if answer.sw == SW.OK else None
 
-    def transact(self, card: Transport) -> Decision:
+    def flow(self, card: Transport) -> Flow:
         aid = bytes.fromhex(self.ssse_profile["application"]["aid"])
         selected = card.send(0x00, 0xA4, 0x04, 0x00, aid, le=0)
+        yield Phase("select the social-security application")
         if selected.sw == SW.FILE_DEACTIVATED:
             return self.decide("APP_LOCKED", detail=f"SELECT SSSE {selected.sw:04X}")
         if selected.sw != SW.OK:
@@ -53,8 +53,9 @@ class ScenicGate(Terminal):
                 n: self.elements[n].parse_record(self._read(card, n) or b"")
                 for n in ("card_identifier", "issue_date", "expiry_date")
             }
-        except ValueError as exc:
+        except ValueError as exc:  # the exchanges so far are timed as the presentation's last step
             return self.decide("CARD_ERROR", detail=str(exc))
+        yield Phase("read 卡识别码 and the validity dates from EF05")
         card_id = values["card_identifier"].hex().upper()
         if card_id in self.blacklist:
             return self.decide("BLACKLISTED", card=card_id)
@@ -68,6 +69,7 @@ class ScenicGate(Terminal):
             cryptogram = self.keys.external_auth(READ_KEY, values["card_identifier"], algorithm, challenge.data)
             card.send(0x00, 0x82, 0x00, READ_KEY, cryptogram)
         raw = self._read(card, "birth_date")
+        yield Phase("authenticate the terminal (key 0A), read 出生日期 from EF06")
         if raw is None:
             return self.decide("NOT_ENTITLED", card=card_id, detail="出生日期 not readable")
         try:

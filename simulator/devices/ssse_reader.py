@@ -13,14 +13,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from simulator.apdu import SW, describe
+from simulator.backend.issuer import READ_KEY, IssuerKeys
 from simulator.card.apps import ssse
 from simulator.card.commands_security import encode_pin
-from simulator.devices.issuer import IssuerKeys
 from simulator.privacy import mask_value
 from simulator.profile import load
 from simulator.transport.base import Transport
 
-READ_KEY = 0x0A  # RKSSSE (ssc-card.md §2 [V S1])
 ALGORITHM_BY_INDICATOR = {1: "3des", 3: "sm4"}
 
 

@@ -1,20 +1,28 @@
 """What every reference terminal shares: presenting a card, the journal of decisions, the clock,
-the blacklist, and the modelled transaction time.
+the blacklist, the modelled transaction time, and the flow as a generator of steps.
 
-A terminal is plain Python over transports (no SimPy): `present(card)` connects the card's
-transport, runs the terminal's flow and returns a `Decision`; the SimPy world (later) calls the
-same function and advances its clock by `decision.modelled_ms`. Time comes from an injected
-clock, so recovery windows and validity dates are tested instantly and reproducibly.
+A terminal is plain Python over transports (no SimPy). Its flow is a generator (`flow(card)`)
+that yields a `Phase` after each group of APDU exchanges and a `Step` of kind "backend" (or
+"human") where it needs a back-end's answer (or a person); `presentation(card)` turns the phases
+into timed steps, one per link ("apdu" on the card's contactless link, "psam" on the PSAM's
+contact link, with the modelled time of that phase's exchanges), and returns the `Decision`.
+Two runners drive the same steps: `drive()` takes them all at once, which is what `present(card)`
+does, and the SimPy world (simulator/world/full_logic.py) puts each on its clock, answering the
+back-end steps through its latency and fault model. Time comes from an injected clock, so
+recovery windows and validity dates are tested instantly and reproducibly.
 """
 
 from __future__ import annotations
 
 import time
-from abc import ABC, abstractmethod
-from collections.abc import Callable, Container
+from collections.abc import Callable, Container, Generator
+from dataclasses import dataclass
 from datetime import datetime
-from typing import ClassVar, Protocol
+from typing import Any, ClassVar, Protocol
 
+from simulator.card import personas
+from simulator.card.apps import epurse
+from simulator.clock import AS_OF
 from simulator.devices.decision import Decision
 from simulator.profile import load
 from simulator.transport.base import Tracer, Transport
@@ -37,7 +45,97 @@ def profile_timers(link: str) -> Timer:
     return from_profile(link=link)
 
 
-class Terminal(ABC):
+def certification_blacklist() -> frozenset[str]:
+    """The certification blacklist (ics.yaml test_lists): purse serials and 卡识别码 of its personas,
+    what every reference terminal is loaded with in the harness and in the world."""
+    entries = set()
+    for name in load("national/ics", "ics")["test_lists"]["blacklist"]:
+        card_id = personas.resolve(name, as_of=AS_OF).values["card_identifier"]
+        entries.add(card_id.hex().upper())
+        entries.add(epurse.identity(card_id[:3].hex(), card_id[-8:])[1].hex().upper())
+    return frozenset(entries)
+
+
+@dataclass(frozen=True)
+class Phase:
+    """Yielded by a flow after a group of APDU exchanges (what they did, e.g. "select purse")."""
+
+    what: str
+
+
+@dataclass(frozen=True)
+class Step:
+    """One timed part of a presentation. "apdu" and "psam": a phase's exchanges on the card's and
+    the PSAM's link, `seconds` their modelled time; "backend": a request whose answer is `call()`
+    (a runner may delay it, or throw the back-end's failure into the flow instead); "human": a
+    person's action the runner times."""
+
+    kind: str
+    what: str
+    seconds: float = 0.0
+    call: Callable[[], Any] | None = None
+
+
+#: a flow: yields phases and steps, receives back-end answers, returns the decision
+Flow = Generator["Phase | Step", Any, Decision]
+#: a presentation: yields timed steps only
+Steps = Generator[Step, Any, Decision]
+
+
+def advance(steps: Flow | Steps, answer: Any = None, failure: Exception | None = None):
+    """Resume `steps` with the last step's answer (or throw its failure in): (next step, None), or
+    (None, the decision) when the flow has finished. What every runner of steps is made of."""
+    try:
+        return (steps.throw(failure) if failure else steps.send(answer)), None
+    except StopIteration as done:
+        return None, done.value
+
+
+def answer(step: Step) -> tuple[Any, Exception | None]:
+    """A back-end step's own answer, or the failure the flow gets instead (it decides what that means)."""
+    try:
+        return step.call(), None
+    except Exception as exc:
+        return None, exc
+
+
+def drive(steps: Steps) -> Decision:
+    """The synchronous runner: every step at once, back-end steps answered by their own call."""
+    step, decision = advance(steps)
+    while step is not None:
+        step, decision = advance(steps, *(answer(step) if step.call else (None, None)))
+    return decision
+
+
+def _link_steps(timers: dict[str, Timer], seen: dict[str, float], what: str):
+    """One step per link that exchanged anything since the last phase, with its modelled time."""
+    for name, timer in timers.items():
+        spent, seen[name] = timer.total - seen[name], timer.total
+        if spent:
+            yield Step("apdu" if name == "contactless" else "psam", what, spent)
+
+
+def _timed(flow: Flow, timers: dict[str, Timer]) -> Steps:
+    """The flow's phases as timed link steps; its own steps passed to the runner and answered."""
+    seen = dict.fromkeys(timers, 0.0)
+    item, decision = advance(flow)
+    while item is not None:
+        yield from _link_steps(timers, seen, item.what)
+        reply, failure = None, None
+        if isinstance(item, Step):
+            try:
+                reply = yield item
+            except Exception as exc:
+                failure = exc
+        item, decision = advance(flow, reply, failure)
+    yield from _link_steps(timers, seen, "end")
+    return decision
+
+
+class Terminal:
+    """A reference terminal; a subclass writes its flow as `flow(card)` (a generator of phases and
+    steps) or, as a plain function run at one instant, `transact(card)`."""
+
     kind: ClassVar[str]
 
     def __init__(
@@ -65,10 +163,15 @@ class Terminal(ABC):
         return {}
 
     def present(self, card: Transport) -> Decision:
-        """A card is presented: run the flow, journal and return the decision.
+        """A card is presented: run the flow at once, journal and return the decision."""
+        return drive(self.presentation(card))
+
+    def presentation(self, card: Transport) -> Steps:
+        """A card is presented, as timed steps: connect, run the flow, journal and return the decision.
 
         A card torn away mid-flow becomes the terminal's own decision (e.g. RETAP); any other
-        link failure propagates (the harness reports it as broken, never as a pass).
+        link failure propagates (the harness reports it as broken, never as a pass). `wall_ms` is
+        the wall time from the first step to the last, the runner's own pauses included.
         """
         links = {"contactless": card, **self.links()}
         timers = {name: self.timers(name) for name in links} if self.timers else {}
@@ -78,7 +181,7 @@ class Terminal(ABC):
         try:
             try:
                 with card:
-                    decision = self.transact(card)
+                    decision = yield from _timed(self.steps(card), timers)
             except CardRemovedError as exc:
                 decision = self.torn(exc)
         finally:
@@ -90,9 +193,30 @@ class Terminal(ABC):
         self.journal.append(decision)
         return decision
 
-    @abstractmethod
+    def steps(self, card: Transport) -> Flow:
+        """The flow of the most derived class that writes one: its `flow`, or its `transact` as a
+        single phase (a subclass that overrides `transact`, e.g. a seeded defect, is what runs)."""
+        for klass in type(self).__mro__:
+            if klass is Terminal:
+                break
+            if "flow" in vars(klass):
+                return self.flow(card)
+            if "transact" in vars(klass):
+                return self._at_once(card)
+        raise TypeError(f"{type(self).__name__} writes neither flow() nor transact()")
+
+    def _at_once(self, card: Transport) -> Flow:
+        decision = self.transact(card)
+        yield Phase("transaction")
+        return decision
+
+    def flow(self, card: Transport) -> Flow:
+        """The terminal's flow with a connected card, as phases and steps."""
+        raise NotImplementedError(f"{type(self).__name__} writes transact(), not flow()")
+
     def transact(self, card: Transport) -> Decision:
-        """The terminal's flow with a connected card."""
+        """The terminal's flow with a connected card, run at once (no link timing, no journal)."""
+        return drive(_timed(self.flow(card), {}))
 
     def torn(self, exc: CardRemovedError) -> Decision:
         """The card left mid-flow before anything was written: ask for it again."""

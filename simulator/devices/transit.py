@@ -15,6 +15,7 @@ from __future__ import annotations
 from abc import abstractmethod
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import ClassVar
 
 from simulator.apdu import SW
@@ -30,7 +31,7 @@ from simulator.devices.purse_client import (
     PurseInfo,
     bcd_datetime,
 )
-from simulator.devices.terminal import Terminal
+from simulator.devices.terminal import Flow, Phase, Step, Terminal
 from simulator.profile import load
 from simulator.transport.base import Transport
 from simulator.transport.errors import CardRemovedError
@@ -119,23 +120,29 @@ class PurseTerminal(Terminal):
                 return self.decide("EXPIRED", card=card_id, detail=f"expiry {info.expiry_date}")
         return None
 
-    def transact(self, card: Transport) -> Decision:
+    def flow(self, card: Transport) -> Flow:
         opened = self.open(card)
+        yield Phase("select the purse, read 0x15")
         if isinstance(opened, Decision):
             return opened
         purse, info = opened
         if self.pending is not None:
             resolved = self._resolve(purse, info)
+            yield Phase("resolve the torn debit")
             if resolved is not None:
                 return resolved
         refused = self.admit(info)
         if refused is not None:
             return refused
         card_type = purse.read_binary(0x16, self.cardholder_bytes)[0]  # the concession type, not the holder
+        yield Phase("read the card type from 0x16")
         plan = self.plan(purse, info)
+        yield Phase("plan the fare and records")
         if isinstance(plan, Decision):
             return plan
-        return self._charge(purse, info, card_type, plan)
+        decision = self._charge(purse, info, card_type, plan)
+        yield Phase("purchase: INITIALIZE, PSAM MAC1, UPDATE CAPP DATA CACHE, DEBIT, MAC2 and TAC")
+        return decision
 
     @abstractmethod
     def plan(self, purse: PurseCard, info: PurseInfo) -> Plan | Decision:
@@ -449,8 +456,9 @@ class LoadKiosk(Terminal):
         self.algorithms = {int(spec["id"], 16): name for name, spec in purse["algorithms"].items()}
         self.pending: Pending | None = None
 
-    def transact(self, card: Transport) -> Decision:
+    def flow(self, card: Transport) -> Flow:
         opened = open_purse(self, card)
+        yield Phase("select the purse, read 0x15")
         if isinstance(opened, Decision):
             return opened
         purse, info = opened
@@ -477,6 +485,7 @@ class LoadKiosk(Terminal):
             return self.decide("BLACKLISTED", card=card_id)
         data = bytes((1,)) + self.amount.to_bytes(4, "big") + self.terminal_bytes
         answer = card.send(0x80, 0x50, 0x00, 0x02, data, le=0x10)
+        yield Phase("INITIALIZE FOR LOAD")
         if answer.sw != SW.OK or len(answer.data) != 16:
             return self.decide(
                 "CARD_ERROR", card=card_id, amount=self.amount, detail=f"INITIALIZE FOR LOAD {answer.sw:04X}"
@@ -490,25 +499,28 @@ class LoadKiosk(Terminal):
             return self.decide(
                 "CARD_ERROR", card=card_id, amount=self.amount, detail=f"algorithm ID {algorithm_id:02X}"
             )
+        authorise = partial(
+            self.host.authorise_load,
+            card_serial10=info.serial,
+            issuer_id8=info.issuer_id,
+            old_balance=old,
+            amount=self.amount,
+            terminal_id6=self.terminal_bytes,
+            card_random4=random4,
+            online_atc2=atc,
+            mac1=mac1,
+            date4=date4,
+            time3=time3,
+            algorithm=algorithm,
+        )
         try:
-            mac2 = self.host.authorise_load(
-                card_serial10=info.serial,
-                issuer_id8=info.issuer_id,
-                old_balance=old,
-                amount=self.amount,
-                terminal_id6=self.terminal_bytes,
-                card_random4=random4,
-                online_atc2=atc,
-                mac1=mac1,
-                date4=date4,
-                time3=time3,
-                algorithm=algorithm,
-            )
+            mac2 = yield Step("backend", "the issuer authorises the load (MAC2)", call=authorise)
         except LoadRefused as refused:
             return self.decide("DECLINED", card=card_id, amount=self.amount, detail=str(refused))
         pre = _signed(old, purse)
         self.pending = Pending(info.serial, pre, self.amount, 0, TXN_LOAD, atc, b"", moment, {"atc": atc.hex()})
         credit = card.send(0x80, 0x52, 0x00, 0x00, date4 + time3 + mac2, le=4)
+        yield Phase("CREDIT FOR LOAD")
         self.pending = None
         if credit.sw != SW.OK:
             return self.decide(

@@ -3,11 +3,12 @@
 `Host` is what a test talks to: one connected link to the card under test, with the commands a
 certification terminal sends (SELECT, READ RECORD, VERIFY, EXTERNAL AUTHENTICATE, the purse's
 INITIALIZE / DEBIT and load) and the issuer-side computations that go with them (EXTERNAL
-AUTHENTICATE cryptograms from `simulator.devices.issuer.IssuerKeys`, a load's MAC2 from its
-`LoadHost`, purse keys from `simulator.card.apps.epurse.card_key`), each with the issuer's master
-keys the link was given (`_issuer.Issuer`: the profiles' synthetic ones for a simulated card, the
-ICS's for any other). Assertions here name what the card answered and what the profile requires,
-so that a failed check reads as a finding about the card; link errors propagate (verdict *broken*).
+AUTHENTICATE cryptograms from `simulator.backend.issuer.IssuerKeys`, a load's MAC2 from the load
+host `simulator.backend.load_host.LoadHost`, purse keys from `simulator.card.apps.epurse.card_key`),
+each with the issuer's master keys the link was given (`_issuer.Issuer`: the profiles' synthetic
+ones for a simulated card, the ICS's for any other). Assertions here name what the card answered
+and what the profile requires, so that a failed check reads as a finding about the card; link
+errors propagate (verdict *broken*).
 
 `_lab.CardLab` wraps the DUT's card role and opens these links.
 
@@ -25,10 +26,12 @@ from typing import TYPE_CHECKING
 
 from conformance.verdicts import not_tested
 from simulator.apdu import SW, CommandAPDU, ResponseAPDU, describe
+from simulator.backend.issuer import IssuerKeys
+from simulator.backend.load_host import LoadHost
+from simulator.backend.ports import LoadRequest
 from simulator.card.apps import epurse, ssse
 from simulator.card.commands_security import encode_pin
 from simulator.crypto import purse
-from simulator.devices.issuer import IssuerKeys, LoadHost, LoadRefused
 from simulator.privacy import TraceMasker
 from simulator.profile import load
 from simulator.tlv import parse_tlv
@@ -103,9 +106,11 @@ class Host:
     """One connected, traced link to the card under test."""
 
     def __init__(self, transport: Transport, *, persona: str, issuer: Issuer, pin: str | None = None,
-                 sample: object = None) -> None:
+                 sample: object = None, declared_generation: int | None = None) -> None:
         self.transport = transport
         self.persona = persona
+        #: the generation the card must report: its persona's, or the one its declaration states
+        self.declared_generation = declared_generation
         #: the card's PIN when the harness knows it (a `Pin`), and the ICS sample behind the link
         self.pin = None if pin is None else Pin(pin)
         self.sample = sample
@@ -197,7 +202,11 @@ class Host:
         version = self.element("spec_version")
         assert version in GENERATION_OF_VERSION, (
             f"规范版本 {version!r} is none of the profile's generations {sorted(GENERATION_OF_VERSION)}")
-        return GENERATION_OF_VERSION[version]
+        generation = GENERATION_OF_VERSION[version]
+        assert self.declared_generation in (None, generation), (
+            f"规范版本 {version!r} names generation {generation}; the card is declared generation "
+            f"{self.declared_generation}")
+        return generation
 
     # -- security ---------------------------------------------------------------------------
     def challenge(self, length: int = 8) -> bytes:
@@ -282,14 +291,15 @@ class Host:
         __tracebackhide__ = True
         algorithm = self.purse_algorithm(init[7])
         issuer, serial = self.purse_identity
-        try:
-            return LoadHost(self.issuer.profile("epurse", "DLK")).authorise_load(
-                card_serial10=serial, issuer_id8=issuer, old_balance=int.from_bytes(init[0:4], "big"), amount=amount,
-                terminal_id6=TERMINAL, card_random4=init[8:12], online_atc2=init[4:6], mac1=init[12:16], date4=DATE,
-                time3=TIME, algorithm=algorithm)
-        except LoadRefused:
+        answer = LoadHost(self.issuer.profile("epurse", "DLK")).authorise(LoadRequest(
+            request_id=f"card-suite:{init[4:6].hex()}", card_serial10=serial, issuer_id8=issuer,
+            old_balance=int.from_bytes(init[0:4], "big"), amount=amount, terminal_id6=TERMINAL,
+            card_random4=init[8:12], online_atc2=init[4:6], mac1=init[12:16], date4=DATE, time3=TIME,
+            algorithm=algorithm))
+        if not answer.approved:
             raise AssertionError("MAC1 of INITIALIZE FOR LOAD does not verify under the issuer's load key (DLK) over "
-                                 "old balance, amount, type 02 and terminal") from None
+                                 "old balance, amount, type 02 and terminal")
+        return answer.mac2
 
     @property
     def purse_identity(self) -> tuple[bytes, bytes]:

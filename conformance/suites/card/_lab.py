@@ -118,6 +118,7 @@ class CardLab:
         else:
             self.issuer = Issuer({}, source="no ICS (--ics)")
         declared = [Sample.declared(s) for s in (declaration.samples if declaration is not None else ())]
+        self.declared_generation = declaration.product.get("generation") if declaration is not None else None
         here = getattr(role, "reader", None)
         main = [s for s in declared if s.reader == here] or [s for s in declared if s.reader is None][:1]
         pin = dut.settings.get("pin")
@@ -136,9 +137,17 @@ class CardLab:
         else:
             transport = self.role.open_reader(sample.reader, sample=sample.id)
         pin = self.facts(persona).pin if sample is None else sample.pin
-        host = Host(transport, persona=persona, issuer=self.issuer, pin=pin, sample=sample)
+        host = Host(transport, persona=persona, issuer=self.issuer, pin=pin, sample=sample,
+                    declared_generation=self._generation(sample, persona))
         self.hosts.append(host)
         return host
+
+    def _generation(self, sample: Sample | None, persona: str) -> int | None:
+        """The generation the card behind a link must report (its 规范版本): a fresh card's or a
+        sample's persona's, else the product's in the declaration; None when nothing states it."""
+        if sample is None or sample.persona is not None:
+            return self.facts(sample.persona if sample else persona).generation
+        return self.declared_generation
 
     def open(self, persona: str | None = None) -> Host:
         """A link to a card of `persona`: a fresh one when the harness chooses, else the sample under

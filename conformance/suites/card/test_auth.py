@@ -1,4 +1,4 @@
-"""GET CHALLENGE, and EXTERNAL / INTERNAL AUTHENTICATE against the issuer's keys (simulator.devices.issuer).
+"""GET CHALLENGE, and EXTERNAL / INTERNAL AUTHENTICATE against the issuer's keys (simulator.backend.issuer).
 
 PYTEST_DONT_REWRITE: assertion messages here are written for the vendor and carry no card data;
 pytest's rewriting would add the compared values to them, personal data included.

@@ -54,13 +54,13 @@ from conformance.suites.card._host import (
     sw_text,
 )
 from simulator.apdu import SW, CommandAPDU, ResponseAPDU
+from simulator.backend.issuer import IssuerKeys
 from simulator.card import personas, replica
 from simulator.card.apps import epurse
 from simulator.card.cardos import CardOS
 from simulator.card.commands_security import encode_pin
 from simulator.clock import AS_OF
 from simulator.crypto import purse
-from simulator.devices.issuer import IssuerKeys
 from simulator.privacy import TraceMasker
 from simulator.transport import InProcessTransport
 from simulator.transport.base import TraceRecorder, Transport

@@ -2,7 +2,7 @@
 0x18 log, APPLICATION BLOCK and GET TRANSACTION PROVE; and CHANGE PIN of the SSSE.
 
 The host plays the issuer: MAC1 of a load is checked and MAC2 computed by its load host
-(`Host.load_mac2`, `simulator.devices.issuer.LoadHost`), TACs and the maintenance MAC come from keys it derives on
+(`Host.load_mac2`, `simulator.backend.load_host.LoadHost`), TACs and the maintenance MAC come from keys it derives on
 its own from the (synthetic test) master keys and the card's file 0x15. A test spends a few fen of
 the card's balance or loads 1.00 CNY: a real test card needs that much room; the balance is given
 back when each test ends (`CardLab.keeping_balance`). Locking the purse is destructive (a

@@ -15,9 +15,10 @@ import json
 import secrets
 import threading
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass
 
-from simulator.backend.background import BackgroundServer
+from simulator.backend.loopback import serving
 from simulator.backend.platform import Platform, open_store
 from simulator.backend.platform.api import make_app
 from simulator.backend.platform.serve import send_callback, wall_clock
@@ -70,20 +71,17 @@ class RecordingPlatform:
         self.requests: list[Request] = []
         self.injections: list[Injection] = []
         self._lock = threading.Lock()
-        self.server = BackgroundServer(self, host=host)
-        self.advertise = advertise
-
-    @property
-    def url(self) -> str:
-        """Where the department reaches the platform: the listening address, or the name advertised."""
-        return f"http://{self.advertise}:{self.server.port}" if self.advertise else self.server.url
+        self.host, self.advertise, self.url = host, advertise, ""
+        self._serving = ExitStack()
 
     def __enter__(self) -> RecordingPlatform:
-        self.server.start()
+        listening = self._serving.enter_context(serving(self, host=self.host))
+        # where the department reaches the platform: the listening address, or the name advertised
+        self.url = listening.replace(f"//{self.host}:", f"//{self.advertise}:") if self.advertise else listening
         return self
 
     def __exit__(self, *exc) -> None:
-        self.server.stop()
+        self._serving.close()
 
     # -- what tests use ------------------------------------------------------------------------
 

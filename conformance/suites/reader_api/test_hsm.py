@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from conformance.suites.reader_api.formats import format_errors, split
-from simulator.devices.reader_api import Hsm
+from simulator.backend.hsm import Hsm
 
 pytestmark = pytest.mark.requires("hsm")
 

@@ -15,7 +15,7 @@ import json
 from collections.abc import Callable
 
 from simulator.backend.store import Store
-from simulator.faults import FaultPlan, point
+from simulator.faults import point
 
 from .signing import callback_headers
 
@@ -32,7 +32,8 @@ def enqueue(db, *, event_id: str, department: str, event: dict, now: int) -> Non
                (event_id, department, body, now, now))
 
 
-def deliver_due(store: Store, *, now: int, schedule: list[int], send: Sender, faults: FaultPlan) -> int:
+def deliver_due(store: Store, *, now: int, schedule: list[int], send: Sender,
+                crash: Callable[[str], None]) -> int:
     """Attempt every pending delivery due at `now`; the number attempted."""
     due = store.query(
         "SELECT c.event_id, c.department, c.body, c.created, c.attempts, d.secret, d.callback_url "
@@ -42,7 +43,7 @@ def deliver_due(store: Store, *, now: int, schedule: list[int], send: Sender, fa
         body = row["body"].encode()
         headers = callback_headers(secret=row["secret"], event_id=row["event_id"], timestamp=now, body=body)
         status = send(row["callback_url"], headers, body) if row["callback_url"] else None
-        faults.hit(SENT)
+        crash(SENT)
         attempts = row["attempts"] + 1
         if status is not None and 200 <= status < 300:
             state, next_at = "delivered", now

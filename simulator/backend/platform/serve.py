@@ -1,29 +1,27 @@
 """Serving the platform as its own process: the wall clock at the edge, callbacks delivered by a
-background thread over HTTP, uvicorn in front, and optionally a fault plan (latency, errors,
-outages in front of the app; its crash point ends the process with CRASH_EXIT, no clean-up, as
-SIGKILL would). Used by `ykt platform serve`."""
+background thread over HTTP, uvicorn in front, and optionally a fault plan
+(`simulator.backend.service_faults`: 503 with Retry-After before the platform acts, latency after
+it, SIGKILL at its crash points). Used by `ykt platform serve`."""
 
 from __future__ import annotations
 
-import os
-import sys
+import asyncio
 import threading
-import time
 from datetime import UTC, datetime
 
 import httpx
 import uvicorn
 import yaml
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
 
-from simulator.backend.fault_plan import FaultyService, ServiceFaultPlan
+from simulator.backend.service_faults import ServiceFaults
 
 from .api import make_app
 from .service import Platform, open_store
 
 #: seconds between two rounds of callback delivery
 DELIVERY_PERIOD = 1.0
-#: the exit status of a crash the fault plan makes (a shell's for SIGKILL)
-CRASH_EXIT = 137
 
 
 def wall_clock() -> datetime:
@@ -40,19 +38,29 @@ def send_callback(url: str, headers: dict[str, str], body: bytes, *, timeout: fl
         return None
 
 
-def crash(point: str) -> None:
-    """End the process at a crash point: nothing flushed, closed or committed further."""
-    sys.stderr.write(f"fault plan: crash at {point}\n")
-    sys.stderr.flush()
-    os._exit(CRASH_EXIT)
+def with_faults(app: FastAPI, faults: ServiceFaults) -> FastAPI:
+    """`app` with the plan's refusals (503, JSON, Retry-After: the platform never sees the request)
+    and its latency (added after the platform acted, so a client that times out does not know)."""
+
+    @app.middleware("http")
+    async def _faults(request: Request, call_next):
+        refused = faults.refusal()
+        if refused is not None:
+            why, retry_after = refused
+            return JSONResponse({"error": "service_unavailable", "detail": f"the platform is unavailable ({why})"},
+                                status_code=503, headers={"Retry-After": f"{max(1, round(retry_after))}"})
+        answer = await call_next(request)
+        await asyncio.sleep(faults.latency())
+        return answer
+
+    return app
 
 
 def serve(*, host: str, port: int, db: str, seed: int, operator_secret: bytes,
-          faults: ServiceFaultPlan | None = None) -> None:
-    """Serve the platform kept in `db` until interrupted (or until the fault plan's crash)."""
-    started = time.monotonic()
+          faults: ServiceFaults | None = None) -> None:
+    """Serve the platform kept in `db` until interrupted (or killed by the fault plan)."""
     platform = Platform(open_store(db), clock=wall_clock, seed=seed, operator_secret=operator_secret,
-                        faults=faults.crash_plan(crash) if faults else None)
+                        crash=faults.crash if faults else None)
     timeout = platform.profile["callbacks"]["timeout_seconds"]
     stop = threading.Event()
 
@@ -63,8 +71,7 @@ def serve(*, host: str, port: int, db: str, seed: int, operator_secret: bytes,
     threading.Thread(target=deliver, name="callbacks", daemon=True).start()
     try:
         app = make_app(platform)
-        served = FaultyService(app, faults, elapsed=lambda: time.monotonic() - started) if faults else app
-        uvicorn.run(served, host=host, port=port, log_level="warning")
+        uvicorn.run(with_faults(app, faults) if faults else app, host=host, port=port, log_level="warning")
     finally:
         stop.set()
 

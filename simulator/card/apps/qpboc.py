@@ -25,6 +25,7 @@ from simulator.card.commands_files import select as os_select
 from simulator.card.filesystem import DF, EF, Access
 from simulator.card.image import AppBuild, Application, KeySlot, count_key, locked_key, record_key
 from simulator.crypto import diversify, pboc_mac
+from simulator.privacy import mask_pan
 from simulator.profile import ProfileError, load
 from simulator.tlv import parse_tlv, tlv
 
@@ -90,11 +91,6 @@ def luhn_check_digit(body: str) -> str:
 
 def luhn_valid(number: str) -> bool:
     return len(number) >= 2 and number.isdigit() and luhn_check_digit(number[:-1]) == number[-1]
-
-
-def mask_pan(pan: str) -> str:
-    """First 6 and last 4 digits kept (PCI DSS style), for errors and reports."""
-    return pan[:6] + "*" * max(0, len(pan) - 10) + pan[-4:] if len(pan) > 10 else "*" * len(pan)
 
 
 def amount_n12(value: int) -> bytes:
@@ -351,14 +347,22 @@ def build(*, pan: str, pan_sequence: int, expiry_date: date, effective_date: dat
     return AppBuild(df, application, contents, ppse_entry)
 
 
+def account_of(persona: Persona) -> tuple[str, int]:
+    """(PAN, PAN sequence number) of a persona's financial application: what its bank account is
+    keyed by (its `qpboc` section's PAN, else a synthetic one)."""
+    profile = profile_document()
+    pan = persona.sections.get(KIND, {}).get("pan") or synthetic_pan(persona.values["card_identifier"], profile)
+    return pan, profile["synthetic_pan"]["pan_sequence"]
+
+
 def build_for(persona: Persona) -> AppBuild:
     """The qPBOC application of a persona's card (its `qpboc` section, else the profile's defaults)."""
     profile = profile_document()
     section = persona.sections.get(KIND, {})
     defaults = profile["risk"]["defaults"]
-    pan = section.get("pan") or synthetic_pan(persona.values["card_identifier"], profile)
+    pan, pan_sequence = account_of(persona)
     expiry = persona.date(section["expiry_date"]) if "expiry_date" in section else persona.values["expiry_date"]
-    return build(pan=pan, pan_sequence=profile["synthetic_pan"]["pan_sequence"], expiry_date=expiry,
+    return build(pan=pan, pan_sequence=pan_sequence, expiry_date=expiry,
                  effective_date=persona.values["issue_date"],
                  ec_balance=section.get("ec_balance", defaults["ec_balance"]),
                  offline_limit=section.get("offline_limit", defaults["offline_limit"]),

@@ -1,0 +1,76 @@
+"""The charts of a simulation run as PNG files (matplotlib, Agg: no display needed): queue length
+and wait over the day, throughput per gate, and the wait distribution, each site a line or a bar
+group, averaged over the replications.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402  (after the backend is chosen)
+
+
+def _mean_series(results: list[dict], site: str, key: str) -> list[float]:
+    series = [r["sites"][site][key] for r in results]
+    length = max(len(s) for s in series)
+    padded = [s + [0.0] * (length - len(s)) for s in series]
+    return [sum(col) / len(padded) for col in zip(*padded, strict=True)]
+
+
+def _chart(path: Path, draw: Callable[[plt.Axes], None], **labels: str) -> Path:
+    """One PNG: `draw` puts each site on the axes, `labels` name them (xlabel, ylabel, title)."""
+    figure, axes = plt.subplots(figsize=(8, 4))
+    draw(axes)
+    axes.set(**labels)
+    axes.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return path
+
+
+def _over_day(results: list[dict], key: str, bin_s: float) -> Callable[[plt.Axes], None]:
+    def draw(axes: plt.Axes) -> None:
+        for site in results[0]["sites"]:
+            series = _mean_series(results, site, key)
+            axes.step([i * bin_s / 3600 for i in range(len(series))], series, where="post", label=site)
+
+    return draw
+
+
+def _throughput(results: list[dict]) -> Callable[[plt.Axes], None]:
+    def draw(axes: plt.Axes) -> None:
+        x = 0
+        for site in results[0]["sites"]:
+            per_server = _mean_series(results, site, "throughput_per_server_per_hour")
+            axes.bar(range(x, x + len(per_server)), per_server, label=site)
+            x += len(per_server) + 1
+
+    return draw
+
+
+def _wait_distribution(results: list[dict]) -> Callable[[plt.Axes], None]:
+    def draw(axes: plt.Axes) -> None:
+        for site in results[0]["sites"]:
+            axes.plot(_mean_series(results, site, "wait_percentiles_s"), range(101), label=site)
+
+    return draw
+
+
+def write(results: list[dict], *, bin_s: float, out: Path) -> list[Path]:
+    """All four charts of `results` (replications of one scenario) into `out`."""
+    out.mkdir(parents=True, exist_ok=True)
+    return [
+        _chart(out / "queue_over_day.png", _over_day(results, "queue_over_day", bin_s),
+               xlabel="hours from the start", ylabel="people waiting (mean)", title="Queue length over the day"),
+        _chart(out / "wait_over_day.png", _over_day(results, "wait_over_day", bin_s),
+               xlabel="hours from the start", ylabel="mean wait (s)", title="Wait over the day, by arrival time"),
+        _chart(out / "throughput_per_server.png", _throughput(results),
+               xlabel="server (gate, kiosk) by site", ylabel="persons per hour", title="Throughput per server"),
+        _chart(out / "wait_distribution.png", _wait_distribution(results),
+               xlabel="wait (s)", ylabel="percent of people waiting at most this long", title="Wait distribution"),
+    ]

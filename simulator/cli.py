@@ -218,6 +218,22 @@ def demo(
         raise typer.Exit(1)
 
 
+
+def _fault_plan(path: Path | None):
+    """The fault plan in `path` (JSON or YAML, simulator.backend.service_faults), None without one;
+    a plan that cannot be read or followed is a usage error naming it."""
+    if path is None:
+        return None
+    import yaml
+
+    from simulator.backend.service_faults import PlanError, ServicePlan
+
+    try:
+        return ServicePlan.from_dict(yaml.safe_load(path.read_text(encoding="utf-8")))
+    except (OSError, yaml.YAMLError, PlanError) as exc:
+        raise typer.BadParameter(f"--faults {path}: {exc}") from None
+
+
 @bank_app.command("serve")
 def bank_serve(
     port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port")] = 8710,
@@ -232,18 +248,11 @@ def bank_serve(
 
     No access log: request paths name PANs (/accounts/{pan}), which are personal data."""
     import uvicorn
-    import yaml
 
     from simulator.backend.bank_service import served_app
-    from simulator.backend.service_faults import PlanError, ServicePlan
     from simulator.backend.store import StoreError
 
-    plan = None
-    if faults is not None:
-        try:
-            plan = ServicePlan.from_dict(yaml.safe_load(faults.read_text(encoding="utf-8")))
-        except (OSError, yaml.YAMLError, PlanError) as exc:
-            raise typer.BadParameter(f"--faults {faults}: {exc}") from None
+    plan = _fault_plan(faults)
     started = time.monotonic()
     try:
         served = served_app(str(db), plan=plan, seed=fault_seed, clock=datetime.now,
@@ -337,10 +346,8 @@ def platform_serve(
     fault_seed: Annotated[int, typer.Option(help="root seed of the fault plan's draws")] = 0,
 ) -> None:
     """Serve the platform (profiles/national/platform_api.yaml) until Ctrl-C; state survives restarts."""
-    import yaml
-
     from simulator.backend.platform.serve import serve
-    from simulator.backend.service_faults import PlanError, ServiceFaults, ServicePlan
+    from simulator.backend.service_faults import ServiceFaults
     from simulator.seeds import generator
 
     try:
@@ -350,14 +357,9 @@ def platform_serve(
         raise typer.BadParameter(f"--operator-secret takes hex, got {operator_secret!r}") from None
     if not operator_secret:
         console.print(f"operator secret (lab, derived from seed {seed}): {secret.hex()}")
-    in_force = None
-    if faults is not None:
-        try:
-            plan = ServicePlan.from_dict(yaml.safe_load(faults.read_text(encoding="utf-8")))
-        except (OSError, yaml.YAMLError, PlanError) as exc:
-            raise typer.BadParameter(f"--faults {faults}: {exc}") from None
-        started = time.monotonic()
-        in_force = ServiceFaults(plan, service="platform", seed=fault_seed, elapsed=lambda: time.monotonic() - started)
+    plan, started = _fault_plan(faults), time.monotonic()
+    in_force = None if plan is None else ServiceFaults(plan, service="platform", seed=fault_seed,
+                                                       elapsed=lambda: time.monotonic() - started)
     console.print(f"platform on http://{host}:{port} (state in {db}; fault plan: {faults or 'none'})")
     serve(host=host, port=port, db=str(db), seed=seed, operator_secret=secret, faults=in_force)
 

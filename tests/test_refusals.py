@@ -36,7 +36,8 @@ def free_port() -> int:
 REFUSALS = {
     "unknown profile": (["--profile", "nope"], report.EXIT_USAGE, "unknown profile 'nope'; profiles: national"),
     "unknown region": (["--region", "atlantis"], report.EXIT_USAGE, "unknown region 'atlantis'"),
-    "unknown suite": (["--suite", "nope"], report.EXIT_USAGE, "available: card, terminal, reader_api, all"),
+    "unknown suite": (["--suite", "nope"], report.EXIT_USAGE,
+                      "available: card, terminal, reader_api, integration, all"),
     "unknown DUT scheme": (["--dut", "nope:x"], report.EXIT_USAGE, "valid schemes: sim, pcsc, vpcd, http, lib"),
     "unknown mutant": (["--dut", "sim:mutant=nosuch"], report.EXIT_USAGE, "unknown mutant 'nosuch'"),
     "malformed --dut-info": (["--dut-info", "vendor"], report.EXIT_USAGE, "--dut-info takes KEY=VALUE"),

@@ -1,8 +1,8 @@
 """The load kiosk talks to the load host through its port (`ports.LoadHostPort`).
 
-The kiosk of simulator/devices/transit.py calls `simulator.devices.issuer.LoadHost`, which sends
-one `LoadRequest` through whatever implements the port: the issuer's host by default, here a
-recorder in front of it, or a host that refuses. The oracle is the card's own balance.
+The kiosk of simulator/devices/transit.py sends one `LoadRequest` through whatever implements
+the port: the issuer's host by default, here a recorder in front of it, or a host that refuses.
+The oracle is the card's own balance.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from simulator.card import personas
 from simulator.card.apps import epurse
 from simulator.card.cardos import CardOS
 from simulator.clock import Clock
-from simulator.devices.issuer import LoadHost
 from simulator.devices.transit import LoadKiosk
 from simulator.transport import InProcessTransport
 
@@ -40,7 +39,7 @@ def _balance(card: CardOS) -> int:
 def _load(port) -> tuple:
     card = CardOS(personas.image("normal", as_of=date(2026, 11, 23)))
     before = _balance(card)
-    kiosk = LoadKiosk(terminal_id="000000000301", amount=3000, clock=Clock(), host=LoadHost(port))
+    kiosk = LoadKiosk(terminal_id="000000000301", amount=3000, clock=Clock(), host=port)
     return kiosk.present(InProcessTransport(card)), _balance(card) - before
 
 

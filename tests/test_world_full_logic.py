@@ -11,7 +11,6 @@ import pytest
 import simpy
 
 from simulator.clock import START, Clock
-from simulator.devices.issuer import LoadHost
 from simulator.devices.terminal import certification_blacklist
 from simulator.devices.transit import LoadKiosk
 from simulator.profile import load
@@ -75,7 +74,7 @@ def test_a_back_end_step_waits_for_the_worlds_back_end():
     """The load kiosk's issuer authorisation is a back-end step: the world answers it after the
     back-end's round trip, and the decision is the one present() gives."""
     def kiosk(clock):
-        return LoadKiosk(terminal_id="000000000301", host=LoadHost(), clock=clock, amount=1000)
+        return LoadKiosk(terminal_id="000000000301", clock=clock, amount=1000)
 
     card = full_logic.card_of("transit", random.Random(ROOT_SEED))
     expected = kiosk(Clock(START)).present(InProcessTransport(card))

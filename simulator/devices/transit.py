@@ -19,8 +19,9 @@ from functools import partial
 from typing import ClassVar
 
 from simulator.apdu import SW
+from simulator.backend import load_host
+from simulator.backend.ports import LoadHostPort, LoadRequest
 from simulator.devices.decision import Decision
-from simulator.devices.issuer import LoadHost, LoadRefused
 from simulator.devices.purse_client import (
     TXN_COMPOSITE,
     TXN_LOAD,
@@ -442,15 +443,16 @@ class PurchaseTerminal(PurseTerminal):
 
 
 class LoadKiosk(Terminal):
-    """Loads the purse (圈存) with the issuer's online authorisation (LoadHost stands in for it);
-    a CREDIT torn away is recovered like a DEBIT: the balance says whether it committed."""
+    """Loads the purse (圈存) with the issuer's online authorisation through the load-host port (the
+    issuer's host in-process by default); a CREDIT torn away is recovered like a DEBIT: the balance
+    says whether it committed."""
 
     kind = "load"
 
-    def __init__(self, *, terminal_id: str, host: LoadHost | None = None, amount: int = 1000, **kw) -> None:
+    def __init__(self, *, terminal_id: str, host: LoadHostPort | None = None, amount: int = 1000, **kw) -> None:
         super().__init__(terminal_id=terminal_id, **kw)
         self.terminal_bytes = bytes.fromhex(terminal_id.rjust(12, "0"))
-        self.host = host or LoadHost()
+        self.host = host or load_host.LoadHost()
         self.amount = amount
         purse = load("national/epurse", "epurse")
         self.algorithms = {int(spec["id"], 16): name for name, spec in purse["algorithms"].items()}
@@ -499,8 +501,9 @@ class LoadKiosk(Terminal):
             return self.decide(
                 "CARD_ERROR", card=card_id, amount=self.amount, detail=f"algorithm ID {algorithm_id:02X}"
             )
-        authorise = partial(
-            self.host.authorise_load,
+        # the request id: the card's serial and online ATC, which the card never repeats for a load
+        request = LoadRequest(
+            request_id=f"load:{info.serial.hex().upper()}:{atc.hex().upper()}",
             card_serial10=info.serial,
             issuer_id8=info.issuer_id,
             old_balance=old,
@@ -513,10 +516,11 @@ class LoadKiosk(Terminal):
             time3=time3,
             algorithm=algorithm,
         )
-        try:
-            mac2 = yield Step("backend", "the issuer authorises the load (MAC2)", call=authorise)
-        except LoadRefused as refused:
-            return self.decide("DECLINED", card=card_id, amount=self.amount, detail=str(refused))
+        authorise = partial(self.host.authorise, request)
+        answer = yield Step("backend", "the issuer authorises the load (MAC2)", call=authorise)
+        if not answer.approved:
+            return self.decide("DECLINED", card=card_id, amount=self.amount, detail=answer.detail)
+        mac2 = answer.mac2
         pre = _signed(old, purse)
         self.pending = Pending(info.serial, pre, self.amount, 0, TXN_LOAD, atc, b"", moment, {"atc": atc.hex()})
         credit = card.send(0x80, 0x52, 0x00, 0x00, date4 + time3 + mac2, le=4)

@@ -368,3 +368,22 @@ def test_the_port_answers_as_the_platform_within_the_departments_purpose(world, 
     assert (port.report_use(report).duplicate, port.report_use(report).duplicate) == (False, True)
     with pytest.raises(Forbidden, match="identity"):
         port.verify_identity(ports.IdentityRequest("r6", "K00000002", *HOLDERS["K00000002"]))
+
+
+def test_a_card_is_found_and_listed_by_the_chip_identifiers_it_was_issued_with(world):
+    _, _, _, operator = world
+    chips = ["410200D1560000055A3C7E0000000909", "03104102770000000909"]
+    answer = operator.request("POST", "/cards", {"card_number": "K00000009", "citizen_id": "410203198506150131",
+                                                 "name": "测试丁", "birth_date": "1985-06-15", "region": "410200",
+                                                 "chips": chips})
+    assert answer.status_code == 201, answer.text
+    metro = department(world, "metro", "transit")
+    assert metro.request("GET", f"/cards/{chips[1]}").json() == {"card_number": "K00000009", "status": "normal"}
+    again = operator.request("POST", "/cards", {"card_number": "K00000010", "citizen_id": "410203198506150131",
+                                                "name": "测试丁", "birth_date": "1985-06-15", "region": "410200",
+                                                "chips": chips[:1]})
+    refused(again, 409, "chip_exists", chips[0])
+    assert act(operator, "K00000009", "report_lost").status_code == 200
+    assert metro.request("GET", "/blacklist").json()["cards"] == sorted(["K00000009", *chips])
+    assert metro.request("GET", "/blacklist?since=0").json()["added"] == sorted(["K00000009", *chips])
+    refused(metro.request("GET", "/cards/0310410277000000090"), 422, "invalid_request")  # 19 hex digits: neither

@@ -43,7 +43,7 @@ def _text(value: object) -> object:
 IsoDate = Annotated[date, BeforeValidator(_text), Field(strict=False)]
 IsoDateTime = Annotated[datetime, BeforeValidator(_text), Field(strict=False)]
 CardNumber = Annotated[str, Field(pattern=r"^[0-9A-Z]{8,9}$", description="卡号 (card number)")]
-ChipId = Annotated[str, Field(pattern=r"^[0-9A-F]{16,32}$",
+ChipId = Annotated[str, Field(pattern=r"^([0-9A-F]{2}){8,16}$",
                               description="an identifier a terminal reads from the chip (卡识别码, purse serial)")]
 Chips = Annotated[list[ChipId], Field(max_length=4)]
 CitizenId = Annotated[str, Field(pattern=r"^[1-9][0-9]{16}[0-9X]$", description="社会保障号码 (citizen ID number)")]
@@ -250,7 +250,7 @@ def make_app(platform: Platform) -> FastAPI:
 
     Signed = Annotated[str, Depends(signed)]
     CardPath = Annotated[str, Path(pattern=r"^[0-9A-Z]{8,9}$", description="卡号 (card number)")]
-    CardOrChip = Annotated[str, Path(pattern=r"^([0-9A-Z]{8,9}|[0-9A-F]{16,32})$",
+    CardOrChip = Annotated[str, Path(pattern=r"^([0-9A-Z]{8,9}|([0-9A-F]{2}){8,16})$",
                                      description="卡号, or an identifier read from the chip")]
 
     @app.post("/departments", status_code=201, responses=_errors(403, 409))

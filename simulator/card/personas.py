@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-from simulator.card.apps import ssse
+from simulator.card.apps import epurse, ssse
 from simulator.card.filesystem import DF, FileTree
 from simulator.card.image import AppBuild, CardImage
 from simulator.profile import ProfileError, load, load_persona
@@ -169,3 +169,11 @@ def image_of(persona: Persona) -> CardImage:
         origin={"persona": name, "as_of": persona.as_of.isoformat(), "generation": str(persona.generation),
                 "applications": ",".join(persona.applications)},
     )
+
+
+def chip_identifiers(persona: Persona) -> tuple[str, str]:
+    """What terminals read from this card's chip, as the platform registers and lists it: 卡识别码
+    (EF05) and the purse's application serial (0x15, derived from it), upper-case hex."""
+    card_id = persona.values["card_identifier"]
+    return card_id.hex().upper(), epurse.identity(card_id[:3].hex(), card_id[-8:])[1].hex().upper()
+

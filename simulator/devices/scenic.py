@@ -13,7 +13,8 @@ from datetime import date
 from simulator.apdu import SW
 from simulator.card.apps import ssse
 from simulator.devices.ssse_reader import READ_KEY, IssuerKeys
-from simulator.devices.terminal import Flow, Phase, Terminal
+from simulator.devices.steps import Flow, Phase
+from simulator.devices.terminal import Terminal
 from simulator.profile import load
 from simulator.transport.base import Transport
 
@@ -57,7 +58,7 @@ class ScenicGate(Terminal):
             return self.decide("CARD_ERROR", detail=str(exc))
         yield Phase("read 卡识别码 and the validity dates from EF05")
         card_id = values["card_identifier"].hex().upper()
-        if card_id in self.blacklist:
+        if (yield from self.status.check([card_id])).listed:
             return self.decide("BLACKLISTED", card=card_id)
         if today < values["issue_date"]:
             return self.decide("NOT_YET_VALID", card=card_id)

@@ -1,5 +1,5 @@
 """What every reference terminal shares: presenting a card, the journal of decisions, the clock,
-the blacklist, the modelled transaction time, and the flow as a generator of steps.
+the card-status check (blacklist, platform), the modelled transaction time, and the flow as a generator of steps.
 
 A terminal is plain Python over transports (no SimPy). Its flow is a generator (`flow(card)`)
 that yields a `Phase` after each group of APDU exchanges and a `Step` of kind "backend" (or
@@ -15,15 +15,16 @@ recovery windows and validity dates are tested instantly and reproducibly.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Container, Generator
-from dataclasses import dataclass
+from collections.abc import Callable, Container
 from datetime import datetime
-from typing import Any, ClassVar, Protocol
+from typing import ClassVar, Protocol
 
+from simulator.backend.ports import PlatformPort
 from simulator.card import personas
-from simulator.card.apps import epurse
 from simulator.clock import AS_OF
+from simulator.devices.card_status import CardStatusCheck
 from simulator.devices.decision import Decision
+from simulator.devices.steps import Flow, Phase, Step, Steps, advance, drive
 from simulator.profile import load
 from simulator.transport.base import Tracer, Transport
 from simulator.transport.errors import CardRemovedError
@@ -48,63 +49,8 @@ def profile_timers(link: str) -> Timer:
 def certification_blacklist() -> frozenset[str]:
     """The certification blacklist (ics.yaml test_lists): purse serials and 卡识别码 of its personas,
     what every reference terminal is loaded with in the harness and in the world."""
-    entries = set()
-    for name in load("national/ics", "ics")["test_lists"]["blacklist"]:
-        card_id = personas.resolve(name, as_of=AS_OF).values["card_identifier"]
-        entries.add(card_id.hex().upper())
-        entries.add(epurse.identity(card_id[:3].hex(), card_id[-8:])[1].hex().upper())
-    return frozenset(entries)
-
-
-@dataclass(frozen=True)
-class Phase:
-    """Yielded by a flow after a group of APDU exchanges (what they did, e.g. "select purse")."""
-
-    what: str
-
-
-@dataclass(frozen=True)
-class Step:
-    """One timed part of a presentation. "apdu" and "psam": a phase's exchanges on the card's and
-    the PSAM's link, `seconds` their modelled time; "backend": a request whose answer is `call()`
-    (a runner may delay it, or throw the back-end's failure into the flow instead); "human": a
-    person's action the runner times."""
-
-    kind: str
-    what: str
-    seconds: float = 0.0
-    call: Callable[[], Any] | None = None
-
-
-#: a flow: yields phases and steps, receives back-end answers, returns the decision
-Flow = Generator["Phase | Step", Any, Decision]
-#: a presentation: yields timed steps only
-Steps = Generator[Step, Any, Decision]
-
-
-def advance(steps: Flow | Steps, answer: Any = None, failure: Exception | None = None):
-    """Resume `steps` with the last step's answer (or throw its failure in): (next step, None), or
-    (None, the decision) when the flow has finished. What every runner of steps is made of."""
-    try:
-        return (steps.throw(failure) if failure else steps.send(answer)), None
-    except StopIteration as done:
-        return None, done.value
-
-
-def answer(step: Step) -> tuple[Any, Exception | None]:
-    """A back-end step's own answer, or the failure the flow gets instead (it decides what that means)."""
-    try:
-        return step.call(), None
-    except Exception as exc:
-        return None, exc
-
-
-def drive(steps: Steps) -> Decision:
-    """The synchronous runner: every step at once, back-end steps answered by their own call."""
-    step, decision = advance(steps)
-    while step is not None:
-        step, decision = advance(steps, *(answer(step) if step.call else (None, None)))
-    return decision
+    names = load("national/ics", "ics")["test_lists"]["blacklist"]
+    return frozenset(chip for name in names for chip in personas.chip_identifiers(personas.resolve(name, as_of=AS_OF)))
 
 
 def _link_steps(timers: dict[str, Timer], seen: dict[str, float], what: str):
@@ -144,14 +90,20 @@ class Terminal:
         terminal_id: str,
         clock: Callable[[], datetime],
         blacklist: Container[str] = frozenset(),
+        platform: PlatformPort | None = None,
         timers: TimerFactory | None = profile_timers,
         profile: dict | None = None,
     ) -> None:
+        """`blacklist`: the lists provisioned before service (they stay listed); `platform`: the
+        platform port the terminal asks about cards (online, when its kind is online in
+        terminals.yaml `card_status`) and fetches the blacklist delta from."""
         self.terminal_id = terminal_id
         self.clock = clock
-        self.blacklist = blacklist
         self.timers = timers
         self.profile = profile or load("national/terminals", "terminals")
+        self.status = CardStatusCheck(terminal_id=terminal_id, clock=clock, platform=platform,
+                                      online=self.kind in self.profile["card_status"]["online"],
+                                      provisioned=blacklist)
         self.journal: list[Decision] = []
 
     @property
@@ -178,6 +130,7 @@ class Terminal:
         for name, timer in timers.items():
             links[name].add_tracer(timer)
         started = time.perf_counter()
+        self.status.last = None
         try:
             try:
                 with card:
@@ -216,6 +169,7 @@ class Terminal:
 
     def transact(self, card: Transport) -> Decision:
         """The terminal's flow with a connected card, run at once (no link timing, no journal)."""
+        self.status.last = None
         return drive(_timed(self.flow(card), {}))
 
     def torn(self, exc: CardRemovedError) -> Decision:
@@ -223,4 +177,8 @@ class Terminal:
         return self.decide("RETAP", detail=str(exc))
 
     def decide(self, reason: str, **fields) -> Decision:
+        """A decision record; a terminal with a platform says who decided the card's status."""
+        answer = self.status.last
+        if answer is not None and self.status.platform is not None:
+            fields["evidence"] = {**fields.get("evidence", {}), "card_status": answer.source}
         return Decision(terminal=self.name, reason=reason, **fields)

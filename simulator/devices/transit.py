@@ -13,10 +13,11 @@ second charge) or debits afresh. Every outcome is a journaled `Decision` whose `
 from __future__ import annotations
 
 from abc import abstractmethod
+from collections.abc import Generator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from simulator.apdu import SW
 from simulator.backend import load_host
@@ -32,7 +33,8 @@ from simulator.devices.purse_client import (
     PurseInfo,
     bcd_datetime,
 )
-from simulator.devices.terminal import Flow, Phase, Step, Terminal
+from simulator.devices.steps import Flow, Phase, Step
+from simulator.devices.terminal import Terminal
 from simulator.profile import load
 from simulator.transport.base import Transport
 from simulator.transport.errors import CardRemovedError
@@ -109,11 +111,11 @@ class PurseTerminal(Terminal):
     def open(self, card: Transport) -> tuple[PurseCard, PurseInfo] | Decision:
         return open_purse(self, card)
 
-    def admit(self, info: PurseInfo) -> Decision | None:
-        """The blacklist and validity checks; a rejection, or None to go on."""
+    def admit(self, info: PurseInfo) -> Generator[Step, Any, Decision | None]:
+        """The blacklist (card status) and validity checks; a rejection, or None to go on."""
         card_id, today = info.serial.hex().upper(), self.clock().strftime("%Y%m%d")
         for check in self.checks:
-            if check == "blacklist" and card_id in self.blacklist:
+            if check == "blacklist" and (yield from self.status.check([card_id])).listed:
                 return self.decide("BLACKLISTED", card=card_id)
             if check == "start" and today < info.start_date:
                 return self.decide("NOT_YET_VALID", card=card_id, detail=f"start {info.start_date}")
@@ -132,7 +134,7 @@ class PurseTerminal(Terminal):
             yield Phase("resolve the torn debit")
             if resolved is not None:
                 return resolved
-        refused = self.admit(info)
+        refused = yield from self.admit(info)
         if refused is not None:
             return refused
         card_type = purse.read_binary(0x16, self.cardholder_bytes)[0]  # the concession type, not the holder
@@ -483,7 +485,7 @@ class LoadKiosk(Terminal):
                         "INCOMPLETE", card=p.serial.hex().upper(), amount=p.amount, detail="torn load not resolved"
                     )
                 )
-        if card_id in self.blacklist:
+        if card_id in self.status:
             return self.decide("BLACKLISTED", card=card_id)
         data = bytes((1,)) + self.amount.to_bytes(4, "big") + self.terminal_bytes
         answer = card.send(0x80, 0x50, 0x00, 0x02, data, le=0x10)

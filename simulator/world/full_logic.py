@@ -25,7 +25,8 @@ from simulator.card.cardos import CardOS
 from simulator.clock import AS_OF, START
 from simulator.devices.psam import psam_image
 from simulator.devices.scenic import ScenicGate
-from simulator.devices.terminal import Steps, Terminal, advance, answer, certification_blacklist
+from simulator.devices.steps import Steps, advance, answer
+from simulator.devices.terminal import Terminal, certification_blacklist
 from simulator.devices.transit import BusValidator, MetroGate
 from simulator.transport import InProcessTransport
 from simulator.world.backends import OK, Backend

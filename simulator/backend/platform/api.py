@@ -43,6 +43,9 @@ def _text(value: object) -> object:
 IsoDate = Annotated[date, BeforeValidator(_text), Field(strict=False)]
 IsoDateTime = Annotated[datetime, BeforeValidator(_text), Field(strict=False)]
 CardNumber = Annotated[str, Field(pattern=r"^[0-9A-Z]{8,9}$", description="卡号 (card number)")]
+ChipId = Annotated[str, Field(pattern=r"^[0-9A-F]{16,32}$",
+                              description="an identifier a terminal reads from the chip (卡识别码, purse serial)")]
+Chips = Annotated[list[ChipId], Field(max_length=4)]
 CitizenId = Annotated[str, Field(pattern=r"^[1-9][0-9]{16}[0-9X]$", description="社会保障号码 (citizen ID number)")]
 Name = Annotated[str, Field(min_length=1, max_length=30, pattern=r"^[^\x00-\x1f]+$", description="姓名")]
 Region = Annotated[str, Field(pattern=r"^[0-9]{6}$", description="行政区划代码 (administrative division code)")]
@@ -82,6 +85,7 @@ class CardIssue(Strict):
     name: Name
     birth_date: IsoDate
     region: Region
+    chips: Chips = []
 
 
 _NEW_CARD = sorted(name for name, spec in _PROFILE["lifecycle"]["actions"].items() if spec.get("new_card"))
@@ -97,6 +101,7 @@ class CardAction(Strict):
 
     action: Action
     new_card_number: CardNumber | None = None
+    new_chips: Chips = []
 
     @model_validator(mode="after")
     def _names_the_new_card(self) -> "CardAction":
@@ -244,7 +249,9 @@ def make_app(platform: Platform) -> FastAPI:
         return platform.authenticate(request.headers, method=request.method, path=path, body=body)
 
     Signed = Annotated[str, Depends(signed)]
-    CardPath = Annotated[str, Path(pattern=r"^[0-9A-Z]{8,9}$")]
+    CardPath = Annotated[str, Path(pattern=r"^[0-9A-Z]{8,9}$", description="卡号 (card number)")]
+    CardOrChip = Annotated[str, Path(pattern=r"^([0-9A-Z]{8,9}|[0-9A-F]{16,32})$",
+                                     description="卡号, or an identifier read from the chip")]
 
     @app.post("/departments", status_code=201, responses=_errors(403, 409))
     def register_department(body: DepartmentRegistration,
@@ -263,10 +270,11 @@ def make_app(platform: Platform) -> FastAPI:
     def act_on_card(card_number: CardPath, body: CardAction,
                     department: Signed) -> CardView:
         platform.require(department, "manage_cards")
-        return CardView(**platform.transition(card_number, body.action, new_card_number=body.new_card_number))
+        return CardView(**platform.transition(card_number, body.action, new_card_number=body.new_card_number,
+                                              new_chips=body.new_chips))
 
     @app.get("/cards/{card_number}", responses=_errors(403, 404), response_model_exclude_none=True)
-    def card_status(card_number: CardPath, department: Signed) -> CardView:
+    def card_status(card_number: CardOrChip, department: Signed) -> CardView:
         platform.require(department, "card_status")
         return CardView(**platform.card_view(department, card_number))
 

@@ -22,7 +22,7 @@ _REFUSALS: dict[int, type[PlatformError]] = {401: Unauthenticated, 403: Forbidde
                                              422: Invalid}
 
 
-class PlatformUnavailable(Exception):
+class PlatformUnavailable(ports.Unavailable):
     """The platform did not answer, answered 429, or failed (5xx)."""
 
 

@@ -37,4 +37,9 @@ MIGRATIONS = (
         card_number TEXT NOT NULL, kind TEXT NOT NULL, private_key BLOB NOT NULL, authorisation BLOB NOT NULL,
         PRIMARY KEY (card_number, kind))
     """,
+    # the identifiers terminals read from a card's chip (卡识别码, the purse's application serial):
+    # what a gate asks about and what the blacklist for offline terminals lists
+    """
+    CREATE TABLE chips (chip TEXT PRIMARY KEY, card_number TEXT NOT NULL REFERENCES cards(card_number))
+    """,
 )

@@ -14,7 +14,7 @@ those bound to it by a verified identity) and only with its purpose's fields.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import suppress
 from datetime import date, datetime, timedelta
 
@@ -126,33 +126,41 @@ class Platform:
 
     # -- cards ---------------------------------------------------------------------------------
 
-    def issue_card(self, *, card_number: str, citizen_id: str, name: str, birth_date: date, region: str) -> dict:
-        """申领: a new card in the lifecycle's initial state, its financial account not activated."""
+    def issue_card(self, *, card_number: str, citizen_id: str, name: str, birth_date: date, region: str,
+                   chips: Sequence[str] = ()) -> dict:
+        """申领: a new card in the lifecycle's initial state, its financial account not activated;
+        `chips` are the identifiers terminals read from it (卡识别码, the purse's application serial)."""
         with self.store.transaction() as db:
             self._insert_card(db, card_number=card_number, citizen_id=citizen_id, name=name,
-                              birth_date=birth_date.isoformat(), region=region, action="issue")
+                              birth_date=birth_date.isoformat(), region=region, action="issue", chips=chips)
         return self.card_view(OPERATOR, card_number)
 
     def _insert_card(self, db, *, card_number: str, citizen_id: str, name: str, birth_date: str, region: str,
-                     action: str) -> None:
+                     action: str, chips: Sequence[str]) -> None:
         if db.execute("SELECT 1 FROM cards WHERE card_number = ?", (card_number,)).fetchone():
             raise Conflict(f"card {card_number} is already issued", code="card_exists")
+        for chip in chips:
+            if db.execute("SELECT 1 FROM chips WHERE chip = ?", (chip,)).fetchone():
+                raise Conflict(f"chip {chip} already belongs to a card", code="chip_exists")
         initial = self.profile["lifecycle"]["initial"]
         db.execute("INSERT INTO cards (card_number, citizen_id, name, birth_date, region, status, issued_at) "
                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
                    (card_number, citizen_id, name, birth_date, region, initial, self.clock().isoformat()))
         db.execute("INSERT INTO card_history (card_number, action, to_status, at) VALUES (?, ?, ?, ?)",
                    (card_number, action, initial, self.clock().isoformat()))
+        db.executemany("INSERT INTO chips VALUES (?, ?)", [(chip, card_number) for chip in dict.fromkeys(chips)])
 
-    def transition(self, card_number: str, action: str, *, new_card_number: str | None = None) -> dict:
+    def transition(self, card_number: str, action: str, *, new_card_number: str | None = None,
+                   new_chips: Sequence[str] = ()) -> dict:
         """Apply a lifecycle action (platform.yaml `lifecycle.actions`); Conflict naming the state and
         the action when the card's state does not allow it. Reissue and replace supersede the card
-        with `new_card_number`, bound to every department the old one was bound to."""
-        view = self._transition(card_number, action, new_card_number=new_card_number)
+        with `new_card_number` (chips `new_chips`), bound to every department the old one was bound to."""
+        view = self._transition(card_number, action, new_card_number=new_card_number, new_chips=new_chips)
         self.crash(LIFECYCLE_COMMITTED)
         return view
 
-    def _transition(self, card_number: str, action: str, *, new_card_number: str | None) -> dict:
+    def _transition(self, card_number: str, action: str, *, new_card_number: str | None,
+                    new_chips: Sequence[str]) -> dict:
         actions = self.profile["lifecycle"]["actions"]
         if action not in actions:
             raise Invalid(f"no lifecycle action {action!r}; actions: {', '.join(actions)}")
@@ -175,7 +183,8 @@ class Platform:
                 return self._view_row(db, card_number, self.purposes[OPERATOR])
             if spec.get("new_card"):
                 self._insert_card(db, card_number=new_card_number, citizen_id=card["citizen_id"], name=card["name"],
-                                  birth_date=card["birth_date"], region=card["region"], action=action)
+                                  birth_date=card["birth_date"], region=card["region"], action=action,
+                                  chips=new_chips)
                 db.execute("INSERT INTO bindings SELECT department, ? FROM bindings WHERE card_number = ?",
                            (new_card_number, card_number))
             db.execute("UPDATE cards SET status = ?, superseded_by = ? WHERE card_number = ?",
@@ -217,16 +226,17 @@ class Platform:
         card["financial_active"] = bool(card["financial_active"])
         return {field: card[field] for field in purpose["fields"] if card.get(field) is not None}
 
-    def card_view(self, department: str, card_number: str) -> dict:
-        """The card as `department`'s purpose permits, or NotFound alike for an unknown card and
-        for a card the department may not see."""
+    def card_view(self, department: str, card: str) -> dict:
+        """The card (by its number or a chip identifier) as `department`'s purpose permits, or
+        NotFound alike for an unknown card and for a card the department may not see."""
         purpose = self.purpose_of(department)
         with self.store.lock:  # the reads of one answer together, never inside another thread's transaction
             db = self.store.db
-            if not db.execute("SELECT 1 FROM cards WHERE card_number = ?", (card_number,)).fetchone() \
-                    or not self._sees(db, department, purpose, card_number):
-                raise NotFound(f"no card {card_number} visible to department {department!r}")
-            return self._view_row(db, card_number, purpose)
+            row = db.execute("SELECT card_number FROM cards WHERE card_number = ? UNION "
+                             "SELECT card_number FROM chips WHERE chip = ?", (card, card)).fetchone()
+            if row is None or not self._sees(db, department, purpose, row["card_number"]):
+                raise NotFound(f"no card {card} visible to department {department!r}")
+            return self._view_row(db, row["card_number"], purpose)
 
     def verify_identity(self, department: str, *, card_number: str, citizen_id: str, name: str) -> dict:
         """Real-name check (实名核验): the card data presented against the registry. A match on a
@@ -243,15 +253,23 @@ class Platform:
 
     # -- blacklist -----------------------------------------------------------------------------
 
+    def _with_chips(self, card_numbers: Iterable[str]) -> list[str]:
+        """Card numbers and the chip identifiers of those cards: what a terminal can look up."""
+        numbers = list(card_numbers)
+        marks = ",".join("?" * len(numbers))
+        chips = self.store.query(f"SELECT chip FROM chips WHERE card_number IN ({marks})", numbers) if numbers else []
+        return sorted(numbers + [row["chip"] for row in chips])
+
     def blacklist(self, since: int | None = None) -> dict:
-        """The full list (since None) or the delta after version `since`: the net change per card."""
+        """The full list (since None) or the delta after version `since`: the net change per card,
+        each card as its number and its chips' identifiers."""
         version = self.store.query("SELECT coalesce(max(version), 0) AS v FROM blacklist_changes")[0]["v"]
         delay = self.profile["blacklist"]["propagation_delay_seconds"]
         if since is None:
             listed = self.profile["lifecycle"]["blacklisted"]
-            cards = [r["card_number"] for r in self.store.query(
+            cards = self._with_chips(r["card_number"] for r in self.store.query(
                 f"SELECT card_number FROM cards WHERE status IN ({','.join('?' * len(listed))}) ORDER BY card_number",
-                listed)]
+                listed))
             return {"version": version, "propagation_delay_seconds": delay, "cards": cards}
         if since > version:
             raise Conflict(f"since={since} is ahead of the blacklist's version {version}", code="version_ahead")
@@ -260,8 +278,8 @@ class Platform:
                                     "ORDER BY version", (since,)):
             final[row["card_number"]] = row["listed"]
         return {"since": since, "version": version, "propagation_delay_seconds": delay,
-                "added": sorted(c for c, v in final.items() if v),
-                "removed": sorted(c for c, v in final.items() if not v)}
+                "added": self._with_chips(c for c, v in final.items() if v),
+                "removed": self._with_chips(c for c, v in final.items() if not v)}
 
     # -- catalogue and data return ---------------------------------------------------------------
 

@@ -57,18 +57,22 @@ class GateLimits:
     def p95_wait_max_s(self) -> float:
         return float(profile()["design_peak"]["p95_wait_max_s"])
 
+    def admits(self, persona: str) -> bool:
+        """Whether the site's terminal must let a card of `persona` through (national/world.yaml outcomes)."""
+        return self.site.reason_by_persona[persona] in accepted()
+
     @property
     def valid(self) -> Mix:
-        """The site's persona mix without the personas its terminal must refuse (national/world.yaml outcomes)."""
-        ok = accepted()
-        shares = {p: s for p, s in self.site.personas.shares.items() if self.site.reason_by_persona[p] in ok}
+        """The site's persona mix without the personas its terminal must refuse."""
+        shares = {p: s for p, s in self.site.personas.shares.items() if self.admits(p)}
         return Mix(shares, where=f"{self.scenario.name} site {self.site.name} valid personas")
 
     def as_evidence(self) -> dict:
         return {"scenario": self.scenario.name, "site": self.site.name, "gates": self.site.servers,
                 "card holder's mean human time_s": round(self.human_s, 4),
                 "allowed transaction_s": self.allowed_s, "allowed source": self.allowed_source,
-                "design capacity_pph": self.design_pph, "design capacity source": profile()["design_capacity"]["source"],
+                "design capacity_pph": self.design_pph,
+                "design capacity source": profile()["design_capacity"]["source"],
                 "sustained limit_pph": round(self.sustained_pph, 1), "outage limit_pph": round(self.outage_pph, 1),
                 "platform timeout_s": self.platform_timeout_s, "p95 wait limit_s": self.p95_wait_max_s}
 

@@ -12,6 +12,11 @@ What is timed (`METHODS`):
   and the link's share: measured), plus the modelled time of a real card for the same exchanges.
 The terminal's own report (its decision's `modelled_ms`, `wall_ms`) is never read: the evidence
 shows it beside the measure, no more.
+
+A terminal that lets the harness connect it to a platform (`connect_platform`, the `sim:` terminals)
+meets the platform the suite plays (_platform.py): reachable first, as in service (it fetches the
+blacklist there), then unreachable; the round trips of each tap are counted at the port. Any other
+terminal is measured as it is, and the outage clause is not tested on it.
 """
 
 from __future__ import annotations
@@ -23,8 +28,10 @@ from dataclasses import dataclass
 from conformance.dut import Presentation
 from conformance.suites.terminal import _harness as h
 from conformance.suites.terminal._timing import transaction_time
-from simulator.world.measured import REACHABLE, Tap, Taps
+from simulator.world.measured import REACHABLE, UNREACHABLE, Tap, Taps
 from simulator.world.metrics import quantile
+
+from ._platform import HarnessPlatform
 
 METHODS = {
     True: "in process: the modelled link time of the APDUs exchanged at the harness's card (ISO 14443-4, "
@@ -74,6 +81,23 @@ def present_all(terminal, personas: Iterable[str], *, cards: int, in_process: bo
     return observed
 
 
+def measure(terminal, personas: list[str], *, cards: int, in_process: bool) -> list[Observed]:
+    """Every persona's cards, with the suite's platform reachable then unreachable when the terminal
+    can be connected to it (then left without one), else as the terminal is."""
+    connect = getattr(terminal, "connect_platform", None)
+    if connect is None:
+        return present_all(terminal, personas, cards=cards, in_process=in_process)
+    port = HarnessPlatform()
+    connect(port)
+    try:
+        observed = present_all(terminal, personas, cards=cards, in_process=in_process, platform_calls=port.taken)
+        port.reachable = False
+        return observed + present_all(terminal, personas, cards=cards, in_process=in_process, state=UNREACHABLE,
+                                      platform_calls=port.taken)
+    finally:
+        connect(None)
+
+
 def taps(observed: Iterable[Observed]) -> Taps:
     """The observations as the site model replays them: by platform state, then persona."""
     by: dict[str, dict[str, list[Tap]]] = {}
@@ -94,7 +118,8 @@ def summary(observed: list[Observed], *, in_process: bool) -> dict:
         rows.setdefault(state, {})[persona] = {
             "n": len(ms), "mean_ms": round(statistics.fmean(ms), 3), "median_ms": round(statistics.median(ms), 3),
             "p95_ms": round(quantile(ms, 0.95), 3), "max_ms": round(ms[-1], 3),
-            "exchanges": sorted({o.exchanges for o in group}), "platform_calls": sorted({o.platform_calls for o in group}),
+            "exchanges": sorted({o.exchanges for o in group}),
+            "platform_calls": sorted({o.platform_calls for o in group}),
             "decisions": sorted({o.reason for o in group}),
             "terminal's own report_ms (not used)": sorted({o.reported_ms for o in group if o.reported_ms is not None}),
         }

@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import pytest
 
-from conformance.suites.terminal.conftest import pytest_generate_tests, terminal  # noqa: F401 (the terminal suite's)
+from conformance.suites.terminal import conftest as terminal_suite
 from conformance.verdicts import not_applicable
 
 from ._limits import GateLimits, for_kind, profile
-from ._measure import Observed, present_all
+from ._measure import Observed, measure
+
+pytest_generate_tests = terminal_suite.pytest_generate_tests
+terminal = terminal_suite.terminal
 
 
 @pytest.fixture(scope="session")
@@ -41,8 +44,8 @@ def _measured() -> dict[str, list[Observed]]:
 def observed(dut, terminal, gate, _measured) -> list[Observed]:
     """The gate's presentations of the seeded cards (every persona of its site), measured once."""
     if terminal.name not in _measured:
-        _measured[terminal.name] = present_all(terminal, gate.site.personas.names,
-                                               cards=profile()["cards_per_persona"], in_process=dut.simulated)
+        _measured[terminal.name] = measure(terminal, gate.site.personas.names,
+                                           cards=profile()["cards_per_persona"], in_process=dut.simulated)
     return _measured[terminal.name]
 
 

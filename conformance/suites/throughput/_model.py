@@ -40,6 +40,7 @@ class Experiment:
     runs: tuple[Run, ...]
     bin_s: float
     site: str
+    charts: tuple[str, ...]  # of simulator.world.charts: what shows this experiment
 
     def judged(self, limit: float, *, at_least: bool) -> str:
         low, high = self.interval.low, self.interval.high
@@ -56,16 +57,17 @@ class Experiment:
                 "confidence": profile()["confidence"], "replications": self.interval.n}
 
     def attach_charts(self, label: str) -> None:
-        """The charts of simulator/world/charts.py over this experiment's replications."""
+        """Its charts (simulator/world/charts.py) over this experiment's replications."""
         results = [{"sites": {self.site: run.summary}} for run in self.runs]
         with tempfile.TemporaryDirectory() as folder:
-            for path in charts.write(results, bin_s=self.bin_s, out=Path(folder)):
+            for path in charts.write(results, bin_s=self.bin_s, out=Path(folder), names=self.charts):
                 attach_png(f"{label}: {path.stem.replace('_', ' ')}", path.read_bytes())
 
 
-def _experiment(what: str, runs: list[Run], values: list[float], *, bin_s: float, site: str) -> Experiment:
+def _experiment(what: str, runs: list[Run], values: list[float], *, bin_s: float, site: str,
+                charts: tuple[str, ...]) -> Experiment:
     return Experiment(what, tuple(values), interval(values, confidence=profile()["confidence"]), tuple(runs),
-                      bin_s, site)
+                      bin_s, site, charts)
 
 
 def admitted_per_gate_hour(run: Run, *, window_s: float, gates: int) -> float:
@@ -84,7 +86,7 @@ def saturated(limits: GateLimits, taps: Taps, *, seed: int, platform_down: bool 
     values = [admitted_per_gate_hour(run, window_s=window, gates=gates) for run in runs]
     down = ", the platform down" if platform_down else ""
     return _experiment(f"persons admitted per hour per gate, {gates} gates saturated with card holders{down}",
-                       runs, values, bin_s=scenario.bin_s, site=limits.site.name)
+                       runs, values, bin_s=scenario.bin_s, site=limits.site.name, charts=("throughput_per_server",))
 
 
 def design_peak(limits: GateLimits, taps: Taps, *, seed: int) -> Experiment:
@@ -94,7 +96,7 @@ def design_peak(limits: GateLimits, taps: Taps, *, seed: int) -> Experiment:
     values = [quantile(sorted(w for a, w in zip(run.arrived_at, run.waits, strict=True) if start <= a < end), 0.95)
               for run in runs]
     return _experiment(f"95th percentile wait (s) of those arriving {start:g}-{end:g} s into {limits.scenario.name}",
-                       runs, values, bin_s=limits.scenario.bin_s, site=limits.site.name)
+                       runs, values, bin_s=limits.scenario.bin_s, site=limits.site.name, charts=tuple(charts.CHARTS))
 
 
 def outage_day(limits: GateLimits, taps: Taps, *, seed: int) -> Experiment:
@@ -103,4 +105,4 @@ def outage_day(limits: GateLimits, taps: Taps, *, seed: int) -> Experiment:
             for i in range(profile()["replications"])]
     values = [run.summary["wait_p95_s"] for run in runs]
     return _experiment(f"95th percentile wait (s) over {scenario.name}", runs, values, bin_s=scenario.bin_s,
-                       site=limits.site.name)
+                       site=limits.site.name, charts=("queue_over_day", "wait_over_day", "wait_distribution"))

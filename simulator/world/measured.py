@@ -28,7 +28,7 @@ from simulator.world.arrivals import RateProfile, arrival_times, arrivals
 from simulator.world.backends import Backend
 from simulator.world.full_logic import CARD_CARRIER
 from simulator.world.scenario import Scenario
-from simulator.world.site import Mix, Site, SiteSpec, draw_sum, sampled_outcome, sampled_service
+from simulator.world.site import Holder, Mix, Service, Site, SiteSpec, draw_sum, sampled_outcome, sampled_service
 
 REACHABLE, UNREACHABLE = "reachable", "unreachable"
 PLATFORM = "platform"
@@ -59,10 +59,10 @@ class Run:
     admitted: list[bool] = dataclasses.field(default_factory=list)
 
 
-def service(taps: Taps, run: Run):
+def service(taps: Taps, run: Run) -> Service:
     """The Service (simulator.world.site) of a site whose card holders meet the measured gate."""
 
-    def serve(env: simpy.Environment, site: Site, index: int, holder, rng: random.Random):
+    def serve(env: simpy.Environment, site: Site, index: int, holder: Holder, rng: random.Random):
         if holder.carrier.name != CARD_CARRIER:
             return (yield from sampled_service(env, site, index, holder, rng))
         yield env.timeout(holder.carrier.present.draw(rng) + draw_sum(tuple(d.draw for d in site.spec.before), rng))

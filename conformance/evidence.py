@@ -30,12 +30,17 @@ def trace_text(exchanges: Iterable[Exchange]) -> str:
     return trace.render(exchanges, _masker())
 
 
-def _attach(body: str, name: str, kind: str) -> None:
+def _attach(body: str | bytes, name: str, kind: str) -> None:
     try:
         import allure
     except ImportError:
         return
     allure.attach(body, name=name, attachment_type=getattr(allure.attachment_type, kind))
+
+
+def attach_png(name: str, png: bytes) -> None:
+    """A chart (PNG bytes): it holds figures, never a holder's data."""
+    _attach(png, name, "PNG")
 
 
 def at_test_end(request, collect: Callable[[], None]) -> None:

@@ -38,6 +38,7 @@ SCHEMAS = {
     "scenario": "scenario.schema.json",
     "ecode": "ecode.schema.json",
     "platform": "platform.schema.json",
+    "throughput": "throughput.schema.json",
 }
 
 

@@ -37,7 +37,7 @@ REFUSALS = {
     "unknown profile": (["--profile", "nope"], report.EXIT_USAGE, "unknown profile 'nope'; profiles: national"),
     "unknown region": (["--region", "atlantis"], report.EXIT_USAGE, "unknown region 'atlantis'"),
     "unknown suite": (["--suite", "nope"], report.EXIT_USAGE,
-                      "available: card, terminal, reader_api, integration, all"),
+                      "available: card, terminal, reader_api, integration, throughput, all"),
     "unknown DUT scheme": (["--dut", "nope:x"], report.EXIT_USAGE, "valid schemes: sim, pcsc, vpcd, http, lib"),
     "unknown mutant": (["--dut", "sim:mutant=nosuch"], report.EXIT_USAGE, "unknown mutant 'nosuch'"),
     "malformed --dut-info": (["--dut-info", "vendor"], report.EXIT_USAGE, "--dut-info takes KEY=VALUE"),

@@ -19,7 +19,7 @@ from conformance.adapters.reader import SimReader
 from conformance.dut import DUT, Presentation, RecordingCard
 from simulator.backend.bank import Bank
 from simulator.backend.loopback import serving
-from simulator.backend.ports import AccountOpening
+from simulator.backend.ports import AccountOpening, PlatformPort
 from simulator.card import personas
 from simulator.card.apps import qpboc
 from simulator.card.cardos import CardOS
@@ -109,7 +109,13 @@ class SimTerminal:
         self.name, self.kind = name, kind
         self.capabilities = frozenset(ics["terminal_kinds"][kind]) | set(ics["harness_facilities"])
         self.clock = Clock()
+        self.factory = factory
         self.terminal = factory(clock=self.clock, blacklist=blacklist())
+
+    def connect_platform(self, port: PlatformPort | None) -> None:
+        """Serve a fresh terminal (same factory, same clock) that reaches the platform through `port`
+        (None: no platform): the harness plays the platform and holds it reachable or not."""
+        self.terminal = self.factory(clock=self.clock, blacklist=blacklist(), platform=port)
 
     def present(self, card: Card) -> Presentation:
         recorder = RecordingCard(card)

@@ -20,6 +20,9 @@ class Mutant:
     defect: str  # what is wrong, in one sentence
     build: Callable[..., Any]  # role-specific factory (see conformance.adapters.sim)
     kind: str = ""  # terminal kind (bus, gate_exit, ...) or department kind (library, hospital, subsidy)
+    #: the suite that must fail it, when not its role's own (a terminal too slow for its station's
+    #: gate array is the throughput suite's to catch, not the terminal suite's)
+    suite: str = ""
 
     def __post_init__(self) -> None:
         if self.role not in ("card", "terminal", "reader", "department"):

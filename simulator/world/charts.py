@@ -5,7 +5,7 @@ group, averaged over the replications.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import matplotlib
@@ -61,16 +61,24 @@ def _wait_distribution(results: list[dict]) -> Callable[[plt.Axes], None]:
     return draw
 
 
-def write(results: list[dict], *, bin_s: float, out: Path) -> list[Path]:
-    """All four charts of `results` (replications of one scenario) into `out`."""
+#: chart name -> (what it draws from the results, its labels)
+CHARTS: dict[str, tuple[Callable[[list[dict], float], Callable[[plt.Axes], None]], dict[str, str]]] = {
+    "queue_over_day": (lambda results, bin_s: _over_day(results, "queue_over_day", bin_s),
+                       {"xlabel": "hours from the start", "ylabel": "people waiting (mean)",
+                        "title": "Queue length over the day"}),
+    "wait_over_day": (lambda results, bin_s: _over_day(results, "wait_over_day", bin_s),
+                      {"xlabel": "hours from the start", "ylabel": "mean wait (s)",
+                       "title": "Wait over the day, by arrival time"}),
+    "throughput_per_server": (lambda results, bin_s: _throughput(results),
+                              {"xlabel": "server (gate, kiosk) by site", "ylabel": "persons per hour",
+                               "title": "Throughput per server"}),
+    "wait_distribution": (lambda results, bin_s: _wait_distribution(results),
+                          {"xlabel": "wait (s)", "ylabel": "percent of people waiting at most this long",
+                           "title": "Wait distribution"}),
+}
+
+
+def write(results: list[dict], *, bin_s: float, out: Path, names: Iterable[str] = tuple(CHARTS)) -> list[Path]:
+    """The charts `names` (all four by default) of `results` (replications of one scenario) into `out`."""
     out.mkdir(parents=True, exist_ok=True)
-    return [
-        _chart(out / "queue_over_day.png", _over_day(results, "queue_over_day", bin_s),
-               xlabel="hours from the start", ylabel="people waiting (mean)", title="Queue length over the day"),
-        _chart(out / "wait_over_day.png", _over_day(results, "wait_over_day", bin_s),
-               xlabel="hours from the start", ylabel="mean wait (s)", title="Wait over the day, by arrival time"),
-        _chart(out / "throughput_per_server.png", _throughput(results),
-               xlabel="server (gate, kiosk) by site", ylabel="persons per hour", title="Throughput per server"),
-        _chart(out / "wait_distribution.png", _wait_distribution(results),
-               xlabel="wait (s)", ylabel="percent of people waiting at most this long", title="Wait distribution"),
-    ]
+    return [_chart(out / f"{name}.png", CHARTS[name][0](results, bin_s), **CHARTS[name][1]) for name in names]

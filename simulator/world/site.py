@@ -77,6 +77,7 @@ class Mix:
         if not shares or total <= 0 or min(shares.values()) < 0:
             raise ValueError(f"{where}: shares are >= 0 and not all 0, got {dict(shares)}")
         self.names = list(shares)
+        self.shares = {name: share / total for name, share in shares.items()}
         running, self.cumulative = 0.0, []
         for share in shares.values():
             running += share / total

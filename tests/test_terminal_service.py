@@ -694,3 +694,27 @@ def test_a_holders_data_a_terminal_records_never_reaches_a_file_of_the_run(serve
     leaks = sorted({f"{path.name}: {what}" for path in files for text in readable_texts(path)
                     for needle, what in needles.items() if needle in text})
     assert not leaks, "a holder's data the terminal recorded reached the run's files:\n" + "\n".join(leaks)
+
+
+THROUGHPUT = ROOT / "conformance" / "suites" / "throughput"
+
+
+@pytest.mark.pcsc
+@pytest.mark.timeout(900)
+def test_the_throughput_suite_times_a_served_gate_through_vpcd_and_fails_the_slow_one(pcscd, tmp_path):
+    """The throughput suite through the path a vendor's gate uses: its own pcscd reading the card
+    from vpcd. The harness times the card's side; the reference gate passes the gate and wait
+    clauses (the outage clause is not tested: a served gate cannot be pointed at the harness's
+    platform), the gate 30% over the purchase limit fails THR-GATE-001."""
+    vpcd = f"vpcd:127.0.0.1:{pcscd.slot_port(0)}"
+    outcomes = {}
+    for tag, options in (("reference", ("--kind", "gate_entry")), ("slow", ("--mutant", "gate_slow_for_throughput"))):
+        served = serve(*options, log=tmp_path / f"{tag}.log")
+        try:
+            verdicts = run_suite(tmp_path, [str(THROUGHPUT)], ["--dut", vpcd, "--dut-info", f"control={served.url}",
+                                                               "--dut-info", f"alternate={pcscd.reader(1)}"], tag)
+        finally:
+            served.stop()
+        outcomes[tag] = {v["clause"]: v["verdict"] for v in verdicts}
+    assert outcomes["reference"] == {"THR-GATE-001": "pass", "THR-WAIT-001": "pass", "THR-OUT-001": "not_tested"}
+    assert outcomes["slow"]["THR-GATE-001"] == "fail"

@@ -1,6 +1,7 @@
 """Serve one terminal over the terminal control protocol (profiles/national/terminal_api.yaml).
 
     ykt terminal serve --kind bus [--mutant NAME] [--port 8700] [--host 127.0.0.1]
+    ykt terminal serve --kind pos --bank http://127.0.0.1:8710   (the POS pays through `ykt bank serve`)
     python -m conformance.service serve --kind bus          (the same, before `ykt` mounts it)
 
 `make_app(terminal_factory, capabilities, kind=...)` is the FastAPI app of one terminal; the
@@ -233,10 +234,14 @@ def _terminal() -> None:
 
 
 def reference_app(kind: str | None, mutant: str | None, *, card_timeout: float = CARD_TIMEOUT,
-                  readers: Collection[str] | None = None) -> FastAPI:
-    """The app of a reference terminal of `kind`, or of the terminal mutant `mutant`."""
-    from conformance.adapters.sim import REFERENCE_TERMINALS
+                  readers: Collection[str] | None = None, bank: str | None = None) -> FastAPI:
+    """The app of a reference terminal of `kind`, or of the terminal mutant `mutant`; the reference
+    POS with `bank` (a served bank's base URL) pays through it over HTTP, not an in-memory bank."""
+    from conformance.adapters.sim import REFERENCE_TERMINALS, reference_pos
     from simulator.profile import load
+
+    if bank is not None and (kind != "pos" or mutant is not None):
+        raise ValueError("--bank is the reference POS's bank: give it with --kind pos (and no --mutant)")
 
     ics = load("national/ics", "ics")
     if mutant is not None:
@@ -254,10 +259,26 @@ def reference_app(kind: str | None, mutant: str | None, *, card_timeout: float =
         if kind not in REFERENCE_TERMINALS:
             raise ValueError(f"unknown terminal kind {kind!r}; valid: {', '.join(REFERENCE_TERMINALS)}")
         factory, model = REFERENCE_TERMINALS[kind], f"reference {kind} terminal"
+        if bank is not None:
+            factory, model = reference_pos(_bank_client(bank)), f"reference {kind} terminal, bank at {bank}"
     if kind not in ics["terminal_kinds"]:
         raise ValueError(f"terminal kind {kind!r} is not in ics.yaml; valid: {', '.join(ics['terminal_kinds'])}")
     capabilities = [*ics["terminal_kinds"][kind], *ics["harness_facilities"]]
     return make_app(factory, capabilities, kind=kind, model=model, card_timeout=card_timeout, readers=readers)
+
+
+def _bank_client(url: str):
+    """What builds the POS's payment port: the HTTP client of the bank at `url` (an http(s) URL
+    naming a host, refused as a ValueError otherwise)."""
+    from simulator.backend.bank_client import BankClient
+
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL as exc:
+        raise ValueError(f"--bank {url!r}: {exc}") from None
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        raise ValueError(f"--bank {url!r}: want the bank's base URL, http://HOST:PORT")
+    return lambda: BankClient(url)
 
 
 @app.command()
@@ -269,6 +290,8 @@ def serve(
     card_timeout: Annotated[float, typer.Option(help="seconds to wait for a card in the reader")] = CARD_TIMEOUT,
     reader: Annotated[list[str] | None, typer.Option(
         help="a PC/SC reader the terminal reads cards from (repeat for more; default: any of pcscd's)")] = None,
+    bank: Annotated[str | None, typer.Option(
+        help="the POS pays through the bank served at this URL (ykt bank serve); default: an in-memory one")] = None,
     log_level: Annotated[str, typer.Option(help="uvicorn's log level")] = "info",
 ) -> None:
     """Serve a reference terminal (or a mutant) over the terminal control protocol until Ctrl-C."""
@@ -277,7 +300,7 @@ def serve(
     if kind is None and mutant is None:
         raise typer.BadParameter("give --kind (bus, gate_entry, gate_exit, scenic, pos) or --mutant NAME")
     try:
-        served = reference_app(kind, mutant, card_timeout=card_timeout, readers=reader)
+        served = reference_app(kind, mutant, card_timeout=card_timeout, readers=reader, bank=bank)
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
     typer.echo(f"serving {served.title} on http://{host}:{port} (terminal control protocol, "

@@ -41,13 +41,16 @@ def test_not_a_database_is_refused(tmp_path):
         Store(path, MIGRATIONS)
 
 
-def test_a_committed_write_survives_sigkill(tmp_path):
+@pytest.mark.parametrize("durable", [True, False])
+def test_a_committed_write_survives_sigkill(tmp_path, durable):
+    """Also one committed without waiting for the disk: only the machine's power can lose it."""
     path = tmp_path / "s.sqlite"
     writer = subprocess.Popen([sys.executable, "-c", (
         "import sys, time\n"
         "from simulator.backend.store import Store\n"
         f"s = Store({str(path)!r}, {MIGRATIONS!r})\n"
-        "with s.transaction() as db: db.execute(\"INSERT INTO item (id, amount) VALUES ('paid', 100)\")\n"
+        f"with s.transaction(durable={durable}) as db:\n"
+        "    db.execute(\"INSERT INTO item (id, amount) VALUES ('paid', 100)\")\n"
         "print('committed', flush=True)\n"
         "s.db.execute('BEGIN IMMEDIATE'); s.db.execute(\"INSERT INTO item (id, amount) VALUES ('half', 1)\")\n"
         "time.sleep(60)\n")], stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": os.getcwd()})
@@ -56,3 +59,16 @@ def test_a_committed_write_survives_sigkill(tmp_path):
     writer.wait()
     store = Store(path, MIGRATIONS)
     assert [tuple(row) for row in store.query("SELECT id, amount FROM item")] == [("paid", 100)]
+
+
+def test_every_other_transaction_waits_for_the_disk_again_after_one_that_did_not():
+    store = Store(":memory:", MIGRATIONS)
+    full = store.query("PRAGMA synchronous")[0][0]
+    with store.transaction(durable=False) as db:
+        assert db.execute("PRAGMA synchronous").fetchone()[0] < full
+        db.execute("INSERT INTO item (id, amount) VALUES ('a', 1)")
+    assert store.query("PRAGMA synchronous")[0][0] == full == 2  # FULL
+    with pytest.raises(RuntimeError), store.transaction(durable=False):
+        raise RuntimeError("refused half-way")
+    assert store.query("PRAGMA synchronous")[0][0] == full
+    assert store.query("SELECT id FROM item")[0][0] == "a"

@@ -19,7 +19,7 @@ from conformance.adapters.reader import SimReader
 from conformance.dut import DUT, Presentation, RecordingCard
 from simulator.backend.bank import Bank
 from simulator.backend.loopback import serving
-from simulator.backend.ports import AccountOpening, PlatformPort
+from simulator.backend.ports import AccountOpening, CardPaymentPort, PlatformPort
 from simulator.card import personas
 from simulator.card.apps import qpboc
 from simulator.card.cardos import CardOS
@@ -63,6 +63,15 @@ def _psam(terminal_id: str) -> InProcessTransport:
 
 #: terminal kind -> factory(clock, blacklist) of the reference terminal
 TerminalFactory = Callable[..., Terminal]
+
+
+def reference_pos(bank: Callable[[], CardPaymentPort] = reference_bank,
+                  cls: type[QuickPassPOS] = QuickPassPOS) -> TerminalFactory:
+    """The factory of the reference POS (or of `cls`, a seeded-defect one), each POS it builds paying
+    through the port `bank()` gives (default: a fresh in-memory reference bank; `ykt terminal serve
+    --bank URL`: the HTTP client of a served bank)."""
+    return lambda **kw: cls(terminal_id="POS0001", bank=bank(), amount=1500, rng=random.Random(20261123), **kw)
+
 REFERENCE_TERMINALS: dict[str, TerminalFactory] = {
     "bus": lambda **kw: BusValidator(terminal_id="B0001", psam=_psam("000000000201"), **kw),
     "gate_entry": lambda **kw: MetroGate(terminal_id="G0101", station="0101", direction="entry",
@@ -70,8 +79,7 @@ REFERENCE_TERMINALS: dict[str, TerminalFactory] = {
     "gate_exit": lambda **kw: MetroGate(terminal_id="G0105", station="0105", direction="exit",
                                         psam=_psam("000000000105"), **kw),
     "scenic": lambda **kw: ScenicGate(terminal_id="S0001", **kw),
-    "pos": lambda **kw: QuickPassPOS(terminal_id="POS0001", bank=reference_bank(), amount=1500,
-                                     rng=random.Random(20261123), **kw),
+    "pos": reference_pos(),
 }
 
 

@@ -10,10 +10,9 @@ methods for this (the purse terminals' `open`/`admit`/`cardholder_bytes`, the PO
 from __future__ import annotations
 
 import dataclasses
-import random
 import time
 
-from conformance.adapters.sim import reference_bank
+from conformance.adapters.sim import reference_pos
 from simulator.apdu import SW
 from simulator.card.cardos import CardOS
 from simulator.card.commands_security import encode_pin
@@ -285,8 +284,7 @@ def _scenic(cls):
 
 
 def _pos(cls):
-    return lambda **kw: cls(terminal_id="POS0001", bank=reference_bank(), amount=1500, rng=random.Random(20261123),
-                            **kw)
+    return reference_pos(cls=cls)
 
 
 _KINDS = {_bus: "bus", _entry: "gate_entry", _exit: "gate_exit", _scenic: "scenic", _pos: "pos"}

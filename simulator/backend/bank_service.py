@@ -7,7 +7,8 @@ the same id and content is answered from the saved result, the same id with othe
 Bad input is 4xx with `{"error": code, "detail": ...}` naming the problem, never 5xx (409
 `refused` for a well-formed request the state refuses whole, e.g. items past their batch's
 announced totals); only the
-fault plan (`simulator.backend.service_faults`) answers 503, before the bank acts.
+fault plan (`simulator.backend.service_faults`, applied by `fault_middleware`) answers 503, before
+the bank acts.
 
 One request at a time: the bank's books are one SQLite connection (WAL, synchronous=FULL), so a
 request's effect is on disk before its answer leaves, and a SIGKILL at any point loses only what
@@ -32,6 +33,7 @@ from starlette.exceptions import HTTPException
 from simulator.backend import ports
 from simulator.backend.bank import Bank
 from simulator.backend.disbursement import Disbursements
+from simulator.backend.fault_middleware import apply_faults
 from simulator.backend.ledger import Ledger
 from simulator.backend.service_faults import ServiceFaults, ServicePlan
 
@@ -224,18 +226,13 @@ def make_app(ledger: Ledger, *, faults: ServiceFaults | None = None,
     app = FastAPI(title="yikatong reference bank", version=API_VERSION, docs_url=None, redoc_url=None)
     app.state.ledger = ledger
 
+    if faults is not None:  # inside the body limit below: an oversized body is 413 whatever the plan
+        apply_faults(app, faults, code=ERRORS[503], sleep=sleep)
+
     @app.middleware("http")
-    async def _limit_and_faults(request: Request, call_next):
+    async def _limit(request: Request, call_next):
         if int(request.headers.get("content-length") or 0) > MAX_BODY or len(await request.body()) > MAX_BODY:
             return _error(413, f"the body is larger than {MAX_BODY} bytes")  # announced, or sent in chunks
-        if faults is not None and request.url.path != "/openapi.json":
-            refused = faults.refusal()
-            if refused is not None:
-                why, retry_after = refused
-                return _error(503, f"the bank is unavailable ({why})", {"Retry-After": f"{max(1, round(retry_after))}"})
-            answer = await call_next(request)
-            await sleep(faults.latency())  # the answer is late, the effect is not: a timeout leaves it unknown
-            return answer
         return await call_next(request)
 
     @app.exception_handler(RequestValidationError)

@@ -101,14 +101,15 @@ def _kill_self(point: str) -> None:
 
 
 class ServiceFaults:
-    """A plan in force for one service: draws from `generator(seed, service, "faults")`.
+    """A plan in force for one service: draws from `generator(seed, service, "faults")`. A served
+    app applies it at its edge with `simulator.backend.fault_middleware.apply_faults`.
 
     `elapsed()` gives the service's seconds since it started; `kill(point)` ends the process
     (SIGKILL of itself, as a crash: no cleanup, nothing kept beyond what was committed)."""
 
     def __init__(self, plan: ServicePlan, *, service: str, seed: int, elapsed: Callable[[], float],
                  kill: Callable[[str], None] = _kill_self) -> None:
-        self.plan, self.elapsed, self.kill = plan, elapsed, kill
+        self.plan, self.service, self.elapsed, self.kill = plan, service, elapsed, kill
         self.rng: random.Random = generator(seed, service, "faults")
 
     def latency(self) -> float:

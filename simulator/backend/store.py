@@ -49,17 +49,29 @@ class Store:
                 self.db.execute(f"PRAGMA user_version={number}")
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
+    def transaction(self, *, durable: bool = True) -> Iterator[sqlite3.Connection]:
         """One write transaction (BEGIN IMMEDIATE: the write lock is taken up front): committed
-        whole when the block ends, rolled back whole when it raises."""
+        whole when the block ends, rolled back whole when it raises.
+
+        `durable=False` commits without waiting for the disk (synchronous=NORMAL for this one): the
+        transaction survives the process being killed, as every other, but not the machine losing
+        power (until the next durable commit or checkpoint syncs it). Only for entries that matter
+        for minutes, like a replay log, where waiting for the disk on every request would be most of
+        the request's time (bench/bench_platform_load.py)."""
         with self.lock:
-            self.db.execute("BEGIN IMMEDIATE")
+            if not durable:
+                self.db.execute("PRAGMA synchronous=NORMAL")
             try:
-                yield self.db
-            except BaseException:
-                self.db.execute("ROLLBACK")
-                raise
-            self.db.execute("COMMIT")
+                self.db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self.db
+                except BaseException:
+                    self.db.execute("ROLLBACK")
+                    raise
+                self.db.execute("COMMIT")
+            finally:
+                if not durable:
+                    self.db.execute("PRAGMA synchronous=FULL")
 
     def query(self, sql: str, parameters: Sequence | dict = ()) -> list[sqlite3.Row]:
         """The rows of one read."""

@@ -90,11 +90,18 @@ class MemoryReplayLog:
 
 
 @lru_cache(maxsize=65536)
+def _point(public_key: bytes) -> bytes:
+    """The 65-byte point of a key as a code carries it (33 bytes: compressed). Kept: a user key signs
+    every display of its days, and decompressing it is a modular square root at each scan."""
+    return sm2.decompress(public_key) if len(public_key) == 33 else public_key
+
+
+@lru_cache(maxsize=65536)
 def _signed(public_key: bytes, message: bytes, signature: bytes) -> bool:
     """One link of the chain; kept, since a certificate and an authorisation recur for days and
     only the display signature is new at each scan."""
     try:
-        return sm2.verify(sm2.decompress(public_key) if len(public_key) == 33 else public_key, message, signature)
+        return sm2.verify(_point(public_key), message, signature)
     except ValueError:
         return False  # a key that is no point: the signature over it cannot be genuine
 

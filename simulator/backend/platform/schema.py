@@ -42,4 +42,10 @@ MIGRATIONS = (
     """
     CREATE TABLE chips (chip TEXT PRIMARY KEY, card_number TEXT NOT NULL REFERENCES cards(card_number))
     """,
+    # every signed request and every scanned e-code deletes the entries past their window first: by
+    # index, not by a scan of all kept in the last minutes (a table as long as the load is high)
+    """
+    CREATE INDEX nonces_by_until ON nonces(until);
+    CREATE INDEX ecode_seen_by_until ON ecode_seen(until)
+    """,
 )

@@ -1,20 +1,19 @@
 """Serving the platform as its own process: the wall clock at the edge, callbacks delivered by a
 background thread over HTTP, uvicorn in front, and optionally a fault plan
-(`simulator.backend.service_faults`: 503 with Retry-After before the platform acts, latency after
-it, SIGKILL at its crash points). Used by `ykt platform serve`."""
+(`simulator.backend.service_faults` applied by `fault_middleware`: 503 with Retry-After before the
+platform acts, latency after it, SIGKILL at its crash points). Used by `ykt platform serve`."""
 
 from __future__ import annotations
 
-import asyncio
 import threading
 from datetime import UTC, datetime
 
 import httpx
 import uvicorn
 import yaml
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 
+from simulator.backend.fault_middleware import apply_faults
 from simulator.backend.service_faults import ServiceFaults
 
 from .api import make_app
@@ -39,21 +38,8 @@ def send_callback(url: str, headers: dict[str, str], body: bytes, *, timeout: fl
 
 
 def with_faults(app: FastAPI, faults: ServiceFaults) -> FastAPI:
-    """`app` with the plan's refusals (503, JSON, Retry-After: the platform never sees the request)
-    and its latency (added after the platform acted, so a client that times out does not know)."""
-
-    @app.middleware("http")
-    async def _faults(request: Request, call_next):
-        refused = faults.refusal()
-        if refused is not None:
-            why, retry_after = refused
-            return JSONResponse({"error": "service_unavailable", "detail": f"the platform is unavailable ({why})"},
-                                status_code=503, headers={"Retry-After": f"{max(1, round(retry_after))}"})
-        answer = await call_next(request)
-        await asyncio.sleep(faults.latency())
-        return answer
-
-    return app
+    """`app` with the plan in force at its edge, refusing with the platform's code `service_unavailable`."""
+    return apply_faults(app, faults, code="service_unavailable")
 
 
 def serve(*, host: str, port: int, db: str, seed: int, operator_secret: bytes,

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar, Protocol
 
+from simulator.backend.ports import PlatformPort
 from simulator.card import personas
 from simulator.card.apps import epurse
 from simulator.clock import AS_OF
@@ -46,11 +47,14 @@ def profile_timers(link: str) -> Timer:
 
 
 def certification_blacklist() -> frozenset[str]:
-    """The certification blacklist (ics.yaml test_lists): purse serials and 卡识别码 of its personas,
-    what every reference terminal is loaded with in the harness and in the world."""
+    """The certification blacklist (ics.yaml test_lists): purse serials, 卡识别码 and card numbers
+    (what an e-code carries) of its personas, what every reference terminal is loaded with in the
+    harness and in the world."""
     entries = set()
     for name in load("national/ics", "ics")["test_lists"]["blacklist"]:
-        card_id = personas.resolve(name, as_of=AS_OF).values["card_identifier"]
+        values = personas.resolve(name, as_of=AS_OF).values
+        card_id = values["card_identifier"]
+        entries.add(values["card_number"])
         entries.add(card_id.hex().upper())
         entries.add(epurse.identity(card_id[:3].hex(), card_id[-8:])[1].hex().upper())
     return frozenset(entries)
@@ -146,8 +150,10 @@ class Terminal:
         blacklist: Container[str] = frozenset(),
         timers: TimerFactory | None = profile_timers,
         profile: dict | None = None,
+        platform: PlatformPort | None = None,
     ) -> None:
         self.terminal_id = terminal_id
+        self.platform = platform
         self.clock = clock
         self.blacklist = blacklist
         self.timers = timers

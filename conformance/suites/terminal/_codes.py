@@ -1,0 +1,94 @@
+"""The suite as issuer of e-codes: its own key chain, the codes it shows a terminal, and the
+terminal's time they are issued at.
+
+A terminal is provisioned for certification with the CA keys of ecode.yaml `ca_keys.keys` (one at
+a production index, one at a test index); the suite holds their private halves, derived here from
+a fixed seed and checked against the profile's public keys, and plays the issuer with them: an
+issuer key the CA certifies, a user key authorised for a persona's card, a fresh display per code
+(simulator/ecode/issue.py, the issuing side, never a terminal's code). What a terminal must decide
+for each code follows from what the suite issued and the profile (oracle.code_reason), never from
+a verifier.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+from functools import cache
+
+from simulator import ecode, seeds
+from simulator.card import personas
+from simulator.clock import AS_OF
+from simulator.crypto import sm2
+from simulator.profile import load
+
+from ._harness import HarnessError
+
+#: the seed the certification CA keys' private halves derive from (their public halves are the profile's)
+CERTIFICATION_SEED = 20261123
+#: the suite's issuer, as the certificate names it
+ISSUER_ID = b"\x99\x00\x00\x01"
+
+
+@cache
+def profile() -> dict:
+    return load("national/ecode", "ecode")
+
+
+def ca_index(*, test: bool) -> int:
+    """The index of the profile's certification CA key at a test (or production) index."""
+    low, high = profile()["ca_keys"]["test_indices"]
+    found = [k["index"] for k in profile()["ca_keys"]["keys"] if (low <= k["index"] <= high) == test]
+    if not found:
+        raise HarnessError(f"ecode.yaml ca_keys.keys has no {'test' if test else 'production'} key")
+    return found[0]
+
+
+@cache
+def authority(index: int) -> ecode.CertificateAuthority:
+    """The certification CA key `index`, whose public half must be the profile's (else *broken*)."""
+    private, public = sm2.generate_keypair(seeds.generator(CERTIFICATION_SEED, "certification", "ecode-ca", index))
+    listed = {k["index"]: k["public_key"] for k in profile()["ca_keys"]["keys"]}
+    if listed.get(index) != sm2.compress(public).hex().upper():
+        raise HarnessError(f"the suite's CA key {index} is not the one ecode.yaml ca_keys.keys lists")
+    return ecode.CertificateAuthority(index, private)
+
+
+def card_number(persona: str) -> str:
+    return personas.resolve(persona, as_of=AS_OF).values["card_number"]
+
+
+class CodeIssuer:
+    """Issues the suite's codes from its seeded generator (a run is the same every time)."""
+
+    def __init__(self, seed: int = CERTIFICATION_SEED) -> None:
+        self.rng = seeds.generator(seed, "terminal-suite", "ecode")
+        self.issuer_private, self.issuer_public = sm2.generate_keypair(self.rng)
+
+    def code(self, *, kind: str, persona: str, at: datetime, test_key: bool = False,
+             certified_by_ca: bool = True, user_key_authorised: bool = True) -> bytes:
+        """A code of `kind` for `persona`'s card displayed at `at` (the terminal's time). Forgeries:
+        `certified_by_ca=False` signs the issuer certificate with a key no CA holds,
+        `user_key_authorised=False` signs the display with a key the issuer never authorised."""
+        ca = authority(ca_index(test=test_key))
+        signer = ca if certified_by_ca else ecode.CertificateAuthority(ca.index, sm2.generate_keypair(self.rng)[0])
+        certificate = signer.certify(issuer_id=ISSUER_ID, issuer_key=self.issuer_public,
+                                     expires=at.date() + timedelta(days=365), serial=1, rng=self.rng)
+        holder = personas.resolve(persona, as_of=AS_OF).values
+        user_private, user_public = sm2.generate_keypair(self.rng)
+        issuer = ecode.Issuer(certificate, self.issuer_private, profile())
+        authorisation = issuer.authorise(card_number=holder["card_number"],
+                                         holder=ecode.holder_binding(holder["citizen_id"], holder["name"]),
+                                         region=holder["card_identifier"][:3].hex(), kind=kind, user_key=user_public,
+                                         now=at, rng=self.rng)
+        shown_by = user_private if user_key_authorised else sm2.generate_keypair(self.rng)[0]
+        return ecode.display(certificate=certificate, authorisation=authorisation, user_private_key=shown_by,
+                             now=at, rng=self.rng).encode()
+
+
+def terminal_time(terminal) -> datetime:
+    """The terminal's clock: read through POST /clock (by 0 s) where it declares clock_control,
+    else the wall clock (a real terminal's time), as UTC."""
+    if "clock_control" in terminal.capabilities:
+        return terminal.advance(0)
+    return datetime.now(UTC).replace(tzinfo=None)

@@ -60,6 +60,11 @@ CAUGHT_BY = {
     "pos_first_ppse_entry": "TERM-SEL-003",
     "pos_trusts_gpo": "TERM-POS-002",
     "pos_sends_tc_online": "TERM-POS-001",
+    "scenic_accepts_replayed_code": "TERM-ECODE-002",
+    "bus_ignores_code_window": "TERM-ECODE-003",
+    "scenic_skips_code_signature": "TERM-ECODE-004",
+    "scenic_ignores_code_blacklist": "TERM-ECODE-005",
+    "bus_takes_test_keys": "TERM-ECODE-006",
 }
 
 

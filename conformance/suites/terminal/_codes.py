@@ -66,21 +66,24 @@ class CodeIssuer:
         self.issuer_private, self.issuer_public = sm2.generate_keypair(self.rng)
 
     def code(self, *, kind: str, persona: str, at: datetime, test_key: bool = False,
-             certified_by_ca: bool = True, user_key_authorised: bool = True) -> bytes:
+             certified_by_ca: bool = True, user_key_authorised: bool = True,
+             certificate_days: int = 365, authorised_days_before: int = 0) -> bytes:
         """A code of `kind` for `persona`'s card displayed at `at` (the terminal's time). Forgeries:
         `certified_by_ca=False` signs the issuer certificate with a key no CA holds,
-        `user_key_authorised=False` signs the display with a key the issuer never authorised."""
+        `user_key_authorised=False` signs the display with a key the issuer never authorised. The
+        certificate expires `certificate_days` after `at`'s date (negative: before it); the user key
+        was authorised `authorised_days_before` days before `at` (for ecode.yaml authorisation_days)."""
         ca = authority(ca_index(test=test_key))
         signer = ca if certified_by_ca else ecode.CertificateAuthority(ca.index, sm2.generate_keypair(self.rng)[0])
         certificate = signer.certify(issuer_id=ISSUER_ID, issuer_key=self.issuer_public,
-                                     expires=at.date() + timedelta(days=365), serial=1, rng=self.rng)
+                                     expires=at.date() + timedelta(days=certificate_days), serial=1, rng=self.rng)
         holder = personas.resolve(persona, as_of=AS_OF).values
         user_private, user_public = sm2.generate_keypair(self.rng)
         issuer = ecode.Issuer(certificate, self.issuer_private, profile())
         authorisation = issuer.authorise(card_number=holder["card_number"],
                                          holder=ecode.holder_binding(holder["citizen_id"], holder["name"]),
                                          region=holder["card_identifier"][:3].hex(), kind=kind, user_key=user_public,
-                                         now=at, rng=self.rng)
+                                         now=at - timedelta(days=authorised_days_before), rng=self.rng)
         shown_by = user_private if user_key_authorised else sm2.generate_keypair(self.rng)[0]
         return ecode.display(certificate=certificate, authorisation=authorisation, user_private_key=shown_by,
                              now=at, rng=self.rng).encode()

@@ -154,7 +154,7 @@ def make_app(
     def _scan(payload: bytes) -> JSONResponse:
         """A scanned e-code: the terminal's decision, if it declares `ecode` (terminal_api.yaml `Code`)."""
         if "ecode" not in declared:
-            return _error(501, "not_supported", f"this {kind} terminal does not declare ecode: it takes no codes")
+            return _error(409, "not_supported", f"this {kind} terminal does not declare ecode: it takes no codes")
         with lock:
             try:
                 decision = terminal.present_code(payload)

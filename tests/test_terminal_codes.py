@@ -2,7 +2,7 @@
 `{"code": {"payload": HEX}}` (profiles/national/terminal_api.yaml `Code`).
 
 A body that does not follow the document is answered 422 `invalid_request` and never acted on (the
-terminal's journal is unchanged); a terminal that does not declare `ecode` answers 501; bytes
+terminal's journal is unchanged); a terminal that does not declare `ecode` answers 409 `not_supported`; bytes
 that are no e-code are the terminal's own decision. Then the terminal suite's e-code clauses
 through `http:` against served reference gates (pass), a served mutant (fail on its clause), and
 a served bus whose declaration leaves `ecode` out (not applicable).
@@ -58,11 +58,11 @@ def test_bytes_that_are_no_code_are_the_terminals_decision(scenic):
     assert len(app.state.terminal.journal) == 2
 
 
-def test_a_terminal_that_does_not_declare_ecode_answers_501():
+def test_a_terminal_that_does_not_declare_ecode_refuses_a_code_with_409():
     app = reference_app("gate_entry", None)
     assert "ecode" not in app.state.info["capabilities"]
     answer = TestClient(app).post("/transactions", json={"code": {"payload": "00"}})
-    assert answer.status_code == 501 and conforms(answer, "/transactions")["error"] == "not_supported"
+    assert answer.status_code == 409 and conforms(answer, "/transactions")["error"] == "not_supported"
     assert app.state.terminal.journal == []
 
 

@@ -12,7 +12,6 @@ a verifier.
 
 from __future__ import annotations
 
-import random
 from datetime import UTC, datetime, timedelta
 from functools import cache
 
@@ -20,9 +19,7 @@ from simulator import ecode, seeds
 from simulator.card import personas
 from simulator.clock import AS_OF
 from simulator.crypto import sm2
-from simulator.profile import load
-
-from ._harness import HarnessError
+from simulator.profile import ProfileError, load
 
 #: the seed the certification CA keys' private halves derive from (their public halves are the profile's)
 CERTIFICATION_SEED = 20261123
@@ -40,17 +37,18 @@ def ca_index(*, test: bool) -> int:
     low, high = profile()["ca_keys"]["test_indices"]
     found = [k["index"] for k in profile()["ca_keys"]["keys"] if (low <= k["index"] <= high) == test]
     if not found:
-        raise HarnessError(f"ecode.yaml ca_keys.keys has no {'test' if test else 'production'} key")
+        raise ProfileError(f"ecode.yaml ca_keys.keys has no {'test' if test else 'production'} key")
     return found[0]
 
 
 @cache
 def authority(index: int) -> ecode.CertificateAuthority:
-    """The certification CA key `index`, whose public half must be the profile's (else *broken*)."""
+    """The certification CA key `index`, whose public half must be the profile's (else a ProfileError:
+    the run is *broken*, never a verdict on the terminal)."""
     private, public = sm2.generate_keypair(seeds.generator(CERTIFICATION_SEED, "certification", "ecode-ca", index))
     listed = {k["index"]: k["public_key"] for k in profile()["ca_keys"]["keys"]}
     if listed.get(index) != sm2.compress(public).hex().upper():
-        raise HarnessError(f"the suite's CA key {index} is not the one ecode.yaml ca_keys.keys lists")
+        raise ProfileError(f"the suite's CA key {index} is not the one ecode.yaml ca_keys.keys lists")
     return ecode.CertificateAuthority(index, private)
 
 

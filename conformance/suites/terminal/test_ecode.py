@@ -37,6 +37,12 @@ def _kind(terminal) -> str:
     return kinds[0]
 
 
+def fresh(terminal, issuer: c.CodeIssuer, *, persona: str = "normal", **forgery) -> tuple[str, bytes]:
+    """A code of a kind the terminal admits for `persona`, displayed now by the terminal's clock."""
+    kind = _kind(terminal)
+    return kind, issuer.code(kind=kind, persona=persona, at=c.terminal_time(terminal), **forgery)
+
+
 def scan(terminal, payload: bytes, label: str) -> dict:
     """Show the terminal a scanned code; its decision record, masked and judged for what it may record."""
     return h.recorded(terminal, terminal.present_code(payload), label).decision
@@ -71,9 +77,8 @@ def admitted(terminal, payload: bytes, persona: str, what: str) -> dict:
 
 @pytest.mark.clause("TERM-ECODE-001")
 def test_a_valid_code_is_admitted_as_the_card_it_was_issued_for(terminal, issuer):
-    kind = _kind(terminal)
-    admitted(terminal, issuer.code(kind=kind, persona="normal", at=c.terminal_time(terminal)), "normal",
-             f"a valid {kind} code")
+    kind, payload = fresh(terminal, issuer)
+    admitted(terminal, payload, "normal", f"a valid {kind} code")
 
 
 @pytest.mark.clause("TERM-ECODE-002")
@@ -119,16 +124,14 @@ def test_a_forged_code_is_refused(terminal, issuer):
 @pytest.mark.clause("TERM-ECODE-005")
 @pytest.mark.requires("blacklist")
 def test_a_code_for_a_blacklisted_card_is_refused(terminal, issuer):
-    kind = _kind(terminal)
-    refused(terminal, issuer.code(kind=kind, persona="blacklisted", at=c.terminal_time(terminal)), "revoked_card",
-            f"a {kind} code for a card on the certification blacklist")
+    kind, payload = fresh(terminal, issuer, persona="blacklisted")
+    refused(terminal, payload, "revoked_card", f"a {kind} code for a card on the certification blacklist")
 
 
 @pytest.mark.clause("TERM-ECODE-006")
 def test_a_code_valid_only_under_a_test_key_is_refused_in_production(terminal, issuer):
-    kind = _kind(terminal)
-    refused(terminal, issuer.code(kind=kind, persona="normal", at=c.terminal_time(terminal), test_key=True),
-            "test_key", f"a {kind} code certified by the test CA key {c.ca_index(test=True)}")
+    kind, payload = fresh(terminal, issuer, test_key=True)
+    refused(terminal, payload, "test_key", f"a {kind} code certified by the test CA key {c.ca_index(test=True)}")
 
 
 @pytest.mark.clause("TERM-ECODE-007")

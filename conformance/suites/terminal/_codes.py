@@ -57,11 +57,18 @@ def card_number(persona: str) -> str:
 
 
 class CodeIssuer:
-    """Issues the suite's codes from its seeded generator (a run is the same every time)."""
+    """Issues the suite's codes from its seeded generator (a run is the same every time).
+
+    As a real issuer does, it keeps its certificate and each holder's authorised user key, and signs
+    only the display anew for each code (three SM2 signatures per code would make the suite slow):
+    a certificate is made on first use for `certificate_days` from that day, an authorisation for
+    `authorised_days_before` days before that moment."""
 
     def __init__(self, seed: int = CERTIFICATION_SEED) -> None:
         self.rng = seeds.generator(seed, "terminal-suite", "ecode")
         self.issuer_private, self.issuer_public = sm2.generate_keypair(self.rng)
+        self._certificates: dict[tuple, ecode.IssuerCertificate] = {}
+        self._users: dict[tuple, tuple[bytes, ecode.Authorisation]] = {}
 
     def code(self, *, kind: str, persona: str, at: datetime, test_key: bool = False,
              certified_by_ca: bool = True, user_key_authorised: bool = True,
@@ -69,22 +76,36 @@ class CodeIssuer:
         """A code of `kind` for `persona`'s card displayed at `at` (the terminal's time). Forgeries:
         `certified_by_ca=False` signs the issuer certificate with a key no CA holds,
         `user_key_authorised=False` signs the display with a key the issuer never authorised. The
-        certificate expires `certificate_days` after `at`'s date (negative: before it); the user key
-        was authorised `authorised_days_before` days before `at` (for ecode.yaml authorisation_days)."""
-        ca = authority(ca_index(test=test_key))
-        signer = ca if certified_by_ca else ecode.CertificateAuthority(ca.index, sm2.generate_keypair(self.rng)[0])
-        certificate = signer.certify(issuer_id=ISSUER_ID, issuer_key=self.issuer_public,
-                                     expires=at.date() + timedelta(days=certificate_days), serial=1, rng=self.rng)
-        holder = personas.resolve(persona, as_of=AS_OF).values
-        user_private, user_public = sm2.generate_keypair(self.rng)
-        issuer = ecode.Issuer(certificate, self.issuer_private, profile())
-        authorisation = issuer.authorise(card_number=holder["card_number"],
-                                         holder=ecode.holder_binding(holder["citizen_id"], holder["name"]),
-                                         region=holder["card_identifier"][:3].hex(), kind=kind, user_key=user_public,
-                                         now=at - timedelta(days=authorised_days_before), rng=self.rng)
+        certificate expires `certificate_days` after its first day (negative: before it); the user
+        key was authorised `authorised_days_before` days before its first code (ecode.yaml
+        authorisation_days)."""
+        certificate = self._certificate(test_key, certified_by_ca, certificate_days, at)
+        user_private, authorisation = self._user(certificate, persona, kind, authorised_days_before, at)
         shown_by = user_private if user_key_authorised else sm2.generate_keypair(self.rng)[0]
         return ecode.display(certificate=certificate, authorisation=authorisation, user_private_key=shown_by,
                              now=at, rng=self.rng).encode()
+
+    def _certificate(self, test_key: bool, certified_by_ca: bool, days: int, at: datetime) -> ecode.IssuerCertificate:
+        key = (test_key, certified_by_ca, days)
+        if key not in self._certificates:
+            ca = authority(ca_index(test=test_key))
+            signer = ca if certified_by_ca else ecode.CertificateAuthority(ca.index, sm2.generate_keypair(self.rng)[0])
+            self._certificates[key] = signer.certify(issuer_id=ISSUER_ID, issuer_key=self.issuer_public,
+                                                     expires=at.date() + timedelta(days=days), serial=1, rng=self.rng)
+        return self._certificates[key]
+
+    def _user(self, certificate: ecode.IssuerCertificate, persona: str, kind: str, days_before: int,
+              at: datetime) -> tuple[bytes, ecode.Authorisation]:
+        key = (certificate, persona, kind, days_before)
+        if key not in self._users:
+            holder = personas.resolve(persona, as_of=AS_OF).values
+            user_private, user_public = sm2.generate_keypair(self.rng)
+            issuer = ecode.Issuer(certificate, self.issuer_private, profile())
+            self._users[key] = user_private, issuer.authorise(
+                card_number=holder["card_number"], holder=ecode.holder_binding(holder["citizen_id"], holder["name"]),
+                region=holder["card_identifier"][:3].hex(), kind=kind, user_key=user_public,
+                now=at - timedelta(days=days_before), rng=self.rng)
+        return self._users[key]
 
 
 def terminal_time(terminal) -> datetime:

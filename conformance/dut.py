@@ -21,6 +21,7 @@ import importlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Protocol
 
 from simulator.card.interface import Card
@@ -80,8 +81,12 @@ class TerminalRole(Protocol):
 
     def present(self, card: Card) -> Presentation: ...
 
-    def advance(self, seconds: float) -> None:
-        """Move the terminal's clock (only DUTs declaring `clock_control`)."""
+    def present_code(self, payload: bytes) -> Presentation:
+        """Show the terminal a scanned e-code (only terminals declaring `ecode`): its decision, no trace."""
+        ...
+
+    def advance(self, seconds: float) -> datetime:
+        """Move the terminal's clock (only DUTs declaring `clock_control`); its time after the move."""
         ...
 
 

@@ -132,7 +132,10 @@ def make_app(
 
     @app.post("/transactions")
     def present(raw: Body) -> JSONResponse:
-        card = parse(raw, "TransactionRequest")["card"]
+        request = parse(raw, "TransactionRequest")
+        if "code" in request:
+            return _scan(bytes.fromhex(request["code"]["payload"]))
+        card = request["card"]
         _check(card, readers)
         with lock:
             transport = _open(card, card_timeout)
@@ -147,6 +150,18 @@ def make_app(
                 close = getattr(transport, "close", None)  # a relay's HTTP connection; PC/SC has none
                 if close is not None:
                     close()
+        return JSONResponse(decision.as_dict())
+
+    def _scan(payload: bytes) -> JSONResponse:
+        """A scanned e-code: the terminal's decision, if it declares `ecode` (terminal_api.yaml `Code`)."""
+        if "ecode" not in declared:
+            return _error(409, "not_supported", f"this {kind} terminal does not declare ecode: it takes no codes")
+        with lock:
+            try:
+                decision = terminal.present_code(payload)
+            except Exception as exc:
+                log.exception("transaction with a %d-byte code failed", len(payload))
+                return _error(500, "terminal_fault", f"{type(exc).__name__}: {exc}")
         return JSONResponse(decision.as_dict())
 
     @app.post("/clock")

@@ -29,6 +29,8 @@ from simulator.card.interface import EchoCard
 from simulator.clock import Clock
 from simulator.profile import clauses, load
 
+#: the module's first test waits for every run (the reference and 30 mutants: two to four minutes on two busy cores)
+pytestmark = pytest.mark.timeout(600)
 ROOT = Path(__file__).resolve().parents[1]
 SUITE = "conformance/suites/terminal"
 MUTANTS = sorted(name for name, m in all_mutants().items() if m.role == "terminal" and not m.suite)
@@ -60,6 +62,11 @@ CAUGHT_BY = {
     "pos_first_ppse_entry": "TERM-SEL-003",
     "pos_trusts_gpo": "TERM-POS-002",
     "pos_sends_tc_online": "TERM-POS-001",
+    "scenic_accepts_replayed_code": "TERM-ECODE-002",
+    "bus_ignores_code_window": "TERM-ECODE-003",
+    "scenic_skips_code_signature": "TERM-ECODE-004",
+    "scenic_ignores_code_blacklist": "TERM-ECODE-005",
+    "bus_takes_test_keys": "TERM-ECODE-006",
 }
 
 

@@ -3,7 +3,8 @@
 
 The protocol is profiles/national/terminal_api.yaml (OpenAPI 3.1): `GET /info` (kind,
 capabilities, vendor, model, firmware), `POST /transactions` (present a card, answer the
-decision record), `POST /clock` (terminals declaring `clock_control`). This module holds the
+decision record), `POST /clock` (terminals declaring `clock_control`); a terminal declaring `ecode` is also shown
+scanned e-codes by `POST /transactions` (`{"code": {"payload": HEX}}`). This module holds the
 document's checks (`problems`; `parse`, the door every request body of the served terminals and
 the relay goes through), the protocol's client (`TerminalControl`, also used by the `vpcd:`
 adapter) and the `http:` adapter: the card is served to the terminal by the harness's APDU relay
@@ -29,6 +30,7 @@ from __future__ import annotations
 import json
 import math
 import socket
+from datetime import datetime
 from urllib.parse import urlsplit
 
 import httpx
@@ -218,6 +220,10 @@ class TerminalControl:
         """Present a card (`{"reader": name}` or `{"relay": url}`); the decision record."""
         return self._call("POST", "/transactions", {"card": card}, "Decision")
 
+    def scan(self, payload: bytes) -> dict:
+        """Show the terminal a scanned e-code; the decision record."""
+        return self._call("POST", "/transactions", {"code": {"payload": payload.hex().upper()}}, "Decision")
+
     def advance(self, seconds: float) -> dict:
         return self._call("POST", "/clock", {"advance_seconds": seconds}, "ClockState")
 
@@ -242,10 +248,18 @@ class ServedTerminal:
         """What the terminal answered on /info."""
         return {"name": self.name, "url": self.control.url, "info": self.device}
 
-    def advance(self, seconds: float) -> None:
+    def advance(self, seconds: float) -> datetime:
         if "clock_control" not in self.capabilities:
             raise TerminalServiceError(f"{self.control.url} does not declare clock_control: its clock cannot be moved")
-        self.control.advance(seconds)
+        now = self.control.advance(seconds)["now"]
+        try:
+            return datetime.fromisoformat(now)
+        except ValueError:
+            raise TerminalServiceError(f"{self.control.url}: POST /clock answered now={now!r}, not ISO 8601") from None
+
+    def present_code(self, payload: bytes) -> Presentation:
+        """A scanned e-code, over the control protocol whatever way the terminal reaches cards."""
+        return Presentation(self.control.scan(payload))
 
     def close(self) -> None:
         self.control.close()

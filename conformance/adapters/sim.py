@@ -13,6 +13,7 @@ import functools
 import random
 from collections.abc import Callable
 from contextlib import ExitStack
+from datetime import datetime
 
 from conformance.adapters.department import ServedDepartment
 from conformance.adapters.reader import SimReader
@@ -130,8 +131,12 @@ class SimTerminal:
         decision = self.terminal.present(InProcessTransport(recorder))
         return recorder.presentation(decision.as_dict())
 
-    def advance(self, seconds: float) -> None:
+    def present_code(self, payload: bytes) -> Presentation:
+        return Presentation(self.terminal.present_code(payload).as_dict())
+
+    def advance(self, seconds: float) -> datetime:
         self.clock.advance(seconds)
+        return self.clock()
 
 
 class SimDepartment(ServedDepartment):

@@ -13,6 +13,7 @@ import dataclasses
 import time
 
 from conformance.adapters.sim import reference_pos
+from simulator import ecode
 from simulator.apdu import SW
 from simulator.card.cardos import CardOS
 from simulator.card.commands_security import encode_pin
@@ -266,6 +267,55 @@ class SendsTcOnline(QuickPassPOS):
         return super().judge("ARQC" if cid == "TC" else cid, card_tags, terminal)
 
 
+# -- admission by e-code ------------------------------------------------------------------------------
+class _ForgetsCodes:
+    """A duplicate log that never remembers a code."""
+
+    def first_use(self, code_id: bytes, *, now: int, until: int) -> bool:
+        return True
+
+
+class ScenicAcceptsReplayedCode(ScenicGate):
+    """Keeps no duplicate log: the same e-SSC code lets a whole queue in."""
+
+    def __init__(self, **kw) -> None:
+        super().__init__(**kw)
+        self.code_log = _ForgetsCodes()
+
+
+class _Overlooks:
+    """Takes a code its verification refused for `overlooked` as if it were valid."""
+
+    overlooked: ecode.Reason
+
+    def verify_offline(self, payload: bytes) -> ecode.Verdict:
+        verdict = super().verify_offline(payload)
+        return dataclasses.replace(verdict, reason=ecode.Reason.VALID) if verdict.reason is self.overlooked else verdict
+
+
+class BusIgnoresCodeWindow(_Overlooks, BusValidator):
+    overlooked = ecode.Reason.EXPIRED
+
+
+class ScenicSkipsCodeSignature(_Overlooks, ScenicGate):
+    overlooked = ecode.Reason.WRONG_SIGNATURE
+
+
+class BusTakesTestKeys(BusValidator):
+    """Left in test mode: takes codes valid only under a test CA key."""
+
+    def __init__(self, **kw) -> None:
+        super().__init__(**kw)
+        self.code_keys.accept_test_keys = True
+
+
+class ScenicIgnoresCodeBlacklist(ScenicGate):
+    """Checks its blacklist for cards, not for the card an e-code carries."""
+
+    def code_revoked(self, card_number: str) -> bool:
+        return False
+
+
 # -- factories, as conformance.adapters.sim.REFERENCE_TERMINALS -----------------------------------------
 def _bus(cls):
     return lambda **kw: cls(terminal_id="B0001", psam=_psam("000000000201"), **kw)
@@ -329,4 +379,13 @@ MUTANTS = [
             FirstPpseEntry),
     _mutant("pos_trusts_gpo", "approves offline whatever the card decided (ARQC, AAC)", _pos, TrustsGpo),
     _mutant("pos_sends_tc_online", "sends the card's offline approval (TC) online", _pos, SendsTcOnline),
+    _mutant("scenic_accepts_replayed_code", "keeps no duplicate log of the e-codes it admitted", _scenic,
+            ScenicAcceptsReplayedCode),
+    _mutant("bus_ignores_code_window", "admits a ride code past its display window", _bus, BusIgnoresCodeWindow),
+    _mutant("scenic_skips_code_signature", "admits an e-code whose signatures do not verify", _scenic,
+            ScenicSkipsCodeSignature),
+    _mutant("bus_takes_test_keys", "admits ride codes valid only under a test CA key (left in test mode)", _bus,
+            BusTakesTestKeys),
+    _mutant("scenic_ignores_code_blacklist", "admits an e-code whose card is on its blacklist", _scenic,
+            ScenicIgnoresCodeBlacklist),
 ]

@@ -1,5 +1,5 @@
 """Scenic-spot (and library, museum) gate: identity and entitlement from the social-security
-application, nothing charged.
+application, nothing charged; or admission by the e-SSC code (simulator/devices/code_flow.py).
 
 It reads only what entitlement needs (data minimisation, terminals.yaml `minimisation.scenic`):
 卡识别码 and the validity dates from EF05, and 出生日期 from EF06 after the HSM authenticates
@@ -12,6 +12,7 @@ from datetime import date
 
 from simulator.apdu import SW
 from simulator.card.apps import ssse
+from simulator.devices.code_flow import CodeReader
 from simulator.devices.ssse_reader import READ_KEY, IssuerKeys
 from simulator.devices.steps import Flow, Phase
 from simulator.devices.terminal import Terminal
@@ -23,7 +24,7 @@ def age_on(birth: date, day: date) -> int:
     return day.year - birth.year - ((day.month, day.day) < (birth.month, birth.day))
 
 
-class ScenicGate(Terminal):
+class ScenicGate(CodeReader, Terminal):
     kind = "scenic"
 
     def __init__(self, *, keys: IssuerKeys | None = None, **kw) -> None:

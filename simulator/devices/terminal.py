@@ -47,10 +47,14 @@ def profile_timers(link: str) -> Timer:
 
 
 def certification_blacklist() -> frozenset[str]:
-    """The certification blacklist (ics.yaml test_lists): purse serials and 卡识别码 of its personas,
-    what every reference terminal is loaded with in the harness and in the world."""
-    names = load("national/ics", "ics")["test_lists"]["blacklist"]
-    return frozenset(chip for name in names for chip in personas.chip_identifiers(personas.resolve(name, as_of=AS_OF)))
+    """The certification blacklist (ics.yaml test_lists): purse serials, 卡识别码 and card numbers
+    (what an e-code carries) of its personas, what every reference terminal is loaded with in the
+    harness and in the world."""
+    entries = set()
+    for name in load("national/ics", "ics")["test_lists"]["blacklist"]:
+        persona = personas.resolve(name, as_of=AS_OF)
+        entries.update((*personas.chip_identifiers(persona), persona.values["card_number"]))
+    return frozenset(entries)
 
 
 def _link_steps(timers: dict[str, Timer], seen: dict[str, float], what: str):
@@ -98,6 +102,7 @@ class Terminal:
         platform port the terminal asks about cards (online, when its kind is online in
         terminals.yaml `card_status`) and fetches the blacklist delta from."""
         self.terminal_id = terminal_id
+        self.platform = platform
         self.clock = clock
         self.timers = timers
         self.profile = profile or load("national/terminals", "terminals")

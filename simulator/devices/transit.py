@@ -22,6 +22,7 @@ from typing import Any, ClassVar
 from simulator.apdu import SW
 from simulator.backend import load_host
 from simulator.backend.ports import LoadHostPort, LoadRequest
+from simulator.devices.code_flow import CodeReader
 from simulator.devices.decision import Decision
 from simulator.devices.purse_client import (
     TXN_COMPOSITE,
@@ -335,8 +336,9 @@ def trip_record(
     return record
 
 
-class BusValidator(PurseTerminal):
-    """Flat fare, one composite purchase with a 0x1E trip record (type 06 single fare)."""
+class BusValidator(CodeReader, PurseTerminal):
+    """Flat fare, one composite purchase with a 0x1E trip record (type 06 single fare); or a ride
+    code, whose flat fare it records for the back-end to charge (simulator/devices/code_flow.py)."""
 
     kind = "bus"
 
@@ -344,8 +346,14 @@ class BusValidator(PurseTerminal):
         super().__init__(**kw)
         self.line = line
 
+    def flat_fare(self) -> int:
+        return min(self.profile["bus"]["flat_fare"], self.profile["max_single_fare"])
+
+    def code_fare(self) -> int:
+        return self.flat_fare()
+
     def plan(self, purse: PurseCard, info: PurseInfo) -> Plan:
-        fare = min(self.profile["bus"]["flat_fare"], self.profile["max_single_fare"])
+        fare = self.flat_fare()
         record = trip_record(
             kind=0x06,
             terminal_id=self.psam.terminal_id,

@@ -7,7 +7,7 @@ and windows are profiles/national/ecode.yaml (modelled on the field ride code).
 
 from .issue import CertificateAuthority, Issuer, display
 from .layout import Authorisation, ECode, IssuerCertificate, MalformedCode, epoch_seconds, holder_binding
-from .verify import CaKey, KeyChain, MemoryReplayLog, Reason, ReplayLog, Verdict, verify
+from .verify import CaKey, KeyChain, MemoryReplayLog, Reason, ReplayLog, Verdict, first_scan, read, verify
 
 __all__ = [
     "Authorisation",
@@ -24,6 +24,8 @@ __all__ = [
     "Verdict",
     "display",
     "epoch_seconds",
+    "first_scan",
     "holder_binding",
+    "read",
     "verify",
 ]

@@ -3,7 +3,8 @@
 A terminal holds a `KeyChain` (the CA public keys by index, each marked production or test), a
 `ReplayLog` (its duplicate log) and the card numbers it must refuse (the platform's blacklist); the
 platform passes its own log (in its store) and its registry. Each way a code fails has its own
-`Reason`, checked in this order: the bytes (malformed), the CA key (unknown), the three signatures
+`Reason`, checked in this order: the bytes (malformed), the kind (wrong_kind: a kind this verifier
+does not take, e.g. a ride code at a scenic gate), the CA key (unknown), the three signatures
 of the chain (wrong_signature: CA over the certificate, issuer over the authorisation, user over
 the display), a code valid only under a test key at a production verifier (test_key), the
 certificate's and the authorisation's expiry, the display window (not_yet_valid, expired), the card
@@ -13,7 +14,7 @@ else is entered in the log, so a refused code does not burn the holder's next sc
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -30,6 +31,7 @@ class Reason(StrEnum):
 
     VALID = "valid"
     MALFORMED = "malformed"
+    WRONG_KIND = "wrong_kind"
     UNKNOWN_CA_KEY = "unknown_ca_key"
     WRONG_SIGNATURE = "wrong_signature"
     TEST_KEY = "test_key"
@@ -66,6 +68,14 @@ class KeyChain:
     def __init__(self, keys: Iterable[CaKey], *, accept_test_keys: bool = False) -> None:
         self.keys = {key.index: key for key in keys}
         self.accept_test_keys = accept_test_keys
+
+    @classmethod
+    def from_profile(cls, profile: dict, *, accept_test_keys: bool = False) -> KeyChain:
+        """The CA public keys ecode.yaml `ca_keys.keys` gives terminals, each a test key when its
+        index is in `ca_keys.test_indices` (key indices tell test and production keys apart)."""
+        low, high = profile["ca_keys"]["test_indices"]
+        return cls((CaKey(entry["index"], bytes.fromhex(entry["public_key"]), test=low <= entry["index"] <= high)
+                    for entry in profile["ca_keys"]["keys"]), accept_test_keys=accept_test_keys)
 
 
 class ReplayLog(Protocol):
@@ -106,19 +116,41 @@ def _signed(public_key: bytes, message: bytes, signature: bytes) -> bool:
         return False  # a key that is no point: the signature over it cannot be genuine
 
 
-def verify(raw: bytes, *, chain: KeyChain, profile: dict, now: datetime, replay: ReplayLog,
-           revoked: Callable[[str], bool]) -> Verdict:
-    """The verdict on the payload `raw` at `now`; `profile` is ecode.yaml, `revoked(card_number)`
-    the verifier's view of the card's status (its blacklist, or the platform's registry)."""
+def read(raw: bytes, *, profile: dict, kinds: Collection[str] | None = None) -> tuple[ECode, str] | Verdict:
+    """The code in `raw` and its kind's name, or the verdict that refuses it before any key is used:
+    malformed bytes, or a kind not among `kinds` (None: every kind of the profile). A terminal that
+    verifies online reads the code so first, and sends the platform only a code it would take."""
     try:
         code = ECode.decode(raw)
     except MalformedCode as exc:
         return Verdict(Reason.MALFORMED, str(exc))
-    kinds = {spec["code"]: name for name, spec in profile["kinds"].items()}
-    auth, cert = code.authorisation, code.certificate
-    kind = kinds.get(auth.kind)
+    by_code = {spec["code"]: name for name, spec in profile["kinds"].items()}
+    kind = by_code.get(code.authorisation.kind)
     if kind is None:
-        return Verdict(Reason.MALFORMED, f"kind {auth.kind:#04x} is none of {sorted(kinds)}")
+        return Verdict(Reason.MALFORMED, f"kind {code.authorisation.kind:#04x} is none of {sorted(by_code)}")
+    if kinds is not None and kind not in kinds:
+        return Verdict(Reason.WRONG_KIND, f"a {kind} code; this verifier takes {', '.join(sorted(kinds))}",
+                       code.authorisation.card_number, kind)
+    return code, kind
+
+
+def first_scan(code: ECode, replay: ReplayLog, *, now: int) -> bool:
+    """Enter the code in `replay` until its display window ends (`now`, Unix s); False when it was
+    there already. A code is known by its user signature, new at every display."""
+    until = code.generated_at + code.authorisation.validity_seconds
+    return replay.first_use(code.user_signature, now=now, until=until)
+
+
+def verify(raw: bytes, *, chain: KeyChain, profile: dict, now: datetime, replay: ReplayLog,
+           revoked: Callable[[str], bool], kinds: Collection[str] | None = None) -> Verdict:
+    """The verdict on the payload `raw` at `now`; `profile` is ecode.yaml, `revoked(card_number)`
+    the verifier's view of the card's status (its blacklist, or the platform's registry), `kinds`
+    the code kinds the verifier takes (None: all)."""
+    decoded = read(raw, profile=profile, kinds=kinds)
+    if isinstance(decoded, Verdict):
+        return decoded
+    code, kind = decoded
+    auth, cert = code.authorisation, code.certificate
     card = auth.card_number
     ca = chain.keys.get(cert.ca_index)
     if ca is None:
@@ -145,7 +177,6 @@ def verify(raw: bytes, *, chain: KeyChain, profile: dict, now: datetime, replay:
                        card, kind)
     if revoked(card):
         return Verdict(Reason.REVOKED_CARD, "the card is lost, cancelled or superseded", card, kind)
-    single_use = profile["kinds"][kind]["single_use"]
-    if single_use and not replay.first_use(code.user_signature, now=seconds, until=until):
+    if profile["kinds"][kind]["single_use"] and not first_scan(code, replay, now=seconds):
         return Verdict(Reason.REPLAYED, "this code was scanned before", card, kind)
     return Verdict(Reason.VALID, "", card, kind)

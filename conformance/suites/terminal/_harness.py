@@ -241,23 +241,30 @@ def show(terminal, shown_card, label: str, *, after_tear: bool = False) -> Prese
     before = money(shown_card)
     presentation = terminal.present(shown_card)
     after = money(shown_card)
-    rule = oracle.record_rule(terminal.kind)
     attach_trace(f"{label}: APDUs at the card", presentation.trace)
+    shown = recorded(terminal, presentation, label)
+    attach_json(f"{label}: the card's money (read by the harness)", {"before": asdict(before), "after": asdict(after)})
+    decision = shown.decision
+    wrong = money_claims(terminal, shown, before, after) if decision["accepted"] and not after_tear else []
+    if wrong:
+        _findings.append(Finding(MONEY_CLAUSE, f"{terminal.name} accepted {label} ({decision['reason']}) but its "
+                                               f"decision record contradicts the card: {'; '.join(wrong)}"))
+    return shown
+
+
+def recorded(terminal, presentation: Presentation, label: str) -> Presentation:
+    """The presentation with its decision record masked and attached; a record holding more than
+    the terminal's kind may record is a finding under TERM-PRIV-004 (kept for `settle`)."""
+    rule = oracle.record_rule(terminal.kind)
     decision = attach_decision(f"{label}: decision of {terminal.name}", presentation.decision,
                                fields=rule.fields, evidence=rule.evidence)
-    attach_json(f"{label}: the card's money (read by the harness)", {"before": asdict(before), "after": asdict(after)})
-    shown = Presentation(decision, presentation.trace, presentation.timeline)
     extra = rule.unpermitted(presentation.decision)
     if extra:
         _findings.append(Finding(RECORD_CLAUSE, (
             f"{terminal.name} put {', '.join(extra)} into its decision record ({label}); a {terminal.kind} "
             f"terminal may record the fields of terminals.yaml decision_record and as evidence "
             f"{', '.join(sorted(rule.evidence)) or 'nothing'} (the values are withheld from the report)")))
-    wrong = money_claims(terminal, shown, before, after) if decision["accepted"] and not after_tear else []
-    if wrong:
-        _findings.append(Finding(MONEY_CLAUSE, f"{terminal.name} accepted {label} ({decision['reason']}) but its "
-                                               f"decision record contradicts the card: {'; '.join(wrong)}"))
-    return shown
+    return Presentation(decision, presentation.trace, presentation.timeline)
 
 
 def _lost(before: Money, after: Money) -> int:

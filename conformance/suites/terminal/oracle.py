@@ -102,3 +102,21 @@ def purchase_limit() -> TimeLimit:
     """The time one purchase may take (timing.yaml `limits.purchase`)."""
     entry = load("national/timing", "timing")["limits"]["purchase"]
     return TimeLimit(float(entry["max_ms"]), entry["scope"], entry["source"])
+
+
+# -- e-codes ------------------------------------------------------------------------------------
+def code_reason(outcome: str) -> str:
+    """The decision reason a terminal gives a code whose outcome is `outcome` (a verdict of the
+    e-code's verification, terminals.yaml `ecode.verdicts`: valid, replayed, expired, ...)."""
+    return terminals()["ecode"]["verdicts"][outcome]
+
+
+def code_kinds(kind: str) -> tuple[str, ...]:
+    """The e-code kinds a terminal of `kind` admits (terminals.yaml `ecode.admits`)."""
+    return tuple(terminals()["ecode"]["admits"].get(kind, ()))
+
+
+def code_fare(kind: str) -> int:
+    """What a terminal of `kind` records as the fare of an admission by code: a bus its flat fare,
+    capped at `max_single_fare` (charged later by the back-end); others nothing."""
+    return min(terminals()["bus"]["flat_fare"], terminals()["max_single_fare"]) if kind == "bus" else 0

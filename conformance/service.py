@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import random
 import socket
 import threading
 from collections.abc import Callable, Collection, Iterable
@@ -54,6 +55,8 @@ log = logging.getLogger(__name__)
 
 #: seconds the terminal waits for a card to appear in its reader
 CARD_TIMEOUT = 5.0
+#: seconds the terminal waits for the platform's answer before it decides without it
+PLATFORM_TIMEOUT = 1.0
 #: the largest request body accepted, in bytes (terminal_api.yaml; its bodies are a few hundred)
 MAX_BODY = 0x10000
 
@@ -140,7 +143,7 @@ def make_app(
         with lock:
             transport = _open(card, card_timeout)
             try:
-                decision = terminal.present(transport)
+                decision = app.state.terminal.present(transport)
             except LinkError:
                 raise  # the link's failure, not the terminal's: answered by _link
             except Exception as exc:
@@ -158,11 +161,27 @@ def make_app(
             return _error(409, "not_supported", f"this {kind} terminal does not declare ecode: it takes no codes")
         with lock:
             try:
-                decision = terminal.present_code(payload)
+                decision = app.state.terminal.present_code(payload)
             except Exception as exc:
                 log.exception("transaction with a %d-byte code failed", len(payload))
                 return _error(500, "terminal_fault", f"{type(exc).__name__}: {exc}")
         return JSONResponse(decision.as_dict())
+
+    @app.put("/platform")
+    def link_platform(raw: Body) -> JSONResponse:
+        """Point the terminal at the platform the harness plays: a fresh terminal of the same
+        factory and clock whose platform port is that platform's HTTP API (or none)."""
+        link = parse(raw, "PlatformLink")
+        if "platform_control" not in declared:
+            return _error(409, "not_supported", f"this {kind} terminal does not let the harness choose its platform")
+        refused = link["url"] is not None and _not_here(link["url"])
+        if refused:
+            return _error(403, "platform_refused", f"platform {link['url']!r}: {refused}, and this terminal "
+                          "connects only to a platform on localhost or its own IP addresses")
+        port = None if link["url"] is None else _platform(link, clock)
+        with lock:
+            app.state.terminal = terminal_factory(clock=clock, blacklist=blacklist(), platform=port)
+        return JSONResponse({"connected": port is not None})
 
     @app.post("/clock")
     def advance(raw: Body) -> JSONResponse:
@@ -179,19 +198,33 @@ def make_app(
     return app
 
 
+def _not_here(url: str) -> str:
+    """Why the terminal will not connect to `url` (not this machine, or no address in it); "" if it will."""
+    try:
+        host = httpx.URL(url).host
+    except httpx.InvalidURL as exc:  # the document's pattern admits e.g. "[b]", which names no address
+        return f"no address in it ({exc})"
+    return "" if host and _this_machine(host) else f"{host!r} is not this machine"
+
+
+def _platform(link: dict, clock):
+    """The platform port of a `PlatformLink`: its HTTP API, signed as the link's department."""
+    from simulator.backend.platform.client import DepartmentClient
+    from simulator.backend.platform.http_port import HttpPlatform
+
+    http = httpx.Client(base_url=link["url"], timeout=PLATFORM_TIMEOUT)
+    return HttpPlatform(DepartmentClient(http, department=link["department_id"], secret=bytes.fromhex(link["secret"]),
+                                         clock=clock, rng=random.Random(link["department_id"])))
+
+
 def _check(card: dict, readers: Collection[str] | None) -> None:
     """Refuse, before waiting for it, a card this terminal may not reach (terminal_api.yaml `Card`)."""
     if "reader" in card:
         if readers is not None and card["reader"] not in readers:
             raise ReaderNotFoundError(card["reader"], readers)
         return
-    try:
-        host = httpx.URL(card["relay"]).host
-    except httpx.InvalidURL as exc:  # e.g. "[b]": the document's pattern admits it, no address is named
-        host, why = None, f"no address in it ({exc})"
-    else:
-        why = f"{host!r} is not this machine"
-    if host is None or not _this_machine(host):
+    why = _not_here(card["relay"])
+    if why:
         raise RelayRefusedError(f"relay {card['relay']!r}: {why}, and this terminal connects only to relays "
                                 "on localhost or its own IP addresses")
 

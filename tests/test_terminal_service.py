@@ -31,6 +31,7 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from conformance.adapters import http as http_adapter
@@ -703,9 +704,8 @@ THROUGHPUT = ROOT / "conformance" / "suites" / "throughput"
 @pytest.mark.timeout(900)
 def test_the_throughput_suite_times_a_served_gate_through_vpcd_and_fails_the_slow_one(pcscd, tmp_path):
     """The throughput suite through the path a vendor's gate uses: its own pcscd reading the card
-    from vpcd. The harness times the card's side; the reference gate passes the gate and wait
-    clauses (the outage clause is not tested: a served gate cannot be pointed at the harness's
-    platform), the gate 30% over the purchase limit fails THR-GATE-001."""
+    from vpcd. The harness times the card's side and plays the platform to it (PUT /platform); the
+    reference gate passes all three clauses, the gate 30% over the purchase limit fails THR-GATE-001."""
     vpcd = f"vpcd:127.0.0.1:{pcscd.slot_port(0)}"
     outcomes = {}
     for tag, options in (("reference", ("--kind", "gate_entry")), ("slow", ("--mutant", "gate_slow_for_throughput"))):
@@ -716,5 +716,29 @@ def test_the_throughput_suite_times_a_served_gate_through_vpcd_and_fails_the_slo
         finally:
             served.stop()
         outcomes[tag] = {v["clause"]: v["verdict"] for v in verdicts}
-    assert outcomes["reference"] == {"THR-GATE-001": "pass", "THR-WAIT-001": "pass", "THR-OUT-001": "not_tested"}
+    assert outcomes["reference"] == {"THR-GATE-001": "pass", "THR-WAIT-001": "pass", "THR-OUT-001": "pass"}
     assert outcomes["slow"]["THR-GATE-001"] == "fail"
+
+
+def test_put_platform_links_a_served_terminal_refuses_one_elsewhere_and_one_that_does_not_declare_it():
+    """PUT /platform (terminal_api.yaml): a terminal declaring platform_control asks the platform it is
+    pointed at about the cards it reads; a platform not on this machine is 403; a terminal without
+    the facility answers 409 and keeps no link."""
+    from conformance.adapters.http import HARNESS_DEPARTMENT
+
+    app = reference_app("gate_entry", None)
+    with TestClient(app) as http:
+        body = {"url": "http://127.0.0.1:9", **HARNESS_DEPARTMENT}
+        answer = http.put("/platform", json=body)
+        assert (answer.status_code, answer.json()) == (200, {"connected": True})
+        assert app.state.terminal.status.platform is not None and app.state.terminal.status.online
+        far = http.put("/platform", json={**body, "url": "http://192.0.2.1:8800"})
+        assert (far.status_code, far.json()["error"]) == (403, "platform_refused")
+        assert "192.0.2.1" in far.json()["detail"]
+        assert http.put("/platform", json={**body, "url": None}).json() == {"connected": False}
+        assert app.state.terminal.status.platform is None
+    undeclared = make_app(REFERENCE_TERMINALS["gate_entry"], ["purse", "blacklist"], kind="gate_entry")
+    with TestClient(undeclared) as http:
+        answer = http.put("/platform", json={"url": "http://127.0.0.1:9", **HARNESS_DEPARTMENT})
+        assert (answer.status_code, answer.json()["error"]) == (409, "not_supported")
+        assert undeclared.state.terminal.status.platform is None

@@ -86,7 +86,8 @@ def runs(tmp_path_factory) -> dict[str, tuple[list[dict], str]]:
     with ExitStack() as stack:
         http = {name: stack.enter_context(serving(reference_app(kind, mutant)))
                 for name, kind, mutant in (("http", "gate_entry", None),
-                                           ("http_slow", None, "gate_slow_for_throughput"))}
+                                           ("http_slow", None, "gate_slow_for_throughput"),
+                                           ("http_blocking", None, "gate_blocks_without_platform"))}
         specs = {"sim": ["sim"], **{m: [f"sim:mutant={m}"] for m in CAUGHT_BY},
                  **{name: [url] for name, url in http.items()},
                  "breaking": ["lab:breaking", "-p", "breaking_adapter"]}
@@ -124,14 +125,14 @@ def test_every_throughput_mutant_is_named_here():
     assert {n for n, m in all_mutants().items() if m.suite == "throughput"} == set(CAUGHT_BY)
 
 
-def test_over_http_the_served_gate_passes_and_the_served_slow_gate_fails(runs):
-    """A served terminal cannot be pointed at the harness's platform: the outage clause is not tested
-    there (the run is incomplete, never certified on it), the other two are judged."""
+def test_over_http_the_served_gate_passes_and_each_served_mutant_fails_its_clause(runs):
+    """A served terminal is pointed at the harness's platform through PUT /platform (the port
+    served to it over HTTP): all three clauses are judged, the outage one included."""
     reference, output = runs["http"]
-    found = by_clause(reference, "gate_entry")
-    assert found == {"THR-GATE-001": {"pass"}, "THR-WAIT-001": {"pass"}, "THR-OUT-001": {"not_tested"}}, output
-    slow, output = runs["http_slow"]
-    assert by_clause(slow, "gate_entry")["THR-GATE-001"] == {"fail"}, output
+    assert by_clause(reference, "gate_entry") == {c: {"pass"} for c in CLAUSES}, output
+    for tag, mutant in (("http_slow", "gate_slow_for_throughput"), ("http_blocking", "gate_blocks_without_platform")):
+        verdicts, output = runs[tag]
+        assert by_clause(verdicts, "gate_entry")[CAUGHT_BY[mutant]] == {"fail"}, output
 
 
 def test_a_gate_whose_link_breaks_is_broken_never_pass(runs):

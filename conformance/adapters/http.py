@@ -30,15 +30,18 @@ from __future__ import annotations
 import json
 import math
 import socket
+from contextlib import ExitStack
 from datetime import datetime
 from urllib.parse import urlsplit
 
 import httpx
 
-from conformance.adapters import department, documents
+from conformance.adapters import department, documents, platform_relay
 from conformance.adapters.documents import where as _where
 from conformance.dut import DUT, Presentation, RecordingCard
 from conformance.ics import check
+from simulator.backend.loopback import serving
+from simulator.backend.ports import PlatformPort
 from simulator.card.interface import Card
 from simulator.profile import PROFILE_ROOT, load
 from simulator.transport.errors import (
@@ -168,6 +171,10 @@ def _short(text: str, limit: int = 300) -> str:
 # -- the client ------------------------------------------------------------------------------
 
 
+#: the department a served terminal signs its platform requests as, when the harness plays the platform
+HARNESS_DEPARTMENT = {"department_id": "harness-terminals", "secret": "00" * 32}
+
+
 class TerminalControl:
     """A client of one terminal's control service at `url`."""
 
@@ -227,6 +234,10 @@ class TerminalControl:
     def advance(self, seconds: float) -> dict:
         return self._call("POST", "/clock", {"advance_seconds": seconds}, "ClockState")
 
+    def link_platform(self, url: str | None) -> dict:
+        """Point the terminal at the platform at `url` (None: no platform), signed as the harness's department."""
+        return self._call("PUT", "/platform", {"url": url, **HARNESS_DEPARTMENT}, "PlatformState")
+
     def close(self) -> None:
         self._client.close()
 
@@ -243,6 +254,7 @@ class ServedTerminal:
         self.name = info["kind"]
         self.capabilities = capabilities if capabilities is not None else frozenset(info["capabilities"])
         self.device = info
+        self._platform = ExitStack()  # the platform served to the terminal while it is linked to one
 
     def identity(self) -> dict:
         """What the terminal answered on /info."""
@@ -261,7 +273,24 @@ class ServedTerminal:
         """A scanned e-code, over the control protocol whatever way the terminal reaches cards."""
         return Presentation(self.control.scan(payload))
 
+    def connect_platform(self, port: PlatformPort | None) -> None:
+        """Point the terminal at `port` (None: no platform), served by the harness over HTTP on this
+        machine for as long as the link lasts (terminals declaring `platform_control`)."""
+        if "platform_control" not in self.capabilities:
+            raise TerminalServiceError(f"{self.control.url} does not declare platform_control: it cannot be "
+                                       "pointed at the harness's platform")
+        served = ExitStack()
+        url = None if port is None else served.enter_context(serving(platform_relay.make_app(port)))
+        try:
+            self.control.link_platform(url)
+        except BaseException:
+            served.close()
+            raise
+        self._platform.close()
+        self._platform = served
+
     def close(self) -> None:
+        self._platform.close()
         self.control.close()
 
 

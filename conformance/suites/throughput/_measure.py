@@ -13,8 +13,10 @@ What is timed (`METHODS`):
 The terminal's own report (its decision's `modelled_ms`, `wall_ms`) is never read: the evidence
 shows it beside the measure, no more.
 
-A terminal that lets the harness connect it to a platform (`connect_platform`, the `sim:` terminals)
-meets the platform the suite plays (_platform.py): reachable first, as in service (it fetches the
+A terminal that lets the harness connect it to a platform (the harness facility `platform_control`:
+the `sim:` terminals in-process, a served one through the control protocol's PUT /platform, the
+port then served to it over HTTP by conformance/adapters/platform_relay.py) meets the platform the
+suite plays (_platform.py): reachable first, as in service (it fetches the
 blacklist there), then unreachable; the round trips of each tap are counted at the port. Any other
 terminal is measured as it is, and the outage clause is not tested on it.
 """
@@ -84,10 +86,10 @@ def present_all(terminal, personas: Iterable[str], *, cards: int, in_process: bo
 def measure(terminal, personas: list[str], *, cards: int, in_process: bool) -> list[Observed]:
     """Every persona's cards, with the suite's platform reachable then unreachable when the terminal
     can be connected to it (then left without one), else as the terminal is."""
-    connect = getattr(terminal, "connect_platform", None)
-    if connect is None:
+    if "platform_control" not in terminal.capabilities:
         return present_all(terminal, personas, cards=cards, in_process=in_process)
     port = HarnessPlatform()
+    connect = terminal.connect_platform
     connect(port)
     try:
         observed = present_all(terminal, personas, cards=cards, in_process=in_process, platform_calls=port.taken)

@@ -60,8 +60,8 @@ def test_with_the_platform_unreachable_the_gate_decides_by_its_own_list_and_keep
     down = [o for o in observed if o.state == UNREACHABLE]
     if not down:
         not_tested(f"{terminal.name} could not be connected to the platform the harness plays",
-                   need="a terminal the harness can point at its own platform and cut it off (the sim: terminals' "
-                        "connect_platform)")
+                   need="a terminal the harness can point at its own platform and cut it off (harness facility "
+                        "platform_control: the control protocol's PUT /platform)")
     experiment = _model.saturated(gate, taps(observed), seed=seed, platform_down=True)
     day = [_model.outage_day(gate, taps(observed), seed=seed)] if charts else []
     attach(gate, observed, experiment, *day, charts=charts, in_process=dut.simulated)

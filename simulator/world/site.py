@@ -205,7 +205,7 @@ def server(env: simpy.Environment, site: Site, index: int):
     line = site.lines[0 if spec.shared else index]
     timeout, change, duration, accepted = env.timeout, m.occupancy.change, site.duration, site.accepted
     arrived_at, waits, rejections = m.arrived_at.append, m.waits.append, m.rejections
-    served, served_in_window, busy_s, recorded_by = m.served, m.served_in_window, m.busy_s, m.recorded
+    served_in_window, busy_s = m.served_in_window, m.busy_s
     while True:
         if not line:
             site.wake[index] = env.event()
@@ -231,11 +231,10 @@ def server(env: simpy.Environment, site: Site, index: int):
         change(finish, 0, -1)
         m.sojourns_s += finish - arrived
         busy_s[index] += finish - start
-        served[index] += 1
         if finish < duration:
             served_in_window[index] += 1
         m.holders += moved
-        recorded_by[index] += recorded
+        m.recorded += recorded
         if online:
             m.settled_online += recorded
         else:

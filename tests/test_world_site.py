@@ -126,7 +126,7 @@ def test_a_back_end_serves_capacity_requests_at_once_and_queues_the_rest_in_orde
 
     def request(name, at):
         yield env.timeout(at)
-        outcome = bank.end((yield bank.request()))
+        outcome = yield from bank.call()
         finished.append((name, env.now, outcome))
 
     for name, at in (("a", 0), ("b", 0), ("c", 0), ("d", 0.5), ("e", 12)):

@@ -47,6 +47,10 @@ class Backend:
     def down(self, t: float) -> bool:
         return any(start <= t < end for start, end in self.outages)
 
+    def call(self):
+        """A SimPy process body (use with `yield from`): one round trip, returning its outcome."""
+        return self.end((yield self.request()))
+
     def request(self) -> simpy.Event:
         """The event a caller yields for one round trip made now; pass its value to `end`.
 

@@ -30,7 +30,7 @@ from simulator.devices.terminal import Terminal, certification_blacklist
 from simulator.devices.transit import BusValidator, MetroGate
 from simulator.transport import InProcessTransport
 from simulator.world.backends import OK, Backend
-from simulator.world.site import Holder, Service, Site, sampled_service
+from simulator.world.site import Holder, Service, Site, draw_sum, sampled_service
 
 CARD_CARRIER = "contactless_card"
 ORIGIN_STATION, EXIT_STATION = "0101", "0105"
@@ -104,7 +104,7 @@ def timed(env: simpy.Environment, steps: Steps, backend: Backend | None):
             yield env.timeout(step.seconds)
         reply = None, None
         if step.call is not None:
-            outcome = OK if backend is None else backend.end((yield backend.request()))
+            outcome = OK if backend is None else (yield from backend.call())
             reply = answer(step) if outcome == OK else (None, BackendFailure(f"{backend.name}: {outcome}"))
         step, decision = advance(steps, *reply)
     return decision
@@ -133,7 +133,7 @@ def service(env: simpy.Environment, *, terminal: str, servers: int, backend: Bac
             prepare(link)
         before = purse_balance(card)
         decision = yield from timed(env, terminals[index].presentation(link), backend)
-        yield env.timeout(holder.after(rng))
+        yield env.timeout(draw_sum(holder.after, rng))
         return decision.reason, before - purse_balance(card), decision.debited, False
 
     return serve

@@ -45,7 +45,7 @@ class Carrier:
     calls: tuple[tuple[str, str], ...]  # (back-end, "fallback" or "required")
 
 
-#: a sampled time: one draw of each of its distributions, summed
+#: a draw of a time (seconds) from a generator
 Draw = Callable[[random.Random], float]
 
 
@@ -55,16 +55,20 @@ class Holder:
     persona: str
     reason: str  # what the terminal decides for this persona (sampled fidelity)
     calls: tuple[tuple[str, str], ...]  # the site's back-end calls, then the carrier's
-    before: Draw  # sampled: presentation, device and human steps before the back-ends
-    after: Draw  # sampled: human steps after the back-ends
-    whole: Draw  # sampled with no back-end to ask: before and after in one draw
+    before: tuple[Draw, ...]  # sampled: presentation, device, human steps
+    after: tuple[Draw, ...]  # sampled: human steps after the back-ends
+    whole: Draw  # sampled with no back-end to ask: all of them, summed, in one call
     outcome: tuple[str, int, int, bool]  # sampled with no back-end to ask: (reason, moved, recorded, online)
 
 
-def summed(distributions) -> Draw:
-    """One draw of each of `distributions` (leaving out those always 0), summed in order: the
-    distribution's own draw when only one is left, as with a scenario's single service time."""
-    draws = tuple(d.draw for d in distributions if d.second_moment)
+def _draws(distributions) -> tuple[Draw, ...]:
+    """The draws of `distributions`, leaving out those that are always 0."""
+    return tuple(d.draw for d in distributions if d.second_moment)
+
+
+def summed(draws: tuple[Draw, ...]) -> Draw:
+    """`draw_sum` of `draws` as one callable: the draw itself when there is one (a scenario's
+    single service time), so the commonest tap costs no summing frame."""
     return draws[0] if len(draws) == 1 else partial(draw_sum, draws)
 
 
@@ -153,8 +157,8 @@ class Site:
         self.accepted = accepted()
         self.holders = {
             (c, p): Holder(carrier, p, spec.reason_by_persona[p], spec.calls + carrier.calls,
-                           summed((carrier.present, carrier.device, *spec.before)), summed(spec.after),
-                           summed((carrier.present, carrier.device, *spec.before, *spec.after)),
+                           _draws((carrier.present, carrier.device, *spec.before)), _draws(spec.after),
+                           summed(_draws((carrier.present, carrier.device, *spec.before, *spec.after))),
                            sampled_outcome(self, spec.reason_by_persona[p], False))
             for c, carrier in spec.carrier_by_name.items() for p in spec.personas.names
         }
@@ -255,11 +259,11 @@ def sampled_service(env: simpy.Environment, site: Site, index: int, holder: Hold
     in order: a required one that fails refuses with `<backend>_<outcome>`, a fallback one that
     fails goes offline (counted once per person). (A holder with no back-end to ask is served by
     one timeout in `server` instead.)"""
-    yield env.timeout(holder.before(rng))
+    yield env.timeout(draw_sum(holder.before, rng))
     reason, online = holder.reason, True
     for name, policy in holder.calls:
         backend = site.backends[name]
-        outcome = backend.end((yield backend.request()))
+        outcome = backend.end((yield backend.request()))  # what `Backend.call` does, without its frame
         if outcome == OK:
             continue
         if policy == REQUIRED:
@@ -268,5 +272,5 @@ def sampled_service(env: simpy.Environment, site: Site, index: int, holder: Hold
         if online:
             site.metrics.offline_fallbacks += 1
             online = False
-    yield env.timeout(holder.after(rng))
+    yield env.timeout(draw_sum(holder.after, rng))
     return sampled_outcome(site, reason, online)

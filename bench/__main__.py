@@ -21,6 +21,8 @@ def main(argv: list[str] | None = None) -> int:
     names = available()
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("names", nargs="*", metavar="name", help=f"benchmarks to run (default all: {names})")
+    parser.add_argument("--quick", action="store_true",
+                        help="shorter runs for iterating (a benchmark that has them reads it from sys.argv)")
     chosen = parser.parse_args(argv).names or names
     unknown = [name for name in chosen if name not in names]
     if unknown:

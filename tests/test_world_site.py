@@ -135,3 +135,13 @@ def test_a_back_end_serves_capacity_requests_at_once_and_queues_the_rest_in_orde
     assert finished == [("a", 1, "ok"), ("b", 1, "ok"), ("c", 2, "ok"), ("d", 2, "ok"), ("e", 17, "unreachable")]
     assert bank.in_use == 0 and not bank.waiting
     assert bank.calls == {"ok": 4, "error": 0, "unreachable": 1}
+
+
+def test_the_queue_over_the_day_is_never_negative_and_adds_up_to_the_queue_integral():
+    """Each bin holds the queue's integral over that bin alone, also when the queue was empty at
+    a bin's edge (the bins move on without anyone waiting)."""
+    site = run(document(rate_per_hour=1000, duration_s=7200))  # light load: often nobody waits at an edge
+    over_day, bin_s, end = site["queue_over_day"], 600, site["end_s"]
+    assert min(over_day) >= 0 and max(over_day) > 0
+    widths = [min(bin_s, end - i * bin_s) for i in range(len(over_day))]
+    assert sum(q * w for q, w in zip(over_day, widths, strict=True)) == pytest.approx(site["little"]["queue_area"])

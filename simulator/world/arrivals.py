@@ -43,13 +43,14 @@ def arrival_times(profile: RateProfile, duration: float, rng: random.Random) -> 
     """Arrival instants in [0, duration), ascending, by thinning."""
     if profile.peak == 0:
         return
-    t, peak, random_, expovariate = 0.0, profile.peak, rng.random, rng.expovariate
-    rate = profile.rate if len(profile.times) > 1 else lambda t: peak  # one step: no lookup
+    t, peak, random_, expovariate, rate = 0.0, profile.peak, rng.random, rng.expovariate, profile.rate
+    stepped = len(profile.times) > 1  # one step keeps every candidate without looking up its rate
     while True:
         t += expovariate(peak)
         if t >= duration:
             return
-        if random_() * peak < rate(t):
+        mark = random_() * peak  # drawn for every candidate: the stream is the same for any shape
+        if not stepped or mark < rate(t):
             yield t
 
 

@@ -2,7 +2,7 @@
 
 Counts (arrivals, balks, completions per server, rejections by reason, offline fallbacks),
 times (each person's arrival and wait, each server's busy time), the number waiting and the
-number in the system integrated over time (`Tally`: the time-average queue length and Little's
+number in the system integrated over time (`Occupancy`: the time-average queue length and Little's
 law's L come from it, independently of the waits), and money as both sides see it: what moved on the holders' cards
 or accounts, what the servers recorded, and how it settled (online or in the offline upload).
 """
@@ -14,45 +14,65 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 
-class Tally:
-    """A count that changes at instants (people waiting, people in the system): its integral over
-    time in total and per `bin_s` bin of the day, for the time-average and the chart over the day."""
+class Occupancy:
+    """The number waiting and the number in the system, counts that change at instants: their
+    integrals over time (the time-average queue length and Little's law's L), the queue's also per
+    `bin_s` bin of the day for the chart, and its peak.
+
+    One `change` moves either count or both (an arrival joins both at once), and brings up to date
+    only the integral whose count moved: each keeps its own last change, so each area adds up the
+    same products as a counter of its own would. The bins cost nothing between bin edges: the
+    queue's integral is noted at each edge it passes, a bin being the difference of two notes.
+    """
 
     def __init__(self, bin_s: float) -> None:
-        self.bin_s, self.n, self.peak, self.last, self.area = bin_s, 0, 0, 0.0, 0.0
-        self.bins: list[float] = [0.0]
-        self.edge = bin_s  # where the current bin ends
+        self.bin_s = bin_s
+        self.waiting, self.peak, self.waiting_since, self.queue_area = 0, 0, 0.0, 0.0
+        self.inside, self.inside_since, self.system_area = 0, 0.0, 0.0
+        self.at_edges: list[float] = []  # the queue's integral from 0 to each bin edge passed
+        self.edge = bin_s  # the next bin edge
 
-    def change(self, now: float, delta: int) -> None:
-        """The count moves by `delta` at `now` (never earlier than the last change)."""
-        n = self.n
-        if n:
-            added = n * (now - self.last)
-            self.area += added
-            if now < self.edge:
-                self.bins[-1] += added
-            else:
-                self._cross(now)
-        self.last = now
-        n += delta
-        self.n = n
-        if n > self.peak:
-            self.peak = n
+    def change(self, now: float, waiting: int, inside: int) -> None:
+        """The counts move by `waiting` and `inside` at `now` (never earlier than their last change)."""
+        if waiting:
+            if now >= self.edge:
+                self.edge = self._note_edges(self.at_edges, self.edge, now)
+            n = self.waiting
+            if n:
+                self.queue_area += n * (now - self.waiting_since)
+            self.waiting_since = now
+            n += waiting
+            self.waiting = n
+            if n > self.peak:
+                self.peak = n
+        if inside:
+            n = self.inside
+            if n:
+                self.system_area += n * (now - self.inside_since)
+            self.inside_since = now
+            self.inside = n + inside
 
-    def _cross(self, now: float) -> None:
-        """Spread the interval since the last change over the bins it crosses."""
-        n, bins, t = self.n, self.bins, self.last
-        while now >= self.edge:
-            bins[-1] += n * (self.edge - t)
-            bins.append(0.0)
-            t, self.edge = self.edge, self.edge + self.bin_s
-        bins[-1] += n * (now - t)
+    def _queue_area_at(self, t: float) -> float:
+        """The queue's integral from 0 to `t`, no change since its last."""
+        return self.queue_area + self.waiting * (t - self.waiting_since)
+
+    def _note_edges(self, notes: list[float], edge: float, until: float) -> float:
+        """Append the queue's integral at each bin edge from `edge` up to `until` to `notes`;
+        the next edge after them."""
+        while until >= edge:
+            notes.append(self._queue_area_at(edge))
+            edge += self.bin_s
+        return edge
 
     def means(self, until: float) -> list[float]:
-        """The time-average count in each bin up to `until` (the last bin may be partial)."""
-        bins = self.bins + [0.0] * (int(until // self.bin_s) + 1 - len(self.bins))
+        """The time-average queue in each bin up to `until` (the last bin may be partial; `until`
+        no earlier than the last change)."""
+        notes = list(self.at_edges)
+        self._note_edges(notes, self.edge, until)
+        notes.append(self._queue_area_at(until))
+        areas = [b - a for a, b in zip([0.0, *notes], notes, strict=False)]
         return [a / min(self.bin_s, until - i * self.bin_s) if until > i * self.bin_s else 0.0
-                for i, a in enumerate(bins)]
+                for i, a in enumerate(areas)]
 
 
 @dataclass
@@ -63,7 +83,6 @@ class SiteMetrics:
     bin_s: float
     arrivals: int = 0
     balked: int = 0
-    served: list[int] = field(default_factory=list)
     served_in_window: list[int] = field(default_factory=list)
     busy_s: list[float] = field(default_factory=list)
     arrived_at: list[float] = field(default_factory=list)
@@ -72,17 +91,14 @@ class SiteMetrics:
     rejections: Counter = field(default_factory=Counter)
     offline_fallbacks: int = 0
     holders: int = 0
-    recorded: list[int] = field(default_factory=list)
+    recorded: int = 0
     settled_online: int = 0
     settled_offline: int = 0
 
     def __post_init__(self) -> None:
-        self.served = [0] * self.servers
         self.served_in_window = [0] * self.servers
         self.busy_s = [0.0] * self.servers
-        self.recorded = [0] * self.servers
-        self.queue = Tally(self.bin_s)
-        self.system = Tally(self.bin_s)
+        self.occupancy = Occupancy(self.bin_s)
 
     def summary(self, *, duration: float, end: float) -> dict:
         """The replication's figures for this site, JSON-ready; `duration` is the arrival window,
@@ -104,22 +120,22 @@ class SiteMetrics:
             "wait_p95_s": quantile(waits, 0.95),
             "wait_p99_s": quantile(waits, 0.99),
             "wait_percentiles_s": [quantile(waits, q / 100) for q in range(101)],
-            "queue_mean": self.queue.area / end if end else 0.0,
-            "queue_peak": self.queue.peak,
-            "queue_over_day": self.queue.means(end),
+            "queue_mean": self.occupancy.queue_area / end if end else 0.0,
+            "queue_peak": self.occupancy.peak,
+            "queue_over_day": self.occupancy.means(end),
             "wait_over_day": wait_over_day(self.arrived_at, self.waits, self.bin_s, end),
             "rejections": dict(sorted(self.rejections.items())),
             "offline_fallbacks": self.offline_fallbacks,
             "money": {
                 "holders": self.holders,
-                "recorded": sum(self.recorded),
+                "recorded": self.recorded,
                 "settled_online": self.settled_online,
                 "settled_offline": self.settled_offline,
             },
             "little": {
-                "queue_area": self.queue.area,
+                "queue_area": self.occupancy.queue_area,
                 "waits_sum": sum(self.waits),
-                "system_area": self.system.area,
+                "system_area": self.occupancy.system_area,
                 "sojourns_sum": self.sojourns_s,
             },
             "end_s": end,

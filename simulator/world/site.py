@@ -16,7 +16,7 @@ import random
 from collections import deque
 from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, partial
 
 import simpy
 
@@ -45,23 +45,34 @@ class Carrier:
     calls: tuple[tuple[str, str], ...]  # (back-end, "fallback" or "required")
 
 
+#: a draw of a time (seconds) from a generator
+Draw = Callable[[random.Random], float]
+
+
 @dataclass(frozen=True)
 class Holder:
     carrier: Carrier
     persona: str
     reason: str  # what the terminal decides for this persona (sampled fidelity)
     calls: tuple[tuple[str, str], ...]  # the site's back-end calls, then the carrier's
-    before: tuple[Callable[[random.Random], float], ...]  # sampled: presentation, device, human steps
-    after: tuple[Callable[[random.Random], float], ...]  # sampled: human steps after the back-ends
+    before: tuple[Draw, ...]  # sampled: presentation, device, human steps
+    after: tuple[Draw, ...]  # sampled: human steps after the back-ends
+    whole: Draw  # sampled with no back-end to ask: all of them, summed, in one call
     outcome: tuple[str, int, int, bool]  # sampled with no back-end to ask: (reason, moved, recorded, online)
 
 
-def _draws(distributions) -> tuple[Callable[[random.Random], float], ...]:
+def _draws(distributions) -> tuple[Draw, ...]:
     """The draws of `distributions`, leaving out those that are always 0."""
     return tuple(d.draw for d in distributions if d.second_moment)
 
 
-def draw_sum(draws: tuple[Callable[[random.Random], float], ...], rng: random.Random) -> float:
+def summed(draws: tuple[Draw, ...]) -> Draw:
+    """`draw_sum` of `draws` as one callable: the draw itself when there is one (a scenario's
+    single service time), so the commonest tap costs no summing frame."""
+    return draws[0] if len(draws) == 1 else partial(draw_sum, draws)
+
+
+def draw_sum(draws: tuple[Draw, ...], rng: random.Random) -> float:
     total = 0.0
     for draw in draws:
         total += draw(rng)
@@ -148,26 +159,28 @@ class Site:
         self.holders = {
             (c, p): Holder(carrier, p, spec.reason_by_persona[p], spec.calls + carrier.calls,
                            _draws((carrier.present, carrier.device, *spec.before)), _draws(spec.after),
+                           summed(_draws((carrier.present, carrier.device, *spec.before, *spec.after))),
                            sampled_outcome(self, spec.reason_by_persona[p], False))
             for c, carrier in spec.carrier_by_name.items() for p in spec.personas.names
         }
+        #: the one holder of a site with one carrier and one persona (nothing to draw), else None
+        self.only = next(iter(self.holders.values())) if len(self.holders) == 1 else None
         for index in range(spec.servers):
             env.process(server(env, self, index))
 
     def spawn(self, now: float) -> None:
         """An arrival at `now`: draw the holder (carrier, then persona), choose a line, balk or
         join it, and wake a server that is waiting for someone."""
-        m, spec, rng = self.metrics, self.spec, self.rng
+        m, spec = self.metrics, self.spec
         m.arrivals += 1
-        holder = self.holders[spec.carriers.draw(rng), spec.personas.draw(rng)]
+        holder = self.only or self.holders[spec.carriers.draw(self.rng), spec.personas.draw(self.rng)]
         index = 0 if spec.shared else self.choose()
         line = self.lines[index]
         if len(line) >= spec.balk_at:
             m.balked += 1
             return
         line.append((now, holder))
-        m.queue.change(now, 1)
-        m.system.change(now, 1)
+        m.occupancy.change(now, 1, 1)
         if spec.shared:
             if self.idle:
                 self._wake(self.idle.pop())
@@ -191,9 +204,13 @@ class Site:
 def server(env: simpy.Environment, site: Site, index: int):
     """One gate or kiosk: take the next person from the line, serve them, count the decision and
     the money (a fare paid, a subsidy credited) as the holder's card or account (`moved`) and the
-    server (`recorded`) each saw it, settled online or offline; wait when nobody is there."""
-    m, spec, rng, service = site.metrics, site.spec, site.rng, site.service
+    server (`recorded`) each saw it, settled online or offline; wait when nobody is there.
+    (What it touches per person is bound to locals once: this loop is the world's hot path.)"""
+    m, spec, rng, service, busy = site.metrics, site.spec, site.rng, site.service, site.busy
     line = site.lines[0 if spec.shared else index]
+    timeout, change, duration, accepted = env.timeout, m.occupancy.change, site.duration, site.accepted
+    arrived_at, waits, rejections = m.arrived_at.append, m.waits.append, m.rejections
+    served_in_window, busy_s = m.served_in_window, m.busy_s
     while True:
         if not line:
             site.wake[index] = env.event()
@@ -203,31 +220,32 @@ def server(env: simpy.Environment, site: Site, index: int):
             continue
         arrived, holder = line.popleft()
         start = env.now
-        site.busy[index] = True
-        m.queue.change(start, -1)
-        m.arrived_at.append(arrived)
-        m.waits.append(start - arrived)
-        if service is None and not holder.calls:  # sampled with no back-end to ask: one timeout
-            yield env.timeout(draw_sum(holder.before + holder.after, rng))
+        busy[index] = True
+        change(start, -1, 0)
+        arrived_at(arrived)
+        waits(start - arrived)
+        if service is not None:
+            reason, moved, recorded, online = yield from service(env, site, index, holder, rng)
+        elif holder.calls:
+            reason, moved, recorded, online = yield from sampled_service(env, site, index, holder, rng)
+        else:  # sampled with no back-end to ask: one timeout
+            yield timeout(holder.whole(rng))
             reason, moved, recorded, online = holder.outcome
-        else:
-            reason, moved, recorded, online = yield from (service or sampled_service)(env, site, index, holder, rng)
         finish = env.now
-        site.busy[index] = False
-        m.system.change(finish, -1)
+        busy[index] = False
+        change(finish, 0, -1)
         m.sojourns_s += finish - arrived
-        m.busy_s[index] += finish - start
-        m.served[index] += 1
-        if finish < site.duration:
-            m.served_in_window[index] += 1
+        busy_s[index] += finish - start
+        if finish < duration:
+            served_in_window[index] += 1
         m.holders += moved
-        m.recorded[index] += recorded
+        m.recorded += recorded
         if online:
             m.settled_online += recorded
         else:
             m.settled_offline += recorded
-        if reason not in site.accepted:
-            m.rejections[reason] += 1
+        if reason not in accepted:
+            rejections[reason] += 1
 
 
 def sampled_outcome(site: Site, reason: str, online: bool) -> tuple[str, int, int, bool]:
@@ -238,26 +256,22 @@ def sampled_outcome(site: Site, reason: str, online: bool) -> tuple[str, int, in
 
 def sampled_service(env: simpy.Environment, site: Site, index: int, holder: Holder, rng: random.Random):
     """Sampled fidelity: human, presentation and device times drawn from their distributions; the
-    decision is the persona's (what the full-logic terminal decides for it); back-end calls timed.
-    (A holder with no back-end to ask is served by one timeout in `server` instead.)"""
+    decision is the persona's (what the full-logic terminal decides for it); back-end calls timed,
+    in order: a required one that fails refuses with `<backend>_<outcome>`, a fallback one that
+    fails goes offline (counted once per person). (A holder with no back-end to ask is served by
+    one timeout in `server` instead.)"""
     yield env.timeout(draw_sum(holder.before, rng))
-    reason, online = yield from call_backends(site, holder.calls, holder.reason)
-    yield env.timeout(draw_sum(holder.after, rng))
-    return sampled_outcome(site, reason, online)
-
-
-def call_backends(site: Site, calls: tuple[tuple[str, str], ...], reason: str):
-    """The round trips of one transaction in order; a required one that fails refuses with
-    `<backend>_<outcome>`, a fallback one that fails goes offline (counted once per person)."""
-    online, fell_back = True, False
-    for name, policy in calls:
-        outcome = yield from site.backends[name].call()
+    reason, online = holder.reason, True
+    for name, policy in holder.calls:
+        backend = site.backends[name]
+        outcome = backend.end((yield backend.request()))  # what `Backend.call` does, without its frame
         if outcome == OK:
             continue
-        online = False
         if policy == REQUIRED:
-            return f"{name}_{outcome}", False
-        if not fell_back:
+            reason, online = f"{name}_{outcome}", False
+            break
+        if online:
             site.metrics.offline_fallbacks += 1
-            fell_back = True
-    return reason, online
+            online = False
+    yield env.timeout(draw_sum(holder.after, rng))
+    return sampled_outcome(site, reason, online)

@@ -20,6 +20,7 @@ TAC of a load) carries the primary purse.
 from __future__ import annotations
 
 from datetime import date
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from simulator.apdu import SW, CardError, CommandAPDU
@@ -83,8 +84,14 @@ def card_key(prof: dict, name: str, issuer_id8: bytes, serial: bytes, algorithm:
     """Card key `name` (DPK, DLK, DTK, DAMK) = diversify(diversify(master, issuer ID 8), serial 8),
     serial 8 = the rightmost 8 bytes of the application serial (two-level PBOC diversification,
     transit-payment.md §1.5; order modelled). The master is the profile's synthetic test key."""
-    master = bytes.fromhex(prof["test_keys"][name])
-    return diversify(algorithm, diversify(algorithm, master, issuer_id8), serial[-8:])
+    return _diversified(algorithm, bytes.fromhex(prof["test_keys"][name]), bytes(issuer_id8), bytes(serial[-8:]))
+
+
+@lru_cache(maxsize=4096)
+def _diversified(algorithm: str, master: bytes, issuer_id8: bytes, serial8: bytes) -> bytes:
+    """The two-level derivation, kept per card: a PSAM derives the same card's keys at every tap
+    of it (a world of full-logic gates taps the same personas' cards all day)."""
+    return diversify(algorithm, diversify(algorithm, master, issuer_id8), serial8)
 
 
 def card_keys(prof: dict, issuer_id8: bytes, serial: bytes, algorithm: str) -> dict[str, bytes]:

@@ -194,7 +194,7 @@ def _authorise_then_lose_the_bank(url: str, ledger: Ledger) -> None:
         pos.bank.account(PAN)
     assert PAN not in str(gone.value) and PAN[-4:] in str(gone.value)  # the PAN masked in the error
     out = pos.present(InProcessTransport(card))
-    assert out.reason == "DECLINED" and "reversed" in out.detail and len(pos.unacknowledged) == 1
+    assert out.reason == "DECLINED" and "kept until the bank takes it" in out.detail and len(pos.unacknowledged) == 1
 
 
 def test_a_pos_whose_authorisation_times_out_is_never_charged():
@@ -209,7 +209,7 @@ def _time_out(url: str, ledger: Ledger) -> None:
     pos = QuickPassPOS(terminal_id="POS1", clock=lambda: datetime(2026, 11, 23, 12), bank=BankClient(url, timeout=0.1),
                        amount=700, ttq=bytes.fromhex("26800000"), rng=random.Random(3))
     out = pos.present(InProcessTransport(CardOS(personas.image("bank", as_of=AS_OF))))
-    assert out.reason == "DECLINED" and "reversed" in out.detail
+    assert out.reason == "DECLINED" and "kept until the bank takes it" in out.detail
     assert len(pos.unacknowledged) == 1  # every attempt timed out too: kept for the next authorisation
     assert ledger.store.query("SELECT approved FROM authorisations")[0][0] == 1  # charged, answer lost
     assert ledger.account(PAN).balance == 100_000  # and paid back

@@ -152,7 +152,8 @@ class QuickPassPOS(Terminal):
         return self.online(card_tags, terminal, evidence)
 
     def online(self, card_tags: dict[int, bytes], terminal: dict[int, bytes], evidence: dict) -> Decision:
-        """An ARQC goes to the bank with field 55; no answer: declined, and reversed."""
+        """An ARQC goes to the bank with field 55; no answer: declined, and reversed (the reversal
+        resent before every later request until the bank takes it)."""
         self.send_reversals()
         request = Authorisation(
             request_id=self._request_id(),
@@ -165,12 +166,14 @@ class QuickPassPOS(Terminal):
         try:
             result = self.bank.authorise(request)
         except Unavailable as timeout:
-            self.unacknowledged.append(Reversal(request_id=self._request_id(), original_id=request.request_id,
-                                                amount=request.amount, terminal_id=self.terminal_id))
+            reversal = Reversal(request_id=self._request_id(), original_id=request.request_id,
+                                amount=request.amount, terminal_id=self.terminal_id)
+            self.unacknowledged.append(reversal)
             self.send_reversals()
             evidence["response_code"] = ""
+            done = "reversed" if reversal not in self.unacknowledged else "the reversal is kept until the bank takes it"
             return self.decide("DECLINED", amount=self.amount, evidence=evidence,
-                               detail=f"no answer from the bank ({timeout}): declined and reversed")
+                               detail=f"no answer from the bank ({timeout}): declined, {done}")
         evidence["response_code"] = result.response_code
         if not result.approved:
             return self.decide("DECLINED", amount=self.amount, evidence=evidence, detail=result.detail)

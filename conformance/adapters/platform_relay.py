@@ -21,8 +21,7 @@ from fastapi import FastAPI, Path, Query, Request
 from fastapi.responses import JSONResponse
 
 from simulator.backend import ports
-
-_CARD = r"^([0-9A-Z]{8,9}|([0-9A-F]{2}){8,16})$"
+from simulator.backend.platform.api import CARD_OR_CHIP
 
 
 def _error(status: int, code: str, detail: str, **headers: str) -> JSONResponse:
@@ -39,7 +38,7 @@ def make_app(port: ports.PlatformPort) -> FastAPI:
         return _error(503, "service_unavailable", str(exc), **{"Retry-After": "1"})
 
     @app.get("/cards/{card}")
-    def card_status(card: Annotated[str, Path(pattern=_CARD)]) -> JSONResponse:
+    def card_status(card: Annotated[str, Path(pattern=CARD_OR_CHIP)]) -> JSONResponse:
         status = port.card_status(ports.CardStatusRequest(f"relay-{next(ids)}", card))
         if status.status is None:
             return _error(404, "not_found", f"no card {card} visible to this department")

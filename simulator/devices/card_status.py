@@ -60,7 +60,7 @@ class CardStatusCheck:
         profile: dict | None = None,
     ) -> None:
         self.terminal_id, self.clock, self.platform = terminal_id, clock, platform
-        self.online = online and platform is not None
+        self.asks_online = online
         self.provisioned = provisioned
         self.listed: set[str] = set()
         self.version: int | None = None
@@ -71,6 +71,11 @@ class CardStatusCheck:
         #: the answer of the current presentation's check (None before it ran): its decision says
         #: whether the platform or the local list decided
         self.last: StatusAnswer | None = None
+
+    @property
+    def online(self) -> bool:
+        """Whether each card is asked about at the platform: the terminal's kind asks, and it has one."""
+        return self.asks_online and self.platform is not None
 
     def __contains__(self, identifier: object) -> bool:
         return identifier in self.provisioned or identifier in self.listed

@@ -102,7 +102,6 @@ class Terminal:
         platform port the terminal asks about cards (online, when its kind is online in
         terminals.yaml `card_status`) and fetches the blacklist delta from."""
         self.terminal_id = terminal_id
-        self.platform = platform
         self.clock = clock
         self.timers = timers
         self.profile = profile or load("national/terminals", "terminals")
@@ -110,6 +109,15 @@ class Terminal:
                                       online=self.kind in self.profile["card_status"]["online"],
                                       provisioned=blacklist)
         self.journal: list[Decision] = []
+
+    @property
+    def platform(self) -> PlatformPort | None:
+        """The platform port the terminal was given (its card-status check holds it)."""
+        return self.status.platform
+
+    @platform.setter
+    def platform(self, port: PlatformPort | None) -> None:
+        self.status.platform = port
 
     @property
     def name(self) -> str:

@@ -89,15 +89,14 @@ def measure(terminal, personas: list[str], *, cards: int, in_process: bool) -> l
     if "platform_control" not in terminal.capabilities:
         return present_all(terminal, personas, cards=cards, in_process=in_process)
     port = HarnessPlatform()
-    connect = terminal.connect_platform
-    connect(port)
+    terminal.connect_platform(port)
     try:
         observed = present_all(terminal, personas, cards=cards, in_process=in_process, platform_calls=port.taken)
         port.reachable = False
         return observed + present_all(terminal, personas, cards=cards, in_process=in_process, state=UNREACHABLE,
                                       platform_calls=port.taken)
     finally:
-        connect(None)
+        terminal.connect_platform(None)
 
 
 def taps(observed: Iterable[Observed]) -> Taps:

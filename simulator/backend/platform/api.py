@@ -42,8 +42,11 @@ def _text(value: object) -> object:
 
 IsoDate = Annotated[date, BeforeValidator(_text), Field(strict=False)]
 IsoDateTime = Annotated[datetime, BeforeValidator(_text), Field(strict=False)]
-CardNumber = Annotated[str, Field(pattern=r"^[0-9A-Z]{8,9}$", description="卡号 (card number)")]
-ChipId = Annotated[str, Field(pattern=r"^([0-9A-F]{2}){8,16}$",
+CARD_NUMBER, CHIP = "[0-9A-Z]{8,9}", "([0-9A-F]{2}){8,16}"
+#: how a terminal names a card it asks about: its number, or an identifier read from its chip
+CARD_OR_CHIP = f"^({CARD_NUMBER}|{CHIP})$"
+CardNumber = Annotated[str, Field(pattern=f"^{CARD_NUMBER}$", description="卡号 (card number)")]
+ChipId = Annotated[str, Field(pattern=f"^{CHIP}$",
                               description="an identifier a terminal reads from the chip (卡识别码, purse serial)")]
 Chips = Annotated[list[ChipId], Field(max_length=4)]
 CitizenId = Annotated[str, Field(pattern=r"^[1-9][0-9]{16}[0-9X]$", description="社会保障号码 (citizen ID number)")]
@@ -249,9 +252,8 @@ def make_app(platform: Platform) -> FastAPI:
         return platform.authenticate(request.headers, method=request.method, path=path, body=body)
 
     Signed = Annotated[str, Depends(signed)]
-    CardPath = Annotated[str, Path(pattern=r"^[0-9A-Z]{8,9}$", description="卡号 (card number)")]
-    CardOrChip = Annotated[str, Path(pattern=r"^([0-9A-Z]{8,9}|([0-9A-F]{2}){8,16})$",
-                                     description="卡号, or an identifier read from the chip")]
+    CardPath = Annotated[str, Path(pattern=f"^{CARD_NUMBER}$", description="卡号 (card number)")]
+    CardOrChip = Annotated[str, Path(pattern=CARD_OR_CHIP, description="卡号, or an identifier read from the chip")]
 
     @app.post("/departments", status_code=201, responses=_errors(403, 409))
     def register_department(body: DepartmentRegistration,

@@ -8,6 +8,8 @@ names the file, the path inside it and the offending value.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -17,6 +19,8 @@ import jsonschema
 import yaml
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
+
+from .profile_overlay import OverlayError, layer
 
 PROFILE_ROOT = Path(str(resources.files("profiles")))
 
@@ -39,11 +43,17 @@ SCHEMAS = {
     "ecode": "ecode.schema.json",
     "platform": "platform.schema.json",
     "throughput": "throughput.schema.json",
+    "region": "region.schema.json",
 }
+
+#: the documents of a profile folder a run reads, each by its kind (the file's stem is the kind)
+DOCUMENT_KINDS = ("card", "clauses", "ecode", "epurse", "ics", "platform", "psam", "qpboc", "reader_api", "ssse",
+                  "terminals", "throughput", "timing", "world")
 
 
 class ProfileError(ValueError):
-    """A profile document is missing or does not satisfy its schema."""
+    """A profile document is missing or does not satisfy its schema, or a region's overlay drops,
+    loosens or overrides what the national profile says."""
 
 
 def _schema(name: str) -> dict:
@@ -159,3 +169,161 @@ def source_line(clause: dict) -> str:
     if "modelled" in source:
         parts.append(f"modelled: {source['modelled']}")
     return "; ".join(parts)
+
+
+# -- the profile a run certifies against ----------------------------------------------------------
+
+@dataclass(frozen=True)
+class Profile:
+    """The interface standard as one run certifies against it: the national documents, with a
+    region's overlay layered over them when the run names one (`build`).
+
+    Devices, suites and the world are handed this object instead of reading files by path, so
+    a region's tariffs, clauses and limits reach every one of them. It is built once per run;
+    the documents are shared, read-only by convention.
+    """
+
+    name: str
+    region: str | None
+    documents: Mapping[str, dict]
+    personas: Mapping[str, dict]
+    scenarios: Mapping[str, dict]
+    #: the region's own description (region.yaml: name, division codes, documents, applications)
+    region_document: dict | None = None
+    #: every file the profile was built from, for the certificate's digests
+    files: tuple[Path, ...] = field(default=(), repr=False)
+
+    def __getitem__(self, kind: str) -> dict:
+        try:
+            return self.documents[kind]
+        except KeyError:
+            raise ProfileError(f"no profile document of kind {kind!r}; kinds: {', '.join(DOCUMENT_KINDS)}") from None
+
+    @property
+    def label(self) -> str:
+        """'national', or 'national + zhengzhou' for a regional run."""
+        return f"{self.name} + {self.region}" if self.region else self.name
+
+    @property
+    def clauses(self) -> dict[str, dict]:
+        """The clause catalogue by id, the region's clauses included."""
+        return _by_id(self["clauses"]["clauses"], where=f"{self.label} clauses")
+
+    def regional_clauses(self) -> frozenset[str]:
+        """The ids of the clauses the region adds (none for a national run)."""
+        return frozenset(self.clauses) - frozenset(build(self.name).clauses) if self.region else frozenset()
+
+    def persona(self, name: str) -> dict:
+        try:
+            return self.personas[name]
+        except KeyError:
+            known = ", ".join(sorted(self.personas))
+            raise ProfileError(f"unknown persona {name!r}; known personas: {known}") from None
+
+    def scenario(self, name: str) -> dict:
+        try:
+            return self.scenarios[name]
+        except KeyError:
+            raise ProfileError(f"unknown scenario {name!r}; scenarios: {', '.join(sorted(self.scenarios))}") from None
+
+
+def _by_id(catalogue: list[dict], *, where: str) -> dict[str, dict]:
+    by_id = {c["id"]: c for c in catalogue}
+    if len(by_id) != len(catalogue):
+        raise ProfileError(f"{where}: duplicate clause ids")
+    return by_id
+
+
+def _folder(root: Path, kind: str) -> dict[str, dict]:
+    """Every YAML document of `kind` in the folder `root`, by file stem (none if it does not exist)."""
+    return {p.stem: load_file(p, kind) for p in sorted(root.glob("*.yaml"))} if root.is_dir() else {}
+
+
+def _read_overlay(path: Path) -> dict:
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ProfileError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(document, dict):
+        raise ProfileError(f"{path}: an overlay is a mapping of what the region adds or tightens")
+    return document
+
+
+def _layered(base: dict[str, dict], folder: Path, kind: str, *, what: str) -> dict[str, dict]:
+    """National personas or scenarios plus the region's own; a region may not replace a national one."""
+    own = _folder(folder, kind)
+    clash = sorted(set(own) & set(base))
+    if clash:
+        raise ProfileError(f"{folder}: {what} {clash} would replace the national ones of that name; a region adds "
+                           f"{what} under names of its own")
+    return {**base, **own}
+
+
+@cache
+def build(name: str = "national", region: str | None = None) -> Profile:
+    """The profile `name` with the regional overlay `region` layered over it, validated.
+
+    A region lives in profiles/regions/<region>/: region.yaml describes it; `<kind>.yaml` for any
+    of DOCUMENT_KINDS is an overlay of that national document (profile_overlay's rules); personas/
+    and scenarios/ hold the region's own. The layered documents are validated against the national
+    schemas, and the region's references (clauses, terminal kinds, scenarios of its applications,
+    the documents its clauses cite) are checked, each error naming file, path and value."""
+    check_choice(profile=name, region=region)
+    root = PROFILE_ROOT / name
+    files = [root / f"{kind}.yaml" for kind in DOCUMENT_KINDS]
+    documents = {kind: load(f"{name}/{kind}", kind) for kind in DOCUMENT_KINDS}
+    personas = _folder(PROFILE_ROOT / "personas", "persona")
+    scenarios = _folder(PROFILE_ROOT / "scenarios", "scenario")
+    files += sorted((PROFILE_ROOT / "personas").glob("*.yaml")) + sorted((PROFILE_ROOT / "scenarios").glob("*.yaml"))
+    region_document = None
+    if region is not None:
+        folder = PROFILE_ROOT / "regions" / region
+        region_document = load_file(folder / "region.yaml", "region")
+        files.append(folder / "region.yaml")
+        for kind in DOCUMENT_KINDS:
+            path = folder / f"{kind}.yaml"
+            if path.is_file():
+                files.append(path)
+                try:
+                    merged = layer(documents[kind], _read_overlay(path), schema_name=SCHEMAS[kind],
+                                   registry=_registry(), where=str(path.relative_to(PROFILE_ROOT)))
+                except OverlayError as refused:
+                    raise ProfileError(str(refused)) from None
+                documents[kind] = validate(merged, kind, where=f"{path.relative_to(PROFILE_ROOT)} (layered)")
+        personas = _layered(personas, folder / "personas", "persona", what="personas")
+        scenarios = _layered(scenarios, folder / "scenarios", "scenario", what="scenarios")
+        files += sorted(folder.glob("personas/*.yaml")) + sorted(folder.glob("scenarios/*.yaml"))
+    built = Profile(name, region, documents, personas, scenarios, region_document, tuple(files))
+    if region is not None:
+        _check_region(built, base=build(name))
+    return built
+
+
+def national() -> Profile:
+    """The national profile alone: what a run certifies against when it names no region."""
+    return build("national")
+
+
+def _check_region(profile: Profile, *, base: Profile) -> None:
+    """What a region names must exist, and what it adds must say which of its documents it rests on."""
+    region = profile.region_document
+    where = f"regions/{profile.region}/region.yaml"
+    if region["id"] != profile.region:
+        raise ProfileError(f"{where}: at id: {region['id']!r} is not the folder's name {profile.region!r}")
+    clauses, kinds = profile.clauses, set(profile["ics"]["terminal_kinds"])
+    for n, application in enumerate(region["applications"]):
+        at = f"{where}: at applications/{n} ({application['id']})"
+        unknown = [c for c in application.get("clauses", ()) if c not in clauses]
+        if unknown:
+            raise ProfileError(f"{at}/clauses: unknown clause(s) {unknown}")
+        if "terminal_kind" in application and application["terminal_kind"] not in kinds:
+            raise ProfileError(f"{at}/terminal_kind: unknown terminal kind {application['terminal_kind']!r}; "
+                               f"kinds: {sorted(kinds)}")
+        if "scenario" in application and application["scenario"] not in profile.scenarios:
+            raise ProfileError(f"{at}/scenario: unknown scenario {application['scenario']!r}")
+    cited = {d["document"] for d in region["documents"]}
+    for cid in sorted(set(clauses) - set(base.clauses)):
+        references = {r["document"] for r in clauses[cid]["source"].get("references", ())}
+        if not references & cited:
+            raise ProfileError(f"regions/{profile.region}/clauses.yaml: at clauses/{cid}/source: a regional clause "
+                               f"cites one of the region's documents ({sorted(cited)}); it cites {sorted(references)}")

@@ -261,41 +261,52 @@ def _layered(base: dict[str, dict], folder: Path, kind: str, *, what: str) -> di
 
 @cache
 def build(name: str = "national", region: str | None = None) -> Profile:
-    """The profile `name` with the regional overlay `region` layered over it, validated.
-
-    A region lives in profiles/regions/<region>/: region.yaml describes it; `<kind>.yaml` for any
-    of DOCUMENT_KINDS is an overlay of that national document (profile_overlay's rules); personas/
-    and scenarios/ hold the region's own. The layered documents are validated against the national
-    schemas, and the region's references (clauses, terminal kinds, scenarios of its applications,
-    the documents its clauses cite) are checked, each error naming file, path and value."""
+    """The profile `name`, with the region `region` (profiles/regions/<region>/) layered over it."""
     check_choice(profile=name, region=region)
+    base = _national(name)
+    return base if region is None else layer_region(base, PROFILE_ROOT / "regions" / region)
+
+
+def _national(name: str) -> Profile:
     root = PROFILE_ROOT / name
-    files = [root / f"{kind}.yaml" for kind in DOCUMENT_KINDS]
     documents = {kind: load(f"{name}/{kind}", kind) for kind in DOCUMENT_KINDS}
-    personas = _folder(PROFILE_ROOT / "personas", "persona")
-    scenarios = _folder(PROFILE_ROOT / "scenarios", "scenario")
+    files = [root / f"{kind}.yaml" for kind in DOCUMENT_KINDS]
     files += sorted((PROFILE_ROOT / "personas").glob("*.yaml")) + sorted((PROFILE_ROOT / "scenarios").glob("*.yaml"))
-    region_document = None
-    if region is not None:
-        folder = PROFILE_ROOT / "regions" / region
-        region_document = load_file(folder / "region.yaml", "region")
-        files.append(folder / "region.yaml")
-        for kind in DOCUMENT_KINDS:
-            path = folder / f"{kind}.yaml"
-            if path.is_file():
-                files.append(path)
-                try:
-                    merged = layer(documents[kind], _read_overlay(path), schema_name=SCHEMAS[kind],
-                                   registry=_registry(), where=str(path.relative_to(PROFILE_ROOT)))
-                except OverlayError as refused:
-                    raise ProfileError(str(refused)) from None
-                documents[kind] = validate(merged, kind, where=f"{path.relative_to(PROFILE_ROOT)} (layered)")
-        personas = _layered(personas, folder / "personas", "persona", what="personas")
-        scenarios = _layered(scenarios, folder / "scenarios", "scenario", what="scenarios")
-        files += sorted(folder.glob("personas/*.yaml")) + sorted(folder.glob("scenarios/*.yaml"))
-    built = Profile(name, region, documents, personas, scenarios, region_document, tuple(files))
-    if region is not None:
-        _check_region(built, base=build(name))
+    return Profile(name, None, documents, _folder(PROFILE_ROOT / "personas", "persona"),
+                   _folder(PROFILE_ROOT / "scenarios", "scenario"), None, tuple(files))
+
+
+def layer_region(base: Profile, folder: Path) -> Profile:
+    """`base` with the regional profile in `folder` layered over it, validated (any folder, so a
+    region's author can check a draft before it is installed: `ykt profile validate PATH`).
+
+    region.yaml describes the region; `<kind>.yaml` for any of DOCUMENT_KINDS is an overlay of that
+    document (profile_overlay's rules: add or tighten, never drop or loosen); personas/ and
+    scenarios/ hold the region's own. The layered documents are validated against the national
+    schemas, and what the region names (clauses, terminal kinds and scenarios of its applications,
+    the documents its clauses cite) is checked; each error names file, path and value."""
+    region_document = load_file(folder / "region.yaml", "region")
+    documents, files = dict(base.documents), [*base.files, folder / "region.yaml"]
+    for kind in DOCUMENT_KINDS:
+        path = folder / f"{kind}.yaml"
+        if not path.is_file():
+            continue
+        files.append(path)
+        where = f"{folder.name}/{kind}.yaml"
+        try:
+            merged = layer(documents[kind], _read_overlay(path), schema_name=SCHEMAS[kind], registry=_registry(),
+                           where=where)
+        except OverlayError as refused:
+            raise ProfileError(str(refused)) from None
+        documents[kind] = validate(merged, kind, where=f"{where} (layered over {base.name})")
+    unknown = sorted(p.name for p in folder.glob("*.yaml") if p.stem not in (*DOCUMENT_KINDS, "region"))
+    if unknown:
+        raise ProfileError(f"{folder}: {unknown} overlay no profile document; kinds: {', '.join(DOCUMENT_KINDS)}")
+    personas = _layered(base.personas, folder / "personas", "persona", what="personas")
+    scenarios = _layered(base.scenarios, folder / "scenarios", "scenario", what="scenarios")
+    files += sorted(folder.glob("personas/*.yaml")) + sorted(folder.glob("scenarios/*.yaml"))
+    built = Profile(base.name, region_document["id"], documents, personas, scenarios, region_document, tuple(files))
+    _check_region(built, base=base, folder=folder)
     return built
 
 
@@ -304,12 +315,12 @@ def national() -> Profile:
     return build("national")
 
 
-def _check_region(profile: Profile, *, base: Profile) -> None:
+def _check_region(profile: Profile, *, base: Profile, folder: Path) -> None:
     """What a region names must exist, and what it adds must say which of its documents it rests on."""
     region = profile.region_document
-    where = f"regions/{profile.region}/region.yaml"
-    if region["id"] != profile.region:
-        raise ProfileError(f"{where}: at id: {region['id']!r} is not the folder's name {profile.region!r}")
+    where = f"{folder.name}/region.yaml"
+    if region["id"] != folder.name:
+        raise ProfileError(f"{where}: at id: {region['id']!r} is not the folder's name {folder.name!r}")
     clauses, kinds = profile.clauses, set(profile["ics"]["terminal_kinds"])
     for n, application in enumerate(region["applications"]):
         at = f"{where}: at applications/{n} ({application['id']})"
@@ -325,5 +336,5 @@ def _check_region(profile: Profile, *, base: Profile) -> None:
     for cid in sorted(set(clauses) - set(base.clauses)):
         references = {r["document"] for r in clauses[cid]["source"].get("references", ())}
         if not references & cited:
-            raise ProfileError(f"regions/{profile.region}/clauses.yaml: at clauses/{cid}/source: a regional clause "
+            raise ProfileError(f"{folder.name}/clauses.yaml: at clauses/{cid}/source: a regional clause "
                                f"cites one of the region's documents ({sorted(cited)}); it cites {sorted(references)}")

@@ -36,6 +36,11 @@ def _path_text(path: tuple[Any, ...]) -> str:
     return "/".join(str(p) for p in path) or "(top)"
 
 
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def _refuse(where: str, path: tuple[Any, ...], message: str) -> OverlayError:
     return OverlayError(f"{where}: at {_path_text(path)}: {message}")
 
@@ -101,13 +106,13 @@ def _scalar(national: Any, regional: Any, nodes: list, where: str, path: tuple[A
         return regional
     direction = _annotation(nodes, "x-tighter")
     if direction is None:
-        raise _refuse(where, path, f"changes the national value {national!r} to {regional!r}; a region may only add "
-                                   f"values or tighten those the national schema marks x-tighter")
+        raise _refuse(where, path, f"changes the national value {_short(national)} to {_short(regional)}; a region "
+                                   f"may only add values or tighten those the national schema marks x-tighter")
     numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (national, regional))
     if direction in ("lower", "higher") and not numbers:
         raise _refuse(where, path, f"{regional!r} is not a number to compare with the national {national!r}")
     if not _tightens(direction, national, regional):
-        word = {"lower": "raises", "higher": "lowers"}.get(direction, "moves")
+        word = {"lower": "raises", "higher": "lowers"}[direction] if isinstance(direction, str) else "moves"
         raise _refuse(where, path, f"{word} the national limit {national!r} to {regional!r}, which loosens it "
                                    f"(a region may only tighten: x-tighter {direction!r})")
     return regional
@@ -120,8 +125,8 @@ def _keyed(items: list) -> bool:
 def merge(national: Any, regional: Any, nodes: list, where: str, path: tuple[Any, ...] = ()) -> Any:
     """`regional` layered over `national`; `nodes` are the schemas constraining the value here."""
     if regional is None:
-        raise _refuse(where, path, f"is null, which would drop the national value {national!r}; a region may not drop "
-                                   f"a national value")
+        raise _refuse(where, path, f"is null, which would drop the national value {_short(national)}; a region may "
+                                   f"not drop a national value")
     if _annotation(nodes, "x-regional"):
         return _fresh(regional, where, path)
     if isinstance(national, dict) and isinstance(regional, dict):

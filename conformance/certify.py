@@ -44,8 +44,7 @@ from rich.table import Table
 from conformance import report, signing, verdict_page
 from conformance.dut import SECRET_INFO
 from conformance.history import History
-from simulator.profile import ProfileError, check_choice, source_line
-from simulator.profile import clauses as clauses_of
+from simulator.profile import Profile, ProfileError, build, region_names, source_line
 
 SUITES_ROOT = Path(__file__).resolve().parent / "suites"
 #: the usual order of the built-in suites; others follow alphabetically
@@ -129,6 +128,29 @@ def named_clauses(root: Path = SUITES_ROOT) -> tuple[dict[str, list[str]], list[
             named.setdefault(cid, []).append(location)
         unresolved += scan.unresolved
     return named, unresolved
+
+
+def known_clauses() -> set[str]:
+    """Every clause id of the national profile and of any region: what a test may name (a test of
+    another region's clause is simply not run for this one)."""
+    return {cid for region in (None, *region_names()) for cid in build("national", region).clauses}
+
+
+def _region_line(standard: Profile) -> str:
+    """The region as the report's environment shows it."""
+    region = standard.region_document
+    if region is None:
+        return "(national only)"
+    return f"{region['id']} ({region['name']['zh']}): {'; '.join(d['document'] for d in region['documents'])}"
+
+
+def _region_documents(standard: Profile, digests: dict[str, str]) -> dict:
+    """The region's policy documents and, by SM3, the files of the regional profile built from them:
+    what the certificate names the region's documents by."""
+    folder = f"regions/{standard.region}/"
+    policies = [{k: d[k] for k in ("document", "title", "status")} for d in standard.region_document["documents"]]
+    return {"policies": policies,
+            "files": {path: digest for path, digest in digests.items() if path.startswith(folder)}}
 
 
 # -- the run -----------------------------------------------------------------------------------
@@ -341,7 +363,7 @@ def certify(
     chosen = _choose_suites(suite, suites_dir)
     info = _parse_info(dut_info or [])
     try:
-        check_choice(profile=profile, region=region)
+        standard = build(profile, region)
     except ProfileError as exc:
         refuse(report.EXIT_USAGE, str(exc))
     now = datetime.now(UTC).replace(microsecond=0)
@@ -365,7 +387,7 @@ def certify(
 
     results_dir, results_json = out / "allure-results", out / "results.json"
     results_json.unlink(missing_ok=True)
-    header = report.catalogue_header(profile)
+    header = {"catalogue": standard["clauses"]["id"], "version": standard["clauses"]["version"]}
     profile_sm3, documents = report.profile_digest(profile, region)
     dut_name = describe_dut(dut)
     version = tool_version()
@@ -384,7 +406,7 @@ def certify(
     results = json.loads(results_json.read_text(encoding="utf-8")) if results_json.is_file() else None
     harness_error = _harness_error(status, results, counts)
     results = results or []
-    catalogue = clauses_of(profile)
+    catalogue = standard.clauses
     scope = set(chosen) | {catalogue[r["clause"]]["part"] for r in results if r.get("clause") in catalogue}
     declared = checked["declaration"]
     unfit = ([] if shipped else [f"suites from {suites_dir}, not the shipped ones, ran"]) + \
@@ -396,7 +418,7 @@ def certify(
     properties = {
         "run.id": run_id, "date": now.isoformat(), "dut.spec": dut, "dut.name": dut_name,
         **{f"dut.{k}": v for k, v in shown_info.items()},
-        "profile.id": profile, "profile.region": region or "(national only)",
+        "profile.id": profile, "profile.region": _region_line(standard),
         "profile.catalogue": header["catalogue"], "profile.version": header["version"], "profile.sm3": profile_sm3,
         "suites": ",".join(chosen) + ("" if shipped else f" (NOT the shipped suites: {suites_dir})"),
         "tool": f"yikatong {version}", "python": python,
@@ -412,7 +434,8 @@ def certify(
         if built.error:
             console.print(f"[red]{built.error}[/]")
     (out / signing.PUBLIC_FILE).write_text(key.public_pem, encoding="ascii")
-    profile_facts = {"id": profile, "region": region, **header, "sm3": profile_sm3, "documents": documents}
+    profile_facts = {"id": profile, "region": region, **header, "sm3": profile_sm3, "documents": documents,
+                     **({"region_documents": _region_documents(standard, documents)} if region else {})}
     cert = report.certificate(
         run_id=run_id, created=now, judgement=judgement, lab={"name": lab, "key_sm3": key.fingerprint},
         dut={"spec": dut, "name": dut_name, "info": shown_info,
@@ -491,14 +514,20 @@ def clauses(
     coverage: Annotated[bool, typer.Option("--coverage", help="list only the clauses no test names; "
                                                               "exit 1 if there are any")] = False,
     part: Annotated[str | None, typer.Option(help="only this part (card, terminal, reader_api, ...)")] = None,
+    region: Annotated[str | None, typer.Option(help="the clauses of this regional profile (national's and its own)")
+                      ] = None,
     suites_dir: Annotated[Path, typer.Option(help="where the suites live")] = SUITES_ROOT,
 ) -> None:
     """List the clauses of the standard (id, part, severity, statement, source)."""
-    catalogue = {cid: c for cid, c in clauses_of().items() if part is None or c["part"] == part}
+    try:
+        standard = build("national", region)
+    except ProfileError as exc:
+        refuse(report.EXIT_USAGE, str(exc))
+    catalogue = {cid: c for cid, c in standard.clauses.items() if part is None or c["part"] == part}
     named, unresolved = named_clauses(suites_dir) if coverage else ({}, [])
     shown = [c for cid, c in catalogue.items() if not coverage or cid not in named]
-    title = (f"{len(shown)} of {len(catalogue)} clauses named by no test in {suites_dir}" if coverage
-             else f"{len(catalogue)} clauses")
+    title = (f"{len(shown)} of {len(catalogue)} clauses of {standard.label} named by no test in {suites_dir}"
+             if coverage else f"{len(catalogue)} clauses of {standard.label}")
     table = Table(title=title, show_lines=False)
     for column in ("id", "part", "severity", "statement", "source"):
         table.add_column(column, overflow="fold")
@@ -506,7 +535,7 @@ def clauses(
         table.add_row(c["id"], c["part"], c["severity"], c["statement"], source_line(c))
     console.print(table)
     if coverage:
-        unknown = sorted(set(named) - set(clauses_of()))
+        unknown = sorted(set(named) - known_clauses())
         if unknown:
             console.print(f"[red]tests name clauses the profile does not have: {', '.join(unknown)}[/]")
         if unresolved:

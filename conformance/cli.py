@@ -15,6 +15,7 @@ import typer
 from conformance.certify import certify, clauses
 from conformance.report import EXIT_USAGE
 from simulator.cli import app
+from simulator.profile_cli import app as profile_app
 
 app.command("certify")(certify)
 app.command("clauses")(clauses)
@@ -26,6 +27,7 @@ def main() -> None:
 
     app.add_typer(terminal_app, name="terminal", help="Serve a reference terminal over the terminal control protocol.")
     app.add_typer(certificate_app, name="certificate", help="Check a certificate offline (signature, evidence).")
+    app.add_typer(profile_app, name="profile", help="Show, validate and diff the national and regional profiles.")
     try:
         status = app(standalone_mode=False)
     except typer.Abort:

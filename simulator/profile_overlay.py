@@ -8,7 +8,9 @@ JSON Schema, beside the value it constrains, so the rule is data and not a list 
 
 - `"x-tighter": "lower"` (or `"higher"`): a number a region may lower (raise), never the reverse;
 - `"x-tighter": [a, b, c]`: an ordered choice, later is stricter (a region may move right only);
-- `"x-regional": true`: a value that is the region's to set (a city's tariff, its card branding).
+- `"x-regional": true`: a value that is the region's to set (a city's tariff, its card branding);
+- `"x-additions": false`: a list or mapping a region may not extend, because more in it is less
+  protection (the fields a department's purpose may read, the data a terminal may ask the card for).
 
 Anything else a region writes must equal the national value or be new. Mappings merge key by key;
 lists of mappings that carry an `id` (clauses) merge item by item; other lists keep every national
@@ -129,7 +131,12 @@ def merge(national: Any, regional: Any, nodes: list, where: str, path: tuple[Any
                                    f"not drop a national value")
     if _annotation(nodes, "x-regional"):
         return _fresh(regional, where, path)
+    closed = _annotation(nodes, "x-additions") is False
     if isinstance(national, dict) and isinstance(regional, dict):
+        added = sorted(set(regional) - set(national))
+        if closed and added:
+            raise _refuse(where, path, f"adds {added}, which loosens what the national profile allows here "
+                                       f"(x-additions: false)")
         merged = dict(national)
         for key, value in regional.items():
             child = _children(nodes, key)
@@ -137,6 +144,10 @@ def merge(national: Any, regional: Any, nodes: list, where: str, path: tuple[Any
                 else _fresh(value, where, (*path, key))
         return merged
     if isinstance(national, list) and isinstance(regional, list):
+        added = [item for item in regional if item not in national and not _keyed([item])]
+        if closed and added:
+            raise _refuse(where, path, f"adds {_short(added)}, which loosens what the national profile allows "
+                                       f"here (x-additions: false)")
         return _merge_list(national, regional, _children(nodes, 0), where, path)
     if isinstance(national, (dict, list)) or isinstance(regional, (dict, list)):
         raise _refuse(where, path, f"replaces the national {type(national).__name__} with a {type(regional).__name__}")

@@ -156,3 +156,21 @@ def test_an_unknown_region_is_refused_listing_the_five():
     with pytest.raises(ProfileError, match=r"unknown region 'atlantis'; regional profiles: guangdong, hubei, kaifeng, "
                                            r"sichuan, zhengzhou"):
         profile.build("national", "atlantis")
+
+
+def test_a_region_may_not_widen_what_a_purpose_reads_or_a_terminal_asks(draft):
+    folder = draft("platform.yaml", {"purposes": {"declared": {"library": {"fields": ["citizen_id"]}}}})
+    with pytest.raises(ProfileError, match=r"platform.yaml: at purposes/declared/library/fields: adds "
+                                           r"\['citizen_id'\], which loosens"):
+        layer_region(national(), folder)
+    (folder / "platform.yaml").unlink()
+    folder = draft("terminals.yaml", {"minimisation": {"scenic": {"ssse_elements": ["姓名"]}}})
+    with pytest.raises(ProfileError, match=r"terminals.yaml: at minimisation/scenic/ssse_elements: adds"):
+        layer_region(national(), folder)
+
+
+def test_guangdong_seals_cards_and_hubei_checks_identity_at_every_service():
+    guangdong = profile.build("national", "guangdong")["platform"]["lifecycle"]
+    assert "sealed" in guangdong["blacklisted"] and guangdong["actions"]["seal"]["to"] == "sealed"
+    assert profile.build("national", "hubei")["platform"]["clients"]["identity_every_service"] is True
+    assert national()["platform"]["clients"]["identity_every_service"] is False

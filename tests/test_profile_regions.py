@@ -174,3 +174,15 @@ def test_guangdong_seals_cards_and_hubei_checks_identity_at_every_service():
     assert "sealed" in guangdong["blacklisted"] and guangdong["actions"]["seal"]["to"] == "sealed"
     assert profile.build("national", "hubei")["platform"]["clients"]["identity_every_service"] is True
     assert national()["platform"]["clients"]["identity_every_service"] is False
+
+
+@pytest.mark.parametrize("region", REGIONS)
+def test_every_regional_scenario_resolves_against_the_regions_world(region):
+    from simulator.world.scenario import resolve
+
+    built = profile.build("national", region)
+    own = set(built.scenarios) - set(national().scenarios)
+    named = {a["scenario"] for a in built.region_document["applications"] if "scenario" in a}
+    assert named <= own | set(national().scenarios)
+    for name in own:
+        assert resolve(built.scenario(name), world=built["world"]).sites, name

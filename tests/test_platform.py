@@ -155,6 +155,29 @@ def test_nonces_and_scanned_codes_are_kept_through_their_window_and_forgotten_af
     assert min(kept.values()) >= epoch_seconds(clock()) and kept["nonce-0001"] == epoch_seconds(clock()) + 2 * tolerance
 
 
+def test_the_entries_kept_before_the_logs_lost_their_rowids_are_kept_after(tmp_path):
+    """Schema v4 rebuilds the nonce and scanned-code logs WITHOUT ROWID: a file of v3 keeps its entries."""
+    from simulator.backend.platform.schema import MIGRATIONS
+    from simulator.backend.store import Store
+
+    path = tmp_path / "platform.sqlite"
+    old = Store(path, MIGRATIONS[:3])
+    with old.transaction() as db:
+        db.execute("INSERT INTO nonces VALUES ('operator', 'nonce-0001', 9999999999)")
+        db.execute("INSERT INTO ecode_seen VALUES (?, 9999999999)", (b"\x01" * 64,))
+    old.close()
+    store = open_store(str(path))
+    assert [tuple(row) for row in store.query("SELECT * FROM nonces")] == [("operator", "nonce-0001", 9999999999)]
+    assert [tuple(row) for row in store.query("SELECT * FROM ecode_seen")] == [(b"\x01" * 64, 9999999999)]
+    tables = {row["name"]: row["sql"] for row in store.query("SELECT name, sql FROM sqlite_master")}
+    assert all("WITHOUT ROWID" in tables[name] for name in ("nonces", "ecode_seen"))
+    assert {"nonces_by_until", "ecode_seen_by_until"} <= set(tables)
+    platform = Platform(store, clock=Clock(), seed=5, operator_secret=OPERATOR_SECRET)
+    operator = DepartmentClient(TestClient(make_app(platform)), department="operator", secret=OPERATOR_SECRET,
+                                clock=platform.clock, rng=random.Random(1))
+    refused(operator.request("GET", "/cards/K00000001", nonce="nonce-0001"), 401, "replayed_nonce")
+
+
 def test_the_signature_covers_method_path_query_and_body(world):
     """A request signed here by hand with the documented rule passes; the same headers on another
     path or another body do not."""

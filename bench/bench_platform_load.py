@@ -8,12 +8,16 @@ signature check, the nonce kept, the purpose check, the store, the SM2 chain) wh
 
 How: each app is its own process (`python -m bench.bench_platform_load serve ...`), one uvicorn
 worker, the same settings for both, so the server has one core and this process, the client, the
-other. The client is one `httpx.AsyncClient` with CONCURRENCY requests in flight; every request is
-signed as a department's client signs it (`request_headers`: HMAC-SM3, fresh nonce, the wall
-clock), the bare endpoint gets the same headers and bodies, so the client's work is the same for
-both. The platform keeps its state in a file (WAL, synchronous=FULL), with a transit department
-registered and CARDS cards issued; each verification scans a fresh e-code once (codes are made
-here before the servers start: signing them, pure-Python SM2, is half of this benchmark's time).
+other. The routes measured run on the event loop in both apps (async handlers): the platform's
+do, so as not to pay two thread hops per request (simulator/backend/platform/api.py), and the bare
+app's changed with them (they were sync, as the platform's were), so the floor keeps its shape.
+The client is one `httpx.AsyncClient` with CONCURRENCY requests in flight; every request is signed
+as a department's client signs it (`request_headers`: HMAC-SM3, fresh nonce, the wall clock), the
+bare endpoint gets the same headers and bodies, so the client's work is the same for both. The
+platform keeps its state in a file (WAL; synchronous=FULL, NORMAL for the nonces and the scanned
+codes), with a transit department registered and CARDS cards issued; each verification scans a
+fresh e-code once (codes are made here before the servers start: signing them, pure-Python SM2,
+is half of this benchmark's time).
 Every answer is checked (200, and a valid verdict for each code): a benchmark of refusals would
 measure nothing. Bounded: a fixed number of requests per figure, servers stopped at the end.
 
@@ -81,18 +85,18 @@ def _own_cpu() -> float:
 # -- the servers (each in its own process) --------------------------------------------------------
 
 def bare_app():
-    """Routes of the platform's shape (sync handlers, as the platform's run in the thread pool) that
-    answer at once: what serving a JSON request costs here."""
+    """Routes of the platform's shape (async handlers on the event loop, as the platform's card
+    status and e-code verification are) that answer at once: what serving a JSON request costs here."""
     from fastapi import FastAPI
 
     app = FastAPI()
 
     @app.get("/cards/{card_number}")
-    def card_status(card_number: str) -> dict:
+    async def card_status(card_number: str) -> dict:
         return {"card_number": card_number, "status": "normal"}
 
     @app.post("/ecodes/verifications")
-    def verify_ecode(body: dict) -> dict:
+    async def verify_ecode(body: dict) -> dict:
         return {"valid": True, "reason": "valid", "detail": "", "kind": "essc"}
 
     return app

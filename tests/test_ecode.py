@@ -17,7 +17,7 @@ from simulator import ecode
 from simulator.clock import START
 from simulator.crypto import sm2
 from simulator.ecode import Reason, qr
-from simulator.ecode.layout import SIZE
+from simulator.ecode.layout import SIZE, signed_parts
 from simulator.profile import load
 
 PROFILE = load("national/ecode", "ecode")
@@ -90,6 +90,23 @@ def test_a_changed_byte_under_any_signature_is_a_wrong_signature(offset):
     raw[offset] ^= 0x01
     verdict = check(bytes(raw))
     assert verdict.reason is Reason.WRONG_SIGNATURE, verdict
+
+
+def test_the_signatures_are_checked_over_the_bytes_as_scanned():
+    """The parts cut from the bytes are those the CA, the issuer and the user signed; a card number
+    that decodes but does not encode (a leading space) is a wrong signature, not an error."""
+    code = make()
+    assert signed_parts(code.encode()) == (code.certificate.signed_part(),
+                                           code.certificate.encode() + code.authorisation.encode()[:-64],
+                                           code.user_signed_part())
+    raw = bytearray(code.encode())
+    number = 3 + 111  # the authorisation's card number, after the header and the certificate
+    assert raw[number:number + 9] == b"K00000001"
+    raw[number:number + 9] = b" K0000001"
+    assert ecode.ECode.decode(bytes(raw)).authorisation.card_number == " K0000001"
+    verdict = check(bytes(raw))
+    assert (verdict.reason, verdict.detail) == (Reason.WRONG_SIGNATURE, "the issuer's over the authorisation does "
+                                                                        "not verify")
 
 
 def test_a_code_signed_by_another_user_key_is_a_wrong_signature():

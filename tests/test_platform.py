@@ -125,6 +125,59 @@ def test_each_way_a_request_is_not_properly_signed_has_its_own_refusal(world):
     refused(forger.request("GET", "/cards/K00000001"), 401, "bad_signature")
 
 
+def test_nonces_and_scanned_codes_are_kept_through_their_window_and_forgotten_after_it(world):
+    """The entries past their second are deleted by the first request of each second, not by every
+    one; a replay is refused up to the window's last second (also right after that second's
+    delete), and once the window has passed the entry is gone: a nonce may serve again."""
+    clock, platform, _, operator = world
+    metro = department(world, "metro", "transit")
+    tolerance = PROFILE["request_signing"]["tolerance_seconds"]
+    deletes = []
+    platform.store.db.set_trace_callback(lambda sql: deletes.append(sql.split()[2]) if sql.startswith("DELETE") else 0)
+    clock.advance(1)
+    code = operator.request("POST", "/ecodes", {"card_number": "K00000001", "kind": "essc"}).json()
+    scan = {"payload": code["payload"], "business_type": "metro_entry"}
+    assert operator.request("GET", "/cards/K00000001", nonce="nonce-0001").status_code == 200
+    assert metro.request("POST", "/ecodes/verifications", scan).json()["reason"] == "valid"
+    assert deletes == ["nonces", "ecode_seen"]  # one for each log in this second, however many entries it made
+    clock.advance(code["expires_at"] - code["generated_at"])  # the code's last second
+    assert metro.request("POST", "/ecodes/verifications", scan).json()["reason"] == "replayed"
+    assert len(platform.store.query("SELECT * FROM ecode_seen")) == 1
+    clock.advance(1)
+    later = operator.request("POST", "/ecodes", {"card_number": "K00000002", "kind": "essc"}).json()
+    assert metro.request("POST", "/ecodes/verifications", {**scan, "payload": later["payload"]}).json()["valid"]
+    assert len(platform.store.query("SELECT * FROM ecode_seen")) == 1  # the first code's entry is gone
+    clock.advance(2 * tolerance - (code["expires_at"] - code["generated_at"]) - 1)  # the nonce's last second
+    refused(operator.request("GET", "/cards/K00000001", nonce="nonce-0001"), 401, "replayed_nonce")
+    clock.advance(1)
+    assert operator.request("GET", "/cards/K00000001", nonce="nonce-0001").status_code == 200
+    kept = {row["nonce"]: row["until"] for row in platform.store.query("SELECT nonce, until FROM nonces")}
+    assert min(kept.values()) >= epoch_seconds(clock()) and kept["nonce-0001"] == epoch_seconds(clock()) + 2 * tolerance
+
+
+def test_the_entries_kept_before_the_logs_lost_their_rowids_are_kept_after(tmp_path):
+    """Schema v4 rebuilds the nonce and scanned-code logs WITHOUT ROWID: a file of v3 keeps its entries."""
+    from simulator.backend.platform.schema import MIGRATIONS
+    from simulator.backend.store import Store
+
+    path = tmp_path / "platform.sqlite"
+    old = Store(path, MIGRATIONS[:3])
+    with old.transaction() as db:
+        db.execute("INSERT INTO nonces VALUES ('operator', 'nonce-0001', 9999999999)")
+        db.execute("INSERT INTO ecode_seen VALUES (?, 9999999999)", (b"\x01" * 64,))
+    old.close()
+    store = open_store(str(path))
+    assert [tuple(row) for row in store.query("SELECT * FROM nonces")] == [("operator", "nonce-0001", 9999999999)]
+    assert [tuple(row) for row in store.query("SELECT * FROM ecode_seen")] == [(b"\x01" * 64, 9999999999)]
+    tables = {row["name"]: row["sql"] for row in store.query("SELECT name, sql FROM sqlite_master")}
+    assert all("WITHOUT ROWID" in tables[name] for name in ("nonces", "ecode_seen"))
+    assert {"nonces_by_until", "ecode_seen_by_until"} <= set(tables)
+    platform = Platform(store, clock=Clock(), seed=5, operator_secret=OPERATOR_SECRET)
+    operator = DepartmentClient(TestClient(make_app(platform)), department="operator", secret=OPERATOR_SECRET,
+                                clock=platform.clock, rng=random.Random(1))
+    refused(operator.request("GET", "/cards/K00000001", nonce="nonce-0001"), 401, "replayed_nonce")
+
+
 def test_the_signature_covers_method_path_query_and_body(world):
     """A request signed here by hand with the documented rule passes; the same headers on another
     path or another body do not."""

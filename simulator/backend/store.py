@@ -24,19 +24,33 @@ class Store:
 
     def __init__(self, path: str | Path, migrations: Sequence[str]) -> None:
         self.path = str(path)
-        self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         #: one connection serves every thread of the service (uvicorn runs sync routes in a pool):
-        #: a transaction or read holds it whole, so two threads never interleave a BEGIN
+        #: a transaction or read holds the lock whole, so two threads never interleave a BEGIN
         self.lock = threading.RLock()
-        self.db.row_factory = sqlite3.Row
+        self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         try:
+            self._set_up(self.db, "FULL")
             self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=FULL")
-            self.db.execute("PRAGMA foreign_keys=ON")
             self._migrate(migrations)
         except sqlite3.DatabaseError as error:
             self.db.close()
             raise StoreError(f"{self.path}: {error}") from None
+        #: the connection of the transactions that do not wait for the disk (`durable=False`): a
+        #: second one to the same file, set to synchronous=NORMAL once, so that no transaction
+        #: switches the setting back and forth (two statements each, a third of a replay-log
+        #: entry's cost); serialised with the first by the same lock. An in-memory database has no
+        #: disk to wait for, and a second connection would be another database: there it is the same.
+        self._not_durable = self.db
+        if self.path != ":memory:":
+            self._not_durable = self._set_up(sqlite3.connect(self.path, isolation_level=None,
+                                                             check_same_thread=False), "NORMAL")
+
+    @staticmethod
+    def _set_up(db: sqlite3.Connection, synchronous: str) -> sqlite3.Connection:
+        db.row_factory = sqlite3.Row
+        db.execute(f"PRAGMA synchronous={synchronous}")
+        db.execute("PRAGMA foreign_keys=ON")
+        return db
 
     def _migrate(self, migrations: Sequence[str]) -> None:
         version = self.db.execute("PRAGMA user_version").fetchone()[0]
@@ -53,25 +67,20 @@ class Store:
         """One write transaction (BEGIN IMMEDIATE: the write lock is taken up front): committed
         whole when the block ends, rolled back whole when it raises.
 
-        `durable=False` commits without waiting for the disk (synchronous=NORMAL for this one): the
-        transaction survives the process being killed, as every other, but not the machine losing
-        power (until the next durable commit or checkpoint syncs it). Only for entries that matter
-        for minutes, like a replay log, where waiting for the disk on every request would be most of
-        the request's time (bench/bench_platform_load.py)."""
+        `durable=False` commits without waiting for the disk (on the connection set to
+        synchronous=NORMAL): the transaction survives the process being killed, as every other, but
+        not the machine losing power (until the next durable commit or checkpoint syncs it). Only
+        for entries that matter for minutes, like a replay log, where waiting for the disk on every
+        request would be most of the request's time (bench/bench_platform_load.py)."""
+        db = self.db if durable else self._not_durable
         with self.lock:
-            if not durable:
-                self.db.execute("PRAGMA synchronous=NORMAL")
+            db.execute("BEGIN IMMEDIATE")
             try:
-                self.db.execute("BEGIN IMMEDIATE")
-                try:
-                    yield self.db
-                except BaseException:
-                    self.db.execute("ROLLBACK")
-                    raise
-                self.db.execute("COMMIT")
-            finally:
-                if not durable:
-                    self.db.execute("PRAGMA synchronous=FULL")
+                yield db
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
 
     def query(self, sql: str, parameters: Sequence | dict = ()) -> list[sqlite3.Row]:
         """The rows of one read."""
@@ -79,4 +88,5 @@ class Store:
             return self.db.execute(sql, parameters).fetchall()
 
     def close(self) -> None:
+        self._not_durable.close()
         self.db.close()

@@ -23,7 +23,7 @@ from typing import Protocol
 
 from simulator.crypto import sm2
 
-from .layout import ECode, MalformedCode, epoch_seconds
+from .layout import ECode, MalformedCode, epoch_seconds, signed_parts
 
 
 class Reason(StrEnum):
@@ -155,10 +155,11 @@ def verify(raw: bytes, *, chain: KeyChain, profile: dict, now: datetime, replay:
     ca = chain.keys.get(cert.ca_index)
     if ca is None:
         return Verdict(Reason.UNKNOWN_CA_KEY, f"CA key index {cert.ca_index} is not in the key chain", card, kind)
+    by_ca, by_issuer, by_user = signed_parts(raw)
     for signer, what, message, signature in (
-        (ca.public_key, "the CA's over the issuer certificate", cert.signed_part(), cert.ca_signature),
-        (cert.issuer_key, "the issuer's over the authorisation", code.issuer_signed_part(), auth.issuer_signature),
-        (auth.user_key, "the user's over the display", code.user_signed_part(), code.user_signature),
+        (ca.public_key, "the CA's over the issuer certificate", by_ca, cert.ca_signature),
+        (cert.issuer_key, "the issuer's over the authorisation", by_issuer, auth.issuer_signature),
+        (auth.user_key, "the user's over the display", by_user, code.user_signature),
     ):
         if not _signed(signer, message, signature):
             return Verdict(Reason.WRONG_SIGNATURE, f"{what} does not verify", card, kind)

@@ -48,4 +48,20 @@ MIGRATIONS = (
     CREATE INDEX nonces_by_until ON nonces(until);
     CREATE INDEX ecode_seen_by_until ON ecode_seen(until)
     """,
+    # the same two logs without rowids: an entry is its key, so each entry is written to one b-tree
+    # and its expiry index instead of a table, its key's index and the expiry index (a page less
+    # written per entry, at every request, and a third less for the checkpoints to copy)
+    """
+    CREATE TABLE nonces_by_key (department TEXT NOT NULL, nonce TEXT NOT NULL, until INTEGER NOT NULL,
+        PRIMARY KEY (department, nonce)) WITHOUT ROWID;
+    INSERT INTO nonces_by_key SELECT department, nonce, until FROM nonces;
+    DROP TABLE nonces;
+    ALTER TABLE nonces_by_key RENAME TO nonces;
+    CREATE INDEX nonces_by_until ON nonces(until);
+    CREATE TABLE ecode_seen_by_key (code_id BLOB PRIMARY KEY, until INTEGER NOT NULL) WITHOUT ROWID;
+    INSERT INTO ecode_seen_by_key SELECT code_id, until FROM ecode_seen;
+    DROP TABLE ecode_seen;
+    ALTER TABLE ecode_seen_by_key RENAME TO ecode_seen;
+    CREATE INDEX ecode_seen_by_until ON ecode_seen(until)
+    """,
 )

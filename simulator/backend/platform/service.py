@@ -55,6 +55,7 @@ class Platform:
         self.ecode_profile = load("national/ecode", "ecode")
         self.purposes = self.profile["purposes"]["declared"]
         self._departments: dict[str, tuple[bytes, str]] = {}
+        self._nonces, self._scanned = _ExpiringLog(store, "nonces"), _ExpiringLog(store, "ecode_seen")
         with store.transaction() as db:
             db.execute("INSERT OR IGNORE INTO departments (id, name, purpose, secret) VALUES (?, ?, ?, ?)",
                        (OPERATOR, "platform operator", OPERATOR, operator_secret))
@@ -95,12 +96,9 @@ class Platform:
                                   "nonce and the body's SM3)", code="bad_signature")
         # not waiting for the disk: a nonce lost with the machine's power (never with the process)
         # lets at most a request signed in the minutes before the cut be replayed once after it
-        with self.store.transaction(durable=False) as db:
-            db.execute("DELETE FROM nonces WHERE until < ?", (self.now(),))
-            seen = db.execute("SELECT 1 FROM nonces WHERE department = ? AND nonce = ?", (department, nonce)).fetchone()
-            if seen:
-                raise Unauthenticated(f"X-Nonce {nonce!r} was used before", code="replayed_nonce")
-            db.execute("INSERT INTO nonces VALUES (?, ?, ?)", (department, nonce, self.now() + 2 * tolerance))
+        now = self.now()
+        if not self._nonces.first_use(department, nonce, now=now, until=now + 2 * tolerance):
+            raise Unauthenticated(f"X-Nonce {nonce!r} was used before", code="replayed_nonce")
         return department
 
     def _registered(self, department: str) -> tuple[bytes, str] | None:
@@ -395,7 +393,7 @@ class Platform:
             return not rows or rows[0]["status"] in listed
 
         verdict = ecode.verify(payload, chain=self.key_chain, profile=self.ecode_profile, now=self.clock(),
-                               replay=_StoreReplayLog(self.store), revoked=revoked)
+                               replay=self._scanned, revoked=revoked)
         answer = {"valid": verdict.valid, "reason": verdict.reason.value, "detail": verdict.detail,
                   "kind": verdict.kind}
         if verdict.valid and verdict.card_number:
@@ -404,21 +402,31 @@ class Platform:
         return answer
 
 
-class _StoreReplayLog:
-    """The platform's log of scanned codes, in its store (it survives a restart)."""
+class _ExpiringLog:
+    """Entries kept in one table of the store until a Unix second (its last column, `until`): the
+    request nonces, the platform's log of scanned codes (`ecode.ReplayLog`). In the store, so they
+    survive a restart; not waiting for the disk, so only a power cut (not a crash) loses some: a
+    nonce lives minutes and a code one minute, less than the platform takes to come back from one.
 
-    def __init__(self, store: Store) -> None:
-        self.store = store
+    The entries past their second are deleted by the first entry of each clock second, not by every
+    one (a statement less per request). The answers are those of a delete before every entry: no
+    entry is made until a second before its own, so once the first of a second has deleted those
+    past it, none kept is past that second until the clock moves on."""
 
-    def first_use(self, code_id: bytes, *, now: int, until: int) -> bool:
-        # not waiting for the disk: only a power cut (not a crash) loses a scan, and a code lives
-        # one minute, less than the platform takes to come back from one
+    def __init__(self, store: Store, table: str) -> None:
+        self.store, self.table = store, table
+        #: the clock second whose first entry deleted the ones past it
+        self._purged: int | None = None
+
+    def first_use(self, *key: object, now: int, until: int) -> bool:
+        """Record `key` (the columns before `until`) until `until`; False if it is kept already."""
         with self.store.transaction(durable=False) as db:
-            db.execute("DELETE FROM ecode_seen WHERE until < ?", (now,))
-            if db.execute("SELECT 1 FROM ecode_seen WHERE code_id = ?", (code_id,)).fetchone():
-                return False
-            db.execute("INSERT INTO ecode_seen VALUES (?, ?)", (code_id, until))
-        return True
+            if now != self._purged:
+                db.execute(f"DELETE FROM {self.table} WHERE until < ?", (now,))
+            marks = ", ".join("?" * (len(key) + 1))
+            added = db.execute(f"INSERT OR IGNORE INTO {self.table} VALUES ({marks})", (*key, until)).rowcount
+            self._purged = now
+        return added == 1
 
 
 def open_store(path: str) -> Store:

@@ -137,8 +137,8 @@ def test_every_terminal_mutant_is_one_defective_reference_terminal():
     for name in MUTANTS:
         mutant = all_mutants()[name]
         assert mutant.kind in kinds and mutant.defect, name
-        terminal = mutant.build(clock=Clock(), blacklist=sim.blacklist())
-        reference = sim.REFERENCE_TERMINALS[mutant.kind](clock=Clock(), blacklist=sim.blacklist())
+        terminal = mutant.build(clock=Clock(), blacklist=sim.blacklist(national()))
+        reference = sim.REFERENCE_TERMINALS[mutant.kind](clock=Clock(), blacklist=sim.blacklist(national()))
         assert isinstance(terminal, type(reference)), f"{name} is not a {type(reference).__name__}"
 
 

@@ -49,8 +49,8 @@ from simulator.transport.errors import LinkError
 
 
 class Breaking(SimTerminal):
-    def __init__(self):
-        super().__init__("breaking", "gate_entry", REFERENCE_TERMINALS["gate_entry"])
+    def __init__(self, profile):
+        super().__init__("breaking", "gate_entry", REFERENCE_TERMINALS["gate_entry"], profile=profile)
         self.left = 3
 
     def present(self, card):
@@ -60,9 +60,9 @@ class Breaking(SimTerminal):
         return super().present(card)
 
 
-def pytest_yikatong_make_dut(config, spec, info):
+def pytest_yikatong_make_dut(config, spec, info, profile):
     if spec == "lab:breaking":
-        return DUT(name="lab", terminals={"breaking": Breaking()})
+        return DUT(name="lab", terminals={"breaking": Breaking(profile)})
 """
 
 

@@ -18,8 +18,8 @@ from __future__ import annotations
 from conformance.verdicts import not_tested
 from simulator.profile import Profile
 
-#: application -> the kind of its profile document (whose `test_keys` hold the synthetic masters)
-DOCUMENTS = {"ssse": "ssse", "epurse": "epurse", "qpboc": "qpboc"}
+#: the applications whose profile documents (of the same name) hold synthetic masters in `test_keys`
+APPLICATIONS = ("ssse", "epurse", "qpboc")
 
 
 def _flat(prefix: str, keys: dict) -> dict[str, str]:
@@ -34,8 +34,7 @@ def _flat(prefix: str, keys: dict) -> dict[str, str]:
 
 def synthetic(profile: Profile) -> dict[str, str]:
     """Every key name a declaration may use -> `profile`'s synthetic master (hex)."""
-    return {name: value for app, kind in DOCUMENTS.items()
-            for name, value in _flat(f"{app}.", profile[kind]["test_keys"]).items()}
+    return {name: value for app in APPLICATIONS for name, value in _flat(f"{app}.", profile[app]["test_keys"]).items()}
 
 
 class Issuer:
@@ -73,5 +72,5 @@ class Issuer:
         profile's own names, e.g. "0A", "DLK"), for the simulator's issuer-side functions that read
         them there."""
         self.require(*(f"{application}.{n}" for n in names))
-        return {**self.profile[DOCUMENTS[application]],
+        return {**self.profile[application],
                 "test_keys": {n: self._keys[f"{application}.{n}"] for n in names}}

@@ -2,6 +2,9 @@
 
 What it gives a suite, or an integrator's own pytest run:
 - options `--dut`, `--profile`, `--region`, `--dut-info key=value`, `--yikatong-results PATH`;
+- the `profile` fixture: the run's `simulator.profile.Profile`, built once from `--profile` and
+  `--region` (an unknown or malformed one is a usage error before anything runs), which the DUT
+  hook, the adapters and the suites are handed;
 - the `dut` fixture, made by the `pytest_yikatong_make_dut` hook (first result wins, so a lab's
   conftest can plug in its own adapter; the default is `conformance.dut.make_dut`);
 - the `clause(id)` marker: every conformance test names the clause it checks; an unknown id is a
@@ -25,6 +28,7 @@ import pytest
 
 from conformance import hookspecs
 
+PROFILE_KEY = pytest.StashKey[object]()
 DUT_KEY = pytest.StashKey[object]()
 ICS_KEY = pytest.StashKey[object]()
 RESULTS_KEY = pytest.StashKey[list]()
@@ -79,17 +83,24 @@ def dut_info(config) -> dict[str, str]:
     return info
 
 
-def _clauses(config) -> dict[str, dict]:
-    """The clause catalogue of `--profile` (checked, with `--region`, against what exists)."""
-    if CLAUSES_KEY not in config.stash:
-        from simulator.profile import ProfileError, check_choice, clauses  # late: only when a suite is collected
+def run_profile(config):
+    """The run's profile: `--profile` with `--region` layered over it, built once (the first time a
+    suite is collected or the preflight runs); one that does not exist or does not build is a
+    usage error."""
+    if PROFILE_KEY not in config.stash:
+        from simulator.profile import ProfileError, build  # late: only when a suite is collected
 
-        profile, region = config.getoption("--profile"), config.getoption("--region")
         try:
-            check_choice(profile=profile, region=region)
+            config.stash[PROFILE_KEY] = build(config.getoption("--profile"), config.getoption("--region"))
         except ProfileError as exc:
             raise pytest.UsageError(str(exc)) from None
-        config.stash[CLAUSES_KEY] = clauses(profile)
+    return config.stash[PROFILE_KEY]
+
+
+def _clauses(config) -> dict[str, dict]:
+    """The clause catalogue of the run's profile, the region's clauses included."""
+    if CLAUSES_KEY not in config.stash:
+        config.stash[CLAUSES_KEY] = run_profile(config).clauses
     return config.stash[CLAUSES_KEY]
 
 
@@ -135,10 +146,10 @@ def _label_with_clause(item) -> None:
 
 
 @pytest.hookimpl(trylast=True)
-def pytest_yikatong_make_dut(config, spec, info):
+def pytest_yikatong_make_dut(config, spec, info, profile):
     from conformance.dut import make_dut
 
-    return make_dut(spec, info=info)
+    return make_dut(spec, info=info, profile=profile)
 
 
 def declaration(config):
@@ -151,7 +162,7 @@ def declaration(config):
             from conformance.ics import DeclarationError, load_declaration
 
             try:
-                config.stash[ICS_KEY] = load_declaration(Path(path))
+                config.stash[ICS_KEY] = load_declaration(Path(path), run_profile(config))
             except DeclarationError as exc:
                 raise pytest.UsageError(str(exc)) from None
     return config.stash[ICS_KEY]
@@ -163,12 +174,12 @@ def make_dut(config):
     if DUT_KEY not in config.stash:
         declared = declaration(config)
         made = config.hook.pytest_yikatong_make_dut(config=config, spec=config.getoption("--dut"),
-                                                   info=dut_info(config))
+                                                   info=dut_info(config), profile=run_profile(config))
         if declared is not None and made is not None:
             from conformance.ics import DeclarationError, apply
 
             try:
-                apply(declared, made)
+                apply(declared, made, run_profile(config))
             except DeclarationError as exc:
                 raise pytest.UsageError(str(exc)) from None
         config.stash[DUT_KEY] = made
@@ -221,6 +232,12 @@ def pytest_sessionstart(session) -> None:
 
 
 @pytest.fixture(scope="session")
+def profile(request):
+    """The run's profile (`simulator.profile.Profile`): `--profile` with `--region` layered over it."""
+    return run_profile(request.config)
+
+
+@pytest.fixture(scope="session")
 def dut(request):
     """The device under test, from --dut (see conformance.dut for the adapters); closed when the
     session ends (`pytest_sessionfinish`), whoever made it first."""
@@ -239,9 +256,8 @@ def judge_applicability(item, capabilities: frozenset[str], *, who: str) -> None
     if not missing:
         return
     from conformance.verdicts import not_applicable, not_tested
-    from simulator.profile import load
 
-    ics = load("national/ics", "ics")
+    ics = run_profile(item.config)["ics"]
     options = [c for c in missing if c not in ics["harness_facilities"]]
     if options:
         declared = declaration(item.config)

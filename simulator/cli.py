@@ -42,7 +42,7 @@ from simulator.card.apps import ssse
 from simulator.card.cardos import CardOS
 from simulator.devices.ssse_reader import ReadError, ReadOut, read_card
 from simulator.privacy import TraceMasker
-from simulator.profile import ProfileError, load_persona, persona_names
+from simulator.profile import ProfileError, national
 from simulator.trace import render as render_trace
 from simulator.transport import (
     VPCD_PORT,
@@ -81,13 +81,13 @@ def _as_of(text: str | None) -> date:
 
 def _card(persona: str, as_of: date) -> CardOS:
     try:
-        return CardOS(personas.image(persona, as_of=as_of))
+        return CardOS(personas.image(persona, as_of=as_of, profile=national()))
     except ProfileError as exc:
         raise typer.BadParameter(str(exc)) from None
 
 
 def _print_readout(readout: ReadOut, *, show_personal_data: bool) -> None:
-    catalogue = ssse.elements()
+    catalogue = ssse.elements(national()["ssse"])
     table = Table(title=f"SSSE read-out (algorithm {readout.algorithm}, EF06 opened by {readout.opened_by})")
     for column in ("element", "名称", "value"):
         table.add_column(column)
@@ -99,14 +99,15 @@ def _print_readout(readout: ReadOut, *, show_personal_data: bool) -> None:
 
 
 def _trace_lines(recorder: TraceRecorder) -> list[str]:
-    return render_trace(recorder.exchanges, TraceMasker.from_profiles()).splitlines()
+    return render_trace(recorder.exchanges, TraceMasker.from_profiles(national())).splitlines()
 
 
 @card_app.command("personas")
 def list_personas() -> None:
     """List the test-card personas (all synthetic)."""
-    for name in persona_names():
-        console.print(f"[bold]{name:18}[/bold] {load_persona(name)['description']}")
+    profile = national()
+    for name in sorted(profile.personas):
+        console.print(f"[bold]{name:18}[/bold] {profile.persona(name)['description']}")
 
 
 @card_app.command("serve")
@@ -160,7 +161,7 @@ def read(
         for name in names:
             try:
                 with PcscTransport(name, tracers=[recorder]) as transport:
-                    readout = read_card(transport, keys=IssuerKeys(), pin=pin)
+                    readout = read_card(transport, keys=IssuerKeys(national()), pin=pin)
                 break
             except LinkError:
                 if reader:
@@ -192,7 +193,7 @@ def demo(
         with Pcscd() as pcscd, VpcdCard(card, port=pcscd.slot_port(0)):
             wait_for_card(pcscd.reader(0), timeout=5.0)
             with PcscTransport(pcscd.reader(0), tracers=[recorder]) as transport:
-                readout = read_card(transport, keys=IssuerKeys())
+                readout = read_card(transport, keys=IssuerKeys(national()))
     except (LinkError, ReadError) as exc:
         console.print(f"[red]broken:[/red] {exc}")
         raise typer.Exit(2) from None
@@ -256,7 +257,7 @@ def bank_serve(
     started = time.monotonic()
     try:
         served = served_app(str(db), plan=plan, seed=fault_seed, clock=datetime.now,
-                            elapsed=lambda: time.monotonic() - started)
+                            elapsed=lambda: time.monotonic() - started, profile=national())
     except StoreError as exc:
         raise typer.BadParameter(f"--db: {exc}") from None
     typer.echo(f"reference bank on http://{host}:{port} (books: {db}; fault plan: {faults or 'none'})")
@@ -298,7 +299,7 @@ def simulate(
     """Run a throughput scenario's replications in the SimPy world, one Dask task per replication;
     print the summary table, write results.json and the PNG charts."""
     try:
-        chosen = scenarios.load(scenario)
+        chosen = scenarios.load(scenario, national())
     except ProfileError as exc:
         raise typer.BadParameter(str(exc), param_hint="SCENARIO") from None
     document = chosen.document
@@ -315,10 +316,11 @@ def simulate(
             advance = lambda result: progress.update(bar, advance=1)  # noqa: E731
             if scheduler or workers:
                 with replications.cluster(workers=workers, scheduler=scheduler) as client:
-                    results = replications.run(document, replications=replications_, root_seed=seed,
-                                               client=client, progress=advance)
+                    results = replications.run(document, profile=chosen.profile, replications=replications_,
+                                               root_seed=seed, client=client, progress=advance)
             else:
-                results = replications.run(document, replications=replications_, root_seed=seed, progress=advance)
+                results = replications.run(document, profile=chosen.profile, replications=replications_,
+                                           root_seed=seed, progress=advance)
     except Exception:
         console.print(f"[red]the simulation failed; root seed {seed} reproduces it[/red]")
         raise
@@ -361,7 +363,7 @@ def platform_serve(
     in_force = None if plan is None else ServiceFaults(plan, service="platform", seed=fault_seed,
                                                        elapsed=lambda: time.monotonic() - started)
     console.print(f"platform on http://{host}:{port} (state in {db}; fault plan: {faults or 'none'})")
-    serve(host=host, port=port, db=str(db), seed=seed, operator_secret=secret, faults=in_force)
+    serve(host=host, port=port, db=str(db), seed=seed, operator_secret=secret, profile=national(), faults=in_force)
 
 
 @platform_app.command("openapi")
@@ -393,7 +395,7 @@ def department_serve(
         raise typer.BadParameter("--platform, --department-id and --secret go together")
     try:
         link = PlatformLink(platform.rstrip("/"), department_id, bytes.fromhex(secret)) if platform else None
-        department = make_department(kind, seed=seed, link=link)
+        department = make_department(kind, seed=seed, link=link, profile=national())
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
     console.print(f"{department.zh} ({kind}) on http://{host}:{port}, platform {platform or '(not yet set)'}")

@@ -106,16 +106,6 @@ def load(name: str, kind: str) -> dict:
     return load_file(PROFILE_ROOT / f"{name}.yaml", kind)
 
 
-def persona_names() -> list[str]:
-    return sorted(p.stem for p in (PROFILE_ROOT / "personas").glob("*.yaml"))
-
-
-def load_persona(name: str) -> dict:
-    if name not in persona_names():
-        raise ProfileError(f"unknown persona {name!r}; known personas: {', '.join(persona_names())}")
-    return load(f"personas/{name}", "persona")
-
-
 #: folders under profiles/ that are not profiles of their own
 _NOT_PROFILES = frozenset({"schema", "personas", "regions", "scenarios", "__pycache__"})
 

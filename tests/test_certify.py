@@ -27,7 +27,7 @@ from simulator.card import personas
 from simulator.card.apps import qpboc
 from simulator.clock import AS_OF
 from simulator.crypto import sm2
-from simulator.profile import clauses, persona_names
+from simulator.profile import clauses, national
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -270,7 +270,7 @@ def mutant_run(tmp_path_factory):
 @functools.cache
 def personal_data() -> dict[str, str]:
     """Every synthetic personal datum of every persona, as it could appear in evidence -> what it is."""
-    values = {name: personas.resolve(name, as_of=AS_OF) for name in persona_names()}
+    values = {name: personas.resolve(name, as_of=AS_OF) for name in sorted(national().personas)}
     public_dates = {v.values[k] for v in values.values() for k in ("issue_date", "expiry_date")}
     needles: dict[str, str] = {}
     for name, persona in values.items():
@@ -288,7 +288,7 @@ def personal_data() -> dict[str, str]:
             needles[bytes_repr(bytes.fromhex(f"{birth:%Y%m%d}"))] = f"{name}: 出生日期 (BCD bytes as printed)"
         if "qpboc" in persona.applications:
             pan = persona.sections.get("qpboc", {}).get("pan") or qpboc.synthetic_pan(v["card_identifier"])
-            built = qpboc.build_for(persona).application.params["track2"].hex().upper().split("D")[0]
+            built = qpboc.build_for(persona, national()).application.params["track2"].hex().upper().split("D")[0]
             for p in {pan, built}:
                 needles[p] = f"{name}: PAN"
                 needles[bytes_repr(bytes.fromhex(p + "F" * (len(p) % 2)))] = f"{name}: PAN (BCD bytes as printed)"
@@ -324,7 +324,7 @@ def test_run_writes_no_unmasked_personal_datum(run, request):
     assert any(p.parent.name == "allure-results" for p in files), done.stdout + done.stderr
     needles = personal_data()
     gbk_names = {p.values["name"].encode("gbk"): p.name for p in
-                 (personas.resolve(n, as_of=AS_OF) for n in persona_names())}
+                 (personas.resolve(n, as_of=AS_OF) for n in sorted(national().personas))}
     leaks = []
     for path in files:
         raw = path.read_bytes()

@@ -49,7 +49,7 @@ from simulator.card.cardos import CardOS
 from simulator.card.interface import EchoCard
 from simulator.clock import AS_OF, Clock
 from simulator.faults import FaultPlan, PowerLost
-from simulator.profile import load
+from simulator.profile import load, national
 from simulator.transport import CardRemovedError, LinkTimeoutError, NoCardError, ServiceUnavailableError
 from simulator.transport.relay import RelayTransport
 
@@ -142,7 +142,7 @@ def test_the_document_is_consistent_with_the_profile():
     assert kinds == list(ics["terminal_kinds"]), "Kind must list exactly ics.yaml's terminal kinds"
     codes = set(document["components"]["schemas"]["Error"]["properties"]["error"]["enum"])
     assert set(http_adapter.ERRORS) <= codes
-    decision = make_sim("terminals=bus", info={}).terminals["bus"].present(card()).decision
+    decision = make_sim("terminals=bus", info={}, profile=national()).terminals["bus"].present(card()).decision
     assert sorted(document["components"]["schemas"]["Decision"]["required"]) == sorted(decision)
     assert problems(decision, "Decision") == []
 
@@ -386,7 +386,7 @@ def served_bus(tmp_path_factory):
 
 def expected(persona: str = "normal") -> tuple[dict, list[int]]:
     """The in-process reference bus validator's decision and the INS of its APDUs."""
-    presentation = make_sim("terminals=bus", info={}).terminals["bus"].present(card(persona))
+    presentation = make_sim("terminals=bus", info={}, profile=national()).terminals["bus"].present(card(persona))
     return presentation.decision, [x.command[1] for x in presentation.trace]
 
 

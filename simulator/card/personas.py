@@ -18,12 +18,12 @@ from typing import Any
 from simulator.card.apps import epurse, ssse
 from simulator.card.filesystem import DF, FileTree
 from simulator.card.image import AppBuild, CardImage
-from simulator.profile import ProfileError, load, load_persona
+from simulator.profile import Profile, ProfileError, national
 from simulator.tlv import tlv
 
 _RELATIVE = re.compile(r"^([+-])(\d+)([ymd])$")
 
-#: application name -> module with `build_for(persona) -> AppBuild`
+#: application name -> module with `build_for(persona, profile) -> AppBuild`
 APPLICATION_MODULES = {
     "ssse": "simulator.card.apps.ssse",
     "epurse": "simulator.card.apps.epurse",
@@ -77,9 +77,11 @@ class Persona:
         return resolve_date(text, self.as_of)
 
 
-def resolve(name: str, *, as_of: date) -> Persona:
-    doc = load_persona(name)
-    ssse_profile = load("national/ssse", "ssse")
+def resolve(name: str, *, as_of: date, profile: Profile | None = None) -> Persona:
+    """Persona `name` of `profile` (the national profile by default) resolved on `as_of`."""
+    profile = profile or national()
+    doc = profile.persona(name)
+    ssse_profile = profile["ssse"]
     gen = ssse_profile["generations"][str(doc["generation"])]
     holder = doc["holder"]
     birth = resolve_date(holder["birth_date"], as_of)
@@ -132,7 +134,7 @@ def atr_for(values: dict[str, Any], card_profile: dict) -> bytes:
     )
     atr = bytes.fromhex(spec["prefix"] + historical)
     if len(atr) - 4 != atr[1] & 0x0F:
-        raise ProfileError(f"national/card atr: T0 announces {atr[1] & 0x0F} historical bytes, "
+        raise ProfileError(f"card.yaml atr: T0 announces {atr[1] & 0x0F} historical bytes, "
                            f"the template gives {len(atr) - 4}")
     return atr
 
@@ -143,17 +145,21 @@ def ppse(entries: list[bytes]) -> DF:
     return DF("PPSE", PPSE_FID, f"3F00/{PPSE_FID:04X}", PPSE_NAME, fci_proprietary=tlv(0xBF0C, directory))
 
 
-def image(name: str, *, as_of: date) -> CardImage:
-    """The card image of persona `name` as personalised on `as_of`."""
-    return image_of(resolve(name, as_of=as_of))
+def image(name: str, *, as_of: date, profile: Profile | None = None) -> CardImage:
+    """The card image of persona `name` of `profile` (the national profile by default) as
+    personalised on `as_of`."""
+    profile = profile or national()
+    return image_of(resolve(name, as_of=as_of, profile=profile), profile)
 
 
-def image_of(persona: Persona) -> CardImage:
-    """The card image of a resolved persona (one from a file, or one made of what a card reports)."""
+def image_of(persona: Persona, profile: Profile | None = None) -> CardImage:
+    """The card image of a resolved persona (one from a file, or one made of what a card reports),
+    its applications laid out by `profile` (the national profile by default)."""
+    profile = profile or national()
     name = persona.name
-    card_profile = load("national/card", "card")
+    card_profile = profile["card"]
     builds: list[AppBuild] = [
-        importlib.import_module(APPLICATION_MODULES[app]).build_for(persona) for app in persona.applications
+        importlib.import_module(APPLICATION_MODULES[app]).build_for(persona, profile) for app in persona.applications
     ]
     entries = [b.ppse_entry for b in builds if b.ppse_entry]
     dfs = tuple(b.df for b in builds) + ((ppse(entries),) if entries else ())

@@ -17,7 +17,7 @@ from simulator import seeds
 from simulator.backend.platform.serve import wall_clock
 from simulator.backend.platform.signing import callback_headers, request_signature_matches
 from simulator.ecode import epoch_seconds
-from simulator.profile import load
+from simulator.profile import Profile
 
 from ._platform import RecordingPlatform, Request
 
@@ -29,10 +29,13 @@ SURNAMES = "赵钱孙李周吴郑王"
 
 
 class Integration:
-    def __init__(self, department: DepartmentRole, platform: RecordingPlatform, *, seed: int) -> None:
+    def __init__(self, department: DepartmentRole, platform: RecordingPlatform, *, seed: int,
+                 profile: Profile) -> None:
         self.department, self.platform, self.seed = department, platform, seed
-        self.profile = load("national/platform", "platform")
-        self.purpose = self.profile["purposes"]["declared"][department.purpose]
+        self.profile = profile
+        #: the run's platform document: purposes, lifecycle, callbacks, client rules
+        self.platform_profile = profile["platform"]
+        self.purpose = self.platform_profile["purposes"]["declared"][department.purpose]
         self.rng = seeds.generator(seed, "integration")
         self.department_id = f"dut-{self.rng.randbytes(4).hex()}"
         self.secret = platform.register(department_id=self.department_id, purpose=department.purpose,
@@ -58,7 +61,7 @@ class Integration:
     def transition(self, card: dict, action: str) -> dict:
         """Apply a lifecycle action at the platform; for reissue/replace, the superseding card presented
         (its financial account activated, as the holder's old one was)."""
-        spec = self.profile["lifecycle"]["actions"][action]
+        spec = self.platform_profile["lifecycle"]["actions"][action]
         new = f"D{self.rng.randrange(16**8):08X}" if spec.get("new_card") else None
         self.platform.platform.transition(card["card_number"], action, new_card_number=new)
         if new is None:

@@ -35,7 +35,7 @@ def test_timestamps_are_fresh_and_nonces_unique(session):
     _flow(session, session.holder())
     _flow(session, session.holder())
     sent = session.platform.since(0)
-    tolerance = session.profile["request_signing"]["tolerance_seconds"]
+    tolerance = session.platform_profile["request_signing"]["tolerance_seconds"]
     stale = [f"{r.method} {r.path} stamped {r.headers.get('x-timestamp')!r}, arrived {r.at:.0f}" for r in sent
              if not (r.headers.get("x-timestamp", "").isdigit() and abs(int(r.headers["x-timestamp"]) - r.at)
                      <= tolerance)]
@@ -86,7 +86,7 @@ def test_it_waits_out_retry_after(session, status):
 @pytest.mark.clause("DEPT-RETRY-001")
 def test_it_gives_up_after_the_attempts_allowed(session):
     card = session.holder()
-    path, attempts = f"/cards/{card['card_number']}", session.profile["clients"]["max_attempts"]
+    path, attempts = f"/cards/{card['card_number']}", session.platform_profile["clients"]["max_attempts"]
     session.platform.inject(Injection("GET", path, 503, retry_after=1, times=attempts + 5))
     outcome, sent = _flow(session, card)
     looked = requests_to(sent, "GET", path)

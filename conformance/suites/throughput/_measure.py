@@ -28,7 +28,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from conformance.dut import Presentation
-from conformance.suites.terminal import _harness as h
+from conformance.suites.terminal._harness import Harness
 from conformance.suites.terminal._timing import transaction_time
 from simulator.world.measured import REACHABLE, UNREACHABLE, Tap, Taps
 from simulator.world.metrics import quantile
@@ -67,14 +67,14 @@ def timed(shown: Presentation, *, in_process: bool) -> float:
     return (took.card_modelled_ms if in_process else took.terminal_ms + took.card_modelled_ms) / 1e3
 
 
-def present_all(terminal, personas: Iterable[str], *, cards: int, in_process: bool,
+def present_all(terminal, personas: Iterable[str], *, harness: Harness, cards: int, in_process: bool,
                 state: str = REACHABLE, platform_calls=lambda: 0) -> list[Observed]:
-    """Present `cards` fresh cards of every persona, in order; `platform_calls()` says how many
-    requests the harness's platform port answered since it was last asked."""
+    """Present `cards` fresh cards of every persona (made by `harness`), in order; `platform_calls()`
+    says how many requests the harness's platform port answered since it was last asked."""
     observed = []
     for persona in personas:
         for _ in range(cards):
-            card = h.ready(terminal, persona, entry_required=False)
+            card = harness.ready(terminal, persona, entry_required=False)
             platform_calls()  # what a preparation (an entry elsewhere) asked is not this gate's
             shown = terminal.present(card)
             observed.append(Observed(persona, state, timed(shown, in_process=in_process), len(shown.trace),
@@ -83,18 +83,19 @@ def present_all(terminal, personas: Iterable[str], *, cards: int, in_process: bo
     return observed
 
 
-def measure(terminal, personas: list[str], *, cards: int, in_process: bool) -> list[Observed]:
+def measure(terminal, personas: list[str], *, harness: Harness, cards: int, in_process: bool) -> list[Observed]:
     """Every persona's cards, with the suite's platform reachable then unreachable when the terminal
     can be connected to it (then left without one), else as the terminal is."""
     if "platform_control" not in terminal.capabilities:
-        return present_all(terminal, personas, cards=cards, in_process=in_process)
-    port = HarnessPlatform()
+        return present_all(terminal, personas, harness=harness, cards=cards, in_process=in_process)
+    port = HarnessPlatform(harness.profile)
     terminal.connect_platform(port)
     try:
-        observed = present_all(terminal, personas, cards=cards, in_process=in_process, platform_calls=port.taken)
+        observed = present_all(terminal, personas, harness=harness, cards=cards, in_process=in_process,
+                               platform_calls=port.taken)
         port.reachable = False
-        return observed + present_all(terminal, personas, cards=cards, in_process=in_process, state=UNREACHABLE,
-                                      platform_calls=port.taken)
+        return observed + present_all(terminal, personas, harness=harness, cards=cards, in_process=in_process,
+                                      state=UNREACHABLE, platform_calls=port.taken)
     finally:
         terminal.connect_platform(None)
 

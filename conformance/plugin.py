@@ -111,11 +111,21 @@ def clause_of(item) -> dict | None:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items) -> None:
-    unknown = sorted({(m.args[0] if m.args else "<none>", item.nodeid) for item in items
-                      for m in item.iter_markers("clause") if not m.args or m.args[0] not in _clauses(config)})
+    """Refuse a test naming a clause no profile has (a typo); leave out, as deselected, a test of a
+    clause another region adds (it judges a rule this run's profile does not make)."""
+    from simulator.profile import every_clause_id
+
+    catalogue = _clauses(config)
+    named = [(m.args[0] if m.args else "<none>", item) for item in items for m in item.iter_markers("clause")]
+    known = every_clause_id(run_profile(config).name)
+    unknown = sorted({(cid, item.nodeid) for cid, item in named if cid not in known})
+    elsewhere = {item for cid, item in named if cid not in catalogue}
     if unknown:
         lines = "\n".join(f"  {cid} in {nodeid}" for cid, nodeid in unknown)
         raise pytest.UsageError(f"tests name clauses the profile does not have:\n{lines}")
+    if elsewhere:
+        config.hook.pytest_deselected(items=[item for item in items if item in elsewhere])
+        items[:] = [item for item in items if item not in elsewhere]
     if config.pluginmanager.hasplugin("allure_listener"):
         for item in items:
             _label_with_clause(item)
@@ -124,7 +134,8 @@ def pytest_collection_modifyitems(config, items) -> None:
 def _label_with_clause(item) -> None:
     """Allure labels from the clause, as markers set at collection so that every test carries them,
     one skipped before its first fixture too: epic = part, feature = section, story = clause id and
-    statement (the report groups part › section › clause), and the statement and source as the
+    statement (the report groups part › section › clause; a clause the run's region adds is grouped
+    under the region, then part and section), and the statement and source as the
     description (allure-pytest sets the description from markers or the docstring after setup,
     which would overwrite one set from inside a fixture)."""
     clause = clause_of(item)
@@ -137,7 +148,12 @@ def _label_with_clause(item) -> None:
     source = source_line(clause)
     items = [f"{ref['document']} {ref['id']}" for ref in clause.get("test_items", ())]
     official = f"\n\nOfficial test items: {', '.join(items)}" if items else ""
-    for marker in (allure.epic(clause["part"]), allure.feature(clause["section"]),
+    profile = run_profile(item.config)
+    epic, feature = clause["part"], clause["section"]
+    if clause["id"] in profile.regional_clauses():  # the report groups a region's own clauses under it
+        region = profile.region_document
+        epic, feature = f"{region['name']['zh']} {region['id']}: regional clauses", f"{clause['part']}: {feature}"
+    for marker in (allure.epic(epic), allure.feature(feature),
                    allure.story(f"{clause['id']} {clause['statement']}"), allure.severity(clause["severity"]),
                    allure.label("clause", clause["id"]), allure.label("source", source),
                    *(allure.label("test_item", ref) for ref in items),

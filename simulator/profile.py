@@ -300,6 +300,12 @@ def layer_region(base: Profile, folder: Path) -> Profile:
     return built
 
 
+def every_clause_id(name: str = "national") -> frozenset[str]:
+    """The clause ids of `name` and of every region layered over it: what a test may name (a test
+    of one region's clause is simply not run for another)."""
+    return frozenset(cid for region in (None, *region_names()) for cid in build(name, region).clauses)
+
+
 def national() -> Profile:
     """The national profile alone: what a run certifies against when it names no region."""
     return build("national")

@@ -45,9 +45,9 @@ class Integration:
 
     # -- holders and their cards -----------------------------------------------------------------
 
-    def holder(self) -> dict:
-        """A new synthetic holder with a usable card (its financial account active), issued by the
-        platform: what the chip presents."""
+    def holder(self, *, financial_active: bool = True) -> dict:
+        """A new synthetic holder with a usable card (its financial account active unless
+        `financial_active` is False), issued by the platform: what the chip presents."""
         self._holders += 1
         number = f"D{self.rng.randrange(16**8):08X}"
         born = date(1960 + self.rng.randrange(40), 1 + self.rng.randrange(12), 1 + self.rng.randrange(28))
@@ -55,7 +55,8 @@ class Integration:
                 "name": f"测试{SURNAMES[self._holders % len(SURNAMES)]}{self._holders}", "birth_date": born.isoformat()}
         self.platform.platform.issue_card(card_number=number, citizen_id=card["citizen_id"], name=card["name"],
                                           birth_date=born, region="410200")
-        self.platform.platform.transition(number, "activate_financial")
+        if financial_active:
+            self.platform.platform.transition(number, "activate_financial")
         return card
 
     def transition(self, card: dict, action: str) -> dict:

@@ -19,6 +19,18 @@ def _charge(harness, terminal, persona: str) -> tuple[dict, int]:
 @pytest.mark.requires("concessions")
 @pytest.mark.parametrize("persona", ["elderly", "minor"])
 def test_concession_fares(harness, terminal, persona):
+    _judge_concession(harness, terminal, persona)
+
+
+@pytest.mark.clause("KF-CONC-001")
+@pytest.mark.requires("concessions")
+def test_kaifeng_teachers_ride_at_their_concession(harness, terminal):
+    _judge_concession(harness, terminal, "kaifeng_teacher")
+
+
+def _judge_concession(harness, terminal, persona: str) -> None:
+    """The card of `persona` pays the percentage of the full fare (a normal card's, on the same
+    terminal) the profile's concession table gives its purse card type."""
     base, paid = _charge(harness, terminal, "normal")
     assert base["accepted"], f"{terminal.name} refused a valid full-fare card ({base['reason']})"
     card_type = harness.purse_card_type(persona)

@@ -455,3 +455,22 @@ def test_a_finding_under_another_clause_keeps_the_tests_own_verdict(tmp_path):
     assert verdicts(cert)[ids[0]] == "pass" and verdicts(cert)[ids[1]] == "fail"
     own = next(c for c in cert["clauses"] if c["id"] == ids[0])
     assert {t["verdict"] for t in own["tests"]} == {"pass"} and len(own["tests"]) == 2
+
+
+def test_a_regional_run_names_the_region_and_groups_its_clauses_under_it(tmp_path):
+    _code, _output, cert = run_synthetic(tmp_path, {"KF-CONC-001": "pass", "TERM-CONC-001": "pass"},
+                                         "--region", "kaifeng")
+    results = tmp_path / "out" / "allure-results"
+    environment = (results / "environment.properties").read_text(encoding="utf-8")
+    assert "profile.region" in environment and "kaifeng" in environment
+    epics = {}
+    for path in results.glob("*-result.json"):
+        labels = json.loads(path.read_text(encoding="utf-8"))["labels"]
+        clause = next(label["value"] for label in labels if label["name"] == "clause")
+        epics[clause] = next(label["value"] for label in labels if label["name"] == "epic")
+    assert epics == {"KF-CONC-001": "开封市 kaifeng: regional clauses", "TERM-CONC-001": "terminal"}
+    assert cert["profile"]["region"] == "kaifeng"
+    region = cert["profile"]["region_documents"]
+    assert [p["document"] for p in region["policies"]] == ["汴政办〔2020〕71号"]
+    assert "regions/kaifeng/region.yaml" in region["files"] and "regions/kaifeng/clauses.yaml" in region["files"]
+    assert verdicts(cert)["KF-CONC-001"] == "pass"

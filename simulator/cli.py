@@ -42,7 +42,7 @@ from simulator.card.apps import ssse
 from simulator.card.cardos import CardOS
 from simulator.devices.ssse_reader import ReadError, ReadOut, read_card
 from simulator.privacy import TraceMasker
-from simulator.profile import ProfileError, national
+from simulator.profile import ProfileError, build, national
 from simulator.trace import render as render_trace
 from simulator.transport import (
     VPCD_PORT,
@@ -287,7 +287,9 @@ def _summary_table(name: str, summary: dict) -> Table:
 
 @app.command()
 def simulate(
-    scenario: Annotated[str, typer.Argument(help="a scenario of profiles/scenarios/ (e.g. metro-peak)")],
+    scenario: Annotated[str, typer.Argument(help="a scenario of profiles/scenarios/ (e.g. metro-peak), or of the "
+                                                 "region's")],
+    region: Annotated[str | None, typer.Option(help="a regional profile (its scenarios, personas and world)")] = None,
     replications_: Annotated[int, typer.Option("--replications", min=1, help="independent replications")] = 10,
     workers: Annotated[int, typer.Option(min=0, help="LocalCluster worker processes (0: in this process)")] = 2,
     scheduler: Annotated[str | None, typer.Option(help="an existing Dask scheduler, tcp://host:8786")] = None,
@@ -299,9 +301,9 @@ def simulate(
     """Run a throughput scenario's replications in the SimPy world, one Dask task per replication;
     print the summary table, write results.json and the PNG charts."""
     try:
-        chosen = scenarios.load(scenario, national())
+        chosen = scenarios.load(scenario, build("national", region))
     except ProfileError as exc:
-        raise typer.BadParameter(str(exc), param_hint="SCENARIO") from None
+        raise typer.BadParameter(str(exc), param_hint="--region" if "region" in str(exc) else "SCENARIO") from None
     document = chosen.document
     if fidelity:
         try:

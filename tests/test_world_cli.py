@@ -59,3 +59,13 @@ def test_simulate_runs_the_reference_terminals_with_full_logic(tmp_path):
                                   ["--fidelity", "approximate"]])
 def test_bad_options_exit_64(args):
     assert ykt("simulate", "metro-peak", *args).returncode == 64
+
+
+def test_a_regions_scenario_runs_with_its_region_and_only_with_it(tmp_path):
+    done = ykt("simulate", "guangdong-metro-mix", "--region", "guangdong", "--replications", "1", "--workers", "0",
+               "--out", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    results = json.loads((tmp_path / "results.json").read_text(encoding="utf-8"))
+    assert set(results["summary"]["sites"]) == {"entry", "exit"}
+    refused = ykt("simulate", "guangdong-metro-mix")
+    assert refused.returncode == 64 and "unknown scenario 'guangdong-metro-mix'" in refused.stderr

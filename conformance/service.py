@@ -49,7 +49,7 @@ from conformance.adapters.http import (
     problems,
 )
 from simulator.devices.terminal import Terminal
-from simulator.profile import Profile, national
+from simulator.profile import Profile, build, national
 from simulator.transport.errors import LinkError, ReaderNotFoundError
 
 log = logging.getLogger(__name__)
@@ -353,6 +353,8 @@ def serve(
     bank: Annotated[str | None, typer.Option(
         help="the POS pays through the bank served at this URL (ykt bank serve); default: an in-memory one")] = None,
     log_level: Annotated[str, typer.Option(help="uvicorn's log level")] = "info",
+    region: Annotated[str | None, typer.Option(help="the regional profile the terminal follows "
+                                                    "(its tariffs, card types, lists)")] = None,
 ) -> None:
     """Serve a reference terminal (or a mutant) over the terminal control protocol until Ctrl-C."""
     import uvicorn
@@ -361,8 +363,8 @@ def serve(
         raise typer.BadParameter("give --kind (bus, gate_entry, gate_exit, scenic, pos) or --mutant NAME")
     try:
         served = reference_app(kind, mutant, card_timeout=card_timeout, readers=reader, bank=bank,
-                               profile=national())
-    except ValueError as exc:
+                               profile=build("national", region))
+    except ValueError as exc:  # a ProfileError too
         raise typer.BadParameter(str(exc)) from None
     typer.echo(f"serving {served.title} on http://{host}:{port} (terminal control protocol, "
                "profiles/national/terminal_api.yaml)")

@@ -348,12 +348,18 @@ def platform_serve(
     faults: Annotated[Path | None, typer.Option(
         help="a fault plan (JSON or YAML: latency, error_rate, outages, crash at platform.* points)")] = None,
     fault_seed: Annotated[int, typer.Option(help="root seed of the fault plan's draws")] = 0,
+    region: Annotated[str | None, typer.Option(help="the regional profile the platform follows (its card states, "
+                                                    "limits, catalogue)")] = None,
 ) -> None:
     """Serve the platform (profiles/national/platform_api.yaml) until Ctrl-C; state survives restarts."""
     from simulator.backend.platform.serve import serve
     from simulator.backend.service_faults import ServiceFaults
     from simulator.seeds import generator
 
+    try:
+        profile = build("national", region)
+    except ProfileError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--region") from None
     try:
         secret = (bytes.fromhex(operator_secret) if operator_secret
                   else generator(seed, "platform", "operator").randbytes(32))
@@ -365,7 +371,7 @@ def platform_serve(
     in_force = None if plan is None else ServiceFaults(plan, service="platform", seed=fault_seed,
                                                        elapsed=lambda: time.monotonic() - started)
     console.print(f"platform on http://{host}:{port} (state in {db}; fault plan: {faults or 'none'})")
-    serve(host=host, port=port, db=str(db), seed=seed, operator_secret=secret, profile=national(), faults=in_force)
+    serve(host=host, port=port, db=str(db), seed=seed, operator_secret=secret, profile=profile, faults=in_force)
 
 
 @platform_app.command("openapi")
@@ -387,6 +393,7 @@ def department_serve(
     port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port")] = 8900,
     host: Annotated[str, typer.Option(help="address to listen on (default: this machine only)")] = "127.0.0.1",
     seed: Annotated[int, typer.Option(help="root seed of its nonces and event ids")] = 1,
+    region: Annotated[str | None, typer.Option(help="the regional profile the department follows")] = None,
 ) -> None:
     """Serve a reference department (profiles/national/department_api.yaml) until Ctrl-C."""
     from simulator.departments import PlatformLink
@@ -397,8 +404,8 @@ def department_serve(
         raise typer.BadParameter("--platform, --department-id and --secret go together")
     try:
         link = PlatformLink(platform.rstrip("/"), department_id, bytes.fromhex(secret)) if platform else None
-        department = make_department(kind, seed=seed, link=link, profile=national())
-    except ValueError as exc:
+        department = make_department(kind, seed=seed, link=link, profile=build("national", region))
+    except ValueError as exc:  # a ProfileError too
         raise typer.BadParameter(str(exc)) from None
     console.print(f"{department.zh} ({kind}) on http://{host}:{port}, platform {platform or '(not yet set)'}")
     serve(department, host=host, port=port)

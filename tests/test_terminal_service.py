@@ -742,3 +742,17 @@ def test_put_platform_links_a_served_terminal_refuses_one_elsewhere_and_one_that
         answer = http.put("/platform", json={"url": "http://127.0.0.1:9", **HARNESS_DEPARTMENT})
         assert (answer.status_code, answer.json()["error"]) == (409, "not_supported")
         assert undeclared.state.terminal.status.platform is None
+
+
+@pytest.mark.timeout(300)
+def test_a_regional_clause_is_judged_over_http_against_a_terminal_served_for_the_region(tmp_path):
+    """KF-CONC-001 over http:: the bus served for Kaifeng passes it; the served mutant that keeps the
+    national concession table fails it, as it does in-process (tests/test_regional_mutants.py)."""
+    fares = str(SUITE / "test_fares.py")
+    for options, expected in ((("--kind", "bus"), "pass"), (("--mutant", "bus_national_concessions"), "fail")):
+        served = serve(*options, "--region", "kaifeng", log=tmp_path / f"{expected}.log")
+        try:
+            verdicts = run_suite(tmp_path, [fares], ["--dut", served.url, "--region", "kaifeng"], f"kaifeng-{expected}")
+        finally:
+            served.stop()
+        assert [v["verdict"] for v in verdicts if v["clause"] == "KF-CONC-001"] == [expected], verdicts

@@ -161,7 +161,8 @@ def read(
         for name in names:
             try:
                 with PcscTransport(name, tracers=[recorder]) as transport:
-                    readout = read_card(transport, keys=IssuerKeys(national()), pin=pin)
+                    readout = read_card(transport, keys=IssuerKeys(national()), pin=pin,
+                                        ssse_profile=national()["ssse"])
                 break
             except LinkError:
                 if reader:
@@ -193,7 +194,7 @@ def demo(
         with Pcscd() as pcscd, VpcdCard(card, port=pcscd.slot_port(0)):
             wait_for_card(pcscd.reader(0), timeout=5.0)
             with PcscTransport(pcscd.reader(0), tracers=[recorder]) as transport:
-                readout = read_card(transport, keys=IssuerKeys(national()))
+                readout = read_card(transport, keys=IssuerKeys(national()), ssse_profile=national()["ssse"])
     except (LinkError, ReadError) as exc:
         console.print(f"[red]broken:[/red] {exc}")
         raise typer.Exit(2) from None

@@ -24,7 +24,7 @@ import pytest
 from conformance.adapters import sim
 from conformance.dut import RecordingCard
 from conformance.mutants import all_mutants
-from conformance.suites.terminal._timing import transaction_time
+from conformance.suites.terminal._timing import real_card, transaction_time
 from conformance.suites.terminal.oracle import Oracle
 from simulator.card.interface import EchoCard
 from simulator.clock import Clock
@@ -174,12 +174,13 @@ def test_transaction_time_is_measured_at_the_card_not_taken_from_the_terminal():
     recorder = RecordingCard(EchoCard(), clock=lambda: next(ticks))
     for command in ("00A4040008A000000632010105", "805C000204"):
         recorder.transmit(bytes.fromhex(command))
-    took = transaction_time(recorder.presentation({"modelled_ms": 50.0}))
+    took = transaction_time(recorder.presentation({"modelled_ms": 50.0}), real_card(national()))
     assert recorder.timeline == [10.000, 10.500]
     assert (round(took.span_ms, 6), round(took.card_computing_ms, 6), round(took.terminal_ms, 6)) == (503, 5, 498)
     assert 0 < took.card_modelled_ms < 50 and took.judged_ms == took.terminal_ms + took.card_modelled_ms
     assert took.judged_ms > Oracle(national()).purchase_limit().ms
-    assert transaction_time(recorder.presentation({"modelled_ms": 900.0})).judged_ms == 900  # slower claim counts
+    slower = transaction_time(recorder.presentation({"modelled_ms": 900.0}), real_card(national()))
+    assert slower.judged_ms == 900  # a slower claim counts
 
 
 #: a lab's DUT adapter (`-p`) with two terminals: one whose adapter code asserts, one that transacts nothing

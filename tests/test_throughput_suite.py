@@ -22,6 +22,7 @@ import pytest
 from conformance.dut import RecordingCard
 from conformance.mutants import all_mutants
 from conformance.service import reference_app
+from conformance.suites.terminal._timing import real_card
 from conformance.suites.throughput import _measure, _model
 from conformance.suites.throughput._limits import for_kind
 from simulator.backend.loopback import serving
@@ -184,6 +185,8 @@ def test_the_measure_is_the_harness_s_never_the_terminal_s_report():
     for command in ("00A4040008A000000632010105", "805C000204"):
         recorder.transmit(bytes.fromhex(command))
     shown = recorder.presentation({"modelled_ms": 5.0, "wall_ms": 5.0})
-    in_process, remote = _measure.timed(shown, in_process=True), _measure.timed(shown, in_process=False)
+    card = real_card(national())
+    in_process, remote = _measure.timed(shown, in_process=True, card=card), _measure.timed(shown, in_process=False,
+                                                                                              card=card)
     assert 0 < in_process < 0.05
     assert remote == pytest.approx(0.498 + in_process)

@@ -177,9 +177,11 @@ def image_of(persona: Persona, profile: Profile | None = None) -> CardImage:
     )
 
 
-def chip_identifiers(persona: Persona) -> tuple[str, str]:
+def chip_identifiers(persona: Persona, profile: Profile | None = None) -> tuple[str, str]:
     """What terminals read from this card's chip, as the platform registers and lists it: 卡识别码
-    (EF05) and the purse's application serial (0x15, derived from it), upper-case hex."""
+    (EF05) and the purse's application serial (0x15, derived from it by `profile`'s purse identity,
+    the national profile's by default), upper-case hex."""
     card_id = persona.values["card_identifier"]
-    return card_id.hex().upper(), epurse.identity(card_id[:3].hex(), card_id[-8:])[1].hex().upper()
+    purse_profile = (profile or national())["epurse"]
+    return card_id.hex().upper(), epurse.identity(card_id[:3].hex(), card_id[-8:], purse_profile)[1].hex().upper()
 

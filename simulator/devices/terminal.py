@@ -61,7 +61,7 @@ def certification_blacklist(profile: Profile) -> frozenset[str]:
     entries = set()
     for name in profile["ics"]["test_lists"]["blacklist"]:
         persona = personas.resolve(name, as_of=AS_OF, profile=profile)
-        entries.update((*personas.chip_identifiers(persona), persona.values["card_number"]))
+        entries.update((*personas.chip_identifiers(persona, profile), persona.values["card_number"]))
     return frozenset(entries)
 
 

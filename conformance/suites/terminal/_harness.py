@@ -39,6 +39,7 @@ from simulator.tlv import parse_tlv
 from simulator.transport import InProcessTransport
 from simulator.transport.base import Exchange
 
+from ._timing import real_card
 from .oracle import Oracle
 
 PPSE = b"2PAY.SYS.DDF01"
@@ -315,6 +316,8 @@ class Harness:
         self.profile = profile
         self.oracle = Oracle(profile)
         self.masker = TraceMasker.from_profiles(profile)
+        #: a real card's link and processing, whose time a presentation's judged time adds
+        self.card_timing = real_card(profile)
         purse, sss = profile["epurse"]["application"], profile["ssse"]["application"]
         self.purse_aid, self.ssse_aid = bytes.fromhex(purse["aid"]), bytes.fromhex(sss["aid"])
         #: DF FID -> AID of the applications, for terminals that select a DF by its file identifier

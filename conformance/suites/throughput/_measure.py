@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from conformance.dut import Presentation
 from conformance.suites.terminal._harness import Harness
 from conformance.suites.terminal._timing import transaction_time
+from simulator.transport.timing import TimingModel
 from simulator.world.measured import REACHABLE, UNREACHABLE, Tap, Taps
 from simulator.world.metrics import quantile
 
@@ -61,9 +62,9 @@ class Observed:
         return Tap(self.seconds, self.platform_calls, self.reason)
 
 
-def timed(shown: Presentation, *, in_process: bool) -> float:
-    """The harness's measure of one presentation, in seconds (`METHODS`)."""
-    took = transaction_time(shown)
+def timed(shown: Presentation, *, in_process: bool, card: TimingModel) -> float:
+    """The harness's measure of one presentation, in seconds (`METHODS`); `card` models a real card."""
+    took = transaction_time(shown, card)
     return (took.card_modelled_ms if in_process else took.terminal_ms + took.card_modelled_ms) / 1e3
 
 
@@ -77,7 +78,8 @@ def present_all(terminal, personas: Iterable[str], *, harness: Harness, cards: i
             card = harness.ready(terminal, persona, entry_required=False)
             platform_calls()  # what a preparation (an entry elsewhere) asked is not this gate's
             shown = terminal.present(card)
-            observed.append(Observed(persona, state, timed(shown, in_process=in_process), len(shown.trace),
+            seconds = timed(shown, in_process=in_process, card=harness.card_timing)
+            observed.append(Observed(persona, state, seconds, len(shown.trace),
                                      platform_calls(), shown.decision["reason"], bool(shown.decision["accepted"]),
                                      shown.decision.get("modelled_ms")))
     return observed

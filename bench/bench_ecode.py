@@ -16,7 +16,7 @@ from datetime import timedelta
 from simulator import ecode
 from simulator.clock import START
 from simulator.crypto import sm2
-from simulator.profile import load
+from simulator.profile import national
 
 TARGET = 500
 
@@ -34,18 +34,18 @@ def rate(work, *, seconds: float = 1.0) -> float:
 
 
 def codes(count: int) -> tuple[list[bytes], ecode.KeyChain, dict]:
-    profile = load("national/ecode", "ecode")
+    ecode_profile = national()["ecode"]
     rng = random.Random(13)
     ca_key, issuer_key, user_key = (sm2.generate_keypair(rng) for _ in range(3))
     ca = ecode.CertificateAuthority(1, ca_key[0])
     certificate = ca.certify(issuer_id=b"\x41\x00\x00\x01", issuer_key=issuer_key[1],
                              expires=START.date() + timedelta(days=365), serial=1, rng=rng)
-    issuer = ecode.Issuer(certificate, issuer_key[0], profile)
+    issuer = ecode.Issuer(certificate, issuer_key[0], ecode_profile)
     authorisation = issuer.authorise(card_number="K00000001", holder=b"\x00" * 16, region="410200", kind="ride",
                                      user_key=user_key[1], now=START, rng=rng)
     raw = [ecode.display(certificate=certificate, authorisation=authorisation, user_private_key=user_key[0],
                          now=START + timedelta(seconds=i % 30), rng=rng).encode() for i in range(count)]
-    return raw, ecode.KeyChain([ecode.CaKey(1, ca_key[1], test=False)]), profile
+    return raw, ecode.KeyChain([ecode.CaKey(1, ca_key[1], test=False)]), ecode_profile
 
 
 def main() -> int:
@@ -54,12 +54,12 @@ def main() -> int:
     signature = sm2.sign(sk, message, rng=random.Random(2))
     reference = rate(lambda: sm2.verify_reference(pk, message, signature))
     fast = rate(lambda: sm2.verify(pk, message, signature))
-    raw, chain, profile = codes(600)
+    raw, chain, ecode_profile = codes(600)
     log = ecode.MemoryReplayLog()
     at = START + timedelta(seconds=31)
     started = time.perf_counter()
     for i, payload in enumerate(raw):
-        verdict = ecode.verify(payload, chain=chain, profile=profile, now=at, replay=log, revoked=lambda _: False)
+        verdict = ecode.verify(payload, chain=chain, profile=ecode_profile, now=at, replay=log, revoked=lambda _: False)
         if not verdict.valid:
             raise SystemExit(f"code {i} refused: {verdict}")
     whole = len(raw) / (time.perf_counter() - started)

@@ -27,6 +27,7 @@ from functools import partial
 
 import simpy
 
+from simulator.profile import national
 from simulator.world import replication, replications, scenario
 
 TARGET_RATIO, TARGET_TAPS, TARGET_FULL, TARGET_CITY_S = 1.25, 6_000_000, 1_000_000, 60.0
@@ -133,7 +134,7 @@ def per_event_ratio(duration: float, pairs: int = 5) -> tuple[float, float, floa
     """(world / bare per person, bare, bare per person, world persons per second): the ratio is the
     median over `pairs` runs of each, back to back (a shared machine's load changes between them),
     the rates the best of the runs."""
-    resolved = scenario.resolve(structure(duration))
+    resolved = scenario.resolve(structure(duration), national())
     ratios, bare_s, textbook_s, world_s = [], [], [], []
     for seed in range(pairs):
         n_bare, t_bare = timed(bare, duration, seed)
@@ -148,18 +149,18 @@ def per_event_ratio(duration: float, pairs: int = 5) -> tuple[float, float, floa
 
 
 def sampled_taps_per_minute() -> tuple[float, int, float]:
-    resolved = scenario.load("metro-peak")
+    resolved = scenario.load("metro-peak", national())
     result, seconds = timed(lambda: replication.run(resolved, root_seed=1, index=0))
     taps = sum(s["completed"] for s in result["sites"].values())
     return taps / seconds * 60, taps, seconds
 
 
 def full_logic_per_minute(duration: float) -> tuple[float, int, float]:
-    doc = copy.deepcopy(scenario.load("bus-line").document)
+    doc = copy.deepcopy(scenario.load("bus-line", national()).document)
     doc["duration_s"] = duration
     site = doc["sites"][0]
     site.update(fidelity="full_logic", carriers={"contactless_card": 1})
-    resolved = scenario.resolve(doc)
+    resolved = scenario.resolve(doc, national())
     replication.run(resolved, root_seed=0, index=0)  # card images built once per persona, before timing
     result, seconds = timed(lambda: replication.run(resolved, root_seed=1, index=0))
     taps = result["sites"]["front-door"]["completed"]
@@ -169,7 +170,7 @@ def full_logic_per_minute(duration: float) -> tuple[float, int, float]:
 def city_district(district: int, stations: int, scale: float) -> dict:
     """One district of the city day as a scenario: `stations` metro stations (entry and exit
     arrays) over 06:00-24:00 plus a bus line, a scenic spot and a hospital, arrivals x `scale`."""
-    metro = scenario.load("metro-peak").document
+    metro = scenario.load("metro-peak", national()).document
     day = 18 * 3600
     shape = [[0, 800], [3600, 3000], [10800, 1500], [39600, 2800], [50400, 1000]]  # persons/h, modelled
     sites = []
@@ -180,7 +181,7 @@ def city_district(district: int, stations: int, scale: float) -> dict:
             site["arrivals"] = [[t, rate * scale] for t, rate in shape]
             sites.append(site)
     for other in ("bus-line", "scenic-holiday", "hospital-morning"):
-        for template in scenario.load(other).document["sites"]:
+        for template in scenario.load(other, national()).document["sites"]:
             site = copy.deepcopy(template)
             site["name"] = f"d{district}-{other}-{template['name']}"
             sites.append(site)
@@ -192,7 +193,7 @@ def city_day(districts: int, stations: int, scale: float) -> tuple[float, float,
     started = time.perf_counter()
     with replications.cluster(workers=2, scheduler=None) as client:
         ready = time.perf_counter()
-        futures = [client.submit(replications.task, doc, 20261123, 0) for doc in docs]
+        futures = [client.submit(replications.task, doc, national(), 20261123, 0) for doc in docs]
         results = client.gather(futures)
     done = time.perf_counter()
     metro = sum(s["completed"] for r in results for n, s in r["sites"].items() if n.startswith("s"))

@@ -44,7 +44,7 @@ from rich.table import Table
 from conformance import report, signing, verdict_page
 from conformance.dut import SECRET_INFO
 from conformance.history import History
-from simulator.profile import Profile, ProfileError, build, region_names, source_line
+from simulator.profile import Profile, ProfileError, build, every_clause_id, source_line
 
 SUITES_ROOT = Path(__file__).resolve().parent / "suites"
 #: the usual order of the built-in suites; others follow alphabetically
@@ -128,12 +128,6 @@ def named_clauses(root: Path = SUITES_ROOT) -> tuple[dict[str, list[str]], list[
             named.setdefault(cid, []).append(location)
         unresolved += scan.unresolved
     return named, unresolved
-
-
-def known_clauses() -> set[str]:
-    """Every clause id of the national profile and of any region: what a test may name (a test of
-    another region's clause is simply not run for this one)."""
-    return {cid for region in (None, *region_names()) for cid in build("national", region).clauses}
 
 
 def _region_line(standard: Profile) -> str:
@@ -535,7 +529,7 @@ def clauses(
         table.add_row(c["id"], c["part"], c["severity"], c["statement"], source_line(c))
     console.print(table)
     if coverage:
-        unknown = sorted(set(named) - known_clauses())
+        unknown = sorted(set(named) - every_clause_id())
         if unknown:
             console.print(f"[red]tests name clauses the profile does not have: {', '.join(unknown)}[/]")
         if unresolved:

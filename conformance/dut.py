@@ -25,6 +25,7 @@ from datetime import datetime
 from typing import Protocol
 
 from simulator.card.interface import Card
+from simulator.profile import Profile, national
 from simulator.transport.base import Exchange, Transport
 
 
@@ -183,7 +184,7 @@ class DUT:
 #: --dut-info keys whose values are secrets (a test PIN): masked wherever the DUT info is shown
 SECRET_INFO = frozenset({"pin"})
 
-#: scheme -> "module:function" building a DUT from the rest of the spec and --dut-info
+#: scheme -> "module:function" building a DUT from the rest of the spec, --dut-info and the run's profile
 ADAPTERS = {
     "sim": "conformance.adapters.sim:make",
     "pcsc": "conformance.adapters.pcsc:make",
@@ -193,12 +194,14 @@ ADAPTERS = {
 }
 
 
-def make_dut(spec: str, *, info: dict[str, str] | None = None) -> DUT:
+def make_dut(spec: str, *, info: dict[str, str] | None = None, profile: Profile | None = None) -> DUT:
+    """The DUT of `spec` for a run against `profile` (the plugin passes the run's; the national
+    profile by default)."""
     scheme, _, rest = spec.partition(":")
     if scheme not in ADAPTERS:
         raise ValueError(f"unknown DUT {spec!r}; valid schemes: {', '.join(ADAPTERS)} (e.g. sim, pcsc:<reader>)")
     module, _, function = ADAPTERS[scheme].partition(":")
-    dut = getattr(importlib.import_module(module), function)(rest, info=dict(info or {}))
+    dut = getattr(importlib.import_module(module), function)(rest, info=dict(info or {}), profile=profile or national())
     shown = {k: ("*" * len(v) if k in SECRET_INFO else v) for k, v in (info or {}).items()}
     dut.info = {"spec": spec, **shown, **dut.info}
     dut.settings = dict(info or {})

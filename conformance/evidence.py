@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Collection, Iterable
-from functools import cache
 
 from conformance.plugin import EVIDENCE_KEY
 from simulator import trace
@@ -20,14 +19,10 @@ from simulator.privacy import TraceMasker, mask_record, mask_text
 from simulator.transport.base import Exchange
 
 
-@cache
-def _masker() -> TraceMasker:
-    return TraceMasker.from_profiles()
-
-
-def trace_text(exchanges: Iterable[Exchange]) -> str:
-    """An APDU trace decoded and masked (simulator.trace): name, status word, time, bytes."""
-    return trace.render(exchanges, _masker())
+def trace_text(exchanges: Iterable[Exchange], masker: TraceMasker) -> str:
+    """An APDU trace decoded and masked (simulator.trace) by `masker` (the run's profile's, which
+    knows its applications' personal data): name, status word, time, bytes."""
+    return trace.render(exchanges, masker)
 
 
 def _attach(body: str | bytes, name: str, kind: str) -> None:
@@ -49,8 +44,8 @@ def at_test_end(request, collect: Callable[[], None]) -> None:
     request.node.stash.setdefault(EVIDENCE_KEY, []).append(collect)
 
 
-def attach_trace(name: str, exchanges: Iterable[Exchange]) -> None:
-    _attach(trace_text(exchanges), name, "TEXT")
+def attach_trace(name: str, exchanges: Iterable[Exchange], masker: TraceMasker) -> None:
+    _attach(trace_text(exchanges, masker), name, "TEXT")
 
 
 def attach_json(name: str, value: object) -> None:

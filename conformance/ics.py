@@ -19,7 +19,7 @@ from pathlib import Path
 import yaml
 
 from simulator.crypto.hashes import sm3
-from simulator.profile import ProfileError, load, validate
+from simulator.profile import Profile, ProfileError, national, validate
 
 CARD, READER, DEPARTMENT = "card", "reader", "department"
 
@@ -57,19 +57,18 @@ class Declaration:
                 "test_keys": sorted(self.test_keys)}
 
 
-def kinds(profile: dict) -> dict[str, list[str]]:
-    """kind -> the capabilities a product of that kind may declare (profile national/ics)."""
-    return {CARD: profile[CARD], READER: profile[READER], DEPARTMENT: profile[DEPARTMENT], **profile["terminal_kinds"]}
+def kinds(ics: dict) -> dict[str, list[str]]:
+    """kind -> the capabilities a product of that kind may declare (the profile's ics.yaml)."""
+    return {CARD: ics[CARD], READER: ics[READER], DEPARTMENT: ics[DEPARTMENT], **ics["terminal_kinds"]}
 
 
-def check(declared: set[str], kind: str, *, where: str) -> frozenset[str]:
-    """`declared` as a product of `kind` may declare it: known kind, known options, none of the
-    harness's own facilities, every mandatory capability present."""
-    profile = load("national/ics", "ics")
-    allowed = kinds(profile)
+def check(declared: set[str], kind: str, *, where: str, ics: dict) -> frozenset[str]:
+    """`declared` as a product of `kind` may declare it by the run's `ics` document: known kind,
+    known options, none of the harness's own facilities, every mandatory capability present."""
+    allowed = kinds(ics)
     if kind not in allowed:
         raise DeclarationError(f"{where}: unknown product kind {kind!r}; kinds: {', '.join(allowed)}")
-    harness = declared & set(profile["harness_facilities"])
+    harness = declared & set(ics["harness_facilities"])
     if harness:
         raise DeclarationError(f"{where}: {', '.join(sorted(harness))} are the harness's facilities (a "
                                f"simulated device's or the lab's own equipment), not product options")
@@ -77,21 +76,21 @@ def check(declared: set[str], kind: str, *, where: str) -> frozenset[str]:
     if unknown:
         raise DeclarationError(f"{where}: a {kind} cannot declare {', '.join(sorted(unknown))}; "
                                f"it may declare: {', '.join(allowed[kind])}")
-    missing = [c for c in profile["mandatory"].get(kind, []) if c not in declared]
+    missing = [c for c in ics["mandatory"].get(kind, []) if c not in declared]
     if missing:
         raise DeclarationError(f"{where}: a {kind} must declare {', '.join(missing)} (mandatory for its kind in "
-                               f"the profile national.ics)")
+                               f"the profile's ics.yaml)")
     return frozenset(declared)
 
 
-def check_purpose(purpose: str | None, kind: str, *, where: str) -> str | None:
+def check_purpose(purpose: str | None, kind: str, *, where: str, ics: dict) -> str | None:
     """A department declares one purpose of the profile's (PIPL art. 6: what it may read follows
     from it); no other kind declares one."""
     if kind != DEPARTMENT:
         if purpose is not None:
             raise DeclarationError(f"{where}: only a department declares a purpose, not a {kind}")
         return None
-    allowed = load("national/ics", "ics")["department_purposes"]
+    allowed = ics["department_purposes"]
     if purpose not in allowed:
         raise DeclarationError(f"{where}: a department must declare its purpose, one of {', '.join(allowed)} "
                                f"(got {purpose!r})")
@@ -106,9 +105,11 @@ def _capabilities_line(text: str) -> int:
     return 0
 
 
-def load_declaration(path: Path) -> Declaration:
-    """Read, schema-check and check a declaration against its kind (DeclarationError)."""
+def load_declaration(path: Path, profile: Profile | None = None) -> Declaration:
+    """Read, schema-check and check a declaration against its kind in `profile` (the run's; the
+    national one by default) (DeclarationError)."""
     path = Path(path)
+    ics = (profile or national())["ics"]
     try:
         text = path.read_text(encoding="utf-8")
         document = yaml.safe_load(text)
@@ -121,8 +122,8 @@ def load_declaration(path: Path) -> Declaration:
     except ProfileError as exc:
         raise DeclarationError(str(exc)) from None
     kind = document["product"]["kind"]
-    capabilities = check(set(document["capabilities"]), kind, where=f"--ics {path}")
-    purpose = check_purpose(document["product"].get("purpose"), kind, where=f"--ics {path}")
+    capabilities = check(set(document["capabilities"]), kind, where=f"--ics {path}", ics=ics)
+    purpose = check_purpose(document["product"].get("purpose"), kind, where=f"--ics {path}", ics=ics)
     return Declaration(path=path, kind=kind, capabilities=capabilities, product=document["product"],
                        applicant=document.get("applicant"), manufacturer=document.get("manufacturer"),
                        samples=tuple(document.get("samples", ())), purpose=purpose,
@@ -130,10 +131,10 @@ def load_declaration(path: Path) -> Declaration:
                        capabilities_line=_capabilities_line(text), sm3=sm3(text.encode("utf-8")).hex())
 
 
-def apply(declaration: Declaration, dut) -> None:
+def apply(declaration: Declaration, dut, profile: Profile) -> None:
     """Give the DUT's role of the declared kind the declared capabilities (plus the harness
-    facilities its adapter offers); refuse a DUT that plays no role of that kind."""
-    harness = set(load("national/ics", "ics")["harness_facilities"])
+    facilities of `profile` its adapter offers); refuse a DUT that plays no role of that kind."""
+    harness = set(profile["ics"]["harness_facilities"])
     if declaration.kind == CARD:
         roles = [dut.card] if dut.card is not None else []
     elif declaration.kind == READER:

@@ -2,6 +2,9 @@
 
 What it gives a suite, or an integrator's own pytest run:
 - options `--dut`, `--profile`, `--region`, `--dut-info key=value`, `--yikatong-results PATH`;
+- the `profile` fixture: the run's `simulator.profile.Profile`, built once from `--profile` and
+  `--region` (an unknown or malformed one is a usage error before anything runs), which the DUT
+  hook, the adapters and the suites are handed;
 - the `dut` fixture, made by the `pytest_yikatong_make_dut` hook (first result wins, so a lab's
   conftest can plug in its own adapter; the default is `conformance.dut.make_dut`);
 - the `clause(id)` marker: every conformance test names the clause it checks; an unknown id is a
@@ -25,6 +28,7 @@ import pytest
 
 from conformance import hookspecs
 
+PROFILE_KEY = pytest.StashKey[object]()
 DUT_KEY = pytest.StashKey[object]()
 ICS_KEY = pytest.StashKey[object]()
 RESULTS_KEY = pytest.StashKey[list]()
@@ -79,17 +83,24 @@ def dut_info(config) -> dict[str, str]:
     return info
 
 
-def _clauses(config) -> dict[str, dict]:
-    """The clause catalogue of `--profile` (checked, with `--region`, against what exists)."""
-    if CLAUSES_KEY not in config.stash:
-        from simulator.profile import ProfileError, check_choice, clauses  # late: only when a suite is collected
+def run_profile(config):
+    """The run's profile: `--profile` with `--region` layered over it, built once (the first time a
+    suite is collected or the preflight runs); one that does not exist or does not build is a
+    usage error."""
+    if PROFILE_KEY not in config.stash:
+        from simulator.profile import ProfileError, build  # late: only when a suite is collected
 
-        profile, region = config.getoption("--profile"), config.getoption("--region")
         try:
-            check_choice(profile=profile, region=region)
+            config.stash[PROFILE_KEY] = build(config.getoption("--profile"), config.getoption("--region"))
         except ProfileError as exc:
             raise pytest.UsageError(str(exc)) from None
-        config.stash[CLAUSES_KEY] = clauses(profile)
+    return config.stash[PROFILE_KEY]
+
+
+def _clauses(config) -> dict[str, dict]:
+    """The clause catalogue of the run's profile, the region's clauses included."""
+    if CLAUSES_KEY not in config.stash:
+        config.stash[CLAUSES_KEY] = run_profile(config).clauses
     return config.stash[CLAUSES_KEY]
 
 
@@ -100,11 +111,21 @@ def clause_of(item) -> dict | None:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items) -> None:
-    unknown = sorted({(m.args[0] if m.args else "<none>", item.nodeid) for item in items
-                      for m in item.iter_markers("clause") if not m.args or m.args[0] not in _clauses(config)})
+    """Refuse a test naming a clause no profile has (a typo); leave out, as deselected, a test of a
+    clause another region adds (it judges a rule this run's profile does not make)."""
+    from simulator.profile import every_clause_id
+
+    catalogue = _clauses(config)
+    named = [(m.args[0] if m.args else "<none>", item) for item in items for m in item.iter_markers("clause")]
+    known = every_clause_id(run_profile(config).name)
+    unknown = sorted({(cid, item.nodeid) for cid, item in named if cid not in known})
+    elsewhere = {item for cid, item in named if cid not in catalogue}
     if unknown:
         lines = "\n".join(f"  {cid} in {nodeid}" for cid, nodeid in unknown)
         raise pytest.UsageError(f"tests name clauses the profile does not have:\n{lines}")
+    if elsewhere:
+        config.hook.pytest_deselected(items=[item for item in items if item in elsewhere])
+        items[:] = [item for item in items if item not in elsewhere]
     if config.pluginmanager.hasplugin("allure_listener"):
         for item in items:
             _label_with_clause(item)
@@ -113,7 +134,8 @@ def pytest_collection_modifyitems(config, items) -> None:
 def _label_with_clause(item) -> None:
     """Allure labels from the clause, as markers set at collection so that every test carries them,
     one skipped before its first fixture too: epic = part, feature = section, story = clause id and
-    statement (the report groups part › section › clause), and the statement and source as the
+    statement (the report groups part › section › clause; a clause the run's region adds is grouped
+    under the region, then part and section), and the statement and source as the
     description (allure-pytest sets the description from markers or the docstring after setup,
     which would overwrite one set from inside a fixture)."""
     clause = clause_of(item)
@@ -126,7 +148,12 @@ def _label_with_clause(item) -> None:
     source = source_line(clause)
     items = [f"{ref['document']} {ref['id']}" for ref in clause.get("test_items", ())]
     official = f"\n\nOfficial test items: {', '.join(items)}" if items else ""
-    for marker in (allure.epic(clause["part"]), allure.feature(clause["section"]),
+    profile = run_profile(item.config)
+    epic, feature = clause["part"], clause["section"]
+    if clause["id"] in profile.regional_clauses():  # the report groups a region's own clauses under it
+        region = profile.region_document
+        epic, feature = f"{region['name']['zh']} {region['id']}: regional clauses", f"{clause['part']}: {feature}"
+    for marker in (allure.epic(epic), allure.feature(feature),
                    allure.story(f"{clause['id']} {clause['statement']}"), allure.severity(clause["severity"]),
                    allure.label("clause", clause["id"]), allure.label("source", source),
                    *(allure.label("test_item", ref) for ref in items),
@@ -135,10 +162,10 @@ def _label_with_clause(item) -> None:
 
 
 @pytest.hookimpl(trylast=True)
-def pytest_yikatong_make_dut(config, spec, info):
+def pytest_yikatong_make_dut(config, spec, info, profile):
     from conformance.dut import make_dut
 
-    return make_dut(spec, info=info)
+    return make_dut(spec, info=info, profile=profile)
 
 
 def declaration(config):
@@ -151,7 +178,7 @@ def declaration(config):
             from conformance.ics import DeclarationError, load_declaration
 
             try:
-                config.stash[ICS_KEY] = load_declaration(Path(path))
+                config.stash[ICS_KEY] = load_declaration(Path(path), run_profile(config))
             except DeclarationError as exc:
                 raise pytest.UsageError(str(exc)) from None
     return config.stash[ICS_KEY]
@@ -163,12 +190,12 @@ def make_dut(config):
     if DUT_KEY not in config.stash:
         declared = declaration(config)
         made = config.hook.pytest_yikatong_make_dut(config=config, spec=config.getoption("--dut"),
-                                                   info=dut_info(config))
+                                                   info=dut_info(config), profile=run_profile(config))
         if declared is not None and made is not None:
             from conformance.ics import DeclarationError, apply
 
             try:
-                apply(declared, made)
+                apply(declared, made, run_profile(config))
             except DeclarationError as exc:
                 raise pytest.UsageError(str(exc)) from None
         config.stash[DUT_KEY] = made
@@ -221,6 +248,12 @@ def pytest_sessionstart(session) -> None:
 
 
 @pytest.fixture(scope="session")
+def profile(request):
+    """The run's profile (`simulator.profile.Profile`): `--profile` with `--region` layered over it."""
+    return run_profile(request.config)
+
+
+@pytest.fixture(scope="session")
 def dut(request):
     """The device under test, from --dut (see conformance.dut for the adapters); closed when the
     session ends (`pytest_sessionfinish`), whoever made it first."""
@@ -239,9 +272,8 @@ def judge_applicability(item, capabilities: frozenset[str], *, who: str) -> None
     if not missing:
         return
     from conformance.verdicts import not_applicable, not_tested
-    from simulator.profile import load
 
-    ics = load("national/ics", "ics")
+    ics = run_profile(item.config)["ics"]
     options = [c for c in missing if c not in ics["harness_facilities"]]
     if options:
         declared = declaration(item.config)

@@ -49,6 +49,7 @@ from conformance.adapters.http import (
     problems,
 )
 from simulator.devices.terminal import Terminal
+from simulator.profile import Profile, build, national
 from simulator.transport.errors import LinkError, ReaderNotFoundError
 
 log = logging.getLogger(__name__)
@@ -88,15 +89,20 @@ def make_app(
     firmware: str | None = None,
     card_timeout: float = CARD_TIMEOUT,
     readers: Collection[str] | None = None,
+    profile: Profile | None = None,
 ) -> FastAPI:
-    """The control service of one terminal, built as `terminal_factory(clock=..., blacklist=...)`.
+    """The control service of one terminal, built as `terminal_factory(clock=..., blacklist=...,
+    profile=...)`.
 
     The factory has the shape of `REFERENCE_TERMINALS` and `Mutant.build`; the clock is a
     `simulator.clock.Clock`, moved by `POST /clock` when `clock_control` is declared.
-    `readers` are the PC/SC readers the terminal reads cards from (None: any reader of pcscd).
+    `readers` are the PC/SC readers the terminal reads cards from (None: any reader of pcscd);
+    `profile` is the one the terminal follows (the national one by default).
     """
     from conformance.adapters.sim import blacklist
     from simulator.clock import Clock
+
+    profile = profile or national()
 
     declared = sorted(set(capabilities))
     info = {"kind": kind, "capabilities": declared, "vendor": vendor,
@@ -105,7 +111,7 @@ def make_app(
     if wrong:
         raise ValueError(f"the terminal's /info would not follow terminal_api.yaml: {'; '.join(wrong)}")
     clock = Clock()
-    terminal = terminal_factory(clock=clock, blacklist=blacklist())
+    terminal = terminal_factory(clock=clock, blacklist=blacklist(profile), profile=profile)
     lock = threading.Lock()
 
     # the document is the contract: it is what /openapi.json serves, and nothing else is served
@@ -178,9 +184,10 @@ def make_app(
         if refused:
             return _error(403, "platform_refused", f"platform {link['url']!r}: {refused}, and this terminal "
                           "connects only to a platform on localhost or its own IP addresses")
-        port = None if link["url"] is None else _platform(link, clock)
+        port = None if link["url"] is None else _platform(link, clock, profile)
         with lock:
-            app.state.terminal = terminal_factory(clock=clock, blacklist=blacklist(), platform=port)
+            app.state.terminal = terminal_factory(clock=clock, blacklist=blacklist(profile), platform=port,
+                                                  profile=profile)
         return JSONResponse({"connected": port is not None})
 
     @app.post("/clock")
@@ -207,14 +214,16 @@ def _not_here(url: str) -> str:
     return "" if host and _this_machine(host) else f"{host!r} is not this machine"
 
 
-def _platform(link: dict, clock):
-    """The platform port of a `PlatformLink`: its HTTP API, signed as the link's department."""
+def _platform(link: dict, clock, profile: Profile):
+    """The platform port of a `PlatformLink`: its HTTP API, signed as the link's department, read
+    by `profile`'s platform document."""
     from simulator.backend.platform.client import DepartmentClient
     from simulator.backend.platform.http_port import HttpPlatform
 
     http = httpx.Client(base_url=link["url"], timeout=PLATFORM_TIMEOUT)
     return HttpPlatform(DepartmentClient(http, department=link["department_id"], secret=bytes.fromhex(link["secret"]),
-                                         clock=clock, rng=random.Random(link["department_id"])))
+                                         clock=clock, rng=random.Random(link["department_id"])),
+                        platform_profile=profile["platform"])
 
 
 def _check(card: dict, readers: Collection[str] | None) -> None:
@@ -282,16 +291,17 @@ def _terminal() -> None:
 
 
 def reference_app(kind: str | None, mutant: str | None, *, card_timeout: float = CARD_TIMEOUT,
-                  readers: Collection[str] | None = None, bank: str | None = None) -> FastAPI:
-    """The app of a reference terminal of `kind`, or of the terminal mutant `mutant`; the reference
-    POS with `bank` (a served bank's base URL) pays through it over HTTP, not an in-memory bank."""
+                  readers: Collection[str] | None = None, bank: str | None = None,
+                  profile: Profile | None = None) -> FastAPI:
+    """The app of a reference terminal of `kind`, or of the terminal mutant `mutant`, following
+    `profile` (the national one by default); the reference POS with `bank` (a served bank's base
+    URL) pays through it over HTTP, not an in-memory bank."""
     from conformance.adapters.sim import REFERENCE_TERMINALS, reference_pos
-    from simulator.profile import load
-
     if bank is not None and (kind != "pos" or mutant is not None):
         raise ValueError("--bank is the reference POS's bank: give it with --kind pos (and no --mutant)")
 
-    ics = load("national/ics", "ics")
+    profile = profile or national()
+    ics = profile["ics"]
     if mutant is not None:
         from conformance.mutants import all_mutants
 
@@ -312,11 +322,13 @@ def reference_app(kind: str | None, mutant: str | None, *, card_timeout: float =
     if kind not in ics["terminal_kinds"]:
         raise ValueError(f"terminal kind {kind!r} is not in ics.yaml; valid: {', '.join(ics['terminal_kinds'])}")
     capabilities = [*ics["terminal_kinds"][kind], *ics["harness_facilities"]]
-    return make_app(factory, capabilities, kind=kind, model=model, card_timeout=card_timeout, readers=readers)
+    return make_app(factory, capabilities, kind=kind, model=model, card_timeout=card_timeout, readers=readers,
+                    profile=profile)
 
 
 def _bank_client(url: str):
-    """What builds the POS's payment port: the HTTP client of the bank at `url` (an http(s) URL
+    """What builds the POS's payment port, whatever the profile (a served bank keeps its own): the
+    HTTP client of the bank at `url` (an http(s) URL
     naming a host, refused as a ValueError otherwise)."""
     from simulator.backend.bank_client import BankClient
 
@@ -326,7 +338,7 @@ def _bank_client(url: str):
         raise ValueError(f"--bank {url!r}: {exc}") from None
     if parsed.scheme not in ("http", "https") or not parsed.host:
         raise ValueError(f"--bank {url!r}: want the bank's base URL, http://HOST:PORT")
-    return lambda: BankClient(url)
+    return lambda profile: BankClient(url)
 
 
 @app.command()
@@ -341,6 +353,8 @@ def serve(
     bank: Annotated[str | None, typer.Option(
         help="the POS pays through the bank served at this URL (ykt bank serve); default: an in-memory one")] = None,
     log_level: Annotated[str, typer.Option(help="uvicorn's log level")] = "info",
+    region: Annotated[str | None, typer.Option(help="the regional profile the terminal follows "
+                                                    "(its tariffs, card types, lists)")] = None,
 ) -> None:
     """Serve a reference terminal (or a mutant) over the terminal control protocol until Ctrl-C."""
     import uvicorn
@@ -348,8 +362,9 @@ def serve(
     if kind is None and mutant is None:
         raise typer.BadParameter("give --kind (bus, gate_entry, gate_exit, scenic, pos) or --mutant NAME")
     try:
-        served = reference_app(kind, mutant, card_timeout=card_timeout, readers=reader, bank=bank)
-    except ValueError as exc:
+        served = reference_app(kind, mutant, card_timeout=card_timeout, readers=reader, bank=bank,
+                               profile=build("national", region))
+    except ValueError as exc:  # a ProfileError too
         raise typer.BadParameter(str(exc)) from None
     typer.echo(f"serving {served.title} on http://{host}:{port} (terminal control protocol, "
                "profiles/national/terminal_api.yaml)")

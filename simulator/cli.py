@@ -42,7 +42,7 @@ from simulator.card.apps import ssse
 from simulator.card.cardos import CardOS
 from simulator.devices.ssse_reader import ReadError, ReadOut, read_card
 from simulator.privacy import TraceMasker
-from simulator.profile import ProfileError, load_persona, persona_names
+from simulator.profile import ProfileError, build, national
 from simulator.trace import render as render_trace
 from simulator.transport import (
     VPCD_PORT,
@@ -81,13 +81,13 @@ def _as_of(text: str | None) -> date:
 
 def _card(persona: str, as_of: date) -> CardOS:
     try:
-        return CardOS(personas.image(persona, as_of=as_of))
+        return CardOS(personas.image(persona, as_of=as_of, profile=national()))
     except ProfileError as exc:
         raise typer.BadParameter(str(exc)) from None
 
 
 def _print_readout(readout: ReadOut, *, show_personal_data: bool) -> None:
-    catalogue = ssse.elements()
+    catalogue = ssse.elements(national()["ssse"])
     table = Table(title=f"SSSE read-out (algorithm {readout.algorithm}, EF06 opened by {readout.opened_by})")
     for column in ("element", "名称", "value"):
         table.add_column(column)
@@ -99,14 +99,15 @@ def _print_readout(readout: ReadOut, *, show_personal_data: bool) -> None:
 
 
 def _trace_lines(recorder: TraceRecorder) -> list[str]:
-    return render_trace(recorder.exchanges, TraceMasker.from_profiles()).splitlines()
+    return render_trace(recorder.exchanges, TraceMasker.from_profiles(national())).splitlines()
 
 
 @card_app.command("personas")
 def list_personas() -> None:
     """List the test-card personas (all synthetic)."""
-    for name in persona_names():
-        console.print(f"[bold]{name:18}[/bold] {load_persona(name)['description']}")
+    profile = national()
+    for name in sorted(profile.personas):
+        console.print(f"[bold]{name:18}[/bold] {profile.persona(name)['description']}")
 
 
 @card_app.command("serve")
@@ -160,7 +161,8 @@ def read(
         for name in names:
             try:
                 with PcscTransport(name, tracers=[recorder]) as transport:
-                    readout = read_card(transport, keys=IssuerKeys(), pin=pin)
+                    readout = read_card(transport, keys=IssuerKeys(national()), pin=pin,
+                                        ssse_profile=national()["ssse"])
                 break
             except LinkError:
                 if reader:
@@ -192,7 +194,7 @@ def demo(
         with Pcscd() as pcscd, VpcdCard(card, port=pcscd.slot_port(0)):
             wait_for_card(pcscd.reader(0), timeout=5.0)
             with PcscTransport(pcscd.reader(0), tracers=[recorder]) as transport:
-                readout = read_card(transport, keys=IssuerKeys())
+                readout = read_card(transport, keys=IssuerKeys(national()), ssse_profile=national()["ssse"])
     except (LinkError, ReadError) as exc:
         console.print(f"[red]broken:[/red] {exc}")
         raise typer.Exit(2) from None
@@ -256,7 +258,7 @@ def bank_serve(
     started = time.monotonic()
     try:
         served = served_app(str(db), plan=plan, seed=fault_seed, clock=datetime.now,
-                            elapsed=lambda: time.monotonic() - started)
+                            elapsed=lambda: time.monotonic() - started, profile=national())
     except StoreError as exc:
         raise typer.BadParameter(f"--db: {exc}") from None
     typer.echo(f"reference bank on http://{host}:{port} (books: {db}; fault plan: {faults or 'none'})")
@@ -286,7 +288,9 @@ def _summary_table(name: str, summary: dict) -> Table:
 
 @app.command()
 def simulate(
-    scenario: Annotated[str, typer.Argument(help="a scenario of profiles/scenarios/ (e.g. metro-peak)")],
+    scenario: Annotated[str, typer.Argument(help="a scenario of profiles/scenarios/ (e.g. metro-peak), or of the "
+                                                 "region's")],
+    region: Annotated[str | None, typer.Option(help="a regional profile (its scenarios, personas and world)")] = None,
     replications_: Annotated[int, typer.Option("--replications", min=1, help="independent replications")] = 10,
     workers: Annotated[int, typer.Option(min=0, help="LocalCluster worker processes (0: in this process)")] = 2,
     scheduler: Annotated[str | None, typer.Option(help="an existing Dask scheduler, tcp://host:8786")] = None,
@@ -298,9 +302,9 @@ def simulate(
     """Run a throughput scenario's replications in the SimPy world, one Dask task per replication;
     print the summary table, write results.json and the PNG charts."""
     try:
-        chosen = scenarios.load(scenario)
+        chosen = scenarios.load(scenario, build("national", region))
     except ProfileError as exc:
-        raise typer.BadParameter(str(exc), param_hint="SCENARIO") from None
+        raise typer.BadParameter(str(exc), param_hint="--region" if "region" in str(exc) else "SCENARIO") from None
     document = chosen.document
     if fidelity:
         try:
@@ -315,10 +319,11 @@ def simulate(
             advance = lambda result: progress.update(bar, advance=1)  # noqa: E731
             if scheduler or workers:
                 with replications.cluster(workers=workers, scheduler=scheduler) as client:
-                    results = replications.run(document, replications=replications_, root_seed=seed,
-                                               client=client, progress=advance)
+                    results = replications.run(document, profile=chosen.profile, replications=replications_,
+                                               root_seed=seed, client=client, progress=advance)
             else:
-                results = replications.run(document, replications=replications_, root_seed=seed, progress=advance)
+                results = replications.run(document, profile=chosen.profile, replications=replications_,
+                                           root_seed=seed, progress=advance)
     except Exception:
         console.print(f"[red]the simulation failed; root seed {seed} reproduces it[/red]")
         raise
@@ -344,12 +349,18 @@ def platform_serve(
     faults: Annotated[Path | None, typer.Option(
         help="a fault plan (JSON or YAML: latency, error_rate, outages, crash at platform.* points)")] = None,
     fault_seed: Annotated[int, typer.Option(help="root seed of the fault plan's draws")] = 0,
+    region: Annotated[str | None, typer.Option(help="the regional profile the platform follows (its card states, "
+                                                    "limits, catalogue)")] = None,
 ) -> None:
     """Serve the platform (profiles/national/platform_api.yaml) until Ctrl-C; state survives restarts."""
     from simulator.backend.platform.serve import serve
     from simulator.backend.service_faults import ServiceFaults
     from simulator.seeds import generator
 
+    try:
+        profile = build("national", region)
+    except ProfileError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--region") from None
     try:
         secret = (bytes.fromhex(operator_secret) if operator_secret
                   else generator(seed, "platform", "operator").randbytes(32))
@@ -361,7 +372,7 @@ def platform_serve(
     in_force = None if plan is None else ServiceFaults(plan, service="platform", seed=fault_seed,
                                                        elapsed=lambda: time.monotonic() - started)
     console.print(f"platform on http://{host}:{port} (state in {db}; fault plan: {faults or 'none'})")
-    serve(host=host, port=port, db=str(db), seed=seed, operator_secret=secret, faults=in_force)
+    serve(host=host, port=port, db=str(db), seed=seed, operator_secret=secret, profile=profile, faults=in_force)
 
 
 @platform_app.command("openapi")
@@ -383,6 +394,7 @@ def department_serve(
     port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port")] = 8900,
     host: Annotated[str, typer.Option(help="address to listen on (default: this machine only)")] = "127.0.0.1",
     seed: Annotated[int, typer.Option(help="root seed of its nonces and event ids")] = 1,
+    region: Annotated[str | None, typer.Option(help="the regional profile the department follows")] = None,
 ) -> None:
     """Serve a reference department (profiles/national/department_api.yaml) until Ctrl-C."""
     from simulator.departments import PlatformLink
@@ -393,8 +405,8 @@ def department_serve(
         raise typer.BadParameter("--platform, --department-id and --secret go together")
     try:
         link = PlatformLink(platform.rstrip("/"), department_id, bytes.fromhex(secret)) if platform else None
-        department = make_department(kind, seed=seed, link=link)
-    except ValueError as exc:
+        department = make_department(kind, seed=seed, link=link, profile=build("national", region))
+    except ValueError as exc:  # a ProfileError too
         raise typer.BadParameter(str(exc)) from None
     console.print(f"{department.zh} ({kind}) on http://{host}:{port}, platform {platform or '(not yet set)'}")
     serve(department, host=host, port=port)

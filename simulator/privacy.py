@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from simulator.profile import load
+from simulator.profile import Profile, national
 from simulator.tlv import read_length, read_tag
 
 MASK_BYTE = 0x2A  # '*'
@@ -118,11 +118,10 @@ class TraceMasker:
         self.binary_files = dict(binary_files or {})
 
     @classmethod
-    def from_profiles(cls) -> TraceMasker:
-        """The masker for every application the national profile defines."""
-        ssse = load("national/ssse", "ssse")
-        qpboc = load("national/qpboc", "qpboc")
-        purse = load("national/epurse", "epurse")
+    def from_profiles(cls, profile: Profile | None = None) -> TraceMasker:
+        """The masker for every application `profile` defines (the national profile by default)."""
+        profile = profile or national()
+        ssse, qpboc, purse = profile["ssse"], profile["qpboc"], profile["epurse"]
         return cls(
             record_tags={e["tag"]: e["zh"] for e in ssse["elements"].values() if e["personal"]},
             tlv_tags={int(e["tag"], 16): e["zh"] for e in qpboc["elements"].values() if e.get("personal")},

@@ -106,16 +106,6 @@ def load(name: str, kind: str) -> dict:
     return load_file(PROFILE_ROOT / f"{name}.yaml", kind)
 
 
-def persona_names() -> list[str]:
-    return sorted(p.stem for p in (PROFILE_ROOT / "personas").glob("*.yaml"))
-
-
-def load_persona(name: str) -> dict:
-    if name not in persona_names():
-        raise ProfileError(f"unknown persona {name!r}; known personas: {', '.join(persona_names())}")
-    return load(f"personas/{name}", "persona")
-
-
 #: folders under profiles/ that are not profiles of their own
 _NOT_PROFILES = frozenset({"schema", "personas", "regions", "scenarios", "__pycache__"})
 
@@ -308,6 +298,12 @@ def layer_region(base: Profile, folder: Path) -> Profile:
     built = Profile(base.name, region_document["id"], documents, personas, scenarios, region_document, tuple(files))
     _check_region(built, base=base, folder=folder)
     return built
+
+
+def every_clause_id(name: str = "national") -> frozenset[str]:
+    """The clause ids of `name` and of every region layered over it: what a test may name (a test
+    of one region's clause is simply not run for another)."""
+    return frozenset(cid for region in (None, *region_names()) for cid in build(name, region).clauses)
 
 
 def national() -> Profile:

@@ -28,7 +28,7 @@ from simulator.card import personas
 from simulator.card.apps import epurse, qpboc
 from simulator.card.cardos import CardOS
 from simulator.clock import AS_OF
-from simulator.profile import clauses
+from simulator.profile import clauses, national
 from simulator.transport import VpcdCard, wait_for_card
 
 pytestmark = [pytest.mark.pcsc, pytest.mark.timeout(300)]
@@ -62,10 +62,11 @@ def clause_verdicts(results: list[dict]) -> dict[str, str]:
 def forward_only(key: str) -> bool:
     """NVM a card legitimately moves forward in every transaction: counters, the last
     transaction's proof, and the cyclic logs (0x18, 0x1E: slots, count and head)."""
-    path = epurse_path = f"3F00/{epurse.profile()['application']['fid']}"
-    logs = [f"{epurse_path}/{f['fid']}" for f in epurse.profile()["files"] if f["structure"] == "cyclic"]
+    purse_fid, qpboc_fid = national()["epurse"]["application"]["fid"], national()["qpboc"]["application"]["fid"]
+    path = epurse_path = f"3F00/{purse_fid}"
+    logs = [f"{epurse_path}/{f['fid']}" for f in national()["epurse"]["files"] if f["structure"] == "cyclic"]
     counters = {epurse.atc_key(path, "offline"), epurse.atc_key(path, "online"), epurse.proof_key(path)}
-    counters |= {qpboc.atc_key(f"3F00/{qpboc.profile_document()['application']['fid']}")}
+    counters |= {qpboc.atc_key(f"3F00/{qpboc_fid}")}
     return key in counters or any(key.startswith(f"{log}#") for log in logs)
 
 
@@ -179,8 +180,8 @@ def test_the_suite_judges_nine_tenths_of_the_card_clauses_and_the_sample_leaves_
 @pytest.mark.parametrize("mutant", MUTANTS, ids=[m.name for m in MUTANTS])
 def test_every_card_mutant_in_a_pcsc_reader_fails(pcscd, tmp_path, mutant):
     # S1 and S2; without a changer the other samples are out of reach
-    bench = LabBench(tmp_path / "bench.sock", pcscd, {"S1": mutant.build("normal", random.Random(1)),
-                                                      "S2": mutant.build("normal", random.Random(2))})
+    bench = LabBench(tmp_path / "bench.sock", pcscd, {"S1": mutant.build("normal", random.Random(1), national()),
+                                                      "S2": mutant.build("normal", random.Random(2), national())})
     try:
         bench.put(pcscd.reader(0), "S1")
         bench.put(pcscd.reader(1), "S2")

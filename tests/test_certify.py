@@ -27,7 +27,7 @@ from simulator.card import personas
 from simulator.card.apps import qpboc
 from simulator.clock import AS_OF
 from simulator.crypto import sm2
-from simulator.profile import clauses, persona_names
+from simulator.profile import clauses, national
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -270,7 +270,7 @@ def mutant_run(tmp_path_factory):
 @functools.cache
 def personal_data() -> dict[str, str]:
     """Every synthetic personal datum of every persona, as it could appear in evidence -> what it is."""
-    values = {name: personas.resolve(name, as_of=AS_OF) for name in persona_names()}
+    values = {name: personas.resolve(name, as_of=AS_OF) for name in sorted(national().personas)}
     public_dates = {v.values[k] for v in values.values() for k in ("issue_date", "expiry_date")}
     needles: dict[str, str] = {}
     for name, persona in values.items():
@@ -288,7 +288,7 @@ def personal_data() -> dict[str, str]:
             needles[bytes_repr(bytes.fromhex(f"{birth:%Y%m%d}"))] = f"{name}: 出生日期 (BCD bytes as printed)"
         if "qpboc" in persona.applications:
             pan = persona.sections.get("qpboc", {}).get("pan") or qpboc.synthetic_pan(v["card_identifier"])
-            built = qpboc.build_for(persona).application.params["track2"].hex().upper().split("D")[0]
+            built = qpboc.build_for(persona, national()).application.params["track2"].hex().upper().split("D")[0]
             for p in {pan, built}:
                 needles[p] = f"{name}: PAN"
                 needles[bytes_repr(bytes.fromhex(p + "F" * (len(p) % 2)))] = f"{name}: PAN (BCD bytes as printed)"
@@ -324,7 +324,7 @@ def test_run_writes_no_unmasked_personal_datum(run, request):
     assert any(p.parent.name == "allure-results" for p in files), done.stdout + done.stderr
     needles = personal_data()
     gbk_names = {p.values["name"].encode("gbk"): p.name for p in
-                 (personas.resolve(n, as_of=AS_OF) for n in persona_names())}
+                 (personas.resolve(n, as_of=AS_OF) for n in sorted(national().personas))}
     leaks = []
     for path in files:
         raw = path.read_bytes()
@@ -455,3 +455,22 @@ def test_a_finding_under_another_clause_keeps_the_tests_own_verdict(tmp_path):
     assert verdicts(cert)[ids[0]] == "pass" and verdicts(cert)[ids[1]] == "fail"
     own = next(c for c in cert["clauses"] if c["id"] == ids[0])
     assert {t["verdict"] for t in own["tests"]} == {"pass"} and len(own["tests"]) == 2
+
+
+def test_a_regional_run_names_the_region_and_groups_its_clauses_under_it(tmp_path):
+    _code, _output, cert = run_synthetic(tmp_path, {"KF-CONC-001": "pass", "TERM-CONC-001": "pass"},
+                                         "--region", "kaifeng")
+    results = tmp_path / "out" / "allure-results"
+    environment = (results / "environment.properties").read_text(encoding="utf-8")
+    assert "profile.region=kaifeng (开封市): 汴政办〔2020〕71号" in environment
+    epics = {}
+    for path in results.glob("*-result.json"):
+        labels = json.loads(path.read_text(encoding="utf-8"))["labels"]
+        clause = next(label["value"] for label in labels if label["name"] == "clause")
+        epics[clause] = next(label["value"] for label in labels if label["name"] == "epic")
+    assert epics == {"KF-CONC-001": "开封市 kaifeng: regional clauses", "TERM-CONC-001": "terminal"}
+    assert cert["profile"]["region"] == "kaifeng"
+    region = cert["profile"]["region_documents"]
+    assert [p["document"] for p in region["policies"]] == ["汴政办〔2020〕71号"]
+    assert "regions/kaifeng/region.yaml" in region["files"] and "regions/kaifeng/clauses.yaml" in region["files"]
+    assert verdicts(cert)["KF-CONC-001"] == "pass"

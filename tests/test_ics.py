@@ -159,9 +159,10 @@ def test_a_dut_of_our_own_needs_no_declaration_any_other_is_never_certified_with
 
 
 def test_the_schema_names_every_issuer_test_key_the_card_suite_uses_and_no_other(tmp_path):
-    from conformance.suites.card._issuer import SYNTHETIC
+    from conformance.suites.card._issuer import synthetic
+    from simulator.profile import national
 
     schema = json.loads((ROOT / "profiles" / "schema" / "ics_declaration.schema.json").read_text(encoding="utf-8"))
-    assert schema["properties"]["test_keys"]["propertyNames"]["enum"] == sorted(SYNTHETIC)
+    assert schema["properties"]["test_keys"]["propertyNames"]["enum"] == sorted(synthetic(national()))
     with pytest.raises(DeclarationError, match="test_keys"):
         load_declaration(write(tmp_path, "card.yaml", with_(CARD, test_keys={"pin_unblock": "00" * 16})))

@@ -6,7 +6,7 @@ import pytest
 
 from simulator.card import personas
 from simulator.card.apps import ssse
-from simulator.profile import persona_names
+from simulator.profile import national
 
 AS_OF = date(2026, 11, 23)
 
@@ -30,7 +30,7 @@ def test_check_characters_reproduce_published_examples():
     assert ssse.card_number_check("X0000001") == "9"
 
 
-@pytest.mark.parametrize("name", persona_names())
+@pytest.mark.parametrize("name", sorted(national().personas))
 def test_every_persona_builds_a_consistent_card(name):
     p = personas.resolve(name, as_of=AS_OF)
     v = p.values

@@ -13,9 +13,10 @@ from simulator.profile import ProfileError
 def test_every_document_validates():
     assert profile.load("national/card", "card")["id"] == "national.card"
     assert profile.load("national/ssse", "ssse")["application"]["aid"].startswith("7378312E")
-    assert len(profile.persona_names()) >= 11
-    for name in profile.persona_names():
-        assert profile.load_persona(name)["id"] == name
+    personas = profile.national().personas
+    assert len(personas) >= 11
+    for name in personas:
+        assert profile.national().persona(name)["id"] == name
 
 
 #: names of the project's private research notes, which a reader of a report cannot follow
@@ -84,7 +85,7 @@ def test_schema_error_names_file_path_and_value(tmp_path: Path):
 
 def test_unknown_persona_lists_the_known_ones():
     with pytest.raises(ProfileError, match="known personas: app_locked"):
-        profile.load_persona("nobody")
+        profile.national().persona("nobody")
 
 
 def test_unknown_kind_is_refused():

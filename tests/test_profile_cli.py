@@ -8,6 +8,7 @@ from typer.testing import CliRunner
 from conformance import certify
 from simulator import profile_cli
 from simulator.profile import PROFILE_ROOT
+from simulator.profile import build as profile_build
 
 WIDE = {"COLUMNS": "200"}
 
@@ -67,3 +68,11 @@ def test_clauses_of_a_region_and_an_unknown_region():
     assert "clauses of national + sichuan" in result.output
     refused = CliRunner().invoke(certify.app, ["clauses", "--region", "atlantis"], env=WIDE)
     assert refused.exit_code == 64 and "unknown region 'atlantis'" in refused.output
+
+
+def test_no_clause_of_any_region_is_left_without_a_test():
+    for region in ("kaifeng", "zhengzhou", "hubei", "sichuan", "guangdong"):
+        result = CliRunner().invoke(certify.app, ["clauses", "--coverage", "--region", region], env=WIDE)
+        assert result.exit_code == 0, result.output
+        count = len(profile_build("national", region).clauses)
+        assert f"0 of {count} clauses of national + {region} named by no test" in " ".join(result.output.split())

@@ -11,6 +11,8 @@ from simulator import profile
 from simulator.profile import PROFILE_ROOT, ProfileError, layer_region, national
 
 REGIONS = ("kaifeng", "zhengzhou", "hubei", "sichuan", "guangdong")
+#: Kaifeng's own clauses, which a draft replacing its clauses.yaml keeps (its applications name them)
+KAIFENG_CLAUSES = yaml.safe_load((PROFILE_ROOT / "regions" / "kaifeng" / "clauses.yaml").read_text("utf-8"))["clauses"]
 
 
 @pytest.mark.parametrize("region", REGIONS)
@@ -81,18 +83,19 @@ def test_a_null_would_drop_a_national_value_and_is_refused(draft):
 
 
 def test_a_national_clause_can_be_raised_in_severity_but_not_lowered(draft):
-    raise_it = {"clauses": [{"id": "TERM-CONC-001", "severity": "blocker"}]}
+    raise_it = {"clauses": [*KAIFENG_CLAUSES, {"id": "TERM-CONC-001", "severity": "blocker"}]}
     raised = layer_region(national(), draft("clauses.yaml", raise_it))
     assert raised.clauses["TERM-CONC-001"]["severity"] == "blocker"
     assert raised.clauses["TERM-CONC-001"]["statement"] == national().clauses["TERM-CONC-001"]["statement"]
-    folder = draft("clauses.yaml", {"clauses": [{"id": "TERM-CONC-001", "severity": "minor"}]})
+    folder = draft("clauses.yaml", {"clauses": [*KAIFENG_CLAUSES, {"id": "TERM-CONC-001", "severity": "minor"}]})
     with pytest.raises(ProfileError, match=r"clauses.yaml: at clauses/TERM-CONC-001/severity: moves the "
                                            r"national limit 'critical' to 'minor'"):
         layer_region(national(), folder)
 
 
 def test_a_national_clause_statement_cannot_be_rewritten(draft):
-    folder = draft("clauses.yaml", {"clauses": [{"id": "TERM-CONC-001", "statement": "anything goes"}]})
+    folder = draft("clauses.yaml", {"clauses": [*KAIFENG_CLAUSES, {"id": "TERM-CONC-001",
+                                                                      "statement": "anything goes"}]})
     with pytest.raises(ProfileError, match=r"at clauses/TERM-CONC-001/statement: changes the national value"):
         layer_region(national(), folder)
 
@@ -103,8 +106,9 @@ def _regional_clause(document: str) -> dict:
 
 
 def test_a_regional_clause_must_cite_one_of_the_regions_documents(draft):
-    layer_region(national(), draft("clauses.yaml", {"clauses": [_regional_clause("汴政办〔2020〕71号")]}))
-    folder = draft("clauses.yaml", {"clauses": [_regional_clause("some other order")]})
+    cited = _regional_clause("汴政办〔2020〕71号")
+    layer_region(national(), draft("clauses.yaml", {"clauses": [*KAIFENG_CLAUSES, cited]}))
+    folder = draft("clauses.yaml", {"clauses": [*KAIFENG_CLAUSES, _regional_clause("some other order")]})
     with pytest.raises(ProfileError, match=r"clauses.yaml: at clauses/KF-TEST-001/source: a regional clause cites one "
                                            r"of the region's documents"):
         layer_region(national(), folder)
@@ -185,4 +189,4 @@ def test_every_regional_scenario_resolves_against_the_regions_world(region):
     named = {a["scenario"] for a in built.region_document["applications"] if "scenario" in a}
     assert named <= own | set(national().scenarios)
     for name in own:
-        assert resolve(built.scenario(name), world=built["world"]).sites, name
+        assert resolve(built.scenario(name), built).sites, name

@@ -26,12 +26,12 @@ from simulator.card.cardos import CardOS
 from simulator.card.nvm import NVM
 from simulator.faults import FaultPlan, PowerLost
 from simulator.privacy import mask_pan
-from simulator.profile import PROFILE_ROOT, clauses
+from simulator.profile import PROFILE_ROOT, clauses, national
 from simulator.tlv import parse_dol, parse_tlv, tlv
 
 clause = pytest.mark.clause
 AS_OF = date(2026, 11, 23)
-PROFILE = qpboc.profile_document()
+PROFILE = national()["qpboc"]
 AID = bytes.fromhex("A000000333010101")
 APP = f"3F00/{PROFILE['application']['fid']}"
 PPSE = b"2PAY.SYS.DDF01"

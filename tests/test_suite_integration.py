@@ -70,7 +70,7 @@ def runs(tmp_path_factory) -> dict[str, tuple[list[dict], str]]:
 
 
 def test_every_department_mutant_has_its_clause():
-    mutants = {name for name, m in all_mutants().items() if m.role == "department"}
+    mutants = {name for name, m in all_mutants().items() if m.role == "department" and not m.region}
     assert mutants == set(CAUGHT_BY), f"mutants without a clause here, or names here without a mutant: " \
                                       f"{sorted(mutants ^ set(CAUGHT_BY))}"
     assert len(mutants) >= 10

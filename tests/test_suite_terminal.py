@@ -10,6 +10,7 @@ and its blame (an assertion inside an adapter is *broken*, the suite's own is *f
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -23,17 +24,17 @@ import pytest
 from conformance.adapters import sim
 from conformance.dut import RecordingCard
 from conformance.mutants import all_mutants
-from conformance.suites.terminal import oracle
-from conformance.suites.terminal._timing import transaction_time
+from conformance.suites.terminal._timing import real_card, transaction_time
+from conformance.suites.terminal.oracle import Oracle
 from simulator.card.interface import EchoCard
 from simulator.clock import Clock
-from simulator.profile import clauses, load
+from simulator.profile import clauses, load, national
 
 #: the module's first test waits for every run (the reference and 30 mutants: two to four minutes on two busy cores)
 pytestmark = pytest.mark.timeout(600)
 ROOT = Path(__file__).resolve().parents[1]
 SUITE = "conformance/suites/terminal"
-MUTANTS = sorted(name for name, m in all_mutants().items() if m.role == "terminal" and not m.suite)
+MUTANTS = sorted(name for name, m in all_mutants().items() if m.role == "terminal" and not m.suite and not m.region)
 
 #: mutant -> the clause whose test must fail on it (the defect it was seeded with)
 CAUGHT_BY = {
@@ -136,8 +137,8 @@ def test_every_terminal_mutant_is_one_defective_reference_terminal():
     for name in MUTANTS:
         mutant = all_mutants()[name]
         assert mutant.kind in kinds and mutant.defect, name
-        terminal = mutant.build(clock=Clock(), blacklist=sim.blacklist())
-        reference = sim.REFERENCE_TERMINALS[mutant.kind](clock=Clock(), blacklist=sim.blacklist())
+        terminal = mutant.build(clock=Clock(), blacklist=sim.blacklist(national()))
+        reference = sim.REFERENCE_TERMINALS[mutant.kind](clock=Clock(), blacklist=sim.blacklist(national()))
         assert isinstance(terminal, type(reference)), f"{name} is not a {type(reference).__name__}"
 
 
@@ -149,19 +150,21 @@ def test_the_fare_oracle_reads_the_profile_table():
     14.0, 21.7, 33.2 km; bands 6/12/22/32 km at 3/4/5/6 CNY; +1 CNY per 20 km begun beyond)."""
     hand = {("0101", "0102"): 300, ("0102", "0101"): 300, ("0101", "0104"): 400, ("0101", "0105"): 500,
             ("0103", "0106"): 500, ("0101", "0106"): 500, ("0102", "0107"): 600, ("0101", "0107"): 700}
+    oracle = Oracle(national())
     assert {pair: oracle.metro_fare(*pair) for pair in hand} == hand
     assert [oracle.concession_fare(333, t) for t in ("01", "02", "03", "99")] == [333, 166, 0, 333]
     assert (oracle.entitled(65), oracle.entitled(64), oracle.entitled(5), oracle.entitled(6)) == (True, False, True,
-                                                                                               False)
+                                                                                                 False)
     assert oracle.purchase_limit().ms == 400
 
 
-def test_the_oracle_refuses_a_kind_that_may_record_undeclared_evidence(monkeypatch):
-    profile = oracle.terminals()
-    rules = {**profile["minimisation"], "bus": {**profile["minimisation"]["bus"], "decision_evidence": ["photo"]}}
-    monkeypatch.setattr(oracle, "terminals", lambda: {**profile, "minimisation": rules})
+def test_the_oracle_refuses_a_kind_that_may_record_undeclared_evidence():
+    terminals = national()["terminals"]
+    rules = {**terminals["minimisation"], "bus": {**terminals["minimisation"]["bus"], "decision_evidence": ["photo"]}}
+    profile = dataclasses.replace(national(), documents={**national().documents,
+                                                         "terminals": {**terminals, "minimisation": rules}})
     with pytest.raises(ValueError, match=r"minimisation.bus.decision_evidence names \['photo'\]"):
-        oracle.record_rule("bus")
+        Oracle(profile).record_rule("bus")
 
 
 def test_transaction_time_is_measured_at_the_card_not_taken_from_the_terminal():
@@ -171,12 +174,13 @@ def test_transaction_time_is_measured_at_the_card_not_taken_from_the_terminal():
     recorder = RecordingCard(EchoCard(), clock=lambda: next(ticks))
     for command in ("00A4040008A000000632010105", "805C000204"):
         recorder.transmit(bytes.fromhex(command))
-    took = transaction_time(recorder.presentation({"modelled_ms": 50.0}))
+    took = transaction_time(recorder.presentation({"modelled_ms": 50.0}), real_card(national()))
     assert recorder.timeline == [10.000, 10.500]
     assert (round(took.span_ms, 6), round(took.card_computing_ms, 6), round(took.terminal_ms, 6)) == (503, 5, 498)
     assert 0 < took.card_modelled_ms < 50 and took.judged_ms == took.terminal_ms + took.card_modelled_ms
-    assert took.judged_ms > oracle.purchase_limit().ms
-    assert transaction_time(recorder.presentation({"modelled_ms": 900.0})).judged_ms == 900  # slower claim counts
+    assert took.judged_ms > Oracle(national()).purchase_limit().ms
+    slower = transaction_time(recorder.presentation({"modelled_ms": 900.0}), real_card(national()))
+    assert slower.judged_ms == 900  # a slower claim counts
 
 
 #: a lab's DUT adapter (`-p`) with two terminals: one whose adapter code asserts, one that transacts nothing

@@ -49,7 +49,7 @@ from simulator.card.cardos import CardOS
 from simulator.card.interface import EchoCard
 from simulator.clock import AS_OF, Clock
 from simulator.faults import FaultPlan, PowerLost
-from simulator.profile import load
+from simulator.profile import load, national
 from simulator.transport import CardRemovedError, LinkTimeoutError, NoCardError, ServiceUnavailableError
 from simulator.transport.relay import RelayTransport
 
@@ -142,7 +142,7 @@ def test_the_document_is_consistent_with_the_profile():
     assert kinds == list(ics["terminal_kinds"]), "Kind must list exactly ics.yaml's terminal kinds"
     codes = set(document["components"]["schemas"]["Error"]["properties"]["error"]["enum"])
     assert set(http_adapter.ERRORS) <= codes
-    decision = make_sim("terminals=bus", info={}).terminals["bus"].present(card()).decision
+    decision = make_sim("terminals=bus", info={}, profile=national()).terminals["bus"].present(card()).decision
     assert sorted(document["components"]["schemas"]["Decision"]["required"]) == sorted(decision)
     assert problems(decision, "Decision") == []
 
@@ -386,7 +386,7 @@ def served_bus(tmp_path_factory):
 
 def expected(persona: str = "normal") -> tuple[dict, list[int]]:
     """The in-process reference bus validator's decision and the INS of its APDUs."""
-    presentation = make_sim("terminals=bus", info={}).terminals["bus"].present(card(persona))
+    presentation = make_sim("terminals=bus", info={}, profile=national()).terminals["bus"].present(card(persona))
     return presentation.decision, [x.command[1] for x in presentation.trace]
 
 
@@ -742,3 +742,17 @@ def test_put_platform_links_a_served_terminal_refuses_one_elsewhere_and_one_that
         answer = http.put("/platform", json={"url": "http://127.0.0.1:9", **HARNESS_DEPARTMENT})
         assert (answer.status_code, answer.json()["error"]) == (409, "not_supported")
         assert undeclared.state.terminal.status.platform is None
+
+
+@pytest.mark.timeout(300)
+def test_a_regional_clause_is_judged_over_http_against_a_terminal_served_for_the_region(tmp_path):
+    """KF-CONC-001 over http:: the bus served for Kaifeng passes it; the served mutant that keeps the
+    national concession table fails it, as it does in-process (tests/test_regional_mutants.py)."""
+    fares = str(SUITE / "test_fares.py")
+    for options, expected in ((("--kind", "bus"), "pass"), (("--mutant", "bus_national_concessions"), "fail")):
+        served = serve(*options, "--region", "kaifeng", log=tmp_path / f"{expected}.log")
+        try:
+            verdicts = run_suite(tmp_path, [fares], ["--dut", served.url, "--region", "kaifeng"], f"kaifeng-{expected}")
+        finally:
+            served.stop()
+        assert [v["verdict"] for v in verdicts if v["clause"] == "KF-CONC-001"] == [expected], verdicts

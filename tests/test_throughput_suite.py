@@ -22,10 +22,12 @@ import pytest
 from conformance.dut import RecordingCard
 from conformance.mutants import all_mutants
 from conformance.service import reference_app
+from conformance.suites.terminal._timing import real_card
 from conformance.suites.throughput import _measure, _model
 from conformance.suites.throughput._limits import for_kind
 from simulator.backend.loopback import serving
 from simulator.card.interface import EchoCard
+from simulator.profile import national
 from simulator.world.arrivals import RateProfile
 from simulator.world.measured import REACHABLE, UNREACHABLE, Tap, replicate
 from simulator.world.stats import interval
@@ -48,8 +50,8 @@ from simulator.transport.errors import LinkError
 
 
 class Breaking(SimTerminal):
-    def __init__(self):
-        super().__init__("breaking", "gate_entry", REFERENCE_TERMINALS["gate_entry"])
+    def __init__(self, profile):
+        super().__init__("breaking", "gate_entry", REFERENCE_TERMINALS["gate_entry"], profile=profile)
         self.left = 3
 
     def present(self, card):
@@ -59,9 +61,9 @@ class Breaking(SimTerminal):
         return super().present(card)
 
 
-def pytest_yikatong_make_dut(config, spec, info):
+def pytest_yikatong_make_dut(config, spec, info, profile):
     if spec == "lab:breaking":
-        return DUT(name="lab", terminals={"breaking": Breaking()})
+        return DUT(name="lab", terminals={"breaking": Breaking(profile)})
 """
 
 
@@ -145,7 +147,7 @@ def test_a_gate_whose_link_breaks_is_broken_never_pass(runs):
 def test_a_saturated_measured_gate_serves_3600_over_its_mean_service_time():
     """Constant 0.3 s transactions: each gate admits 3600 / (E[human] + 0.3) an hour (a saturated
     server's renewal rate), within the replications' interval."""
-    gate = for_kind("gate_entry")
+    gate = for_kind("gate_entry", national())
     taps = {REACHABLE: {p: (Tap(0.3, 0, "OK"),) for p in gate.site.personas.names}}
     values = [_model.admitted_per_gate_hour(
         replicate(gate.scenario, gate.site.name, taps, root_seed=7, index=i, duration_s=1800, cards_only=True,
@@ -157,7 +159,7 @@ def test_a_saturated_measured_gate_serves_3600_over_its_mean_service_time():
 
 
 def test_a_run_that_meets_the_platform_down_needs_taps_measured_without_it():
-    gate = for_kind("gate_entry")
+    gate = for_kind("gate_entry", national())
     taps = {REACHABLE: {p: (Tap(0.1, 1, "OK"),) for p in gate.site.personas.names}}
     with pytest.raises(ValueError, match="no unreachable taps"):
         replicate(gate.outage_scenario, gate.site.name, taps, root_seed=1, index=0)
@@ -171,7 +173,7 @@ def test_a_run_that_meets_the_platform_down_needs_taps_measured_without_it():
     ((10.0, 11.0, 12.0), 11.0, True, _model.UNDECIDED), ((10.0, 11.0, 12.0), 20.0, False, _model.PASS),
     ((10.0, 11.0, 12.0), 5.0, False, _model.FAIL), ((10.0, 11.0, 12.0), 11.5, False, _model.UNDECIDED)])
 def test_a_verdict_is_read_from_where_the_interval_lies(values, limit, at_least, verdict):
-    experiment = _model.Experiment("figure", values, interval(values), (), 300, "entry", ())
+    experiment = _model.Experiment("figure", values, interval(values), (), 300, "entry", (), 0.95)
     assert experiment.judged(limit, at_least=at_least) == verdict
 
 
@@ -183,6 +185,8 @@ def test_the_measure_is_the_harness_s_never_the_terminal_s_report():
     for command in ("00A4040008A000000632010105", "805C000204"):
         recorder.transmit(bytes.fromhex(command))
     shown = recorder.presentation({"modelled_ms": 5.0, "wall_ms": 5.0})
-    in_process, remote = _measure.timed(shown, in_process=True), _measure.timed(shown, in_process=False)
+    card = real_card(national())
+    in_process, remote = _measure.timed(shown, in_process=True, card=card), _measure.timed(shown, in_process=False,
+                                                                                              card=card)
     assert 0 < in_process < 0.05
     assert remote == pytest.approx(0.498 + in_process)

@@ -15,11 +15,11 @@ import pytest
 from simulator.card import personas
 from simulator.card.apps import epurse
 from simulator.card.cardos import CardOS
-from simulator.devices.decision import reasons
 from simulator.devices.psam import psam_image
 from simulator.devices.terminal import Terminal
 from simulator.devices.transit import BusValidator, LoadKiosk, MetroGate, PurchaseTerminal
 from simulator.faults import FaultPlan
+from simulator.profile import national
 from simulator.transport import InProcessTransport
 
 AS_OF = date(2026, 11, 23)
@@ -100,7 +100,7 @@ def test_money_is_conserved_whatever_the_tear(flow, tear_at):
     loaded = sum(d.loaded for d in journal)
     assert balance(c) + debited - loaded == start, [d.as_dict() for d in journal]
     assert sum(1 for d in journal if d.debited or d.loaded) <= 1, "charged twice"
-    assert all(d.reason in reasons() and d.text for d in journal)
+    assert all(d.reason in national()["terminals"]["reasons"] and d.text for d in journal)
     assert journal[0].reason == "RETAP"  # the torn presentation asked for the card again
     assert journal[-1].accepted, [d.as_dict() for d in journal]  # and the retap settled it
 

@@ -162,7 +162,7 @@ def test_after_the_recovery_window_the_torn_debit_is_recorded_incomplete(clock):
     bus = BusValidator(terminal_id="B1", psam=psam(), clock=clock)
     c.faults.arm(point="nvm.clear", at=0)
     bus.present(InProcessTransport(c))
-    clock.advance(bus.profile["recovery"]["window_seconds"] + 1)
+    clock.advance(bus.terminals["recovery"]["window_seconds"] + 1)
     out = bus.present(InProcessTransport(c))
     assert out.reason == "OK"
     assert [d.reason for d in bus.journal] == ["RETAP", "INCOMPLETE", "OK"]

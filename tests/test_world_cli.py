@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from simulator.world import scenario
+from simulator.profile import national
 
 YKT = [sys.executable, "-m", "conformance.cli"]
 
@@ -38,7 +38,7 @@ def test_an_unknown_scenario_is_refused_in_one_line_listing_the_scenarios():
     assert done.returncode == 64
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "unknown scenario 'metro-rush'" in lines[0]
-    assert all(name in lines[0] for name in scenario.names())
+    assert all(name in lines[0] for name in sorted(national().scenarios))
 
 
 def test_simulate_runs_the_reference_terminals_with_full_logic(tmp_path):
@@ -59,3 +59,13 @@ def test_simulate_runs_the_reference_terminals_with_full_logic(tmp_path):
                                   ["--fidelity", "approximate"]])
 def test_bad_options_exit_64(args):
     assert ykt("simulate", "metro-peak", *args).returncode == 64
+
+
+def test_a_regions_scenario_runs_with_its_region_and_only_with_it(tmp_path):
+    done = ykt("simulate", "guangdong-metro-mix", "--region", "guangdong", "--replications", "1", "--workers", "0",
+               "--out", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    results = json.loads((tmp_path / "results.json").read_text(encoding="utf-8"))
+    assert set(results["summary"]["sites"]) == {"entry", "exit"}
+    refused = ykt("simulate", "guangdong-metro-mix")
+    assert refused.returncode == 64 and "unknown scenario 'guangdong-metro-mix'" in refused.stderr

@@ -13,7 +13,7 @@ import simpy
 from simulator.clock import START, Clock
 from simulator.devices.terminal import certification_blacklist
 from simulator.devices.transit import LoadKiosk
-from simulator.profile import load
+from simulator.profile import load, national
 from simulator.transport import InProcessTransport
 from simulator.world import full_logic, replication, replications, scenario
 from simulator.world.backends import Backend
@@ -27,11 +27,11 @@ CASES = [(t, p) for t in full_logic.REFERENCES for p in WORLD["terminals"][t]["o
 def setup(terminal: str, persona: str, clock):
     """A reference terminal and a fresh card of `persona` (an exit gate's card entered elsewhere)."""
     reference = full_logic.REFERENCES[terminal]
-    gate = reference.build(1, clock=clock, blacklist=certification_blacklist())
+    gate = reference.build(1, national(), clock=clock, blacklist=certification_blacklist(national()))
     card = full_logic.card_of(persona, random.Random(ROOT_SEED))
     link = InProcessTransport(card)
     if reference.prepare:
-        reference.prepare(clock)(link)
+        reference.prepare(clock, national())(link)
     return gate, card, link
 
 
@@ -95,7 +95,7 @@ def test_a_back_end_step_waits_for_the_worlds_back_end():
 
 
 def test_a_full_logic_bus_replication_conserves_money_on_the_cards():
-    doc = dict(scenario.load("bus-line").document)
+    doc = dict(scenario.load("bus-line", national()).document)
     doc["duration_s"] = 2 * 3600
     doc["sites"] = [dict(doc["sites"][0], fidelity="full_logic")]
     result = replication.run(scenario.resolve(doc), root_seed=ROOT_SEED, index=0)

@@ -8,7 +8,7 @@ import random
 import pytest
 import simpy
 
-from simulator.profile import ProfileError
+from simulator.profile import ProfileError, national
 from simulator.world import replication, replications, scenario
 from simulator.world.arrivals import RateProfile, arrival_times
 from simulator.world.backends import Backend
@@ -110,7 +110,7 @@ def test_a_bad_scenario_is_refused_naming_what_is_wrong(edit, message):
 
 
 def test_replications_summarise_with_intervals_and_conserved_money():
-    results = replications.run(document(rate_per_hour=3000), replications=3, root_seed=ROOT_SEED)
+    results = replications.run(document(rate_per_hour=3000), profile=national(), replications=3, root_seed=ROOT_SEED)
     summary = replications.summarise(results)["sites"]["gates"]
     waits = [r["sites"]["gates"]["wait_mean_s"] for r in results]
     assert summary["wait_mean_s"]["mean"] == pytest.approx(sum(waits) / 3)

@@ -17,7 +17,7 @@ import httpx
 
 from conformance.adapters import documents
 from conformance.dut import DUT
-from simulator.profile import PROFILE_ROOT, load
+from simulator.profile import PROFILE_ROOT, Profile
 from simulator.transport.errors import LinkError, LinkTimeoutError, ServiceUnavailableError
 
 API_PATH = PROFILE_ROOT / "national" / "department_api.yaml"
@@ -41,7 +41,7 @@ def department_info(url: str, *, timeout: float) -> dict | None:
 class ServedDepartment:
     """The department at `url` (a `conformance.dut.DepartmentRole`)."""
 
-    def __init__(self, url: str, info: dict, *, timeout: float) -> None:
+    def __init__(self, url: str, info: dict, *, timeout: float, profile: Profile) -> None:
         wrong = documents.problems(API_PATH, info, "Info")
         if wrong:
             raise DepartmentServiceError(f"{url}/info is not an Info of department_api.yaml: {'; '.join(wrong)}")
@@ -49,7 +49,7 @@ class ServedDepartment:
         self.name = f"{info['zh']} ({info['department_kind']})"
         self.purpose = info["purpose"]
         #: until a declaration says otherwise, what a department may declare
-        self.capabilities = frozenset(load("national/ics", "ics")["department"])
+        self.capabilities = frozenset(profile["ics"]["department"])
         self._http = httpx.Client(base_url=self.url, timeout=timeout, trust_env=False)
 
     def _call(self, method: str, path: str, *, schema: str | None, **kwargs) -> httpx.Response:
@@ -97,10 +97,10 @@ class ServedDepartment:
         self._http.close()
 
 
-def make(url: str, info: dict, *, settings: dict[str, str], timeout: float) -> DUT:
-    """The DUT of the department at `url` whose /info is `info`."""
+def make(url: str, info: dict, *, settings: dict[str, str], timeout: float, profile: Profile) -> DUT:
+    """The DUT of the department at `url` whose /info is `info`, certified against `profile`."""
     if "capabilities" in settings:
         raise ValueError("a department declares its capabilities in its ICS (--ics FILE), not --dut-info")
-    department = ServedDepartment(url, info, timeout=timeout)
+    department = ServedDepartment(url, info, timeout=timeout, profile=profile)
     return DUT(name=department.name, department=department, info={"dut_name": department.name,
                                                                   "purpose": department.purpose})

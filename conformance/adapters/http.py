@@ -43,7 +43,7 @@ from conformance.ics import check
 from simulator.backend.loopback import serving
 from simulator.backend.ports import PlatformPort
 from simulator.card.interface import Card
-from simulator.profile import PROFILE_ROOT, load
+from simulator.profile import PROFILE_ROOT, Profile
 from simulator.transport.errors import (
     CardRemovedError,
     LinkError,
@@ -342,8 +342,9 @@ def timeout_of(info: dict[str, str]) -> float:
     return value
 
 
-def declared(control: TerminalControl, info: dict[str, str]) -> tuple[dict, frozenset[str] | None]:
-    """The terminal's /info, and the capabilities `--dut-info capabilities=...` declares instead (or None)."""
+def declared(control: TerminalControl, info: dict[str, str], profile: Profile) -> tuple[dict, frozenset[str] | None]:
+    """The terminal's /info, and the capabilities `--dut-info capabilities=...` declares instead (or
+    None), as the run's `profile` lets its kind declare them."""
     device = control.info()
     if "kind" in info and info["kind"] != device["kind"]:
         raise ValueError(f"--dut-info kind={info['kind']} but the terminal at {control.url} says it is a "
@@ -351,8 +352,9 @@ def declared(control: TerminalControl, info: dict[str, str]) -> tuple[dict, froz
     override = None
     if "capabilities" in info:
         declared = {c.strip() for c in info["capabilities"].split(",") if c.strip()}
-        harness = declared & set(load("national/ics", "ics")["harness_facilities"])
-        override = check(declared - harness, device["kind"], where=f"--dut-info capabilities={info['capabilities']}")
+        harness = declared & set(profile["ics"]["harness_facilities"])
+        override = check(declared - harness, device["kind"], where=f"--dut-info capabilities={info['capabilities']}",
+                         ics=profile["ics"])
         override |= harness
     return device, override
 
@@ -377,14 +379,15 @@ def _facing(host: str) -> str:
         probe.close()
 
 
-def make(rest: str, *, info: dict[str, str]) -> DUT:
+def make(rest: str, *, info: dict[str, str], profile: Profile) -> DUT:
+    """The terminal or department served at the URL `rest`, certified against `profile`."""
     url = control_url(rest)
     served = department.department_info(url, timeout=timeout_of(info))
     if served is not None:
-        return department.make(url, served, settings=info, timeout=timeout_of(info))
+        return department.make(url, served, settings=info, timeout=timeout_of(info), profile=profile)
     control = TerminalControl(url, timeout=timeout_of(info))
     try:
-        device, capabilities = declared(control, info)
+        device, capabilities = declared(control, info, profile)
     except BaseException:
         control.close()
         raise

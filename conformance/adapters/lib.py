@@ -33,7 +33,7 @@ from typing import Any
 from conformance.dut import DUT
 from simulator.card.interface import Card
 from simulator.crypto.hashes import sm3
-from simulator.profile import load
+from simulator.profile import Profile
 from simulator.transport import (
     VPCD_PORT,
     LinkError,
@@ -51,10 +51,11 @@ PCSCD_MODES = ("auto", "external", "own")
 class LibReader:
     """The `reader` role over a shared library, with one vpcd slot to present cards in."""
 
-    def __init__(self, path: str, *, info: dict[str, str]) -> None:
+    def __init__(self, path: str, *, info: dict[str, str], profile: Profile) -> None:
+        """`profile`: the run's, whose reader_api document gives the functions' signatures."""
         self.path = Path(path)
         self.name = f"reader library {self.path.name}"
-        self.profile = load("national/reader_api", "reader_api")
+        self.reader_api = profile["reader_api"]
         slot = int(info.get("slot", "0"))
         self.reader = info.get("reader") or reader_name(slot)
         self.base_port = int(info.get("vpcd_port", str(VPCD_PORT)))
@@ -68,7 +69,7 @@ class LibReader:
             self.lib = ctypes.CDLL(str(self.path))
         except OSError as exc:
             raise LinkError(f"cannot load the reader library {self.path}: {exc}") from exc
-        self.functions = frozenset(name for name in self.profile["functions"] if hasattr(self.lib, name))
+        self.functions = frozenset(name for name in self.reader_api["functions"] if hasattr(self.lib, name))
         capabilities = set()
         if {"iReadCardBas_HSM_Step1", "iReadCardBas_HSM_Step2"} <= self.functions:
             capabilities.add("hsm")
@@ -123,8 +124,8 @@ class LibReader:
             function = "iVerifyPin"  # the vendor form takes the PIN as an argument
         if function not in self.functions:
             raise AttributeError(f"{self.path} exports no {function!r}; it exports {sorted(self.functions)}")
-        spec = self.profile["functions"][function]
-        size, encoding = self.profile["out_buffer"]["size"], self.profile["out_buffer"]["encoding"]
+        spec = self.reader_api["functions"][function]
+        size, encoding = self.reader_api["out_buffer"]["size"], self.reader_api["out_buffer"]["encoding"]
         params = list(spec["params"])
         given = list(args)
         if function == "iVerifyPIN":  # the PIN pad stand-in: the typed digits in pOutInfo
@@ -161,8 +162,9 @@ class LibReader:
         self._pcscd_ready = False
 
 
-def make(rest: str, *, info: dict[str, str]) -> DUT:
+def make(rest: str, *, info: dict[str, str], profile: Profile) -> DUT:
+    """The reader library at the path `rest`, certified against `profile`."""
     if not rest:
         raise ValueError("lib needs the path of the reader library: lib:/path/to/libsscard.so")
-    reader = LibReader(rest, info=info)
+    reader = LibReader(rest, info=info, profile=profile)
     return DUT(name=reader.name, reader=reader, info={"dut_name": reader.name, "library": str(reader.path)})

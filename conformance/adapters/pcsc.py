@@ -32,6 +32,7 @@ import subprocess
 
 from conformance.dut import DUT
 from conformance.ics import check
+from simulator.profile import Profile
 from simulator.transport import LinkError, PcscTransport
 
 #: how long the lab's sample changer may take to put a sample in a reader (seconds)
@@ -101,14 +102,15 @@ class PcscCard:
         return {"name": self.name, "reader": self.reader, "atr": atr.hex().upper()}
 
 
-def _capabilities(text: str) -> frozenset[str]:
+def _capabilities(text: str, ics: dict) -> frozenset[str]:
     """`--dut-info capabilities=...` (a quick declaration for testing; `--ics` is the one that
-    certifies), checked as a declaration of a card is."""
+    certifies), checked as a declaration of a card is by the run's `ics` document."""
     declared = ALWAYS | frozenset(filter(None, (c.strip() for c in text.split(","))))
-    return check(set(declared), "card", where=f"--dut-info capabilities={text}")
+    return check(set(declared), "card", where=f"--dut-info capabilities={text}", ics=ics)
 
 
-def make(rest: str, *, info: dict[str, str]) -> DUT:
+def make(rest: str, *, info: dict[str, str], profile: Profile) -> DUT:
+    """The card in the PC/SC reader `rest`, certified against `profile`."""
     reader = rest.strip()
     if not reader:
         raise ValueError("pcsc needs a reader name: --dut 'pcsc:<reader name>', e.g. 'pcsc:Virtual PCD 00 00'")
@@ -117,5 +119,6 @@ def make(rest: str, *, info: dict[str, str]) -> DUT:
         raise ValueError("--dut-info pin= takes the card's PIN, 4 to 16 digits")
     changer = shlex.split(info["changer"]) if info.get("changer") else None
     tear_rig = TearRig(shlex.split(info["tear"])) if info.get("tear") else None
-    card = PcscCard(reader, _capabilities(info.get("capabilities", "")), changer=changer, tear_rig=tear_rig)
+    capabilities = _capabilities(info.get("capabilities", ""), profile["ics"])
+    card = PcscCard(reader, capabilities, changer=changer, tear_rig=tear_rig)
     return DUT(name=card.name, card=card, info={"dut_name": card.name, "reader": reader})

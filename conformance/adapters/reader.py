@@ -13,16 +13,18 @@ from typing import Any
 
 from simulator.card.interface import Card
 from simulator.devices.reader_api import UnifiedReader
+from simulator.profile import Profile
 from simulator.transport import InProcessTransport, NoCardError
 
 
 class SimReader:
     """A reference (or mutant) reader library with one in-process card slot."""
 
-    def __init__(self, library: type[UnifiedReader] = UnifiedReader, *, name: str = "reference reader") -> None:
+    def __init__(self, library: type[UnifiedReader] = UnifiedReader, *, profile: Profile,
+                 name: str = "reference reader") -> None:
         self.name = name
         self._card: Card | None = None
-        self.library = library(self._open_card)
+        self.library = library(self._open_card, profile=profile)
         self.functions = self.library.functions
         self.capabilities = frozenset({"hsm", "pin_entry"})
 

@@ -9,7 +9,6 @@ integration suite reaches it as it reaches a served one).
 
 from __future__ import annotations
 
-import functools
 import random
 from collections.abc import Callable
 from contextlib import ExitStack
@@ -35,56 +34,63 @@ from simulator.devices.scenic import ScenicGate
 from simulator.devices.terminal import Terminal
 from simulator.devices.terminal import certification_blacklist as blacklist
 from simulator.devices.transit import BusValidator, MetroGate
-from simulator.profile import load, persona_names
+from simulator.profile import Profile, national
 from simulator.transport import InProcessTransport
 
 #: fen in each test card's bank account when the reference bank opens it
 OPENING_BALANCE = 100_000
 
 
-@functools.cache
-def _financial_accounts() -> tuple[tuple[str, int], ...]:
-    """(PAN, PAN sequence) of every persona card with a financial application."""
-    found = (personas.resolve(name, as_of=AS_OF) for name in persona_names())
-    return tuple(qpboc.account_of(p) for p in found if qpboc.KIND in p.applications)
-
-
-def reference_bank() -> Bank:
-    """A fresh in-memory reference bank holding an account for the financial application of every
-    persona card that has one (the bank refuses cards it holds no account for)."""
-    bank = Bank()
-    for pan, pan_sequence in _financial_accounts():
-        bank.ledger.open_account(AccountOpening(pan, pan_sequence, OPENING_BALANCE))
+def reference_bank(profile: Profile | None = None) -> Bank:
+    """A fresh in-memory reference bank of `profile` (the national one by default) holding an
+    account for the financial application of every persona card that has one (the bank refuses
+    cards it holds no account for)."""
+    profile = profile or national()
+    bank = Bank(profile=profile)
+    found = (personas.resolve(name, as_of=AS_OF, profile=profile) for name in sorted(profile.personas))
+    for persona in found:
+        if qpboc.KIND in persona.applications:
+            pan, pan_sequence = qpboc.account_of(persona, profile)
+            bank.ledger.open_account(AccountOpening(pan, pan_sequence, OPENING_BALANCE))
     return bank
 
 
-def _psam(terminal_id: str) -> InProcessTransport:
-    return InProcessTransport(CardOS(psam_image(terminal_id=bytes.fromhex(terminal_id))))
+def reference_psam(terminal_id: str, profile: Profile | None = None) -> InProcessTransport:
+    """A PSAM numbered `terminal_id` (hex), personalised by `profile` (the national one by default)."""
+    profile = profile or national()
+    return InProcessTransport(CardOS(psam_image(terminal_id=bytes.fromhex(terminal_id), psam_profile=profile["psam"],
+                                                purse_profile=profile["epurse"])))
 
 
-#: terminal kind -> factory(clock, blacklist) of the reference terminal
+#: terminal kind -> factory(*, profile=None, clock, blacklist, ...) of the reference terminal: the
+#: terminal and its PSAM follow `profile` (the national one when None)
 TerminalFactory = Callable[..., Terminal]
 
 
-def reference_pos(bank: Callable[[], CardPaymentPort] = reference_bank,
+def reference_pos(bank: Callable[[Profile | None], CardPaymentPort] = reference_bank,
                   cls: type[QuickPassPOS] = QuickPassPOS) -> TerminalFactory:
     """The factory of the reference POS (or of `cls`, a seeded-defect one), each POS it builds paying
-    through the port `bank()` gives (default: a fresh in-memory reference bank; `ykt terminal serve
-    --bank URL`: the HTTP client of a served bank)."""
-    return lambda **kw: cls(terminal_id="POS0001", bank=bank(), amount=1500, rng=random.Random(20261123), **kw)
+    through the port `bank(profile)` gives (default: a fresh in-memory reference bank; `ykt terminal
+    serve --bank URL`: the HTTP client of a served bank)."""
+    return lambda profile=None, **kw: cls(terminal_id="POS0001", bank=bank(profile), amount=1500,
+                                          rng=random.Random(20261123), profile=profile, **kw)
+
 
 REFERENCE_TERMINALS: dict[str, TerminalFactory] = {
-    "bus": lambda **kw: BusValidator(terminal_id="B0001", psam=_psam("000000000201"), **kw),
-    "gate_entry": lambda **kw: MetroGate(terminal_id="G0101", station="0101", direction="entry",
-                                         psam=_psam("000000000101"), **kw),
-    "gate_exit": lambda **kw: MetroGate(terminal_id="G0105", station="0105", direction="exit",
-                                        psam=_psam("000000000105"), **kw),
-    "scenic": lambda **kw: ScenicGate(terminal_id="S0001", **kw),
+    "bus": lambda profile=None, **kw: BusValidator(terminal_id="B0001", psam=reference_psam("000000000201", profile),
+                                                   profile=profile, **kw),
+    "gate_entry": lambda profile=None, **kw: MetroGate(terminal_id="G0101", station="0101", direction="entry",
+                                                       psam=reference_psam("000000000101", profile), profile=profile,
+                                                       **kw),
+    "gate_exit": lambda profile=None, **kw: MetroGate(terminal_id="G0105", station="0105", direction="exit",
+                                                      psam=reference_psam("000000000105", profile), profile=profile,
+                                                      **kw),
+    "scenic": lambda profile=None, **kw: ScenicGate(terminal_id="S0001", profile=profile, **kw),
     "pos": reference_pos(),
 }
 
 
-#: `build(persona, rng)`: a powered-off card of `persona` drawing its randoms from `rng`
+#: `build(persona, rng, profile)`: a powered-off card of `persona` of `profile` drawing its randoms from `rng`
 CardFactory = Callable[[str, random.Random], Card]
 
 
@@ -98,33 +104,36 @@ class SimCard:
 
     name = "reference card"
 
-    def __init__(self, build: CardFactory | None = None, *, name: str = "reference card",
+    def __init__(self, build: CardFactory | None = None, *, profile: Profile, name: str = "reference card",
                  seed: int = 20261123) -> None:
-        self.build = build or (lambda persona, rng: CardOS(personas.image(persona, as_of=AS_OF), rng=rng))
+        """`build`: the cards (default: the reference card of each persona of `profile`)."""
+        self.build = build or (lambda persona, rng, profile: CardOS(
+            personas.image(persona, as_of=AS_OF, profile=profile), rng=rng))
+        self.profile = profile
         self.name = name
         self._seeds = random.Random(seed)
-        ics = load("national/ics", "ics")
-        self.capabilities = frozenset(ics["card"]) | {"persona_choice", "tear_control"}
+        self.capabilities = frozenset(profile["ics"]["card"]) | {"persona_choice", "tear_control"}
 
     def open(self, persona: str) -> InProcessTransport:
-        return InProcessTransport(self.build(persona, random.Random(self._seeds.getrandbits(64))))
+        return InProcessTransport(self.build(persona, random.Random(self._seeds.getrandbits(64)), self.profile))
 
 
 class SimTerminal:
     """A reference (or mutant) terminal in-process; the card it is shown is recorded on the card side."""
 
-    def __init__(self, name: str, kind: str, factory: TerminalFactory) -> None:
-        ics = load("national/ics", "ics")
-        self.name, self.kind = name, kind
+    def __init__(self, name: str, kind: str, factory: TerminalFactory, *, profile: Profile) -> None:
+        ics = profile["ics"]
+        self.name, self.kind, self.profile = name, kind, profile
         self.capabilities = frozenset(ics["terminal_kinds"][kind]) | set(ics["harness_facilities"])
         self.clock = Clock()
         self.factory = factory
-        self.terminal = factory(clock=self.clock, blacklist=blacklist())
+        self.terminal = factory(clock=self.clock, blacklist=blacklist(profile), profile=profile)
 
     def connect_platform(self, port: PlatformPort | None) -> None:
         """Serve a fresh terminal (same factory, same clock) that reaches the platform through `port`
         (None: no platform): the harness plays the platform and holds it reachable or not."""
-        self.terminal = self.factory(clock=self.clock, blacklist=blacklist(), platform=port)
+        self.terminal = self.factory(clock=self.clock, blacklist=blacklist(self.profile), platform=port,
+                                     profile=self.profile)
 
     def present(self, card: Card) -> Presentation:
         recorder = RecordingCard(card)
@@ -144,7 +153,8 @@ class SimDepartment(ServedDepartment):
 
     def __init__(self, department: Department) -> None:
         self.serving = ExitStack()
-        super().__init__(self.serving.enter_context(serving(make_app(department))), department.info(), timeout=60)
+        super().__init__(self.serving.enter_context(serving(make_app(department))), department.info(), timeout=60,
+                         profile=department.profile)
 
     def close(self) -> None:
         super().close()
@@ -164,16 +174,17 @@ def _options(rest: str) -> dict[str, str]:
     return options
 
 
-def make(rest: str, *, info: dict[str, str]) -> DUT:
+def make(rest: str, *, info: dict[str, str], profile: Profile) -> DUT:
+    """The reference devices (or one mutant in place of its reference device) of `profile`."""
     options = _options(rest)
     kinds = options.get("terminals", ",".join(REFERENCE_TERMINALS)).split(",")
     unknown = [k for k in kinds if k not in REFERENCE_TERMINALS]
     if unknown:
         raise ValueError(f"unknown terminal kinds {unknown}; valid: {', '.join(REFERENCE_TERMINALS)}")
-    card: SimCard = SimCard()
-    terminals = {kind: SimTerminal(kind, kind, REFERENCE_TERMINALS[kind]) for kind in kinds}
-    reader = SimReader()
-    department = make_department(options.get("department", "library"), seed=1)
+    card: SimCard = SimCard(profile=profile)
+    terminals = {kind: SimTerminal(kind, kind, REFERENCE_TERMINALS[kind], profile=profile) for kind in kinds}
+    reader = SimReader(profile=profile)
+    department = make_department(options.get("department", "library"), seed=1, profile=profile)
     name = "reference devices"
     if "mutant" in options:
         from conformance.mutants import all_mutants
@@ -184,15 +195,15 @@ def make(rest: str, *, info: dict[str, str]) -> DUT:
             raise ValueError(f"unknown mutant {options['mutant']!r}; known: {', '.join(sorted(mutants))}")
         name = f"mutant {mutant.name}: {mutant.defect}"
         if mutant.role == "card":
-            card, terminals, reader = SimCard(mutant.build, name=name), {}, None
+            card, terminals, reader = SimCard(mutant.build, profile=profile, name=name), {}, None
         elif mutant.role == "terminal":
             card, reader = None, None
-            terminals = {mutant.name: SimTerminal(mutant.name, mutant.kind, mutant.build)}
+            terminals = {mutant.name: SimTerminal(mutant.name, mutant.kind, mutant.build, profile=profile)}
         elif mutant.role == "department":
             card, terminals, reader = None, {}, None
-            department = make_department(mutant.kind, seed=1, cls=mutant.build)
+            department = make_department(mutant.kind, seed=1, cls=mutant.build, profile=profile)
         else:
-            card, terminals, reader = None, {}, mutant.build()
+            card, terminals, reader = None, {}, mutant.build(profile)
         department = department if mutant.role == "department" else None
     return DUT(name=name, card=card, terminals=terminals, reader=reader,
                department=SimDepartment(department) if department is not None else None,

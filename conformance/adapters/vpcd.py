@@ -41,6 +41,7 @@ import logging
 from conformance.adapters.http import ServedTerminal, TerminalControl, declared, dut_of, timeout_of
 from conformance.dut import DUT, Presentation, RecordingCard
 from simulator.card.interface import Card
+from simulator.profile import Profile
 from simulator.transport.errors import LinkError, LinkTimeoutError, ReaderNotFoundError, ServiceUnavailableError
 from simulator.transport.vpcd import VPCD_PORT, VpcdCard
 
@@ -126,7 +127,8 @@ def slot(rest: str) -> tuple[str, int]:
     return host, port
 
 
-def make(rest: str, *, info: dict[str, str]) -> DUT:
+def make(rest: str, *, info: dict[str, str], profile: Profile) -> DUT:
+    """The terminal reading cards from the vpcd slot `rest`, certified against `profile`."""
     host, port = slot(rest)
     url = info.get("control")
     if not url:
@@ -141,7 +143,7 @@ def make(rest: str, *, info: dict[str, str]) -> DUT:
         wait = "terminal"
     control = TerminalControl(url, timeout=timeout_of(info))
     try:
-        device, capabilities = declared(control, info)
+        device, capabilities = declared(control, info, profile)
     except BaseException:
         control.close()
         raise

@@ -23,6 +23,9 @@ class Mutant:
     #: the suite that must fail it, when not its role's own (a terminal too slow for its station's
     #: gate array is the throughput suite's to catch, not the terminal suite's)
     suite: str = ""
+    #: the region whose rule it breaks (regional.py): it passes the national suites, and the suites
+    #: run for that region (`--region`) must fail it on the region's clause
+    region: str = ""
 
     def __post_init__(self) -> None:
         if self.role not in ("card", "terminal", "reader", "department"):

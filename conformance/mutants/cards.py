@@ -1,7 +1,7 @@
 """Seeded-defect cards: the reference card OS with one defect each, for the card suite.
 
-Each `build(persona, rng)` returns a powered-off card of that persona drawing its randoms from
-`rng`, like the reference (`conformance.adapters.sim.SimCard`), so `--dut sim:mutant=NAME`
+Each `build(persona, rng, profile)` returns a powered-off card of that persona of `profile` drawing
+its randoms from `rng`, like the reference (`conformance.adapters.sim.SimCard`), so `--dut sim:mutant=NAME`
 certifies it through the same suite. A defect lives in a small subclass of `CardOS` or of its
 `NVM`, never in a flag inside the reference code.
 """
@@ -18,6 +18,7 @@ from simulator.card.image import pin_key, pin_tries_key, record_key
 from simulator.card.nvm import APPLY_PAGE, DONE, NVM
 from simulator.card.security import SecurityState
 from simulator.crypto import purse
+from simulator.profile import Profile
 
 from . import Mutant
 
@@ -30,10 +31,10 @@ def _as_of():
     return AS_OF
 
 
-def _card(persona: str, rng: random.Random, *, cls: type[CardOS] = CardOS, nvm: type[NVM] | None = None,
-          records: dict[str, bytes] | None = None) -> CardOS:
-    """A card of `persona` built as the reference's, with another class, NVM or raw records."""
-    image = personas.image(persona, as_of=_as_of())
+def _card(persona: str, rng: random.Random, profile: Profile, *, cls: type[CardOS] = CardOS,
+          nvm: type[NVM] | None = None, records: dict[str, bytes] | None = None) -> CardOS:
+    """A card of `persona` of `profile` built as the reference's, with another class, NVM or raw records."""
+    image = personas.image(persona, as_of=_as_of(), profile=profile)
     image.contents.update(records or {})
     card = cls(image, rng=rng)
     if nvm is not None:
@@ -204,50 +205,51 @@ class RefusesTheWholeBalance(CardOS):
         return super().transmit(apdu)
 
 
-def _issue_date_yymmdd(persona: str, rng: random.Random) -> CardOS:
+def _issue_date_yymmdd(persona: str, rng: random.Random, profile: Profile) -> CardOS:
     """发卡日期 personalised as BCD YYMMDD padded with FF instead of YYYYMMDD."""
-    issued = personas.resolve(persona, as_of=_as_of()).values["issue_date"]
-    return _card(persona, rng, records={record_key(EF05, 5): b"\x05\x04" + bytes.fromhex(f"{issued:%y%m%d}FF")})
+    issued = personas.resolve(persona, as_of=_as_of(), profile=profile).values["issue_date"]
+    record = b"\x05\x04" + bytes.fromhex(f"{issued:%y%m%d}FF")
+    return _card(persona, rng, profile, records={record_key(EF05, 5): record})
 
 
-def _reports_second_generation(persona: str, rng: random.Random) -> CardOS:
+def _reports_second_generation(persona: str, rng: random.Random, profile: Profile) -> CardOS:
     """A 3rd-generation card personalised with 规范版本 2.00 (the 2nd generation's)."""
-    return _card(persona, rng, records={record_key(EF05, 3): b"\x03\x04" + b"2.00"})
+    return _card(persona, rng, profile, records={record_key(EF05, 3): b"\x03\x04" + b"2.00"})
 
 
 MUTANTS = [
     Mutant("card_pin_counter_kept", "card", "a wrong PIN answers 63Cx but the try counter is never decremented",
-           lambda persona, rng: _card(persona, rng, nvm=_KeepsPinTries)),
+           lambda persona, rng, profile: _card(persona, rng, profile, nvm=_KeepsPinTries)),
     Mutant("card_ef06_free_read", "card", "EF06 (持卡人基本信息) is readable without EXTERNAL AUTHENTICATE with key 0A",
-           lambda persona, rng: _card(persona, rng, cls=Ef06FreeRead)),
+           lambda persona, rng, profile: _card(persona, rng, profile, cls=Ef06FreeRead)),
     Mutant("card_record_not_found_6a82", "card", "READ RECORD of a missing record answers 6A82 instead of 6A83",
-           lambda persona, rng: _card(persona, rng, cls=RecordNotFound6A82)),
+           lambda persona, rng, profile: _card(persona, rng, profile, cls=RecordNotFound6A82)),
     Mutant("card_malformed_length_6f00", "card", "an APDU whose lengths do not add up answers 6F00 instead of 6700",
-           lambda persona, rng: _card(persona, rng, cls=MalformedLength6F00)),
+           lambda persona, rng, profile: _card(persona, rng, profile, cls=MalformedLength6F00)),
     Mutant("card_ignores_le", "card", "READ RECORD with a wrong Le answers the record and 9000 instead of 6Cxx",
-           lambda persona, rng: _card(persona, rng, cls=IgnoresLe)),
+           lambda persona, rng, profile: _card(persona, rng, profile, cls=IgnoresLe)),
     Mutant("card_non_atomic_nvm", "card", "EEPROM writes go page by page in place, without the journal",
-           lambda persona, rng: _card(persona, rng, nvm=NonAtomicNVM)),
+           lambda persona, rng, profile: _card(persona, rng, profile, nvm=NonAtomicNVM)),
     Mutant("card_accepts_wrong_mac1", "card", "DEBIT FOR PURCHASE accepts any MAC1",
-           lambda persona, rng: _card(persona, rng, cls=AcceptsAnyMac1)),
+           lambda persona, rng, profile: _card(persona, rng, profile, cls=AcceptsAnyMac1)),
     Mutant("card_issue_date_yymmdd", "card", "发卡日期 is personalised as BCD YYMMDD (FF-padded), not YYYYMMDD",
            _issue_date_yymmdd),
     Mutant("card_state_kept_at_reset", "card", "power-down and reset keep the security state (and the selection)",
-           lambda persona, rng: _card(persona, rng, cls=KeepsStateAcrossReset)),
+           lambda persona, rng, profile: _card(persona, rng, profile, cls=KeepsStateAcrossReset)),
     Mutant("card_atc_not_incremented", "card", "a committed purchase leaves the purse's offline ATC unchanged",
-           lambda persona, rng: _card(persona, rng, nvm=_KeepsOfflineAtc)),
+           lambda persona, rng, profile: _card(persona, rng, profile, nvm=_KeepsOfflineAtc)),
     Mutant("card_challenge_repeats", "card", "GET CHALLENGE draws the same challenges after every reset",
-           lambda persona, rng: _card(persona, rng, cls=ChallengeRepeats)),
+           lambda persona, rng, profile: _card(persona, rng, profile, cls=ChallengeRepeats)),
     Mutant("card_malformed_answers_9000", "card", "GET CHALLENGE with an RFU P2 answers a challenge and 9000, not 6A86",
-           lambda persona, rng: _card(persona, rng, cls=ChallengeIgnoresP2)),
+           lambda persona, rng, profile: _card(persona, rng, profile, cls=ChallengeIgnoresP2)),
     Mutant("card_mac2_session_survives", "card",
            "a wrong MAC2 keeps the load session open: a retry with the right MAC2 loads",
-           lambda persona, rng: _card(persona, rng, cls=Mac2SessionSurvives)),
+           lambda persona, rng, profile: _card(persona, rng, profile, cls=Mac2SessionSurvives)),
     Mutant("card_reports_second_generation", "card", "a 3rd-generation card whose 规范版本 says 2.00",
            _reports_second_generation),
     Mutant("card_whole_balance_refused", "card", "a purchase of exactly the balance is refused with 9401",
-           lambda persona, rng: _card(persona, rng, cls=RefusesTheWholeBalance)),
+           lambda persona, rng, profile: _card(persona, rng, profile, cls=RefusesTheWholeBalance)),
     Mutant("card_pin_try_after_compare", "card",
            "VERIFY compares before it spends a try: a right PIN writes otherwise, so a tear saves the try",
-           lambda persona, rng: _card(persona, rng, cls=PinTryAfterCompare)),
+           lambda persona, rng, profile: _card(persona, rng, profile, cls=PinTryAfterCompare)),
 ]

@@ -54,7 +54,8 @@ class ReadsWithEmbeddedKey(UnifiedReader):
             card = self._read_ef05(transport)
             challenge = transport.send(0x00, 0x84, 0x00, 0x00, le=8)
             algorithm = "sm4" if card.algorithm == 3 else "3des"
-            cryptogram = IssuerKeys().external_auth(READ_KEY, card.card_identifier, algorithm, challenge.data)
+            keys = IssuerKeys(self.profile)
+            cryptogram = keys.external_auth(READ_KEY, card.card_identifier, algorithm, challenge.data)
             transport.send(0x00, 0x82, 0x00, READ_KEY, cryptogram)
             self._read_personal(transport, card)
             return self._format(card)
@@ -89,11 +90,11 @@ class LockedAsNoCard(UnifiedReader):
 
 class AnyItype(UnifiedReader):
     def _connect(self, iType):  # noqa: N803
-        return super()._connect(1 if str(iType) not in self.profile["itype"]["values"] else iType)
+        return super()._connect(1 if str(iType) not in self.reader_api["itype"]["values"] else iType)
 
 
 def _mutant(name: str, library: type[UnifiedReader], defect: str) -> Mutant:
-    return Mutant(name, "reader", defect, lambda: SimReader(library, name=f"mutant {name}"))
+    return Mutant(name, "reader", defect, lambda profile: SimReader(library, profile=profile, name=f"mutant {name}"))
 
 
 MUTANTS = [

@@ -12,27 +12,20 @@ from __future__ import annotations
 import dataclasses
 import time
 
-from conformance.adapters.sim import reference_pos
+from conformance.adapters.sim import reference_pos, reference_psam
 from simulator import ecode
 from simulator.apdu import SW
-from simulator.card.cardos import CardOS
 from simulator.card.commands_security import encode_pin
 from simulator.devices.decision import Decision
 from simulator.devices.pos import QuickPassPOS
-from simulator.devices.psam import psam_image
 from simulator.devices.purse_client import PURSE_AID, CardRefused, PurseCard, PurseInfo
 from simulator.devices.scenic import ScenicGate
 from simulator.devices.transit import BusValidator, MetroGate, Plan
-from simulator.transport import InProcessTransport
 from simulator.transport.base import Transport
 
 from . import Mutant
 
 DEFAULT_PIN = "123456"  # the issuer's default (ssse.yaml pin.default): what a careless terminal tries
-
-
-def _psam(terminal_id: str) -> InProcessTransport:
-    return InProcessTransport(CardOS(psam_image(terminal_id=bytes.fromhex(terminal_id))))
 
 
 # -- admission ---------------------------------------------------------------------------------------
@@ -77,7 +70,7 @@ class FinesMissingEntry(MetroGate):
         planned = super().plan(purse, info)
         if not (isinstance(planned, Decision) and planned.reason == "NO_ENTRY"):
             return planned
-        fine = self._charge(purse, info, 0x01, Plan(self.profile["max_single_fare"]))
+        fine = self._charge(purse, info, 0x01, Plan(self.terminals["max_single_fare"]))
         return dataclasses.replace(planned, amount=fine.amount, fare=fine.fare, debited=fine.debited,
                                    detail="no entry record: maximum fare charged")
 
@@ -142,9 +135,9 @@ class FullFareElderly(MetroGate):
 
     def __init__(self, **kw) -> None:
         super().__init__(**kw)
-        concessions = self.profile["concessions"]
+        concessions = self.terminals["concessions"]
         table = {k: v for k, v in concessions["by_card_type"].items() if k != "03"}
-        self.profile = {**self.profile, "concessions": {**concessions, "by_card_type": table}}
+        self.terminals = {**self.terminals, "concessions": {**concessions, "by_card_type": table}}
 
 
 class NextFareBand(MetroGate):
@@ -152,7 +145,7 @@ class NextFareBand(MetroGate):
 
     def fare_between(self, a: str, b: str) -> int:
         fare = super().fare_between(a, b)
-        bands = [band["fare"] for band in self.profile["metro"]["fare_table"]]
+        bands = [band["fare"] for band in self.terminals["metro"]["fare_table"]]
         return bands[bands.index(fare) + 1] if fare in bands[:-1] else fare
 
 
@@ -161,7 +154,7 @@ class EntitlesEveryone(ScenicGate):
 
     def __init__(self, **kw) -> None:
         super().__init__(**kw)
-        self.profile = {**self.profile, "scenic": {**self.profile["scenic"], "free_from_age": 0}}
+        self.terminals = {**self.terminals, "scenic": {**self.terminals["scenic"], "free_from_age": 0}}
 
 
 # -- data minimisation ---------------------------------------------------------------------------------
@@ -318,19 +311,22 @@ class ScenicIgnoresCodeBlacklist(ScenicGate):
 
 # -- factories, as conformance.adapters.sim.REFERENCE_TERMINALS -----------------------------------------
 def _bus(cls):
-    return lambda **kw: cls(terminal_id="B0001", psam=_psam("000000000201"), **kw)
+    return lambda profile=None, **kw: cls(terminal_id="B0001", psam=reference_psam("000000000201", profile),
+                                          profile=profile, **kw)
 
 
 def _entry(cls):
-    return lambda **kw: cls(terminal_id="G0101", station="0101", direction="entry", psam=_psam("000000000101"), **kw)
+    return lambda profile=None, **kw: cls(terminal_id="G0101", station="0101", direction="entry",
+                                          psam=reference_psam("000000000101", profile), profile=profile, **kw)
 
 
 def _exit(cls):
-    return lambda **kw: cls(terminal_id="G0105", station="0105", direction="exit", psam=_psam("000000000105"), **kw)
+    return lambda profile=None, **kw: cls(terminal_id="G0105", station="0105", direction="exit",
+                                          psam=reference_psam("000000000105", profile), profile=profile, **kw)
 
 
 def _scenic(cls):
-    return lambda **kw: cls(terminal_id="S0001", **kw)
+    return lambda profile=None, **kw: cls(terminal_id="S0001", profile=profile, **kw)
 
 
 def _pos(cls):

@@ -33,6 +33,7 @@ from simulator.backend.ports import (
     ReversalResult,
     TransitCharge,
 )
+from simulator.profile import Profile
 
 ACQUIRER, TRANSIT = "internal:acquirer", "internal:transit"
 AMOUNT, ATC, CRYPTOGRAM = 0x9F02, 0x9F36, 0x9F26
@@ -55,9 +56,12 @@ def _signed_amount(tags) -> int | None:
 class Bank:
     """The card payments of the reference bank, over `ledger` (a fresh in-memory one by default)."""
 
-    def __init__(self, ledger: Ledger | None = None, *, rule: CryptogramRule | None = None) -> None:
+    def __init__(self, ledger: Ledger | None = None, *, rule: CryptogramRule | None = None,
+                 profile: Profile | None = None) -> None:
+        """`rule`: the cryptogram check, by default the one `profile`'s qPBOC document lays out (the
+        national profile's when none is given)."""
         self.ledger = ledger or Ledger()
-        self.rule = rule or CryptogramRule.from_profile()
+        self.rule = rule or CryptogramRule.from_profile(profile)
 
     def _card_debit(self, db: sqlite3.Connection, request: Authorisation | TransitCharge,
                     settlement: str, kind: str) -> tuple[str, str]:

@@ -36,6 +36,7 @@ from simulator.backend.disbursement import Disbursements
 from simulator.backend.fault_middleware import apply_faults
 from simulator.backend.ledger import Ledger
 from simulator.backend.service_faults import ServiceFaults, ServicePlan
+from simulator.profile import Profile
 
 #: the largest request body, in bytes (a call of MAX_ITEMS items fits well within it)
 MAX_BODY = 1 << 20
@@ -216,12 +217,13 @@ def _tags(field55: dict[str, str]) -> dict[int, bytes]:
 
 
 def make_app(ledger: Ledger, *, faults: ServiceFaults | None = None,
-             sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> FastAPI:
+             sleep: Callable[[float], Awaitable[None]] = asyncio.sleep, profile: Profile | None = None) -> FastAPI:
     """The bank's HTTP app over `ledger`; `faults` (None: none) wired to the bank's crash points and
-    applied before each operation; `sleep` is how the edge waits out an injected latency."""
+    applied before each operation; `sleep` is how the edge waits out an injected latency; `profile`
+    lays out the cryptograms the bank checks (the national profile by default)."""
     if faults is not None:
         ledger.crash = faults.crash
-    bank, disbursements = Bank(ledger), Disbursements(ledger)
+    bank, disbursements = Bank(ledger, profile=profile), Disbursements(ledger)
     lock = threading.Lock()
     app = FastAPI(title="yikatong reference bank", version=API_VERSION, docs_url=None, redoc_url=None)
     app.state.ledger = ledger
@@ -332,8 +334,9 @@ def make_app(ledger: Ledger, *, faults: ServiceFaults | None = None,
 
 
 def served_app(db: str, *, plan: ServicePlan | None, seed: int, clock: Callable[[], datetime],
-               elapsed: Callable[[], float]) -> FastAPI:
+               elapsed: Callable[[], float], profile: Profile) -> FastAPI:
     """The app `ykt bank serve` runs: the books in the file `db` dated by `clock`, the fault plan
-    (if any) seeded, its windows timed by `elapsed` (both clocks given at the process's edge)."""
+    (if any) seeded, its windows timed by `elapsed` (both clocks given at the process's edge),
+    cryptograms checked by `profile`."""
     faults = ServiceFaults(plan, service="bank", seed=seed, elapsed=elapsed) if plan is not None else None
-    return make_app(Ledger(db, clock=clock), faults=faults)
+    return make_app(Ledger(db, clock=clock), faults=faults, profile=profile)

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from simulator.crypto import diversify, pboc_mac
-from simulator.profile import ProfileError, load
+from simulator.profile import Profile, ProfileError, national
 
 IAD, ATC, CRYPTOGRAM = 0x9F10, 0x9F36, 0x9F26
 
@@ -54,14 +54,15 @@ class CryptogramRule:
     master_keys: Mapping[str, bytes]  # algorithm -> IMK-AC (synthetic test keys)
 
     @classmethod
-    def from_profile(cls, profile: dict | None = None) -> CryptogramRule:
-        profile = profile or load("national/qpboc", "qpboc")
-        spec = profile["cryptogram"]
+    def from_profile(cls, profile: Profile | None = None) -> CryptogramRule:
+        """The rule of `profile`'s qPBOC document (the national profile by default)."""
+        qpboc = (profile or national())["qpboc"]
+        spec = qpboc["cryptogram"]
         for name, known in (("key_factor", KEY_FACTORS), ("session_factor", SESSION_FACTORS)):
             if spec[name] not in known:
-                raise ProfileError(f"national/qpboc cryptogram.{name} {spec[name]!r}: the bank knows {sorted(known)}")
+                raise ProfileError(f"qpboc.yaml cryptogram.{name} {spec[name]!r}: the bank knows {sorted(known)}")
         fields, offset, ids = {}, 0, {}
-        for entry in profile["issuer_application_data"]["layout"]:
+        for entry in qpboc["issuer_application_data"]["layout"]:
             if "by_algorithm" in entry:
                 ids = {bytes.fromhex(code)[0]: name for name, code in entry["by_algorithm"].items()}
                 size = 1
@@ -69,16 +70,16 @@ class CryptogramRule:
                 size = entry["length"] if "length" in entry else len(bytes.fromhex(entry["value"]))
             fields[entry["name"]] = (offset, size)
             offset += size
-        sizes = {int(e["tag"], 16): e["length"] for e in profile["pdol"]["entries"]}
-        sizes[0x82] = len(bytes.fromhex(profile["aip"]["value"]))
+        sizes = {int(e["tag"], 16): e["length"] for e in qpboc["pdol"]["entries"]}
+        sizes[0x82] = len(bytes.fromhex(qpboc["aip"]["value"]))
         sizes[ATC] = 2
-        keys = {name: bytes.fromhex(key) for name, key in profile["test_keys"]["ac"].items()}
+        keys = {name: bytes.fromhex(key) for name, key in qpboc["test_keys"]["ac"].items()}
         return cls(spec["key_factor"], spec["session_factor"], tuple(spec["input"]), spec["length"], sizes,
                    fields, ids, keys)
 
     def _iad_field(self, iad: bytes, name: str) -> bytes:
         if name not in self.iad_fields:
-            raise ProfileError(f"national/qpboc issuer_application_data has no field {name!r}")
+            raise ProfileError(f"qpboc.yaml issuer_application_data has no field {name!r}")
         offset, size = self.iad_fields[name]
         if len(iad) < offset + size:
             raise CryptogramFormatError(f"9F10 of {len(iad)} bytes has no {name} at bytes {offset}..{offset + size}")

@@ -21,7 +21,7 @@ class Hsm:
 
     def __init__(self, keys: IssuerKeys | None = None) -> None:
         self.keys = keys or IssuerKeys()
-        indicators = self.keys.profile["application"]["algorithm_indicator"]
+        indicators = self.keys.ssse_profile["application"]["algorithm_indicator"]
         self.algorithms = {code: name for name, code in indicators.items()}
 
     def answer(self, step1: str) -> str:
@@ -34,7 +34,7 @@ class Hsm:
         if name is None:
             raise ValueError(f"unknown 算法标识 {algorithm!r}; known: {sorted(self.algorithms)}")
         card_identifier = bytes.fromhex(ident)
-        key = ssse.card_key(self.keys.profile, INTERNAL_KEY, card_identifier, name)
+        key = ssse.card_key(self.keys.ssse_profile, INTERNAL_KEY, card_identifier, name)
         internal = internal_auth_result(name, key, bytes.fromhex(i_factor), bytes.fromhex(i_original))
         external = (self.keys.external_auth(READ_KEY, card_identifier, name, bytes.fromhex(e_original))
                     if e_original else b"")

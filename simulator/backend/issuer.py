@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from simulator.card.apps import ssse
 from simulator.crypto.auth import external_auth_cryptogram
-from simulator.profile import ProfileError, load
+from simulator.profile import Profile, ProfileError, national
 
 READ_KEY = 0x0A  # RKSSSE, the key that opens EF06 (ssc-card.md §2 [V S1])
 INTERNAL_KEY = 0x01  # the card's internal-authentication key (national/ssse keys, modelled)
@@ -30,11 +30,13 @@ class IssuerKeys:
     """Stands in for the terminal's PSAM / the platform's encryption machine (加密机): it holds
     the issuer's (synthetic, test-only) master keys and answers authentication challenges."""
 
-    def __init__(self, profile: dict | None = None) -> None:
-        self.profile = profile or load("national/ssse", "ssse")
+    def __init__(self, profile: Profile | None = None, *, ssse_profile: dict | None = None) -> None:
+        """The keys of `profile`'s SSSE document (the national profile by default); `ssse_profile`
+        replaces that document (a lab's issuer with a subset of the keys)."""
+        self.ssse_profile = ssse_profile or (profile or national())["ssse"]
 
     def external_auth(self, kid: int, card_identifier: bytes, algorithm: str, challenge: bytes) -> bytes:
-        key = ssse.card_key(self.profile, kid, card_identifier, algorithm)
+        key = ssse.card_key(self.ssse_profile, kid, card_identifier, algorithm)
         return external_auth_cryptogram(algorithm, key, challenge)
 
 
@@ -50,17 +52,18 @@ class PurseMaster:
     version: int | None = None
 
 
-def purse_master(usage: str, *, profile: dict | None = None) -> PurseMaster:
+def purse_master(usage: str, *, purse_profile: dict | None = None) -> PurseMaster:
     """The purse master key of `usage` (purchase, load, tac, maintenance) from epurse.yaml."""
-    profile = profile or load("national/epurse", "epurse")
-    names = [name for name, spec in profile["keys"].items() if isinstance(spec, dict) and spec.get("usage") == usage]
+    purse_profile = purse_profile or national()["epurse"]
+    keys = purse_profile["keys"]
+    names = [name for name, spec in keys.items() if isinstance(spec, dict) and spec.get("usage") == usage]
     if len(names) != 1:
-        usages = sorted({s["usage"] for s in profile["keys"].values() if isinstance(s, dict) and "usage" in s})
-        raise ProfileError(f"national/epurse keys: want exactly one key of usage {usage!r}, found {names}; "
+        usages = sorted({s["usage"] for s in purse_profile["keys"].values() if isinstance(s, dict) and "usage" in s})
+        raise ProfileError(f"epurse.yaml keys: want exactly one key of usage {usage!r}, found {names}; "
                            f"usages present: {usages}")
     name = names[0]
-    if name not in profile["test_keys"]:
-        raise ProfileError(f"national/epurse test_keys: no master key {name!r} for usage {usage!r}")
-    spec = profile["keys"][name]
+    if name not in purse_profile["test_keys"]:
+        raise ProfileError(f"epurse.yaml test_keys: no master key {name!r} for usage {usage!r}")
+    spec = purse_profile["keys"][name]
     version = spec.get("version")
     return PurseMaster(name, usage, spec.get("index"), int(version, 16) if isinstance(version, str) else version)

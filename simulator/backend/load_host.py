@@ -14,16 +14,18 @@ from simulator.backend.issuer import purse_master
 from simulator.backend.ports import LoadAnswer, LoadRequest
 from simulator.card.apps import epurse
 from simulator.crypto import load_mac1, load_mac2, load_session_key
-from simulator.profile import load
+from simulator.profile import Profile, national
 
 
 class LoadHost:
     """The issuer's online load server (圈存主机): implements `ports.LoadHostPort`."""
 
-    def __init__(self, profile: dict | None = None) -> None:
-        self.profile = profile or load("national/epurse", "epurse")
-        self.master = purse_master("load", profile=self.profile)
-        self.load_type = int(self.profile["transaction_types"]["load"]["code"], 16)
+    def __init__(self, profile: Profile | None = None, *, purse_profile: dict | None = None) -> None:
+        """The load keys of `profile`'s purse document (the national profile by default);
+        `purse_profile` replaces that document (a lab's issuer with a subset of the keys)."""
+        self.purse_profile = purse_profile or (profile or national())["epurse"]
+        self.master = purse_master("load", purse_profile=self.purse_profile)
+        self.load_type = int(self.purse_profile["transaction_types"]["load"]["code"], 16)
 
     def authorise(self, request: LoadRequest) -> LoadAnswer:
         """MAC2 for CREDIT FOR LOAD, or a refusal naming the card when its MAC1 is wrong.
@@ -34,7 +36,8 @@ class LoadHost:
             raise ValueError(f"the application serial has 10 bytes, got {len(request.card_serial10)}")
         txn_type = self.load_type if request.txn_type is None else request.txn_type
         algorithm = request.algorithm
-        dlk = epurse.card_key(self.profile, self.master.name, request.issuer_id8, request.card_serial10, algorithm)
+        dlk = epurse.card_key(self.purse_profile, self.master.name, request.issuer_id8, request.card_serial10,
+                              algorithm)
         session = load_session_key(dlk, request.card_random4, request.online_atc2, algorithm=algorithm)
         expected = load_mac1(session, request.old_balance, request.amount, txn_type, request.terminal_id6,
                              algorithm=algorithm)

@@ -18,12 +18,12 @@ from typing import Any
 from simulator.card.apps import epurse, ssse
 from simulator.card.filesystem import DF, FileTree
 from simulator.card.image import AppBuild, CardImage
-from simulator.profile import ProfileError, load, load_persona
+from simulator.profile import Profile, ProfileError, national
 from simulator.tlv import tlv
 
 _RELATIVE = re.compile(r"^([+-])(\d+)([ymd])$")
 
-#: application name -> module with `build_for(persona) -> AppBuild`
+#: application name -> module with `build_for(persona, profile) -> AppBuild`
 APPLICATION_MODULES = {
     "ssse": "simulator.card.apps.ssse",
     "epurse": "simulator.card.apps.epurse",
@@ -77,9 +77,11 @@ class Persona:
         return resolve_date(text, self.as_of)
 
 
-def resolve(name: str, *, as_of: date) -> Persona:
-    doc = load_persona(name)
-    ssse_profile = load("national/ssse", "ssse")
+def resolve(name: str, *, as_of: date, profile: Profile | None = None) -> Persona:
+    """Persona `name` of `profile` (the national profile by default) resolved on `as_of`."""
+    profile = profile or national()
+    doc = profile.persona(name)
+    ssse_profile = profile["ssse"]
     gen = ssse_profile["generations"][str(doc["generation"])]
     holder = doc["holder"]
     birth = resolve_date(holder["birth_date"], as_of)
@@ -132,7 +134,7 @@ def atr_for(values: dict[str, Any], card_profile: dict) -> bytes:
     )
     atr = bytes.fromhex(spec["prefix"] + historical)
     if len(atr) - 4 != atr[1] & 0x0F:
-        raise ProfileError(f"national/card atr: T0 announces {atr[1] & 0x0F} historical bytes, "
+        raise ProfileError(f"card.yaml atr: T0 announces {atr[1] & 0x0F} historical bytes, "
                            f"the template gives {len(atr) - 4}")
     return atr
 
@@ -143,17 +145,21 @@ def ppse(entries: list[bytes]) -> DF:
     return DF("PPSE", PPSE_FID, f"3F00/{PPSE_FID:04X}", PPSE_NAME, fci_proprietary=tlv(0xBF0C, directory))
 
 
-def image(name: str, *, as_of: date) -> CardImage:
-    """The card image of persona `name` as personalised on `as_of`."""
-    return image_of(resolve(name, as_of=as_of))
+def image(name: str, *, as_of: date, profile: Profile | None = None) -> CardImage:
+    """The card image of persona `name` of `profile` (the national profile by default) as
+    personalised on `as_of`."""
+    profile = profile or national()
+    return image_of(resolve(name, as_of=as_of, profile=profile), profile)
 
 
-def image_of(persona: Persona) -> CardImage:
-    """The card image of a resolved persona (one from a file, or one made of what a card reports)."""
+def image_of(persona: Persona, profile: Profile | None = None) -> CardImage:
+    """The card image of a resolved persona (one from a file, or one made of what a card reports),
+    its applications laid out by `profile` (the national profile by default)."""
+    profile = profile or national()
     name = persona.name
-    card_profile = load("national/card", "card")
+    card_profile = profile["card"]
     builds: list[AppBuild] = [
-        importlib.import_module(APPLICATION_MODULES[app]).build_for(persona) for app in persona.applications
+        importlib.import_module(APPLICATION_MODULES[app]).build_for(persona, profile) for app in persona.applications
     ]
     entries = [b.ppse_entry for b in builds if b.ppse_entry]
     dfs = tuple(b.df for b in builds) + ((ppse(entries),) if entries else ())
@@ -171,9 +177,11 @@ def image_of(persona: Persona) -> CardImage:
     )
 
 
-def chip_identifiers(persona: Persona) -> tuple[str, str]:
+def chip_identifiers(persona: Persona, profile: Profile | None = None) -> tuple[str, str]:
     """What terminals read from this card's chip, as the platform registers and lists it: 卡识别码
-    (EF05) and the purse's application serial (0x15, derived from it), upper-case hex."""
+    (EF05) and the purse's application serial (0x15, derived from it by `profile`'s purse identity,
+    the national profile's by default), upper-case hex."""
     card_id = persona.values["card_identifier"]
-    return card_id.hex().upper(), epurse.identity(card_id[:3].hex(), card_id[-8:])[1].hex().upper()
+    purse_profile = (profile or national())["epurse"]
+    return card_id.hex().upper(), epurse.identity(card_id[:3].hex(), card_id[-8:], purse_profile)[1].hex().upper()
 

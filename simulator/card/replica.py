@@ -18,6 +18,7 @@ from typing import Any
 from simulator.card import personas
 from simulator.card.apps import epurse
 from simulator.card.image import CardImage, count_key, head_key, record_key
+from simulator.profile import Profile
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,7 @@ class Report:
     purse: Purse | None = None
 
 
-def image(report: Report, *, as_of: date) -> CardImage:
+def image(report: Report, *, as_of: date, profile: Profile) -> CardImage:
     """The card image of a card personalised as `report` says."""
     sections = {}
     if report.purse is not None:
@@ -58,20 +59,19 @@ def image(report: Report, *, as_of: date) -> CardImage:
                                values=dict(report.values), pin=report.pin, pin_tries=report.pin_tries, locked=False,
                                raw_records=dict(report.records), as_of=as_of, applications=report.applications,
                                sections=sections)
-    built = personas.image_of(persona)
+    built = personas.image_of(persona, profile)
     if report.purse is not None:
-        built.contents.update(_purse_contents(report.purse))
+        built.contents.update(_purse_contents(report.purse, profile["epurse"]))
     return built
 
 
-def _purse_contents(purse: Purse) -> dict[str, bytes]:
+def _purse_contents(purse: Purse, purse_profile: dict) -> dict[str, bytes]:
     """The purse's NVM as the report gives it (paths as `epurse.build` lays them out)."""
-    profile = epurse.profile()
-    app = f"3F00/{profile['application']['fid']}"
+    app = f"3F00/{purse_profile['application']['fid']}"
     contents = {epurse.balance_key(app): purse.balance.to_bytes(4, "big", signed=True),
                 epurse.atc_key(app, "offline"): purse.offline_atc.to_bytes(2, "big"),
                 epurse.atc_key(app, "online"): purse.online_atc.to_bytes(2, "big")}
-    for spec in profile["files"]:
+    for spec in purse_profile["files"]:
         path = f"{app}/{spec['fid']}"
         if spec["sfi"] in purse.files:
             contents[path] = purse.files[spec["sfi"]]

@@ -32,7 +32,7 @@ import httpx
 from simulator.backend.platform.client import DepartmentClient
 from simulator.backend.platform.signing import callback_headers
 from simulator.ecode import epoch_seconds
-from simulator.profile import load
+from simulator.profile import Profile, national
 
 CALLBACK_HEADERS = ("webhook-id", "webhook-timestamp", "webhook-signature")
 
@@ -79,9 +79,13 @@ class Department:
     use_kind: ClassVar[str]
 
     def __init__(self, *, clock: Callable[[], datetime], rng: random.Random, site: str = "reference",
-                 sleep: Callable[[float], None] = time.sleep, link: PlatformLink | None = None) -> None:
+                 sleep: Callable[[float], None] = time.sleep, link: PlatformLink | None = None,
+                 profile: Profile | None = None) -> None:
+        """`profile`: the run's profile (the national one by default), whose platform document
+        says what the department's purpose lets it see and how a client behaves."""
         self.clock, self.rng, self.site, self.sleep = clock, rng, site, sleep
-        self.platform_profile = load("national/platform", "platform")
+        self.profile = profile or national()
+        self.platform_profile = self.profile["platform"]
         self.fields = tuple(self.platform_profile["purposes"]["declared"][self.purpose]["fields"])
         self.rules = self.platform_profile["clients"]
         self.unusable = frozenset(self.platform_profile["lifecycle"]["blacklisted"])

@@ -1,7 +1,8 @@
 """The reference departments: what each one's flow needs (department.py does the rest).
 
 - library (图书馆): registers a reader once (identity verification binds the card), then before
-  every loan checks the card's status;
+  every loan checks the card's status; where the profile asks for the holder's identity at every
+  service (platform.yaml clients.identity_every_service, e.g. Hubei), it verifies it every time;
 - hospital (医疗卫生): verifies the patient's identity at every registration, then the card's status;
 - subsidy office (惠民惠农补贴): verifies the beneficiary, checks the card's status and pays only
   into an activated financial account (郑州市人民政府令第249号 art. 19).
@@ -16,6 +17,8 @@ class Library(Department):
     kind, zh, purpose, flow, use_kind = "library", "图书馆", "library", "lend", "loan"
 
     def needs_identity(self, card_number: str) -> bool:
+        if self.rules["identity_every_service"]:
+            return True
         with self.lock:
             return card_number not in self.cards or not self.cards[card_number]["kept"]
 

@@ -8,17 +8,19 @@ import yaml
 
 from simulator import seeds
 from simulator.backend.platform.serve import wall_clock
+from simulator.profile import Profile, national
 
 from .api import make_app
 from .department import Department, PlatformLink
 from .kinds import Library, department_class
 
 
-def make_department(kind: str, *, seed: int, link: PlatformLink | None = None,
+def make_department(kind: str, *, seed: int, profile: Profile, link: PlatformLink | None = None,
                     cls: type[Department] | None = None) -> Department:
-    """A department of `kind` (or the class `cls`, e.g. a seeded-defect one) on the wall clock."""
+    """A department of `kind` (or the class `cls`, e.g. a seeded-defect one) on the wall clock,
+    keeping the rules of `profile`."""
     chosen = cls or department_class(kind)
-    return chosen(clock=wall_clock, rng=seeds.generator(seed, "department", chosen.kind), link=link)
+    return chosen(clock=wall_clock, rng=seeds.generator(seed, "department", chosen.kind), link=link, profile=profile)
 
 
 def serve(department: Department, *, host: str, port: int) -> None:
@@ -28,5 +30,5 @@ def serve(department: Department, *, host: str, port: int) -> None:
 
 def openapi_yaml() -> str:
     """The document a department publishes, as YAML (what profiles/national/department_api.yaml holds)."""
-    app = make_app(make_department(Library.kind, seed=0))
+    app = make_app(make_department(Library.kind, seed=0, profile=national()))
     return yaml.safe_dump(app.openapi(), allow_unicode=True, sort_keys=False, width=120)

@@ -29,7 +29,7 @@ from typing import Any
 
 from simulator.backend import ports
 from simulator.devices.steps import Step
-from simulator.profile import load
+from simulator.profile import national
 
 
 @dataclass(frozen=True)
@@ -57,15 +57,17 @@ class CardStatusCheck:
         platform: ports.PlatformPort | None = None,
         online: bool = False,
         provisioned: Container[str] = frozenset(),
-        profile: dict | None = None,
+        platform_profile: dict | None = None,
     ) -> None:
+        """`platform_profile`: the platform document whose blacklist refresh interval the check keeps
+        (the run's, through its terminal; the national one by default)."""
         self.terminal_id, self.clock, self.platform = terminal_id, clock, platform
         self.asks_online = online
         self.provisioned = provisioned
         self.listed: set[str] = set()
         self.version: int | None = None
         self.synced_at: datetime | None = None
-        spec = (profile or load("national/platform", "platform"))["blacklist"]
+        spec = (platform_profile or national()["platform"])["blacklist"]
         self.refresh_interval = timedelta(seconds=spec["refresh_interval_seconds"])
         self._requests = 0
         #: the answer of the current presentation's check (None before it ran): its decision says

@@ -25,7 +25,6 @@ from simulator.backend.ports import EcodeVerifyRequest, Unavailable
 from simulator.devices.decision import Decision
 from simulator.devices.steps import Step, Steps, drive
 from simulator.privacy import mask_value
-from simulator.profile import load
 
 
 class CodeReader:
@@ -34,14 +33,14 @@ class CodeReader:
 
     def __init__(self, *, ecode_keys: ecode.KeyChain | None = None, **kw) -> None:
         super().__init__(**kw)
-        self.ecode_profile = load("national/ecode", "ecode")
+        self.ecode_profile = self.profile["ecode"]
         self.code_keys = ecode_keys or ecode.KeyChain.from_profile(self.ecode_profile)
         self.code_log = ecode.MemoryReplayLog()
         self._code_requests = itertools.count(1)
 
     @property
     def code_kinds(self) -> tuple[str, ...]:
-        return tuple(self.profile["ecode"]["admits"][self.kind])
+        return tuple(self.terminals["ecode"]["admits"][self.kind])
 
     def present_code(self, payload: bytes) -> Decision:
         """A code is scanned: run its flow at once, journal and return the decision."""
@@ -101,7 +100,7 @@ class CodeReader:
 
     def code_decision(self, verdict: ecode.Verdict, *, verified: str, fallback: str = "") -> Decision:
         """The decision for `verdict`: its reason code, the masked card number, what verified it."""
-        rules = self.profile["ecode"]
+        rules = self.terminals["ecode"]
         evidence: dict = {"verified": verified}
         if verdict.kind is not None:
             evidence["code_kind"] = verdict.kind

@@ -8,21 +8,17 @@ cryptographic proof (ATC, TAC, MAC2, terminal serial) and the modelled transacti
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from functools import cache
-
-from simulator.profile import load
-
-
-@cache
-def reasons() -> dict[str, dict]:
-    return load("national/terminals", "terminals")["reasons"]
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
 
 
 @dataclass
 class Decision:
     terminal: str
     reason: str
+    #: the reason codes of the terminal's profile (terminals.yaml `reasons`): whether `reason`
+    #: admits and what it says are read there, so a copy with another reason says that one's
+    reasons: Mapping[str, dict] = field(repr=False, compare=False)
     amount: int = 0  # fen the passenger was charged (after concession) or loaded
     fare: int = 0  # fen before concession
     debited: int = 0  # fen the card's balance went down by in this presentation
@@ -35,19 +31,20 @@ class Decision:
     wall_ms: float | None = None
 
     def __post_init__(self) -> None:
-        if self.reason not in reasons():
-            raise ValueError(f"unknown reason code {self.reason!r}; known: {sorted(reasons())}")
+        if self.reason not in self.reasons:
+            raise ValueError(f"unknown reason code {self.reason!r}; known: {sorted(self.reasons)}")
 
     @property
     def accepted(self) -> bool:
-        return reasons()[self.reason]["accepted"]
+        return self.reasons[self.reason]["accepted"]
 
     @property
     def text(self) -> str:
-        return reasons()[self.reason]["text"]
+        return self.reasons[self.reason]["text"]
 
     def as_dict(self) -> dict:
-        out = asdict(self)
+        """The decision as the terminal API carries it (the profile's reason table left out)."""
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "reasons"}
         out["accepted"] = self.accepted
         out["evidence"] = {k: v.hex().upper() if isinstance(v, bytes) else v for k, v in self.evidence.items()}
         return out

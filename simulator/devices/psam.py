@@ -46,7 +46,7 @@ from simulator.crypto.purse import (
     purchase_session_key,
     tac,
 )
-from simulator.profile import ProfileError, load
+from simulator.profile import ProfileError, national
 
 if TYPE_CHECKING:
     from simulator.card.cardos import CardOS
@@ -80,11 +80,11 @@ class PsamKeys:
 
 
 # -- public information (0x17) --------------------------------------------------------------
-def encode_public_info(fields: dict[str, bytes], *, profile: dict | None = None) -> bytes:
+def encode_public_info(fields: dict[str, bytes], *, psam_profile: dict | None = None) -> bytes:
     """0x17 from its fields (bytes each), in the profile's layout."""
-    profile = profile or load("national/psam", "psam")
+    psam_profile = psam_profile or national()["psam"]
     out = b""
-    for spec in profile["public_info"]["fields"]:
+    for spec in psam_profile["public_info"]["fields"]:
         value = fields[spec["name"]]
         if len(value) != spec["length"]:
             raise ValueError(f"psam 0x17 {spec['name']}: {spec['length']} bytes, got {value.hex().upper()}")
@@ -92,10 +92,10 @@ def encode_public_info(fields: dict[str, bytes], *, profile: dict | None = None)
     return out
 
 
-def decode_public_info(raw: bytes, *, profile: dict | None = None) -> dict[str, bytes]:
+def decode_public_info(raw: bytes, *, psam_profile: dict | None = None) -> dict[str, bytes]:
     """0x17 split into its fields (bytes each); ValueError when the length is not the layout's."""
-    profile = profile or load("national/psam", "psam")
-    specs = profile["public_info"]["fields"]
+    psam_profile = psam_profile or national()["psam"]
+    specs = psam_profile["public_info"]["fields"]
     if len(raw) != sum(s["length"] for s in specs):
         raise ValueError(f"psam 0x17 has {sum(s['length'] for s in specs)} bytes, got {len(raw)}")
     out, at = {}, 0
@@ -106,30 +106,30 @@ def decode_public_info(raw: bytes, *, profile: dict | None = None) -> dict[str, 
 
 
 # -- the image ------------------------------------------------------------------------------
-def atr(terminal_id: bytes, *, profile: dict | None = None) -> bytes:
+def atr(terminal_id: bytes, *, psam_profile: dict | None = None) -> bytes:
     """The PSAM's ATR: the profile's prefix and historical bytes (modelled), T=0."""
-    spec = (profile or load("national/psam", "psam"))["atr"]
+    spec = (psam_profile or national()["psam"])["atr"]
     value = bytes.fromhex(spec["prefix"] + spec["historical_template"].format(terminal_tail=terminal_id[-4:].hex()))
     if len(value) - 4 != value[1] & 0x0F:
-        raise ProfileError(f"national/psam atr: T0 announces {value[1] & 0x0F} historical bytes, "
+        raise ProfileError(f"psam.yaml atr: T0 announces {value[1] & 0x0F} historical bytes, "
                            f"the template gives {len(value) - 4}")
     return value
 
 
-def default_terminal_id(*, profile: dict | None = None) -> bytes:
+def default_terminal_id(*, psam_profile: dict | None = None) -> bytes:
     """The profile's default terminal number (6 bytes, modelled) for a PSAM nobody numbered."""
-    return bytes.fromhex((profile or load("national/psam", "psam"))["terminal"]["default"])
+    return bytes.fromhex((psam_profile or national()["psam"])["terminal"]["default"])
 
 
-def psam_keys(*, purse_profile: dict | None = None, profile: dict | None = None) -> PsamKeys:
+def psam_keys(*, purse_profile: dict | None = None, psam_profile: dict | None = None) -> PsamKeys:
     """The PSAM's key set: the purse's purchase master and the masters 801A can load."""
-    profile = profile or load("national/psam", "psam")
-    purse_profile = purse_profile or load("national/epurse", "epurse")
-    des_init = {int(p1, 16): usage for p1, usage in profile["keys"]["des_init_usage"].items()}
+    psam_profile = psam_profile or national()["psam"]
+    purse_profile = purse_profile or national()["epurse"]
+    des_init = {int(p1, 16): usage for p1, usage in psam_profile["keys"]["des_init_usage"].items()}
     usages = {"purchase", *des_init.values()}
     return PsamKeys(
         purse_profile=purse_profile,
-        masters={usage: purse_master(usage, profile=purse_profile) for usage in sorted(usages)},
+        masters={usage: purse_master(usage, purse_profile=purse_profile) for usage in sorted(usages)},
         algorithm_ids={int(spec["id"], 16): name for name, spec in purse_profile["algorithms"].items()},
         des_init_usage=des_init,
     )
@@ -140,7 +140,7 @@ def psam_image(
     terminal_id: bytes,
     algorithm: str = "3des",
     serial_start: int = 1,
-    profile: dict | None = None,
+    psam_profile: dict | None = None,
     purse_profile: dict | None = None,
 ) -> CardImage:
     """A personalised PSAM: terminal number `terminal_id` (6 bytes) in 0x16, purse keys for
@@ -151,35 +151,35 @@ def psam_image(
         raise ValueError(f"algorithm: unknown purse algorithm {algorithm!r}; valid: {', '.join(PURSE_ALGORITHMS)}")
     if not 1 <= serial_start <= MAX_SERIAL:
         raise ValueError(f"serial_start: the first terminal serial is 1..{MAX_SERIAL}, got {serial_start}")
-    profile = profile or load("national/psam", "psam")
-    keys = psam_keys(purse_profile=purse_profile, profile=profile)
-    app_spec = profile["application"]
+    psam_profile = psam_profile or national()["psam"]
+    keys = psam_keys(purse_profile=purse_profile, psam_profile=psam_profile)
+    app_spec = psam_profile["application"]
     app_path = f"3F00/{app_spec['fid']}"
-    public = {name: bytes.fromhex(value) for name, value in profile["public_info"]["default"].items()}
+    public = {name: bytes.fromhex(value) for name, value in psam_profile["public_info"]["default"].items()}
     public["key_index"] = bytes((keys.masters["purchase"].index or 0,))
-    content = {"terminal_id": bytes(terminal_id), "public_info": encode_public_info(public, profile=profile)}
+    content = {"terminal_id": bytes(terminal_id), "public_info": encode_public_info(public, psam_profile=psam_profile)}
 
     contents: dict[str, bytes] = {serial_key(app_path): (serial_start - 1).to_bytes(4, "big")}
     in_mf: list[EF] = []
     in_app: list[EF] = []
-    for spec in profile["files"]:
+    for spec in psam_profile["files"]:
         parent = "3F00" if spec["parent"] == "mf" else app_path
         ef = EF(spec["name"], int(spec["fid"], 16), f"{parent}/{spec['fid']}", "transparent",
                 Access(read="free", update="never"), sfi=spec["sfi"], size=spec["size"])
         value = content[spec["content"]]
         if len(value) != ef.size:
-            raise ProfileError(f"national/psam files {spec['name']}: size {ef.size}, content has {len(value)} bytes")
+            raise ProfileError(f"psam.yaml files {spec['name']}: size {ef.size}, content has {len(value)} bytes")
         contents[ef.path] = value
         (in_mf if spec["parent"] == "mf" else in_app).append(ef)
 
     adf = DF(app_spec["name"], int(app_spec["fid"], 16), app_path, bytes.fromhex(app_spec["aid"]), tuple(in_app))
     application = Application(KIND, app_path, algorithm, {}, params={"keys": keys})
     return CardImage(
-        atr=atr(terminal_id, profile=profile),
+        atr=atr(terminal_id, psam_profile=psam_profile),
         tree=FileTree(DF("MF", 0x3F00, "3F00", None, (*in_mf, adf))),
         applications={app_path: application},
         contents=contents,
-        page_size=profile["nvm"]["page_size"],
+        page_size=psam_profile["nvm"]["page_size"],
         origin={"device": "psam", "terminal_id": bytes(terminal_id).hex().upper(), "algorithm": algorithm},
     )
 

@@ -28,14 +28,13 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
-from functools import cache
 from typing import Any
 
 from simulator.apdu import SW
 from simulator.backend.issuer import READ_KEY
 from simulator.card.apps import ssse
 from simulator.card.commands_security import encode_pin
-from simulator.profile import ProfileError, load
+from simulator.profile import Profile, ProfileError, national
 from simulator.transport.base import Transport
 from simulator.transport.errors import CardRemovedError, LinkError, NoCardError
 
@@ -43,18 +42,16 @@ from simulator.transport.errors import CardRemovedError, LinkError, NoCardError
 BY_NUMBER, BY_IDENTIFIER = 0b100, 0b000
 
 
-@cache
-def profile() -> dict:
-    """The reader_api profile, checked beyond its schema: every condition's code is a table row."""
-    doc = load("national/reader_api", "reader_api")
+def checked(doc: dict) -> dict:
+    """The reader_api document, checked beyond its schema: every condition's code is a table row."""
     table = {row["code"] for row in doc["return_codes"]}
     for name, condition in doc["conditions"].items():
         if "code" in condition and condition["code"] not in table:
-            raise ProfileError(f"national/reader_api: conditions/{name}: code {condition['code']} is not in "
+            raise ProfileError(f"reader_api.yaml: conditions/{name}: code {condition['code']} is not in "
                                f"return_codes")
     names = [f["name"] for f in doc["formats"]["card_basic"]["fields"]]
     if len(names) != 11:
-        raise ProfileError(f"national/reader_api: formats/card_basic has {len(names)} fields, the interface has 11")
+        raise ProfileError(f"reader_api.yaml: formats/card_basic has {len(names)} fields, the interface has 11")
     return doc
 
 
@@ -88,10 +85,6 @@ class Refused(Exception):  # noqa: N818 - an answer, not an accident
         self.code, self.out = code, out
 
 
-def _code(condition: str) -> int:
-    return profile()["conditions"][condition]["code"]
-
-
 @dataclass
 class CardRead:
     """What one read learned of the card: ATR historical bytes, 算法标识, 卡识别码, element values."""
@@ -119,17 +112,24 @@ class UnifiedReader:
     FUNCTIONS = ("iReadCardBas", "iReadCardBas_HSM_Step1", "iReadCardBas_HSM_Step2", "iVerifyPIN")
 
     def __init__(self, open_card: Callable[[], Transport], *, device_number: str = "YKTSIM000001",
-                 terminal_number: str | None = None, rng: random.Random | None = None) -> None:
+                 terminal_number: str | None = None, rng: random.Random | None = None,
+                 profile: Profile | None = None) -> None:
+        """`profile`: the run's profile (the national one by default), whose reader_api document
+        is the interface and whose SSSE document the card's layout."""
         self.open_card = open_card
-        self.profile = profile()
-        self.ssse = load("national/ssse", "ssse")
+        self.profile = profile or national()
+        self.reader_api = checked(self.profile["reader_api"])
+        self.ssse = self.profile["ssse"]
         self.elements = ssse.elements(self.ssse)
         self.sfi = {spec["name"]: spec["sfi"] for spec in self.ssse["files"] if "sfi" in spec}
         self.device_number = device_number
         #: 终端机编号 of the reader's PSAM; a reader without one shows twelve zeros ([V S1])
-        self.terminal_number = terminal_number or self.profile["unauthenticated_read"]["no_psam_terminal_number"]
+        self.terminal_number = terminal_number or self.reader_api["unauthenticated_read"]["no_psam_terminal_number"]
         self.rng = rng or random.Random(20261123)
         self._hsm: tuple[Transport, CardRead, bytes, bytes] | None = None  # Step 1 -> Step 2
+
+    def _code(self, condition: str) -> int:
+        return self.reader_api["conditions"][condition]["code"]
 
     @property
     def functions(self) -> frozenset[str]:
@@ -153,7 +153,7 @@ class UnifiedReader:
     def iReadCardBas_HSM_Step2(self, pKey: str) -> tuple[int, str]:  # noqa: N802, N803
         """Authenticate with the HSM's answer, then the full 11-field string."""
         if self._hsm is None:
-            return _code("hsm_without_step1"), ""
+            return self._code("hsm_without_step1"), ""
         try:
             return self._run(lambda: self._hsm_step2(pKey))
         finally:
@@ -177,33 +177,33 @@ class UnifiedReader:
             self._hsm = None
 
     def _connect(self, iType: int | str) -> Transport:  # noqa: N803
-        if str(iType) not in self.profile["itype"]["values"]:
-            raise Refused(_code("bad_itype"))
+        if str(iType) not in self.reader_api["itype"]["values"]:
+            raise Refused(self._code("bad_itype"))
         # One slot serves every iType: the simulated card is dual-interface (3rd generation).
         try:
             transport = self.open_card()
             transport.connect()
         except NoCardError:
-            raise Refused(_code("no_card")) from None
+            raise Refused(self._code("no_card")) from None
         except CardRemovedError:
-            raise Refused(_code("card_mute")) from None
+            raise Refused(self._code("card_mute")) from None
         except LinkError:
-            raise Refused(_code("reader_unreachable")) from None
+            raise Refused(self._code("reader_unreachable")) from None
         return transport
 
     def _send(self, transport: Transport, *apdu: Any, **kw: Any):
         try:
             return transport.send(*apdu, **kw)
         except NoCardError:
-            raise Refused(_code("no_card")) from None
+            raise Refused(self._code("no_card")) from None
         except LinkError:
-            raise Refused(_code("card_mute")) from None
+            raise Refused(self._code("card_mute")) from None
 
     def _select(self, transport: Transport) -> CardRead:
         aid = bytes.fromhex(self.ssse["application"]["aid"])
         answer = self._send(transport, 0x00, 0xA4, 0x04, 0x00, aid, le=0)
         if answer.sw == SW.FILE_NOT_FOUND:
-            raise Refused(_code("no_ssse"))
+            raise Refused(self._code("no_ssse"))
         if answer.sw != SW.OK and answer.sw1 != 0x61:
             raise Refused(minus_sw(answer.sw))  # e.g. a locked application (conditions.application_locked)
         marker = answer.data.find(bytes((0x9F, 0x0C, 0x03, 0x86, 0x01)))
@@ -223,14 +223,14 @@ class UnifiedReader:
             return element.parse_record(answer.data)
         except ValueError:
             if name == "card_identifier":
-                raise Refused(_code("card_identifier_malformed")) from None
+                raise Refused(self._code("card_identifier_malformed")) from None
             return None
 
     def _read_ef05(self, transport: Transport) -> CardRead:
         card = self._select(transport)
         card.card_identifier = self._read(transport, "card_identifier", required=True)
         if len(card.card_identifier) != 16:
-            raise Refused(_code("card_identifier_malformed"))
+            raise Refused(self._code("card_identifier_malformed"))
         for name in ("spec_version", "issue_date", "expiry_date"):
             card.values[name] = self._read(transport, name, required=True)
         return card
@@ -262,7 +262,7 @@ class UnifiedReader:
         return self._join("card_basic", fields)
 
     def _join(self, fmt: str, fields: dict[str, str]) -> str:
-        spec = self.profile["formats"][fmt]
+        spec = self.reader_api["formats"][fmt]
         sep = spec["separator"]
         text = sep.join(fields[f["name"]] for f in spec["fields"])
         return text + sep if spec["trailing_separator"] else text
@@ -284,7 +284,7 @@ class UnifiedReader:
         try:
             card = self._read_ef05(transport)
             if card.generation != 3:
-                raise Refused(_code("hsm_not_needed"))
+                raise Refused(self._code("hsm_not_needed"))
             factor = card.card_identifier[-8:]
             original = self.rng.randbytes(8)
             challenge = self._send(transport, 0x00, 0x84, 0x00, 0x00, le=8)
@@ -305,12 +305,12 @@ class UnifiedReader:
     def _hsm_step2(self, pKey: str) -> str:  # noqa: N803
         assert self._hsm is not None
         transport, card, factor, original = self._hsm
-        match = re.fullmatch(self.profile["formats"]["hsm_key"]["pattern"], pKey or "")
+        match = re.fullmatch(self.reader_api["formats"]["hsm_key"]["pattern"], pKey or "")
         if match is None or not match.group(3):
-            raise Refused(_code("hsm_key_malformed"))
+            raise Refused(self._code("hsm_key_malformed"))
         expected, key_original, cryptogram = (bytes.fromhex(g) for g in match.groups())
         if key_original != original:
-            raise Refused(_code("hsm_original_mismatch"))
+            raise Refused(self._code("hsm_original_mismatch"))
         self._check_internal_auth(transport, factor, original, expected)
         answer = self._send(transport, 0x00, 0x82, 0x00, READ_KEY, cryptogram)
         if answer.sw != SW.OK:
@@ -322,21 +322,21 @@ class UnifiedReader:
         """INTERNAL AUTHENTICATE: the card proves itself genuine; the HSM's result must agree."""
         answer = self._send(transport, 0x00, 0x88, 0x00, 0x00, factor + original, le=8)
         if answer.sw != SW.OK:
-            raise Refused(_code("hsm_internal_auth_failed"))
+            raise Refused(self._code("hsm_internal_auth_failed"))
         if answer.data != expected:
-            raise Refused(_code("hsm_internal_auth_mismatch"))
+            raise Refused(self._code("hsm_internal_auth_mismatch"))
 
     # -- PIN -----------------------------------------------------------------------------------
     def _check_pin(self, pin: str) -> None:
         policy = self.ssse["pin"]
         if not isinstance(pin, str) or not pin.isascii() or not pin.isdigit():
-            raise Refused(_code("pin_characters"))
+            raise Refused(self._code("pin_characters"))
         if not policy["min_digits"] <= len(pin) <= policy["max_digits"]:
-            raise Refused(_code("pin_length"))
+            raise Refused(self._code("pin_length"))
 
     def _verify_pin(self, iType: int | str, pin: str) -> str:  # noqa: N803
-        if str(iType) not in self.profile["itype"]["values"]:
-            raise Refused(_code("bad_itype"))
+        if str(iType) not in self.reader_api["itype"]["values"]:
+            raise Refused(self._code("bad_itype"))
         self._check_pin(pin)
         transport = self._connect(iType)
         try:
@@ -347,7 +347,7 @@ class UnifiedReader:
         if answer.sw == SW.OK:
             return ""
         if answer.sw1 == 0x63 and answer.sw2 & 0xF0 == 0xC0:
-            raise Refused(_code("pin_wrong"), str(answer.sw2 & 0x0F))
+            raise Refused(self._code("pin_wrong"), str(answer.sw2 & 0x0F))
         if answer.sw == SW.AUTH_METHOD_BLOCKED:
-            raise Refused(_code("pin_blocked"))
+            raise Refused(self._code("pin_blocked"))
         raise Refused(minus_sw(answer.sw))

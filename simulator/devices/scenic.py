@@ -16,7 +16,6 @@ from simulator.devices.code_flow import CodeReader
 from simulator.devices.ssse_reader import READ_KEY, IssuerKeys
 from simulator.devices.steps import Flow, Phase
 from simulator.devices.terminal import Terminal
-from simulator.profile import load
 from simulator.transport.base import Transport
 
 
@@ -29,8 +28,8 @@ class ScenicGate(CodeReader, Terminal):
 
     def __init__(self, *, keys: IssuerKeys | None = None, **kw) -> None:
         super().__init__(**kw)
-        self.keys = keys or IssuerKeys()
-        self.ssse_profile = load("national/ssse", "ssse")
+        self.keys = keys or IssuerKeys(self.profile)
+        self.ssse_profile = self.profile["ssse"]
         self.elements = ssse.elements(self.ssse_profile)
 
     def _read(self, card: Transport, name: str) -> bytes | None:
@@ -78,6 +77,6 @@ class ScenicGate(CodeReader, Terminal):
             age = age_on(self.elements["birth_date"].parse_record(raw), today)
         except ValueError as exc:
             return self.decide("CARD_ERROR", card=card_id, detail=str(exc))
-        rule = self.profile["scenic"]
+        rule = self.terminals["scenic"]
         entitled = age >= rule["free_from_age"] or age < rule["free_below_age"]
         return self.decide("ENTITLED" if entitled else "NOT_ENTITLED", card=card_id, evidence={"age": age})

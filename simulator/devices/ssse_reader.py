@@ -17,7 +17,7 @@ from simulator.backend.issuer import READ_KEY, IssuerKeys
 from simulator.card.apps import ssse
 from simulator.card.commands_security import encode_pin
 from simulator.privacy import mask_value
-from simulator.profile import load
+from simulator.profile import national
 from simulator.transport.base import Transport
 
 ALGORITHM_BY_INDICATOR = {1: "3des", 3: "sm4"}
@@ -57,12 +57,12 @@ def _algorithm(fci: bytes) -> str:
 
 
 def read_card(transport: Transport, *, keys: IssuerKeys | None = None, pin: str | None = None,
-              profile: dict | None = None) -> ReadOut:
+              ssse_profile: dict | None = None) -> ReadOut:
     """Read every SSSE data element the card lets us read. `transport` must be connected."""
-    profile = profile or load("national/ssse", "ssse")
-    catalogue = ssse.elements(profile)
-    sfi = {spec["name"]: spec["sfi"] for spec in profile["files"] if "sfi" in spec}
-    selected = transport.send(0x00, 0xA4, 0x04, 0x00, bytes.fromhex(profile["application"]["aid"]), le=0)
+    ssse_profile = ssse_profile or national()["ssse"]
+    catalogue = ssse.elements(ssse_profile)
+    sfi = {spec["name"]: spec["sfi"] for spec in ssse_profile["files"] if "sfi" in spec}
+    selected = transport.send(0x00, 0xA4, 0x04, 0x00, bytes.fromhex(ssse_profile["application"]["aid"]), le=0)
     if selected.sw != SW.OK:
         raise ReadError(f"SELECT SSSE answered {selected.sw:04X} ({describe(selected.sw)})")
     out = ReadOut(atr=transport.atr or b"", algorithm=_algorithm(selected.data))

@@ -15,9 +15,9 @@ recovery windows and validity dates are tested instantly and reproducibly.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Container
+from collections.abc import Callable, Container, Mapping
 from datetime import datetime
-from typing import ClassVar, Protocol
+from typing import Any, ClassVar, Literal, Protocol
 
 from simulator.backend.ports import PlatformPort
 from simulator.card import personas
@@ -25,10 +25,10 @@ from simulator.clock import AS_OF
 from simulator.devices.card_status import CardStatusCheck
 from simulator.devices.decision import Decision
 from simulator.devices.steps import Flow, Phase, Step, Steps, advance, drive
-from simulator.profile import load
+from simulator.profile import Profile, national
 from simulator.transport.base import Tracer, Transport
 from simulator.transport.errors import CardRemovedError
-from simulator.transport.timing import from_profile
+from simulator.transport.timing import ModelledTime, TimingModel
 
 
 class Timer(Tracer, Protocol):
@@ -41,19 +41,27 @@ class Timer(Tracer, Protocol):
 TimerFactory = Callable[[str], Timer]
 
 
-def profile_timers(link: str) -> Timer:
-    """The timing profile's defaults: 106 kbit/s contactless, the PSAM's contact baud."""
-    return from_profile(link=link)
+def profile_timers(timing: Mapping[str, Any]) -> TimerFactory:
+    """Timers by the timing document's defaults (106 kbit/s contactless, the PSAM's contact baud):
+    each link's model is built (and its document checked) once, a fresh timer per presentation."""
+    models: dict[str, TimingModel] = {}
+
+    def timer(link: str) -> Timer:
+        if link not in models:
+            models[link] = TimingModel.from_profile(link=link, document=timing)
+        return ModelledTime(models[link])
+
+    return timer
 
 
-def certification_blacklist() -> frozenset[str]:
+def certification_blacklist(profile: Profile) -> frozenset[str]:
     """The certification blacklist (ics.yaml test_lists): purse serials, 卡识别码 and card numbers
     (what an e-code carries) of its personas, what every reference terminal is loaded with in the
     harness and in the world."""
     entries = set()
-    for name in load("national/ics", "ics")["test_lists"]["blacklist"]:
-        persona = personas.resolve(name, as_of=AS_OF)
-        entries.update((*personas.chip_identifiers(persona), persona.values["card_number"]))
+    for name in profile["ics"]["test_lists"]["blacklist"]:
+        persona = personas.resolve(name, as_of=AS_OF, profile=profile)
+        entries.update((*personas.chip_identifiers(persona, profile), persona.values["card_number"]))
     return frozenset(entries)
 
 
@@ -95,19 +103,24 @@ class Terminal:
         clock: Callable[[], datetime],
         blacklist: Container[str] = frozenset(),
         platform: PlatformPort | None = None,
-        timers: TimerFactory | None = profile_timers,
-        profile: dict | None = None,
+        timers: TimerFactory | Literal["profile"] | None = "profile",
+        profile: Profile | None = None,
     ) -> None:
         """`blacklist`: the lists provisioned before service (they stay listed); `platform`: the
         platform port the terminal asks about cards (online, when its kind is online in
-        terminals.yaml `card_status`) and fetches the blacklist delta from."""
+        terminals.yaml `card_status`) and fetches the blacklist delta from; `timers`: a timer per
+        link, "profile" for the profile's timing model, None for no modelled time; `profile`: the
+        run's profile (the national one by default), whose terminals, platform and timing
+        documents the terminal follows."""
         self.terminal_id = terminal_id
         self.clock = clock
-        self.timers = timers
-        self.profile = profile or load("national/terminals", "terminals")
+        self.profile = profile or national()
+        self.timers = profile_timers(self.profile["timing"]) if timers == "profile" else timers
+        #: the terminals document: tariffs, reason codes, what each kind checks
+        self.terminals = self.profile["terminals"]
         self.status = CardStatusCheck(terminal_id=terminal_id, clock=clock, platform=platform,
-                                      online=self.kind in self.profile["card_status"]["online"],
-                                      provisioned=blacklist)
+                                      online=self.kind in self.terminals["card_status"]["online"],
+                                      provisioned=blacklist, platform_profile=self.profile["platform"])
         self.journal: list[Decision] = []
 
     @property
@@ -194,4 +207,4 @@ class Terminal:
         answer = self.status.last
         if answer is not None and self.status.platform is not None:
             fields["evidence"] = {**fields.get("evidence", {}), "card_status": answer.source}
-        return Decision(terminal=self.name, reason=reason, **fields)
+        return Decision(terminal=self.name, reason=reason, reasons=self.terminals["reasons"], **fields)

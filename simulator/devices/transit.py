@@ -36,7 +36,6 @@ from simulator.devices.purse_client import (
 )
 from simulator.devices.steps import Flow, Phase, Step
 from simulator.devices.terminal import Terminal
-from simulator.profile import load
 from simulator.transport.base import Transport
 from simulator.transport.errors import CardRemovedError
 
@@ -98,7 +97,7 @@ class PurseTerminal(Terminal):
         if not psam.connected:
             psam.connect()
         self.psam = Psam(psam)
-        self.purse_profile = load("national/epurse", "epurse")
+        self.purse_profile = self.profile["epurse"]
         self.pending: Pending | None = None
 
     def links(self) -> dict[str, Transport]:
@@ -153,7 +152,7 @@ class PurseTerminal(Terminal):
         """The fare and composite records for this card, or a rejection."""
 
     def concession(self, fare: int, card_type: int) -> tuple[int, str]:
-        percent = self.profile["concessions"]["by_card_type"].get(f"{card_type:02X}", 100)
+        percent = self.terminals["concessions"]["by_card_type"].get(f"{card_type:02X}", 100)
         name = self.purse_profile["card_types"].get(f"{card_type:02X}", {}).get("name", "unknown")
         return fare * percent // 100, name
 
@@ -255,7 +254,7 @@ class PurseTerminal(Terminal):
     def _resolve(self, purse: PurseCard, info: PurseInfo) -> Decision | None:
         """Settle the pending torn debit; a Decision when this presentation is its recovery."""
         p = self.pending
-        window = timedelta(seconds=self.profile["recovery"]["window_seconds"])
+        window = timedelta(seconds=self.terminals["recovery"]["window_seconds"])
         if p.serial != info.serial or self.clock() - p.moment > window:
             self.pending = None
             why = "another card came first" if p.serial != info.serial else "the recovery window passed"
@@ -347,7 +346,7 @@ class BusValidator(CodeReader, PurseTerminal):
         self.line = line
 
     def flat_fare(self) -> int:
-        return min(self.profile["bus"]["flat_fare"], self.profile["max_single_fare"])
+        return min(self.terminals["bus"]["flat_fare"], self.terminals["max_single_fare"])
 
     def code_fare(self) -> int:
         return self.flat_fare()
@@ -357,7 +356,7 @@ class BusValidator(CodeReader, PurseTerminal):
         record = trip_record(
             kind=0x06,
             terminal_id=self.psam.terminal_id,
-            industry=self.profile["bus"]["industry_code"],
+            industry=self.terminals["bus"]["industry_code"],
             place=bytes.fromhex(self.line),
             amount=fare,
             balance=0,
@@ -373,7 +372,7 @@ class MetroGate(PurseTerminal):
 
     def __init__(self, *, station: str, direction: str, **kw) -> None:
         super().__init__(**kw)
-        stations = self.profile["metro"]["stations"]
+        stations = self.terminals["metro"]["stations"]
         if station not in stations:
             raise ValueError(f"unknown station {station!r}; the profile has {sorted(stations)}")
         if direction not in ("entry", "exit"):
@@ -389,14 +388,14 @@ class MetroGate(PurseTerminal):
         return f"gate:{self.station}:{self.direction}"
 
     def fare_between(self, a: str, b: str) -> int:
-        metro = self.profile["metro"]
+        metro = self.terminals["metro"]
         km = abs(metro["stations"][a] - metro["stations"][b])
         for band in metro["fare_table"]:
             if km <= band["km"]:
                 return band["fare"]
         last = metro["fare_table"][-1]
         steps = -(-(km - last["km"]) // metro["beyond"]["step_km"])
-        return min(last["fare"] + int(steps) * metro["beyond"]["fare"], self.profile["max_single_fare"])
+        return min(last["fare"] + int(steps) * metro["beyond"]["fare"], self.terminals["max_single_fare"])
 
     def _rail_record(self, state: int, moment: datetime) -> bytes:
         date4, time3 = bcd_datetime(moment)
@@ -416,7 +415,7 @@ class MetroGate(PurseTerminal):
         trip = trip_record(
             kind=kind,
             terminal_id=self.psam.terminal_id,
-            industry=self.profile["metro"]["industry_code"],
+            industry=self.terminals["metro"]["industry_code"],
             place=bytes.fromhex(self.station),
             amount=fare,
             balance=0,
@@ -433,7 +432,7 @@ class MetroGate(PurseTerminal):
         if answer.sw != SW.OK or rail[:2] != self.record_id or rail[3] != ENTERED:
             return self.decide("NO_ENTRY", card=info.serial.hex().upper(), detail="no open entry in 0x1A")
         entry = rail[4:6].hex()
-        if entry not in self.profile["metro"]["stations"]:
+        if entry not in self.terminals["metro"]["stations"]:
             return self.decide("NO_ENTRY", card=info.serial.hex().upper(), detail=f"unknown entry station {entry}")
         return self._journey(EXITED, 0x04, self.fare_between(entry, self.station), {"entry_station": entry})
 
@@ -462,10 +461,9 @@ class LoadKiosk(Terminal):
     def __init__(self, *, terminal_id: str, host: LoadHostPort | None = None, amount: int = 1000, **kw) -> None:
         super().__init__(terminal_id=terminal_id, **kw)
         self.terminal_bytes = bytes.fromhex(terminal_id.rjust(12, "0"))
-        self.host = host or load_host.LoadHost()
+        self.host = host or load_host.LoadHost(self.profile)
         self.amount = amount
-        purse = load("national/epurse", "epurse")
-        self.algorithms = {int(spec["id"], 16): name for name, spec in purse["algorithms"].items()}
+        self.algorithms = {int(spec["id"], 16): name for name, spec in self.profile["epurse"]["algorithms"].items()}
         self.pending: Pending | None = None
 
     def flow(self, card: Transport) -> Flow:

@@ -43,8 +43,6 @@ __all__ = [
     "limits",
 ]
 
-PROFILE = "national/timing"
-
 #: command name (simulator.apdu.COMMAND_NAMES) -> command class in the profile's `processing`.
 COMMAND_CLASSES: dict[str, str] = {
     "SELECT": "select",
@@ -462,7 +460,7 @@ def limits(document: Mapping[str, Any] | None = None) -> dict[str, Limit]:
 
 def _document(document: Mapping[str, Any] | None) -> Mapping[str, Any]:
     if document is None:
-        return profile.load(PROFILE, "timing")
+        return profile.national()["timing"]
     return profile.validate(document, "timing", where="timing document")
 
 
@@ -471,7 +469,7 @@ def _pick(rows: list[dict], key: str, value: int, where: str) -> dict:
         if row[key] == value:
             return row
     valid = ", ".join(str(row[key]) for row in rows)
-    raise ValueError(f"{key} {value} is not in {PROFILE}.yaml {where}; valid: {valid}")
+    raise ValueError(f"{key} {value} is not in timing.yaml {where}; valid: {valid}")
 
 
 def _contactless(section: Mapping[str, Any], *, bit_rate: int | None = None, fwi: int | None = None) -> LinkModel:
@@ -479,7 +477,7 @@ def _contactless(section: Mapping[str, Any], *, bit_rate: int | None = None, fwi
     row = _pick(section["bit_rates"], "bit_rate", rate, "contactless/bit_rates")
     fwi = section["fwi"] if fwi is None else fwi
     if not 0 <= fwi <= 14:
-        raise ValueError(f"fwi {fwi} is outside 0..14 (ISO/IEC 14443-4; profile {PROFILE}.yaml contactless/fwi)")
+        raise ValueError(f"fwi {fwi} is outside 0..14 (ISO/IEC 14443-4; profile timing.yaml contactless/fwi)")
     return ContactlessLink(
         bit_rate=rate,
         fc_hz=section["fc_hz"],

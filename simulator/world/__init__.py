@@ -7,6 +7,6 @@ are plain Python the world times.
 """
 
 from simulator.world.replications import run, summarise
-from simulator.world.scenario import Scenario, load, names
+from simulator.world.scenario import Scenario, load
 
-__all__ = ["Scenario", "load", "names", "run", "summarise"]
+__all__ = ["Scenario", "load", "run", "summarise"]

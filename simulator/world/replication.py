@@ -39,7 +39,8 @@ def build(env: simpy.Environment, scenario: Scenario, *, root_seed: int,
     }
     sites = {}
     for spec in scenario.sites:
-        service = full_logic.service(env, terminal=spec.terminal, servers=spec.servers) if spec.full_logic else None
+        service = (full_logic.service(env, terminal=spec.terminal, servers=spec.servers, profile=scenario.profile)
+                   if spec.full_logic else None)
         site = Site(
             env, spec, backends=backends, rng=generator(root_seed, name, index, "site", spec.name),
             duration=scenario.duration_s, bin_s=scenario.bin_s, service=service,

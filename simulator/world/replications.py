@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from contextlib import contextmanager
 from typing import Any
 
+from simulator.profile import Profile
 from simulator.world import replication
 from simulator.world.scenario import resolve
 from simulator.world.stats import interval
@@ -34,9 +35,9 @@ FIGURES = (
 Progress = Callable[[dict], None]
 
 
-def task(document: Mapping[str, Any], root_seed: int, index: int) -> dict:
-    """What a worker runs: replication `index` of the scenario `document`."""
-    return replication.run(resolve(document), root_seed=root_seed, index=index)
+def task(document: Mapping[str, Any], profile: Profile, root_seed: int, index: int) -> dict:
+    """What a worker runs: replication `index` of the scenario `document` resolved against `profile`."""
+    return replication.run(resolve(document, profile), root_seed=root_seed, index=index)
 
 
 @contextmanager
@@ -54,20 +55,21 @@ def cluster(*, workers: int, scheduler: str | None):
         yield client
 
 
-def run(document: Mapping[str, Any], *, replications: int, root_seed: int, client=None,
+def run(document: Mapping[str, Any], *, profile: Profile, replications: int, root_seed: int, client=None,
         progress: Progress | None = None) -> list[dict]:
-    """`replications` replications ordered by index: on `client` (a Dask client) or, without one,
-    one after another in this process."""
+    """`replications` replications of the scenario `document` of `profile`, ordered by index: on
+    `client` (a Dask client) or, without one, one after another in this process."""
     done = progress or (lambda result: None)
     if client is None:
         results = []
         for index in range(replications):
-            results.append(task(document, root_seed, index))
+            results.append(task(document, profile, root_seed, index))
             done(results[-1])
         return results
     from distributed import as_completed
 
-    futures = client.map(task, [dict(document)] * replications, [root_seed] * replications, range(replications))
+    futures = client.map(task, [dict(document)] * replications, [profile] * replications, [root_seed] * replications,
+                         range(replications))
     results = []
     for future in as_completed(futures):
         results.append(future.result())

@@ -1,5 +1,6 @@
 """Scenarios (`profiles/scenarios/<name>.yaml`): a scenario's back-ends and sites, resolved
-against the world profile (`profiles/national/world.yaml`) into what a replication builds.
+against the world document of the run's profile (`profiles/national/world.yaml`, a region's
+overlay layered over it) into what a replication builds.
 
 Loading validates twice: the JSON Schema (shape), then the names a scenario uses (human steps,
 carriers, personas, back-ends), each error naming the scenario, the site and the bad value.
@@ -11,7 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from simulator import profile
+from simulator import profile as profiles
+from simulator.profile import Profile
 from simulator.world.arrivals import RateProfile
 from simulator.world.distributions import Distribution, from_spec
 from simulator.world.site import Carrier, Mix, SiteSpec
@@ -37,24 +39,21 @@ class Scenario:
     sites: tuple[SiteSpec, ...]
     arrivals: Mapping[str, RateProfile]  # by site name
     document: Mapping[str, Any]  # the validated YAML, echoed into results
+    #: the profile it was resolved against: its full-logic sites' terminals, cards and reason codes
+    profile: Profile
 
 
-def names() -> list[str]:
-    return sorted(p.stem for p in (profile.PROFILE_ROOT / "scenarios").glob("*.yaml"))
-
-
-def load(name: str) -> Scenario:
-    """The scenario `name`; a ProfileError listing the scenarios that exist for an unknown one."""
-    if name not in names():
-        raise profile.ProfileError(f"unknown scenario {name!r}; scenarios: {', '.join(names())}")
-    return resolve(profile.load(f"scenarios/{name}", "scenario"))
+def load(name: str, profile: Profile) -> Scenario:
+    """The scenario `name` of `profile`, resolved against it; a ProfileError listing the scenarios
+    that exist for an unknown one."""
+    return resolve(profile.scenario(name), profile)
 
 
 def with_fidelity(document: Mapping[str, Any], fidelity: str, *, references: frozenset[str]) -> dict:
     """`document` with every site whose terminal is in `references` switched to `fidelity`
     ("sampled" or "full_logic"); the others keep theirs (no reference terminal to run)."""
     if fidelity not in ("sampled", "full_logic"):
-        raise profile.ProfileError(f"unknown fidelity {fidelity!r}; fidelities: sampled, full_logic")
+        raise profiles.ProfileError(f"unknown fidelity {fidelity!r}; fidelities: sampled, full_logic")
     sites = [dict(s, fidelity=fidelity) if s["terminal"] in references else dict(s) for s in document["sites"]]
     return {**document, "sites": sites}
 
@@ -62,21 +61,25 @@ def with_fidelity(document: Mapping[str, Any], fidelity: str, *, references: fro
 def _calls(calls: list[dict], backends: Mapping[str, Any], where: str) -> tuple[tuple[str, str], ...]:
     unknown = [c["backend"] for c in calls if c["backend"] not in backends]
     if unknown:
-        raise profile.ProfileError(f"{where}: calls unknown back-end(s) {unknown}; the scenario has {sorted(backends)}")
+        raise profiles.ProfileError(f"{where}: calls unknown back-end(s) {unknown}; the scenario has "
+                                    f"{sorted(backends)}")
     return tuple((c["backend"], c["policy"]) for c in calls)
 
 
 def _known(names_: list[str] | Mapping[str, Any], catalogue: Mapping[str, Any], what: str, where: str) -> None:
     unknown = [n for n in names_ if n not in catalogue]
     if unknown:
-        raise profile.ProfileError(f"{where}: unknown {what} {unknown}; known: {sorted(catalogue)}")
+        raise profiles.ProfileError(f"{where}: unknown {what} {unknown}; known: {sorted(catalogue)}")
 
 
-def resolve(document: Mapping[str, Any], *, world: Mapping[str, Any] | None = None) -> Scenario:
-    """A scenario document (schema-checked here) resolved against the world profile."""
+def resolve(document: Mapping[str, Any], profile: Profile | None = None) -> Scenario:
+    """A scenario document (schema-checked here) resolved against the world document of `profile`
+    (the national profile by default)."""
+    profile = profile or profiles.national()
     name = document.get("id", "(unnamed)")
-    document = profile.validate(document, "scenario", where=f"scenario {name}")
-    world = world or profile.load("national/world", "world")
+    document = profiles.validate(document, "scenario", where=f"scenario {name}")
+    world = profile["world"]
+    accepted = frozenset(r for r, spec in profile["terminals"]["reasons"].items() if spec["accepted"])
     backends = document["backends"]
     human = {n: from_spec(h["spec"], where=f"world human {n}") for n, h in world["human"].items()}
     sites, arrivals = [], {}
@@ -86,7 +89,7 @@ def resolve(document: Mapping[str, Any], *, world: Mapping[str, Any] | None = No
         _known(s["carriers"], world["carriers"], "carrier(s)", where)
         _known([s["terminal"]], world["terminals"], "terminal", where)
         outcomes = world["terminals"][s["terminal"]]["outcomes"]
-        _known(s["personas"], outcomes, f"persona(s) (no outcome at {s['terminal']} in national/world)", where)
+        _known(s["personas"], outcomes, f"persona(s) (no outcome at {s['terminal']} in world.yaml)", where)
         carriers = {
             c: Carrier(
                 c,
@@ -119,11 +122,12 @@ def resolve(document: Mapping[str, Any], *, world: Mapping[str, Any] | None = No
                 personas=Mix(s["personas"], where=f"{where} personas"),
                 reason_by_persona={p: outcomes[p] for p in s["personas"]},
                 fare=s["fare"],
+                accepted=accepted,
             )
         )
         arrivals[s["name"]] = RateProfile(s["arrivals"], where=f"{where} arrivals")
     if len(arrivals) != len(sites):
-        raise profile.ProfileError(f"scenario {name}: site names repeat")
+        raise profiles.ProfileError(f"scenario {name}: site names repeat")
     return Scenario(
         name=name,
         description=document["description"],
@@ -143,4 +147,5 @@ def resolve(document: Mapping[str, Any], *, world: Mapping[str, Any] | None = No
         sites=tuple(sites),
         arrivals=arrivals,
         document=document,
+        profile=profile,
     )

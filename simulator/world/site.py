@@ -16,23 +16,15 @@ import random
 from collections import deque
 from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass
-from functools import cache, partial
+from functools import partial
 
 import simpy
 
-from simulator.devices.decision import reasons
 from simulator.world.backends import OK, Backend
 from simulator.world.distributions import Distribution
 from simulator.world.metrics import SiteMetrics
 
 FALLBACK, REQUIRED = "fallback", "required"
-
-
-@cache
-def accepted() -> frozenset[str]:
-    """The reason codes of terminals.yaml that let the person through (the world's own back-end
-    refusals, `<backend>_<outcome>`, are not among them)."""
-    return frozenset(r for r, spec in reasons().items() if spec["accepted"])
 
 
 @dataclass(frozen=True)
@@ -120,6 +112,9 @@ class SiteSpec:
     personas: Mix
     reason_by_persona: Mapping[str, str]
     fare: int
+    #: the reason codes of the profile's terminals.yaml that let the person through (the world's
+    #: own back-end refusals, `<backend>_<outcome>`, are not among them)
+    accepted: frozenset[str]
 
 
 #: (env, site, server index, holder, rng) -> a generator the passenger runs as its service, returning
@@ -155,7 +150,7 @@ class Site:
         self.wake: list[simpy.Event | None] = [None] * spec.servers
         self.metrics = SiteMetrics(spec.servers, bin_s)
         self.service = service  # None: the sampled fidelity
-        self.accepted = accepted()
+        self.accepted = spec.accepted
         self.holders = {
             (c, p): Holder(carrier, p, spec.reason_by_persona[p], spec.calls + carrier.calls,
                            _draws((carrier.present, carrier.device, *spec.before)), _draws(spec.after),

@@ -21,9 +21,10 @@ masked.
 
 from __future__ import annotations
 
-import functools
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from conformance.suites.card._malformed import Malformed
 from conformance.verdicts import not_tested
 from simulator.apdu import SW, CommandAPDU, ResponseAPDU, describe
 from simulator.backend.issuer import IssuerKeys
@@ -33,34 +34,69 @@ from simulator.card.apps import epurse, ssse
 from simulator.card.commands_security import encode_pin
 from simulator.crypto import purse
 from simulator.privacy import TraceMasker
-from simulator.profile import load
+from simulator.profile import Profile
 from simulator.tlv import parse_tlv
 from simulator.transport.base import TraceRecorder, Transport
 
 if TYPE_CHECKING:
     from conformance.suites.card._issuer import Issuer
 
-SSSE = load("national/ssse", "ssse")
-EPURSE = load("national/epurse", "epurse")
-QPBOC = load("national/qpboc", "qpboc")
-ELEMENTS = ssse.elements(SSSE)
-SSSE_AID = bytes.fromhex(SSSE["application"]["aid"])
-PURSE_AID = bytes.fromhex(EPURSE["application"]["aid"])
-QPBOC_AID = bytes.fromhex(QPBOC["aids"][QPBOC["application"]["aid"]])
 PPSE_NAME = b"2PAY.SYS.DDF01"
-SFI = {spec["name"]: spec["sfi"] for spec in SSSE["files"] if "sfi" in spec}
-#: 9F0C algorithm indicator -> algorithm, and the purse's algorithm ID -> algorithm
-ALGORITHM_OF_INDICATOR = {v: k for k, v in SSSE["application"]["algorithm_indicator"].items()}
-PURSE_ALGORITHM_OF_ID = {int(spec["id"], 16): name for name, spec in EPURSE["algorithms"].items()}
-GENERATION_OF_VERSION = {g["spec_version"]: int(n) for n, g in SSSE["generations"].items()}
 READ_KEY, WRITE_KEY = 0x0A, 0x04
 
 #: the terminal the purse tests pretend to be, and its transaction date and time
 TERMINAL = bytes.fromhex("300089000340")
 DATE, TIME = bytes.fromhex("20261123"), bytes.fromhex("081530")
-PURCHASE = int(EPURSE["transaction_types"]["purchase"]["code"], 16)
-COMPOSITE = int(EPURSE["transaction_types"]["composite"]["code"], 16)
-LOAD = int(EPURSE["transaction_types"]["load"]["code"], 16)
+
+
+@dataclass(frozen=True, eq=False)
+class CardLayout:
+    """The run's profile as the card suite reads it: the card, SSSE, purse and qPBOC documents and what
+    the tests look up in them (made once per run, `of(profile)`; the `layout` fixture, `Host.layout`)."""
+
+    card_profile: dict
+    ssse_profile: dict
+    purse_profile: dict
+    qpboc_profile: dict
+    #: the SSSE's data elements by name, and its files' SFIs by file name
+    elements: dict[str, ssse.Element]
+    sfi: dict[str, int]
+    ssse_aid: bytes
+    purse_aid: bytes
+    qpboc_aid: bytes
+    #: 9F0C algorithm indicator -> algorithm, and the purse's algorithm ID -> algorithm
+    algorithm_of_indicator: dict[int, str]
+    purse_algorithm_of_id: dict[int, str]
+    generation_of_version: dict[str, int]
+    #: the purse's transaction type codes
+    purchase: int
+    composite: int
+    load: int
+    #: masks personal data in the APDUs assertion messages name
+    masker: TraceMasker
+    #: what may answer a malformed command (card.yaml `malformed`)
+    malformed: Malformed
+
+    @classmethod
+    def of(cls, profile: Profile) -> CardLayout:
+        ssse_profile, purse_profile, qpboc_profile = profile["ssse"], profile["epurse"], profile["qpboc"]
+        types = purse_profile["transaction_types"]
+        return cls(
+            profile["card"], ssse_profile, purse_profile, qpboc_profile,
+            elements=ssse.elements(ssse_profile),
+            sfi={spec["name"]: spec["sfi"] for spec in ssse_profile["files"] if "sfi" in spec},
+            ssse_aid=bytes.fromhex(ssse_profile["application"]["aid"]),
+            purse_aid=bytes.fromhex(purse_profile["application"]["aid"]),
+            qpboc_aid=bytes.fromhex(qpboc_profile["aids"][qpboc_profile["application"]["aid"]]),
+            algorithm_of_indicator={v: k for k, v in ssse_profile["application"]["algorithm_indicator"].items()},
+            purse_algorithm_of_id={int(spec["id"], 16): name for name, spec in purse_profile["algorithms"].items()},
+            generation_of_version={g["spec_version"]: int(n) for n, g in ssse_profile["generations"].items()},
+            purchase=int(types["purchase"]["code"], 16), composite=int(types["composite"]["code"], 16),
+            load=int(types["load"]["code"], 16),
+            masker=TraceMasker.from_profiles(profile),
+            malformed=Malformed.of(profile["card"]["malformed"],
+                                   ssse_aid=bytes.fromhex(ssse_profile["application"]["aid"])),
+        )
 
 
 class Pin(str):
@@ -70,11 +106,6 @@ class Pin(str):
 
     def __repr__(self) -> str:
         return "'<PIN, masked>'"
-
-
-@functools.cache
-def _masker() -> TraceMasker:
-    return TraceMasker.from_profiles()
 
 
 def sw_text(sw: int) -> str:
@@ -105,9 +136,10 @@ def tlv_find(data: bytes, *path: int) -> bytes | None:
 class Host:
     """One connected, traced link to the card under test."""
 
-    def __init__(self, transport: Transport, *, persona: str, issuer: Issuer, pin: str | None = None,
-                 sample: object = None, declared_generation: int | None = None) -> None:
+    def __init__(self, transport: Transport, *, persona: str, issuer: Issuer, layout: CardLayout,
+                 pin: str | None = None, sample: object = None, declared_generation: int | None = None) -> None:
         self.transport = transport
+        self.layout = layout
         self.persona = persona
         #: the generation the card must report: its persona's, or the one its declaration states
         self.declared_generation = declared_generation
@@ -133,7 +165,7 @@ class Host:
         """Any byte string; the answer must at least carry a status word (CARD-APDU-001)."""
         __tracebackhide__ = True
         response = self.transport.transmit(apdu)
-        assert len(response) >= 2, (f"{_masker().command(apdu).hex().upper()} got {len(response)} bytes back, "
+        assert len(response) >= 2, (f"{self.layout.masker.command(apdu).hex().upper()} got {len(response)} bytes back, "
                                     f"without a status word")
         return ResponseAPDU.parse(response)
 
@@ -157,10 +189,10 @@ class Host:
     def select_ssse(self) -> bytes:
         """SELECT the social-security application; notes its algorithm from 9F0C."""
         __tracebackhide__ = True
-        fci = expect(self.select(SSSE_AID), SW.OK, "SELECT of the SSSE AID").data
+        fci = expect(self.select(self.layout.ssse_aid), SW.OK, "SELECT of the SSSE AID").data
         indicator = tlv_find(fci, 0x6F, 0xA5, 0x9F0C)
         if indicator is not None and len(indicator) == 3:
-            self.algorithm = ALGORITHM_OF_INDICATOR.get(indicator[2])
+            self.algorithm = self.layout.algorithm_of_indicator.get(indicator[2])
         return fci
 
     # -- records ----------------------------------------------------------------------------
@@ -172,19 +204,19 @@ class Host:
         """EF05 record `number` (free read; the SSSE must be selected), read once."""
         __tracebackhide__ = True
         if number not in self._ef05:
-            self._ef05[number] = expect(self.read_record(SFI["EF05"], number), SW.OK,
+            self._ef05[number] = expect(self.read_record(self.layout.sfi["EF05"], number), SW.OK,
                                         f"READ RECORD EF05 record {number}").data
         return self._ef05[number]
 
     def element(self, name: str, *, by_tag: bool = True) -> object:
         """A data element decoded by the profile's codec; a malformed record fails the test."""
         __tracebackhide__ = True
-        element = ELEMENTS[name]
+        element = self.layout.elements[name]
         if element.file == "EF05":
             record = self.ef05(element.record)
         else:
             p1 = element.tag if by_tag else element.record
-            record = expect(self.read_record(SFI[element.file], p1, by_tag=by_tag), SW.OK,
+            record = expect(self.read_record(self.layout.sfi[element.file], p1, by_tag=by_tag), SW.OK,
                             f"READ RECORD {element.file} {element.zh}").data
         try:
             return element.parse_record(record)
@@ -194,15 +226,17 @@ class Host:
     @property
     def card_identifier(self) -> bytes:
         __tracebackhide__ = True
-        return ELEMENTS["card_identifier"].parse_record(self.ef05(ELEMENTS["card_identifier"].record))
+        element = self.layout.elements["card_identifier"]
+        return element.parse_record(self.ef05(element.record))
 
     @property
     def generation(self) -> int:
         __tracebackhide__ = True
         version = self.element("spec_version")
-        assert version in GENERATION_OF_VERSION, (
-            f"规范版本 {version!r} is none of the profile's generations {sorted(GENERATION_OF_VERSION)}")
-        generation = GENERATION_OF_VERSION[version]
+        generations = self.layout.generation_of_version
+        assert version in generations, (
+            f"规范版本 {version!r} is none of the profile's generations {sorted(generations)}")
+        generation = generations[version]
         assert self.declared_generation in (None, generation), (
             f"规范版本 {version!r} names generation {generation}; the card is declared generation "
             f"{self.declared_generation}")
@@ -219,7 +253,7 @@ class Host:
         """The issuer's EXTERNAL AUTHENTICATE cryptogram for this card's key `kid`."""
         __tracebackhide__ = True
         assert self.algorithm is not None, "SELECT SSSE gave no algorithm indicator (9F0C)"
-        keys = IssuerKeys(self.issuer.profile("ssse", f"{kid:02X}"))
+        keys = IssuerKeys(ssse_profile=self.issuer.document("ssse", f"{kid:02X}"))
         return keys.external_auth(kid, self.card_identifier, self.algorithm, challenge)
 
     def external_authenticate(self, kid: int, *, wrong: bool = False) -> ResponseAPDU:
@@ -262,7 +296,7 @@ class Host:
     # -- the purse --------------------------------------------------------------------------
     def select_purse(self) -> bytes:
         __tracebackhide__ = True
-        fci = expect(self.select(PURSE_AID), SW.OK, "SELECT of the purse AID").data
+        fci = expect(self.select(self.layout.purse_aid), SW.OK, "SELECT of the purse AID").data
         ef15 = self.ok("READ BINARY of purse file 0x15", 0x00, 0xB0, 0x95, 0x00, le=0)
         assert len(ef15) == 30, f"purse file 0x15 has {len(ef15)} bytes; the profile says 30"
         self._purse = ef15[0:8], ef15[10:20]
@@ -291,7 +325,7 @@ class Host:
         __tracebackhide__ = True
         algorithm = self.purse_algorithm(init[7])
         issuer, serial = self.purse_identity
-        answer = LoadHost(self.issuer.profile("epurse", "DLK")).authorise(LoadRequest(
+        answer = LoadHost(purse_profile=self.issuer.document("epurse", "DLK")).authorise(LoadRequest(
             request_id=f"card-suite:{init[4:6].hex()}", card_serial10=serial, issuer_id8=issuer,
             old_balance=int.from_bytes(init[0:4], "big"), amount=amount, terminal_id6=TERMINAL,
             card_random4=init[8:12], online_atc2=init[4:6], mac1=init[12:16], date4=DATE, time3=TIME,
@@ -310,9 +344,10 @@ class Host:
     def purse_algorithm(self, algorithm_id: int) -> str:
         """The algorithm an INITIALIZE answer names by its algorithm ID."""
         __tracebackhide__ = True
-        assert algorithm_id in PURSE_ALGORITHM_OF_ID, (
-            f"INITIALIZE named algorithm ID {algorithm_id:02X}; the profile knows {sorted(PURSE_ALGORITHM_OF_ID)}")
-        return PURSE_ALGORITHM_OF_ID[algorithm_id]
+        known = self.layout.purse_algorithm_of_id
+        assert algorithm_id in known, (
+            f"INITIALIZE named algorithm ID {algorithm_id:02X}; the profile knows {sorted(known)}")
+        return known[algorithm_id]
 
     def purse_keys(self, algorithm_id: int, *names: str) -> tuple[str, dict[str, bytes]]:
         """(algorithm, the card's purse keys `names`: DPK, DTK...) from the issuer's masters and
@@ -321,15 +356,16 @@ class Host:
         assert self._purse is not None, "select_purse() first"
         algorithm = self.purse_algorithm(algorithm_id)
         issuer, serial = self._purse
-        profile = self.issuer.profile("epurse", *names)
-        return algorithm, {n: epurse.card_key(profile, n, issuer, serial, algorithm) for n in names}
+        purse_profile = self.issuer.document("epurse", *names)
+        return algorithm, {n: epurse.card_key(purse_profile, n, issuer, serial, algorithm) for n in names}
 
     def debit(self, init: bytes, amount: int, *, serial: int = 1, wrong_mac: bool = False,
-              txn_type: int = PURCHASE) -> tuple[ResponseAPDU, dict]:
+              txn_type: int | None = None) -> tuple[ResponseAPDU, dict]:
         """DEBIT FOR PURCHASE after INITIALIZE answered `init`; returns the answer and what the
-        issuer expects of it (TAC, MAC2, the 0x18 record). `txn_type` COMPOSITE after INITIALIZE
-        FOR CAPP PURCHASE."""
+        issuer expects of it (TAC, MAC2, the 0x18 record). `txn_type`: the purchase's (the
+        default), or `layout.composite` after INITIALIZE FOR CAPP PURCHASE."""
         __tracebackhide__ = True
+        txn_type = self.layout.purchase if txn_type is None else txn_type
         algorithm, keys = self.purse_keys(init[10], "DPK", "DTK")
         random4, atc = init[11:15], init[4:6]
         serial4 = serial.to_bytes(4, "big")

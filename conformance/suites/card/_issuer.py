@@ -15,11 +15,11 @@ declares (ICS `test_keys`). A test needing a key the declaration does not give i
 
 from __future__ import annotations
 
-from conformance.suites.card._host import EPURSE, QPBOC, SSSE
 from conformance.verdicts import not_tested
+from simulator.profile import Profile
 
-#: application -> its profile (whose `test_keys` hold the synthetic masters)
-PROFILES = {"ssse": SSSE, "epurse": EPURSE, "qpboc": QPBOC}
+#: the applications whose profile documents (of the same name) hold synthetic masters in `test_keys`
+APPLICATIONS = ("ssse", "epurse", "qpboc")
 
 
 def _flat(prefix: str, keys: dict) -> dict[str, str]:
@@ -32,20 +32,23 @@ def _flat(prefix: str, keys: dict) -> dict[str, str]:
     return out
 
 
-#: every key name a declaration may use -> the profiles' synthetic master (hex)
-SYNTHETIC = {name: value for app, profile in PROFILES.items()
-             for name, value in _flat(f"{app}.", profile["test_keys"]).items()}
+def synthetic(profile: Profile) -> dict[str, str]:
+    """Every key name a declaration may use -> `profile`'s synthetic master (hex)."""
+    return {name: value for app in APPLICATIONS for name, value in _flat(f"{app}.", profile[app]["test_keys"]).items()}
 
 
 class Issuer:
-    """The issuer's master keys the suite may use, by name (see the module's docstring)."""
+    """The issuer's master keys the suite may use, by name (see the module's docstring), over the
+    documents of the run's `profile`."""
 
-    def __init__(self, keys: dict[str, str], *, source: str) -> None:
-        unknown = sorted(set(keys) - set(SYNTHETIC))
+    def __init__(self, keys: dict[str, str], *, source: str, profile: Profile) -> None:
+        known = synthetic(profile)
+        unknown = sorted(set(keys) - set(known))
         if unknown:
-            raise ValueError(f"{source}: unknown test key(s) {unknown}; known: {sorted(SYNTHETIC)}")
+            raise ValueError(f"{source}: unknown test key(s) {unknown}; known: {sorted(known)}")
         self._keys = dict(keys)
         self.source = source
+        self.profile = profile
 
     def __repr__(self) -> str:
         return f"<Issuer keys {sorted(self._keys)} from {self.source}>"
@@ -64,8 +67,10 @@ class Issuer:
         self.require(name)
         return bytes.fromhex(self._keys[name])
 
-    def profile(self, application: str, *names: str) -> dict:
-        """`application`'s profile with `test_keys` holding the masters `names` (the profile's own
-        names, e.g. "0A", "DLK"), for the simulator's issuer-side functions that read them there."""
+    def document(self, application: str, *names: str) -> dict:
+        """`application`'s profile document with `test_keys` holding the masters `names` (the
+        profile's own names, e.g. "0A", "DLK"), for the simulator's issuer-side functions that read
+        them there."""
         self.require(*(f"{application}.{n}" for n in names))
-        return {**PROFILES[application], "test_keys": {n: self._keys[f"{application}.{n}"] for n in names}}
+        return {**self.profile[application],
+                "test_keys": {n: self._keys[f"{application}.{n}"] for n in names}}

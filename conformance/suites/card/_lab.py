@@ -29,17 +29,16 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from conformance.evidence import attach_trace
-from conformance.suites.card._host import PURSE_AID, QPBOC_AID, SSSE, Host, Pin, expect, sw_text
-from conformance.suites.card._issuer import SYNTHETIC, Issuer
+from conformance.suites.card._host import CardLayout, Host, Pin, expect, sw_text
+from conformance.suites.card._issuer import Issuer, synthetic
 from conformance.verdicts import not_applicable, not_tested
 from simulator.apdu import SW
 from simulator.card.commands_security import encode_pin
 from simulator.crypto.auth import pin_reload_mac, pin_unblock_data
 from simulator.faults import FaultPlan
-from simulator.profile import load
+from simulator.profile import Profile
 from simulator.transport import CardRemovedError, LinkError
 
-PIN_TRIES = SSSE["pin"]["tries"]
 #: the key of the SSSE the harness reloads (06) or unblocks (07) a PIN with, by preference
 PIN_RESET_KEYS = ("ssse.06", "ssse.07")
 
@@ -62,10 +61,6 @@ class Sample:
 
     def shown(self) -> str:
         return f"sample {self.id}" + (f" in {self.reader!r}" if self.reader else "")
-
-
-def _harness_need(facility: str) -> str:
-    return load("national/ics", "ics")["harness_needs"][facility]
 
 
 T = TypeVar("T")
@@ -105,18 +100,21 @@ class _LabTear:
 class CardLab:
     """Opens traced links to the card under test (see the module's docstring for which card)."""
 
-    def __init__(self, role, dut, declaration=None) -> None:
+    def __init__(self, role, dut, declaration=None, *, profile: Profile, layout: CardLayout) -> None:
+        """`profile`: the run's; `layout`: the card suite's reading of it (the `layout` fixture)."""
         self.role = role
         self.dut = dut
+        self.profile, self.layout = profile, layout
         self.capabilities = frozenset(role.capabilities)  # what the card carries, not the DUT's terminals
         self.persona_choice = "persona_choice" in self.capabilities
         self.hosts: list[Host] = []
         if dut.simulated:
-            self.issuer = Issuer(SYNTHETIC, source="the profiles' synthetic test keys (a simulated card)")
+            self.issuer = Issuer(synthetic(profile), source="the profiles' synthetic test keys (a simulated card)",
+                                 profile=profile)
         elif declaration is not None:
-            self.issuer = Issuer(declaration.test_keys, source=f"ICS {declaration.path.name}")
+            self.issuer = Issuer(declaration.test_keys, source=f"ICS {declaration.path.name}", profile=profile)
         else:
-            self.issuer = Issuer({}, source="no ICS (--ics)")
+            self.issuer = Issuer({}, source="no ICS (--ics)", profile=profile)
         declared = [Sample.declared(s) for s in (declaration.samples if declaration is not None else ())]
         self.declared_generation = declaration.product.get("generation") if declaration is not None else None
         here = getattr(role, "reader", None)
@@ -137,7 +135,7 @@ class CardLab:
         else:
             transport = self.role.open_reader(sample.reader, sample=sample.id)
         pin = self.facts(persona).pin if sample is None else sample.pin
-        host = Host(transport, persona=persona, issuer=self.issuer, pin=pin, sample=sample,
+        host = Host(transport, persona=persona, issuer=self.issuer, layout=self.layout, pin=pin, sample=sample,
                     declared_generation=self._generation(sample, persona))
         self.hosts.append(host)
         return host
@@ -199,10 +197,11 @@ class CardLab:
         host.select_ssse()
         if self.persona_choice:
             return host
-        for _ in range(PIN_TRIES):
+        tries = self.layout.ssse_profile["pin"]["tries"]
+        for _ in range(tries):
             if host.verify(wrong_pin(host.pin)).sw == SW.AUTH_METHOD_BLOCKED:
                 return host
-        raise AssertionError(f"{PIN_TRIES} wrong PINs did not block the PIN (the profile's counter is {PIN_TRIES})")
+        raise AssertionError(f"{tries} wrong PINs did not block the PIN (the profile's counter is {tries})")
 
     # -- what the harness knows -------------------------------------------------------------
     def declares(self, persona: str) -> bool:
@@ -214,11 +213,11 @@ class CardLab:
         a card the harness chose, or a sample the declaration says was personalised as it."""
         if not self.persona_choice and not self.declares(persona):
             not_tested(f"{self.role.name} does not let the harness choose the persona {persona!r}",
-                       need=_harness_need("persona_choice"))
+                       need=self.profile["ics"]["harness_needs"]["persona_choice"])
         from simulator.card import personas
         from simulator.clock import AS_OF
 
-        return personas.resolve(persona, as_of=AS_OF)
+        return personas.resolve(persona, as_of=AS_OF, profile=self.profile)
 
     # -- tearing ----------------------------------------------------------------------------
     def _tear(self, host: Host) -> _SimulatedTear | _LabTear:
@@ -231,7 +230,7 @@ class CardLab:
         reader = getattr(host.transport, "reader", None)
         if rig is None or reader is None:
             not_tested(f"{self.role.name} does not let the harness cut its power mid-write",
-                       need=_harness_need("tear_control"))
+                       need=self.profile["ics"]["harness_needs"]["tear_control"])
         return _LabTear(rig, reader)
 
     def cut_power(self, host: Host, position: int, command: Callable[[], object]) -> bool:
@@ -320,8 +319,8 @@ class CardLab:
     def select_another_application(self, host: Host) -> None:
         """SELECT an application besides the SSSE that the card declares (purse, qpboc), or skip."""
         __tracebackhide__ = True
-        other = next((aid for cap, aid in (("purse", PURSE_AID), ("qpboc", QPBOC_AID)) if cap in self.capabilities),
-                     None)
+        applications = (("purse", self.layout.purse_aid), ("qpboc", self.layout.qpboc_aid))
+        other = next((aid for cap, aid in applications if cap in self.capabilities), None)
         if other is None:
             not_applicable("the card declares no application besides the SSSE (capabilities purse, qpboc)")
         answer = host.select(other)
@@ -333,7 +332,8 @@ class CardLab:
         shown = range(len(self.hosts)) if len(self.hosts) <= 4 else [0, 1, len(self.hosts) - 2, len(self.hosts) - 1]
         for n in shown:
             host = self.hosts[n]
-            attach_trace(f"APDU trace {n + 1} of {len(self.hosts)} ({host.persona})", host.recorder.exchanges)
+            attach_trace(f"APDU trace {n + 1} of {len(self.hosts)} ({host.persona})", host.recorder.exchanges,
+                         self.layout.masker)
 
     def close(self) -> None:
         """Disconnect every link."""
@@ -368,7 +368,7 @@ def pin_reset_command(host: Host, key: str, new: str, challenge: bytes, *, spoil
     kid = int(key.split(".")[1], 16)
     algorithm = host.algorithm
     assert algorithm is not None, "SELECT SSSE gave no algorithm indicator (9F0C)"
-    card_key = ssse.card_key(host.issuer.profile("ssse", f"{kid:02X}"), kid, host.card_identifier, algorithm)
+    card_key = ssse.card_key(host.issuer.document("ssse", f"{kid:02X}"), kid, host.card_identifier, algorithm)
     pin = encode_pin(new)
     if key == "ssse.06":
         header, data = (0x80, 0x5E, 0x00, 0x00), pin + pin_reload_mac(algorithm, card_key, pin, challenge)

@@ -17,35 +17,15 @@ read-only commands with one field spoiled, so that every fault, parameters inclu
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from hypothesis import strategies as st
 
 from simulator.apdu import CommandAPDU
-from simulator.profile import load
 
-_MALFORMED = load("national/card", "card")["malformed"]
-#: fault -> the status words a card may answer a command with that fault
-ANSWERS: dict[str, frozenset[int]] = {
-    fault: frozenset(int(sw, 16) for sw in sws) for fault, sws in _MALFORMED["answers"].items()
-}
-#: the class bytes the card's commands use
-CLASSES = frozenset(int(cla, 16) for cla in _MALFORMED["classes"])
 #: ISO/IEC 7816-4:2020 §5.4 (class byte): 2X and 3X are reserved for future use, FF is invalid
 RESERVED_CLASSES = frozenset((*range(0x20, 0x40), 0xFF))
-_SSSE_AID = bytes.fromhex(load("national/ssse", "ssse")["application"]["aid"])
-#: read-only commands of the card, well formed, and P1-P2 pairs outside each one's values
-PROBES: dict[str, tuple[bytes, st.SearchStrategy[tuple[int, int]]]] = {
-    "SELECT of the SSSE": (CommandAPDU(0x00, 0xA4, 0x04, 0x00, _SSSE_AID, 0).to_bytes(),
-                           st.tuples(st.integers(0x10, 0xFF), st.just(0x00))),  # P1 RFU
-    "READ RECORD EF05 record 1": (bytes.fromhex("00B2012C00"),
-                                  st.tuples(st.just(0x01), st.sampled_from([0x2F, 0xFC, 0xF8]))),  # mode 111, SFI 31
-    "GET CHALLENGE": (bytes.fromhex("0084000008"),
-                      st.tuples(st.just(0x00), st.integers(1, 0xFF))
-                      | st.tuples(st.integers(1, 0xFF), st.integers(0, 0xFF))),
-}
 INVALID_INS = [*range(0x60, 0x70), *range(0x90, 0xA0)]
-#: the wrong classes `spoiled` sends, reserved or not: not FF, which PC/SC readers take for themselves
-WRONG_CLASSES = {"reserved_class": sorted(RESERVED_CLASSES - {0xFF}),
-                 "class": sorted(set(range(0xFF)) - CLASSES - RESERVED_CLASSES)}
 
 
 def _fits_a_case(body: bytes) -> bool:
@@ -61,25 +41,6 @@ def _fits_a_case(body: bytes) -> bool:
     return lc > 0 and n - 3 in (lc, lc + 2)
 
 
-def faults(apdu: bytes) -> frozenset[str]:
-    """What is wrong with `apdu` whatever the command: its length, class or instruction."""
-    found = set()
-    if len(apdu) < 4 or not _fits_a_case(apdu[4:]):
-        found.add("length")
-    if apdu[:1] and apdu[0] in RESERVED_CLASSES:
-        found.add("reserved_class")
-    elif apdu[:1] and apdu[0] not in CLASSES:
-        found.add("class")
-    if apdu[1:2] and apdu[1] in INVALID_INS:
-        found.add("instruction")
-    return frozenset(found)
-
-
-def allowed(found: frozenset[str]) -> frozenset[int]:
-    """The status words a card may answer a command with all of `found`."""
-    return frozenset().union(*(ANSWERS[fault] for fault in found))
-
-
 @st.composite
 def _spoiled_length(draw, apdu: bytes) -> bytes:
     """A header truncated to 2 or 3 bytes, or an Lc that is neither the data sent nor the data and
@@ -93,18 +54,76 @@ def _spoiled_length(draw, apdu: bytes) -> bytes:
     return apdu[:4] + bytes((lc,)) + draw(st.binary(min_size=size, max_size=size))
 
 
+@dataclass(frozen=True, eq=False)
+class Malformed:
+    """What the run's profile says of malformed commands (card.yaml `malformed`: the status words
+    each fault may answer, the class bytes the card's commands use), and the probes spoiled from
+    the card's own read-only commands (`of`)."""
+
+    #: fault -> the status words a card may answer a command with that fault
+    answers: dict[str, frozenset[int]]
+    #: the class bytes the card's commands use
+    classes: frozenset[int]
+    #: read-only commands of the card, well formed, and P1-P2 pairs outside each one's values
+    probes: dict[str, tuple[bytes, st.SearchStrategy[tuple[int, int]]]]
+
+    @classmethod
+    def of(cls, malformed: dict, *, ssse_aid: bytes) -> Malformed:
+        """From card.yaml's `malformed` section; `ssse_aid` selects the SSSE in a probe."""
+        return cls(
+            answers={fault: frozenset(int(sw, 16) for sw in sws) for fault, sws in malformed["answers"].items()},
+            classes=frozenset(int(cla, 16) for cla in malformed["classes"]),
+            probes={
+                "SELECT of the SSSE": (CommandAPDU(0x00, 0xA4, 0x04, 0x00, ssse_aid, 0).to_bytes(),
+                                       st.tuples(st.integers(0x10, 0xFF), st.just(0x00))),  # P1 RFU
+                "READ RECORD EF05 record 1": (bytes.fromhex("00B2012C00"),  # mode 111, SFI 31
+                                              st.tuples(st.just(0x01), st.sampled_from([0x2F, 0xFC, 0xF8]))),
+                "GET CHALLENGE": (bytes.fromhex("0084000008"),
+                                  st.tuples(st.just(0x00), st.integers(1, 0xFF))
+                                  | st.tuples(st.integers(1, 0xFF), st.integers(0, 0xFF))),
+            },
+        )
+
+    @property
+    def wrong_classes(self) -> dict[str, list[int]]:
+        """The wrong classes `spoiled` sends, reserved or not: not FF, which PC/SC readers take for themselves."""
+        return {"reserved_class": sorted(RESERVED_CLASSES - {0xFF}),
+                "class": sorted(set(range(0xFF)) - self.classes - RESERVED_CLASSES)}
+
+    def faults(self, apdu: bytes) -> frozenset[str]:
+        """What is wrong with `apdu` whatever the command: its length, class or instruction."""
+        found = set()
+        if len(apdu) < 4 or not _fits_a_case(apdu[4:]):
+            found.add("length")
+        if apdu[:1] and apdu[0] in RESERVED_CLASSES:
+            found.add("reserved_class")
+        elif apdu[:1] and apdu[0] not in self.classes:
+            found.add("class")
+        if apdu[1:2] and apdu[1] in INVALID_INS:
+            found.add("instruction")
+        return frozenset(found)
+
+    def allowed(self, found: frozenset[str]) -> frozenset[int]:
+        """The status words a card may answer a command with all of `found`."""
+        return frozenset().union(*(self.answers[fault] for fault in found))
+
+    def spoiled(self) -> st.SearchStrategy[tuple[str, frozenset[str], bytes]]:
+        """(what, its faults, APDU): a read-only command of the card with one field spoiled."""
+        return _spoiled(self)
+
+
 @st.composite
-def spoiled(draw) -> tuple[str, frozenset[str], bytes]:
-    """(what, its faults, APDU): a read-only command of the card with one field spoiled."""
-    name = draw(st.sampled_from(sorted(PROBES)))
-    apdu, bad_parameters = PROBES[name]
-    fault = draw(st.sampled_from(sorted(ANSWERS)))
+def _spoiled(draw, malformed: Malformed) -> tuple[str, frozenset[str], bytes]:
+    name = draw(st.sampled_from(sorted(malformed.probes)))
+    apdu, bad_parameters = malformed.probes[name]
+    fault = draw(st.sampled_from(sorted(malformed.answers)))
+    wrong_classes = malformed.wrong_classes
     if fault == "length":
         apdu = draw(_spoiled_length(apdu))
-    elif fault in WRONG_CLASSES:
-        apdu = bytes((draw(st.sampled_from(WRONG_CLASSES[fault])),)) + apdu[1:]
+    elif fault in wrong_classes:
+        apdu = bytes((draw(st.sampled_from(wrong_classes[fault])),)) + apdu[1:]
     elif fault == "instruction":
         apdu = apdu[:1] + bytes((draw(st.sampled_from(INVALID_INS)),)) + apdu[2:]
     else:
         apdu = apdu[:2] + bytes(draw(bad_parameters)) + apdu[4:]
-    return f"{name} with its {fault} spoiled", frozenset({fault}) | faults(apdu), apdu
+    return f"{name} with its {fault} spoiled", frozenset({fault}) | malformed.faults(apdu), apdu

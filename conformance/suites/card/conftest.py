@@ -6,9 +6,15 @@ import pytest
 
 from conformance.evidence import at_test_end
 from conformance.plugin import declaration
-from conformance.suites.card._host import Host
+from conformance.suites.card._host import CardLayout, Host
 from conformance.suites.card._lab import CardLab
 from conformance.verdicts import not_applicable, not_tested
+
+
+@pytest.fixture(scope="session")
+def layout(profile) -> CardLayout:
+    """The run's profile as the card suite reads it (documents, elements, AIDs, codes)."""
+    return CardLayout.of(profile)
 
 
 @pytest.fixture(scope="session")
@@ -19,10 +25,10 @@ def card_role(dut):
 
 
 @pytest.fixture
-def card(card_role, dut, request) -> CardLab:
+def card(card_role, dut, request, profile, layout) -> CardLab:
     """Opens links to the card under test (its samples, with the ICS's test keys); when the test
     ends attaches their traces (to the test), then disconnects them."""
-    lab = CardLab(card_role, dut, declaration(request.config))
+    lab = CardLab(card_role, dut, declaration(request.config), profile=profile, layout=layout)
     at_test_end(request, lab.attach_traces)
     yield lab
     lab.close()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from conformance.suites.card._host import ELEMENTS, READ_KEY, SFI, WRITE_KEY, expect
+from conformance.suites.card._host import READ_KEY, WRITE_KEY, expect
 from conformance.verdicts import not_tested
 from simulator.apdu import SW
 
@@ -20,10 +20,10 @@ clause = pytest.mark.clause
 @clause("CARD-ACC-001")
 def test_ef06_answers_6982_before_authentication(host):
     host.select_ssse()
-    for element in (e for e in ELEMENTS.values() if e.file == "EF06"):
-        expect(host.read_record(SFI["EF06"], element.tag, by_tag=True), SW.SECURITY_NOT_SATISFIED,
+    for element in (e for e in host.layout.elements.values() if e.file == "EF06"):
+        expect(host.read_record(host.layout.sfi["EF06"], element.tag, by_tag=True), SW.SECURITY_NOT_SATISFIED,
                f"READ RECORD EF06 {element.zh} before authentication")
-    expect(host.read_record(SFI["EF06"], 0x7E), SW.SECURITY_NOT_SATISFIED,
+    expect(host.read_record(host.layout.sfi["EF06"], 0x7E), SW.SECURITY_NOT_SATISFIED,
            "READ RECORD EF06 record 126 (none) before authentication: access is checked before the record lookup")
 
 
@@ -34,12 +34,12 @@ def test_ef06_stays_closed_to_the_write_key_on_a_3rd_generation_card(host):
         not_tested("the card reports the 2nd generation, whose EF06 opens with the PIN: the rule is the 3rd's",
                    need="a 3rd-generation sample")
     host.authenticate(WRITE_KEY)
-    expect(host.read_record(SFI["EF06"], 1), SW.SECURITY_NOT_SATISFIED,
+    expect(host.read_record(host.layout.sfi["EF06"], 1), SW.SECURITY_NOT_SATISFIED,
            "READ RECORD EF06 after EXTERNAL AUTHENTICATE with key 04 (the read key is 0A)")
 
 
-#: a record of EF05 and one of EF06 the write tests rewrite with their own value
-REWRITTEN = {"EF05": ELEMENTS["card_type"], "EF06": ELEMENTS["sex"]}
+#: a record of EF05 and one of EF06 the write tests rewrite with their own value, by element name
+REWRITTEN = {"EF05": "card_type", "EF06": "sex"}
 
 
 def _record(host, file: str, known_pin) -> bytes:
@@ -47,10 +47,10 @@ def _record(host, file: str, known_pin) -> bytes:
     powered down and up, so that nothing is authenticated, and the SSSE selected."""
     __tracebackhide__ = True
     host.select_ssse()
-    element = REWRITTEN[file]
+    element = host.layout.elements[REWRITTEN[file]]
     if file == "EF06":
         host.open_ef06(known_pin)
-    record = expect(host.read_record(SFI[file], element.tag, by_tag=True), SW.OK,
+    record = expect(host.read_record(host.layout.sfi[file], element.tag, by_tag=True), SW.OK,
                     f"READ RECORD {file} {element.zh}").data
     host.reconnect()
     host.select_ssse()
@@ -60,7 +60,7 @@ def _record(host, file: str, known_pin) -> bytes:
 def _rewrite(host, file: str, record: bytes):
     """UPDATE RECORD of `file` by identifier with the record's own value: harmless if the card wrongly allows it."""
     __tracebackhide__ = True
-    return host.send(0x00, 0xDC, record[0], SFI[file] << 3, record)
+    return host.send(0x00, 0xDC, record[0], host.layout.sfi[file] << 3, record)
 
 
 @clause("CARD-ACC-002")
@@ -96,5 +96,5 @@ def test_the_security_state_is_lost_at_power_down_and_on_selecting_another_appli
            f"UPDATE RECORD EF05 after key 04 was authenticated and a {how}")
     host.authenticate(READ_KEY)
     lose(host)
-    expect(host.read_record(SFI["EF06"], 1), SW.SECURITY_NOT_SATISFIED,
+    expect(host.read_record(host.layout.sfi["EF06"], 1), SW.SECURITY_NOT_SATISFIED,
            f"READ RECORD EF06 after key 0A was authenticated and a {how}")

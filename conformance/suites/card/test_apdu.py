@@ -14,8 +14,8 @@ import pytest
 from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
-from conformance.suites.card._host import SFI, expect, sw_text
-from conformance.suites.card._malformed import allowed, faults, spoiled
+from conformance.suites.card._host import expect, sw_text
+from conformance.suites.card._malformed import Malformed
 from simulator.apdu import SW
 
 clause = pytest.mark.clause
@@ -51,16 +51,16 @@ def _defined(sw: int) -> bool:
     return sw >> 12 in (0x6, 0x9) and sw >> 8 not in (0x60,)
 
 
-def _shown(found: frozenset[str]) -> str:
-    return ", ".join(sw_text(sw) for sw in sorted(allowed(found)))
+def _shown(malformed: Malformed, found: frozenset[str]) -> str:
+    return ", ".join(sw_text(sw) for sw in sorted(malformed.allowed(found)))
 
 
 @st.composite
-def _byte_strings(draw) -> tuple[str, frozenset[str], bytes]:
+def _byte_strings(draw, malformed: Malformed) -> tuple[str, frozenset[str], bytes]:
     """Any bytes behind a CLA and INS the fuzzer may send, with the faults ISO/IEC 7816-4 finds in them."""
     head = bytes((draw(st.sampled_from(FUZZ_CLA)), draw(st.sampled_from(FUZZ_INS))))
     apdu = head + draw(st.binary(min_size=2, max_size=24))
-    return "a byte string", faults(apdu), apdu
+    return "a byte string", malformed.faults(apdu), apdu
 
 
 @clause("CARD-APDU-001")
@@ -68,24 +68,26 @@ def _byte_strings(draw) -> tuple[str, frozenset[str], bytes]:
 def test_malformed_commands_answer_their_status_word(host, what, apdu, fault):
     host.select_ssse()
     answer = host.raw(bytes.fromhex(apdu))
-    found = frozenset({fault})
-    assert answer.sw in allowed(found), (f"{apdu} ({what}) answered {sw_text(answer.sw)}; the profile allows "
-                                         f"{_shown(found)} for a {fault} fault")
+    found, malformed = frozenset({fault}), host.layout.malformed
+    assert answer.sw in malformed.allowed(found), (f"{apdu} ({what}) answered {sw_text(answer.sw)}; the profile "
+                                                   f"allows {_shown(malformed, found)} for a {fault} fault")
     host.select_ssse()  # the card is still alive
 
 
 @clause("CARD-APDU-001")
 @seed(20261123)
 @FUZZ
-@given(probe=st.one_of(spoiled(), _byte_strings()))
-def test_any_byte_string_gets_a_defined_status_word_and_a_malformed_one_its_own(host, probe):
-    what, found, apdu = probe
+@given(data=st.data())
+def test_any_byte_string_gets_a_defined_status_word_and_a_malformed_one_its_own(host, data):
+    malformed = host.layout.malformed
+    what, found, apdu = data.draw(st.one_of(malformed.spoiled(), _byte_strings(malformed)), label="probe")
     host.select_ssse()
     answer = host.raw(apdu)
     shown = apdu.hex().upper()
     if found:
-        assert answer.sw in allowed(found), (f"{shown} ({what}: {', '.join(sorted(found))}) answered "
-                                             f"{sw_text(answer.sw)}; the profile allows {_shown(found)}")
+        assert answer.sw in malformed.allowed(found), (f"{shown} ({what}: {', '.join(sorted(found))}) answered "
+                                                       f"{sw_text(answer.sw)}; the profile allows "
+                                                       f"{_shown(malformed, found)}")
     else:
         assert _defined(answer.sw), f"{shown} answered {sw_text(answer.sw)}: not an ISO/IEC 7816-4 status"
 
@@ -94,10 +96,10 @@ def test_any_byte_string_gets_a_defined_status_word_and_a_malformed_one_its_own(
 def test_a_wrong_le_of_read_record_answers_6cxx_with_the_exact_length(host):
     host.select_ssse()
     record = host.ef05(1)
-    exact = len(record)
+    exact, sfi = len(record), host.layout.sfi["EF05"]
     for le in (exact - 1, exact + 1, 1):
-        expect(host.read_record(SFI["EF05"], 1, le=le), 0x6C00 | exact, f"READ RECORD EF05 record 1 with Le={le}")
-    again = expect(host.read_record(SFI["EF05"], 1, le=exact), SW.OK, f"READ RECORD EF05 record 1 with Le={exact}")
+        expect(host.read_record(sfi, 1, le=le), 0x6C00 | exact, f"READ RECORD EF05 record 1 with Le={le}")
+    again = expect(host.read_record(sfi, 1, le=exact), SW.OK, f"READ RECORD EF05 record 1 with Le={exact}")
     assert again.data == record, "READ RECORD with the exact Le answered other data than with Le=00"
 
 

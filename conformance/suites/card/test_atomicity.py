@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import pytest
 
-from conformance.suites.card._host import DATE, ELEMENTS, READ_KEY, SFI, TIME, WRITE_KEY, Host, expect
+from conformance.suites.card._host import DATE, READ_KEY, TIME, WRITE_KEY, Host, expect
 from conformance.suites.card._lab import CardLab
 from simulator.apdu import SW, ResponseAPDU
 
 clause = pytest.mark.clause
 pytestmark = pytest.mark.requires("tear_control")
 #: a 30-byte GBK 姓名: the record spans two NVM pages, so a torn page write shows
-NEW_NAME = ELEMENTS["name"].to_record("测试更新" * 3 + "姓名长")
+NEW_NAME = "测试更新" * 3 + "姓名长"
 AMOUNT = 120
 
 
@@ -46,18 +46,18 @@ def _what_is_torn(now: dict, old: dict, new: dict) -> str:
 
 @clause("CARD-NVM-001")
 def test_a_torn_record_update_leaves_the_record_all_old_or_all_new(card):
-    element = ELEMENTS["name"]
+    element, ef06 = card.layout.elements["name"], card.layout.sfi["EF06"]
 
     def update(host: Host, record: bytes, what: str) -> None:
         __tracebackhide__ = True
-        expect(host.send(0x00, 0xDC, element.tag, SFI["EF06"] << 3, record), SW.OK,
+        expect(host.send(0x00, 0xDC, element.tag, ef06 << 3, record), SW.OK,
                f"UPDATE RECORD EF06 姓名 by tag ({what}) after authentication with key 04")
 
     def read_back(host: Host) -> dict:
         __tracebackhide__ = True
         host.select_ssse()
         host.authenticate(READ_KEY)
-        return {"姓名": expect(host.read_record(SFI["EF06"], element.tag, by_tag=True), SW.OK,
+        return {"姓名": expect(host.read_record(ef06, element.tag, by_tag=True), SW.OK,
                                "READ RECORD EF06 姓名").data}
 
     original = element.to_record(card.facts("normal").values["name"])
@@ -72,7 +72,8 @@ def test_a_torn_record_update_leaves_the_record_all_old_or_all_new(card):
         return host
 
     try:
-        points, problems = _tear_each_point(card, prepare, lambda host: update(host, NEW_NAME, "a new name"),
+        new_name = element.to_record(NEW_NAME)
+        points, problems = _tear_each_point(card, prepare, lambda host: update(host, new_name, "a new name"),
                                             read_back)
     finally:
         if card.persistent:

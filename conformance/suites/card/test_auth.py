@@ -10,13 +10,12 @@ import os
 
 import pytest
 
-from conformance.suites.card._host import READ_KEY, SSSE, expect, sw_text
+from conformance.suites.card._host import READ_KEY, expect, sw_text
 from simulator.apdu import SW, counter_sw
 from simulator.card.apps import ssse
 from simulator.crypto.auth import internal_auth_result
 
 clause = pytest.mark.clause
-KEY_TRIES = SSSE["keys"]["0A"]["tries"]
 #: how often the freshness test connects, power-cycles a link and selects the SSSE on it
 LINKS, POWER_UPS, SELECTIONS = 3, 3, 2
 
@@ -42,10 +41,11 @@ def test_external_authenticate_needs_a_fresh_challenge(host):
 @clause("CARD-AUTH-001")
 def test_a_wrong_cryptogram_answers_63cx_and_the_right_one_still_opens(host):
     host.select_ssse()
+    key_tries = host.layout.ssse_profile["keys"]["0A"]["tries"]
     answer = host.external_authenticate(READ_KEY, wrong=True)
-    assert answer.sw & 0xFFF0 == 0x63C0 and answer.sw & 0x0F < KEY_TRIES, (
+    assert answer.sw & 0xFFF0 == 0x63C0 and answer.sw & 0x0F < key_tries, (
         f"EXTERNAL AUTHENTICATE with a wrong cryptogram answered {sw_text(answer.sw)}; the profile requires 63Cx "
-        f"with x < {KEY_TRIES} tries left")
+        f"with x < {key_tries} tries left")
     host.authenticate(READ_KEY)
 
 
@@ -53,7 +53,7 @@ def test_a_wrong_cryptogram_answers_63cx_and_the_right_one_still_opens(host):
 def test_wrong_cryptograms_block_the_key(card):
     host = card.open_to_destroy()
     host.select_ssse()
-    for left in range(KEY_TRIES - 1, -1, -1):
+    for left in range(host.layout.ssse_profile["keys"]["0A"]["tries"] - 1, -1, -1):
         sw = counter_sw(left) if left else SW.AUTH_METHOD_BLOCKED
         expect(host.external_authenticate(READ_KEY, wrong=True), sw,
                f"EXTERNAL AUTHENTICATE with a wrong cryptogram ({left} tries should be left)")
@@ -82,8 +82,8 @@ def test_challenges_never_repeat_across_selections_resets_and_links(card):
 def test_internal_authenticate_answers_what_the_issuers_key_gives(host):
     host.select_ssse()
     generation = host.generation
-    algorithm = SSSE["generations"][str(generation)]["algorithm"]
-    key = ssse.card_key(host.issuer.profile("ssse", "01"), 0x01, host.card_identifier, algorithm)
+    algorithm = host.layout.ssse_profile["generations"][str(generation)]["algorithm"]
+    key = ssse.card_key(host.issuer.document("ssse", "01"), 0x01, host.card_identifier, algorithm)
     factor, original = os.urandom(8), os.urandom(8)
     answer = host.ok("INTERNAL AUTHENTICATE", 0x00, 0x88, 0x00, 0x01, factor + original, le=0)
     expected = internal_auth_result(algorithm, key, factor, original)

@@ -24,8 +24,8 @@ pytest's rewriting would add the compared values to them, personal data included
 
 from __future__ import annotations
 
-import functools
 import itertools
+from collections.abc import Callable
 
 import pytest
 from hypothesis import HealthCheck, Phase, seed, settings
@@ -34,25 +34,7 @@ from hypothesis.errors import HypothesisException
 from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition, rule, run_state_machine_as_test
 
 from conformance.evidence import attach_trace
-from conformance.suites.card._host import (
-    DATE,
-    ELEMENTS,
-    EPURSE,
-    GENERATION_OF_VERSION,
-    PPSE_NAME,
-    PURCHASE,
-    PURSE_AID,
-    PURSE_ALGORITHM_OF_ID,
-    QPBOC_AID,
-    SFI,
-    SSSE,
-    SSSE_AID,
-    TERMINAL,
-    TIME,
-    Host,
-    expect,
-    sw_text,
-)
+from conformance.suites.card._host import DATE, PPSE_NAME, TERMINAL, TIME, CardLayout, Host, expect, sw_text
 from simulator.apdu import SW, CommandAPDU, ResponseAPDU
 from simulator.backend.issuer import IssuerKeys
 from simulator.card import personas, replica
@@ -61,7 +43,6 @@ from simulator.card.cardos import CardOS
 from simulator.card.commands_security import encode_pin
 from simulator.clock import AS_OF
 from simulator.crypto import purse
-from simulator.privacy import TraceMasker
 from simulator.transport import InProcessTransport
 from simulator.transport.base import TraceRecorder, Transport
 
@@ -80,15 +61,16 @@ def apdu(cla: int, ins: int, p1: int, p2: int, data: bytes = b"", le: int | None
     return CommandAPDU(cla, ins, p1, p2, data, le).to_bytes()
 
 
-SELECTS = {
-    "SELECT SSSE": apdu(0x00, 0xA4, 0x04, 0x00, SSSE_AID, 0),
-    "SELECT purse": apdu(0x00, 0xA4, 0x04, 0x00, PURSE_AID, 0),
-    "SELECT PPSE": apdu(0x00, 0xA4, 0x04, 0x00, PPSE_NAME, 0),
-    "SELECT qPBOC": apdu(0x00, 0xA4, 0x04, 0x00, QPBOC_AID, 0),
-    "SELECT unknown AID": apdu(0x00, 0xA4, 0x04, 0x00, bytes.fromhex("D156000005FF"), 0),
-    "SELECT DF04": apdu(0x00, 0xA4, 0x00, 0x00, bytes.fromhex("DF04"), 0),
-    "SELECT EF05": apdu(0x00, 0xA4, 0x02, 0x0C, bytes.fromhex("EF05")),
-    "SELECT MF": apdu(0x00, 0xA4, 0x00, 0x00, bytes.fromhex("3F00"), 0),
+#: the SELECTs a sequence sends, each made for the run's layout (the applications' AIDs)
+SELECTS: dict[str, Callable[[CardLayout], bytes]] = {
+    "SELECT SSSE": lambda layout: apdu(0x00, 0xA4, 0x04, 0x00, layout.ssse_aid, 0),
+    "SELECT purse": lambda layout: apdu(0x00, 0xA4, 0x04, 0x00, layout.purse_aid, 0),
+    "SELECT PPSE": lambda layout: apdu(0x00, 0xA4, 0x04, 0x00, PPSE_NAME, 0),
+    "SELECT qPBOC": lambda layout: apdu(0x00, 0xA4, 0x04, 0x00, layout.qpboc_aid, 0),
+    "SELECT unknown AID": lambda layout: apdu(0x00, 0xA4, 0x04, 0x00, bytes.fromhex("D156000005FF"), 0),
+    "SELECT DF04": lambda layout: apdu(0x00, 0xA4, 0x00, 0x00, bytes.fromhex("DF04"), 0),
+    "SELECT EF05": lambda layout: apdu(0x00, 0xA4, 0x02, 0x0C, bytes.fromhex("EF05")),
+    "SELECT MF": lambda layout: apdu(0x00, 0xA4, 0x00, 0x00, bytes.fromhex("3F00"), 0),
 }
 #: which SELECT makes the SSSE's or the purse's commands worth sending
 APPS = {"SELECT SSSE": "ssse", "SELECT DF04": "ssse", "SELECT EF05": "ssse", "SELECT purse": "purse"}
@@ -100,30 +82,25 @@ JUNK = [bytes.fromhex(h) for h in ("00B2", "00A404000F7378", "00FE0000", "80B201
                                    "0084010008", "0020000003123F", "00820A0A00")]
 
 
-@functools.cache
-def _reference_image():
-    return personas.image(PERSONA, as_of=AS_OF)
-
-
-def _purse_keys(issuer, card_id: bytes | None = None, identity: tuple[bytes, bytes] | None = None) -> dict:
+def _purse_keys(lab, card_id: bytes | None = None, identity: tuple[bytes, bytes] | None = None) -> dict:
     """The card's purchase key (DPK) under each purse algorithm, from its 0x15 identity (or that
     the profile gives its 卡识别码)."""
-    issuer_id, serial = identity or epurse.identity(card_id[:3].hex(), card_id[-8:])
-    profile = issuer.profile("epurse", "DPK")
-    return {alg: {"DPK": epurse.card_key(profile, "DPK", issuer_id, serial, alg)}
-            for alg in PURSE_ALGORITHM_OF_ID.values()}
+    purse_profile = lab.issuer.document("epurse", "DPK")
+    issuer_id, serial = identity or epurse.identity(card_id[:3].hex(), card_id[-8:], purse_profile)
+    return {alg: {"DPK": epurse.card_key(purse_profile, "DPK", issuer_id, serial, alg)}
+            for alg in lab.layout.purse_algorithm_of_id.values()}
 
 
-def _facts(issuer) -> dict:
+def _facts(lab) -> dict:
     """What the host knows of a fresh `normal` card: its persona's values and the issuer's keys."""
-    persona = personas.resolve(PERSONA, as_of=AS_OF)
+    persona = personas.resolve(PERSONA, as_of=AS_OF, profile=lab.profile)
     card_id = persona.values["card_identifier"]
     return {
         "card_id": card_id,
-        "algorithm": SSSE["generations"][str(persona.generation)]["algorithm"],
+        "algorithm": lab.layout.ssse_profile["generations"][str(persona.generation)]["algorithm"],
         "pin": persona.pin,
         "card_type": persona.values["card_type"],
-        "purse_keys": _purse_keys(issuer, card_id),
+        "purse_keys": _purse_keys(lab, card_id),
     }
 
 
@@ -131,12 +108,12 @@ def _report(host: Host, capabilities: frozenset[str]) -> replica.Report:
     """What the card behind `host` reports of itself (EF06 opened with key 0A or its PIN)."""
     __tracebackhide__ = True
     host.select_ssse()
-    generation = GENERATION_OF_VERSION.get(host.element("spec_version"), host.generation)
+    generation = host.layout.generation_of_version.get(host.element("spec_version"), host.generation)
     tries = host.pin_tries()
     host.open_ef06(host.pin)
     values, records = {}, {}
-    for name, element in ELEMENTS.items():
-        answer = host.read_record(SFI[element.file], element.record)
+    for name, element in host.layout.elements.items():
+        answer = host.read_record(host.layout.sfi[element.file], element.record)
         if answer.sw == SW.RECORD_NOT_FOUND:
             continue
         records[name] = expect(answer, SW.OK, f"READ RECORD {element.file} {element.zh}").data
@@ -151,13 +128,9 @@ def _report(host: Host, capabilities: frozenset[str]) -> replica.Report:
     online = expect(host.init_load(1), SW.OK, "INITIALIZE FOR LOAD of 1 fen (the online ATC)").data
     state = replica.Purse(files, host.balance(), int.from_bytes(offline[6:9], "big"),
                           int.from_bytes(offline[4:6], "big"), int.from_bytes(online[4:6], "big"),
-                          {f["sfi"]: host.records(f["sfi"]) for f in EPURSE["files"] if "record_size" in f})
+                          {f["sfi"]: host.records(f["sfi"]) for f in host.layout.purse_profile["files"]
+                           if "record_size" in f})
     return replica.Report(generation, values, records, host.pin, tries, applications, state)
-
-
-@functools.cache
-def _masker() -> TraceMasker:
-    return TraceMasker.from_profiles()
 
 
 class Side:
@@ -183,11 +156,12 @@ def machine(lab, reference, facts: dict, traces: list[TraceRecorder], randoms: d
     sequence), with what the host knows of the card (`facts`); `traces` keeps the last sequence's
     trace, `randoms` every challenge and INITIALIZE random the card gave in the run, and where,
     `findings` every divergence found."""
-    keys = IssuerKeys(lab.issuer.profile("ssse", "0A", "04"))
+    layout: CardLayout = lab.layout
+    keys = IssuerKeys(ssse_profile=lab.issuer.document("ssse", "0A", "04"))
     sequences = itertools.count(1)
     #: the tries the card has left of each key, as its last EXTERNAL AUTHENTICATE answer showed
-    key_tries = {int(kid, 16): spec["tries"] for kid, spec in SSSE["keys"].items() if isinstance(spec, dict)
-                 and spec.get("tries")}
+    key_tries = {int(kid, 16): spec["tries"] for kid, spec in layout.ssse_profile["keys"].items()
+                 if isinstance(spec, dict) and spec.get("tries")}
 
     class Differential(RuleBasedStateMachine):
         def __init__(self) -> None:
@@ -237,8 +211,8 @@ def machine(lab, reference, facts: dict, traces: list[TraceRecorder], randoms: d
             masked = (got.data[:11] + got.data[15:], want.data[:11] + want.data[15:]) if compare == "init" \
                 else (got.data, want.data)
             if masked[0] != masked[1]:
-                shown = _masker().response(commands[self.dut.name], got.data + b"\x90\x00")[:-2]
-                expected = _masker().response(commands[self.ref.name], want.data + b"\x90\x00")[:-2]
+                shown = layout.masker.response(commands[self.dut.name], got.data + b"\x90\x00")[:-2]
+                expected = layout.masker.response(commands[self.ref.name], want.data + b"\x90\x00")[:-2]
                 self.check(False, f"{what}: the card answered {shown.hex().upper()}, the reference card "
                                   f"{expected.hex().upper()} ({context})")
             return got, want
@@ -269,9 +243,9 @@ def machine(lab, reference, facts: dict, traces: list[TraceRecorder], randoms: d
         @rule(file=st.sampled_from(["EF05", "EF06"]), by_tag=st.booleans())
         def read_file(self, file: str, by_tag: bool) -> None:
             """All records of EF05 or EF06, as a department terminal reads them."""
-            for element in ELEMENTS.values():
+            for element in layout.elements.values():
                 if element.file == file:
-                    self.read_record(SFI[file], element.tag if by_tag else element.record, by_tag, 0)
+                    self.read_record(layout.sfi[file], element.tag if by_tag else element.record, by_tag, 0)
 
         @precondition(lambda self: self.app == "ssse")
         @rule(kid=st.sampled_from([0x0A, 0x04]), right=st.sampled_from([True, False]), fresh=st.booleans())
@@ -291,7 +265,8 @@ def machine(lab, reference, facts: dict, traces: list[TraceRecorder], randoms: d
             got, _ = self.both(f"EXTERNAL AUTHENTICATE key {kid:02X} ({'right' if right else 'wrong'} cryptogram)",
                                command)
             if got.sw == SW.OK or got.sw & 0xFFF0 == 0x63C0:
-                self.key_tries[kid] = SSSE["keys"][f"{kid:02X}"]["tries"] if got.sw == SW.OK else got.sw & 0x0F
+                full = layout.ssse_profile["keys"][f"{kid:02X}"]["tries"]
+                self.key_tries[kid] = full if got.sw == SW.OK else got.sw & 0x0F
 
         @precondition(lambda self: self.app == "purse")
         @rule(amount=st.sampled_from([1, 150]), right=st.sampled_from([True, False]))
@@ -314,12 +289,13 @@ def machine(lab, reference, facts: dict, traces: list[TraceRecorder], randoms: d
         def debit(self, right: bool) -> None:
             def command(side: Side) -> bytes:
                 serial4, mac1 = bytes.fromhex("00000001"), bytes(4)
-                if side.init is not None and side.init[0][10] in PURSE_ALGORITHM_OF_ID:
+                if side.init is not None and side.init[0][10] in layout.purse_algorithm_of_id:
                     init, amount = side.init
-                    algorithm = PURSE_ALGORITHM_OF_ID[init[10]]
+                    algorithm = layout.purse_algorithm_of_id[init[10]]
                     dpk = facts["purse_keys"][algorithm]["DPK"]
                     session = purse.purchase_session_key(dpk, init[11:15], init[4:6], serial4, algorithm=algorithm)
-                    mac1 = purse.purchase_mac1(session, amount, PURCHASE, TERMINAL, DATE, TIME, algorithm=algorithm)
+                    mac1 = purse.purchase_mac1(session, amount, layout.purchase, TERMINAL, DATE, TIME,
+                                               algorithm=algorithm)
                 if not right:
                     mac1 = bytes((mac1[0] ^ 0x01,)) + mac1[1:]
                 return apdu(0x80, 0x54, 0x01, 0x00, serial4 + DATE + TIME + mac1, 0x08)
@@ -352,7 +328,7 @@ def machine(lab, reference, facts: dict, traces: list[TraceRecorder], randoms: d
 
         @rule(name=st.sampled_from(SELECT_WEIGHTS))
         def select(self, name: str) -> None:
-            got, _ = self.both(name, SELECTS[name])
+            got, _ = self.both(name, SELECTS[name](layout))
             if got.sw == 0x9000:
                 self.app = APPS.get(name, "other")
 
@@ -389,10 +365,10 @@ def _replica(card) -> tuple[CardOS, dict, Host, replica.Report]:
     host = card.open()
     report = _report(host, card.capabilities)
     facts = {"card_id": report.values["card_identifier"],
-             "algorithm": SSSE["generations"][str(report.generation)]["algorithm"], "pin": host.pin,
+             "algorithm": card.layout.ssse_profile["generations"][str(report.generation)]["algorithm"], "pin": host.pin,
              "card_type": report.values["card_type"],
-             "purse_keys": _purse_keys(card.issuer, identity=host.purse_identity) if report.purse else {}}
-    return CardOS(replica.image(report, as_of=AS_OF)), facts, host, report
+             "purse_keys": _purse_keys(card, identity=host.purse_identity) if report.purse else {}}
+    return CardOS(replica.image(report, as_of=AS_OF, profile=card.profile)), facts, host, report
 
 
 @pytest.mark.clause("CARD-REF-001")
@@ -405,7 +381,8 @@ def test_the_card_answers_as_the_reference_card_to_any_sequence(card):
         twin, facts, host, report = _replica(card)
         state_machine = machine(card, lambda: twin, facts, traces, {}, findings)
     else:
-        state_machine = machine(card, lambda: CardOS(_reference_image()), _facts(card.issuer), traces, {}, findings)
+        reference = personas.image(PERSONA, as_of=AS_OF, profile=card.profile)
+        state_machine = machine(card, lambda: CardOS(reference), _facts(card), traces, {}, findings)
     try:
         run_state_machine_as_test(state_machine, settings=SETTINGS)
     except HypothesisException as exc:  # the replay of a failing sequence on a sample that went on
@@ -414,7 +391,8 @@ def test_the_card_answers_as_the_reference_card_to_any_sequence(card):
         raise AssertionError(findings[0]) from exc
     finally:
         if traces:
-            attach_trace("APDU trace of the last sequence (the shrunk divergence, if any)", traces[0].exchanges)
+            attach_trace("APDU trace of the last sequence (the shrunk divergence, if any)", traces[0].exchanges,
+                         card.layout.masker)
         if host is not None:  # a sample: its PIN and its money back
             card.restore_pin(host)
             if report.purse is not None:

@@ -16,8 +16,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from conformance.suites.card._host import EPURSE, SSSE, WRITE_KEY, Host, expect, sw_text, tlv_find
-from conformance.suites.card._malformed import ANSWERS
+from conformance.plugin import run_profile
+from conformance.suites.card._host import WRITE_KEY, Host, expect, sw_text, tlv_find
 from simulator.apdu import SW
 
 clause = pytest.mark.clause
@@ -37,12 +37,25 @@ def _efs(files: list[dict], dfs: tuple[str, ...] = ()) -> Iterator[tuple[tuple[s
             yield dfs, spec
 
 
-EFS = [pytest.param("ssse", dfs, spec, id=f"SSSE {'/'.join((*dfs, spec['name']))}")
-       for dfs, spec in _efs(SSSE["files"])]
-EFS += [pytest.param("purse", dfs, spec, id=f"purse {spec['name']}", marks=requires("purse"))
-        for dfs, spec in _efs(EPURSE["files"])]
-_DF04 = next(spec for spec in SSSE["files"] if spec["name"] == "DF04")
-EF15, EF16 = ({spec["name"]: spec for spec in _DF04["files"]}[name] for name in ("EF15", "EF16"))
+def pytest_generate_tests(metafunc) -> None:
+    """Every EF of the run's profile (the SSSE's and the purse's), one test each, named by its path."""
+    if "spec" not in metafunc.fixturenames:
+        return
+    profile = run_profile(metafunc.config)
+    efs = [pytest.param("ssse", dfs, spec, id=f"SSSE {'/'.join((*dfs, spec['name']))}")
+           for dfs, spec in _efs(profile["ssse"]["files"])]
+    efs += [pytest.param("purse", dfs, spec, id=f"purse {spec['name']}", marks=requires("purse"))
+            for dfs, spec in _efs(profile["epurse"]["files"])]
+    metafunc.parametrize(("application", "dfs", "spec"), efs)
+
+
+def _df04(host: Host) -> dict:
+    return next(spec for spec in host.layout.ssse_profile["files"] if spec["name"] == "DF04")
+
+
+def _in_df04_spec(host: Host, name: str) -> dict:
+    """The spec of DF04's EF `name` (EF15, EF16) in the run's profile."""
+    return next(spec for spec in _df04(host)["files"] if spec["name"] == name)
 
 
 def _select(host: Host, dfs: tuple[str, ...]) -> None:
@@ -60,7 +73,6 @@ def _field(fcp: bytes, tag: int, what: str) -> bytes:
 
 
 @clause("CARD-FILE-005")
-@pytest.mark.parametrize(("application", "dfs", "spec"), EFS)
 def test_an_efs_fcp_gives_its_structure_identifier_sfi_and_size(host, application, dfs, spec):
     if application == "purse":
         host.select_purse()
@@ -94,43 +106,47 @@ def _in_df04(host: Host, pin: str, *, write_key: bool = False) -> None:
     expect(host.verify(pin), SW.OK, "VERIFY with the card's PIN")
     if write_key:
         host.authenticate(WRITE_KEY)
-    _select(host, (_DF04["fid"],))
+    _select(host, (_df04(host)["fid"],))
 
 
-def _ef15(host: Host) -> bytes:
+def _read_ef15(host: Host) -> bytes:
     """EF15 by its SFI (READ BINARY P1 = 80 | SFI, offset 0)."""
     __tracebackhide__ = True
-    content = host.ok("READ BINARY of EF15 by SFI", 0x00, 0xB0, 0x80 | EF15["sfi"], 0x00, le=0)
-    assert len(content) == EF15["size"], f"EF15 holds {len(content)} bytes; the profile lays out {EF15['size']}"
+    ef15 = _in_df04_spec(host, "EF15")
+    content = host.ok("READ BINARY of EF15 by SFI", 0x00, 0xB0, 0x80 | ef15["sfi"], 0x00, le=0)
+    assert len(content) == ef15["size"], f"EF15 holds {len(content)} bytes; the profile lays out {ef15['size']}"
     return content
 
 
 @clause("CARD-FILE-006")
 def test_read_binary_reads_by_sfi_and_in_the_current_ef_alike(host, pin):
     _in_df04(host, pin)
-    content = _ef15(host)
-    host.ok("SELECT EF15 by FID (P1 02, P2 0C)", 0x00, 0xA4, 0x02, 0x0C, bytes.fromhex(EF15["fid"]))
+    ef15 = _in_df04_spec(host, "EF15")
+    content = _read_ef15(host)
+    host.ok("SELECT EF15 by FID (P1 02, P2 0C)", 0x00, 0xA4, 0x02, 0x0C, bytes.fromhex(ef15["fid"]))
     for offset in (0, 8):
         read = host.ok(f"READ BINARY of the current EF (EF15) at offset {offset}", 0x00, 0xB0, offset >> 8,
                        offset & 0xFF, le=0)
         assert read == content[offset:], (
             f"READ BINARY of the current EF at offset {offset} differs from EF15 read by its SFI")
     beyond = host.send(0x00, 0xB0, 0x01, 0x00, le=0)  # offset 256, P1 b8 0: still the current EF
-    assert beyond.sw in ANSWERS["parameters"], (
-        f"READ BINARY of the current EF (EF15, {EF15['size']} bytes) at offset 256 answered {sw_text(beyond.sw)}; "
-        f"the profile allows {', '.join(sw_text(sw) for sw in sorted(ANSWERS['parameters']))} for an offset "
+    allowed = host.layout.malformed.answers["parameters"]
+    assert beyond.sw in allowed, (
+        f"READ BINARY of the current EF (EF15, {ef15['size']} bytes) at offset 256 answered {sw_text(beyond.sw)}; "
+        f"the profile allows {', '.join(sw_text(sw) for sw in sorted(allowed))} for an offset "
         f"beyond the end")
 
 
 @clause("CARD-FILE-006")
 def test_update_binary_writes_at_its_offset_and_nothing_else(host, pin):
     _in_df04(host, pin, write_key=True)
-    old = _ef15(host)
+    ef15 = _in_df04_spec(host, "EF15")
+    old = _read_ef15(host)
     at, length = 8, 4
     new = bytes(b ^ 0xFF for b in old[at:at + length])
-    expect(host.send(0x00, 0xD6, 0x80 | EF15["sfi"], at, new), SW.OK,
+    expect(host.send(0x00, 0xD6, 0x80 | ef15["sfi"], at, new), SW.OK,
            f"UPDATE BINARY of EF15 by SFI at offset {at} after key 04")
-    written = _ef15(host)
+    written = _read_ef15(host)
     try:
         assert written == old[:at] + new + old[at + length:], (
             f"after UPDATE BINARY of {length} bytes at offset {at}, EF15 is not its old bytes with those {length} "
@@ -138,22 +154,23 @@ def test_update_binary_writes_at_its_offset_and_nothing_else(host, pin):
     finally:  # put the bytes back, through the current EF (P1 b8 0, P1-P2 the offset)
         expect(host.send(0x00, 0xD6, at >> 8, at, old[at:at + length]), SW.OK,
                f"UPDATE BINARY of the current EF (EF15) at offset {at}, putting its bytes back")
-    assert _ef15(host) == old, "EF15 is not what it was after UPDATE BINARY put its bytes back"
+    assert _read_ef15(host) == old, "EF15 is not what it was after UPDATE BINARY put its bytes back"
 
 
 def _record(host: Host, number: int):
     __tracebackhide__ = True
-    return host.read_record(EF16["sfi"], number)
+    return host.read_record(_in_df04_spec(host, "EF16")["sfi"], number)
 
 
 @clause("CARD-FILE-007")
 def test_append_record_to_the_cyclic_ef16_makes_the_new_record_record_1(card, pin):
     host = card.open_to_destroy()  # the oldest records a cyclic EF drops cannot be given back
     _in_df04(host, pin)
-    size, most = EF16["record_size"], EF16["max_records"]
+    ef16 = _in_df04_spec(host, "EF16")
+    size, most = ef16["record_size"], ef16["max_records"]
     appended = [bytes((0xE0 | n,)) * size for n in range(most + 1)]
     for n, record in enumerate(appended, 1):
-        expect(host.send(0x00, 0xE2, 0x00, EF16["sfi"] << 3, record), SW.OK, f"APPEND RECORD {n} to EF16")
+        expect(host.send(0x00, 0xE2, 0x00, ef16["sfi"] << 3, record), SW.OK, f"APPEND RECORD {n} to EF16")
         first = expect(_record(host, 1), SW.OK, f"READ RECORD EF16 record 1 after APPEND RECORD {n}").data
         assert first == record, f"after APPEND RECORD {n}, EF16 record 1 is not the record just appended"
     held = [expect(_record(host, k), SW.OK, f"READ RECORD EF16 record {k}").data for k in range(1, most + 1)]

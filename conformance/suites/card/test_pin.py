@@ -16,14 +16,13 @@ from __future__ import annotations
 
 import pytest
 
-from conformance.suites.card._host import SSSE, Host, expect
+from conformance.suites.card._host import Host, expect
 from conformance.suites.card._lab import PIN_RESET_NAMES, CardLab, pin_reset_command, reset_pin, wrong_pin
 from conformance.verdicts import not_tested
 from simulator.apdu import SW, counter_sw
 
 clause = pytest.mark.clause
 requires = pytest.mark.requires
-TRIES = SSSE["pin"]["tries"]
 
 
 def _spare_tries(host) -> int:
@@ -44,8 +43,9 @@ def test_wrong_pins_count_down_to_the_last_try_and_the_right_pin_counts_up(host,
         expect(host.verify(wrong_pin(pin)), counter_sw(left - spent),
                f"VERIFY with wrong PIN {spent} of {left - 1} ({left - spent} tries should be left)")
     expect(host.verify(pin), SW.OK, "VERIFY with the right PIN at the last try")
-    assert host.pin_tries() == TRIES, (f"after the right PIN the card has {host.pin_tries()} tries; the profile's "
-                                       f"counter is {TRIES}")
+    tries = host.layout.ssse_profile["pin"]["tries"]
+    assert host.pin_tries() == tries, (f"after the right PIN the card has {host.pin_tries()} tries; the profile's "
+                                       f"counter is {tries}")
 
 
 @clause("CARD-PIN-001")
@@ -134,8 +134,8 @@ def _resets_a_blocked_pin_only_with_the_right_mac(card: CardLab, key: str) -> No
                f"{what} with a wrong MAC")
         expect(host.verify(new), SW.AUTH_METHOD_BLOCKED, f"VERIFY after a refused {what}")
         reset_pin(host, key, new)
-        tries = host.pin_tries()
-        assert tries == TRIES, f"after {what} the PIN has {tries} tries, not the profile's {TRIES}"
+        tries, full = host.pin_tries(), host.layout.ssse_profile["pin"]["tries"]
+        assert tries == full, f"after {what} the PIN has {tries} tries, not the profile's {full}"
         expect(host.verify(new), SW.OK, f"VERIFY with the PIN {what} set")
     finally:
         card.restore_pin(host)

@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import pytest
 
-from conformance.suites.card._host import EPURSE, expect
+from conformance.suites.card._host import expect
 from conformance.verdicts import not_tested
 from simulator.apdu import SW
 
 clause = pytest.mark.clause
 pytestmark = pytest.mark.requires("purse")
 AMOUNT = 1  # fen
-LOG_SIZE = next(f["max_records"] for f in EPURSE["files"] if f["sfi"] == 0x18)
 
 
 @pytest.fixture
@@ -52,9 +51,9 @@ def test_initialize_for_purchase_answers_the_profiles_layout(purse_host):
     assert len(init) == 15, f"INITIALIZE FOR PURCHASE answered {len(init)} bytes; the profile requires 15"
     assert int.from_bytes(init[0:4], "big") == max(balance, 0), (
         f"INITIALIZE names balance {int.from_bytes(init[0:4], 'big')}; GET BALANCE said {balance}")
-    ids = {int(spec["id"], 16) for spec in EPURSE["algorithms"].values()}
+    ids = {int(spec["id"], 16) for spec in purse_host.layout.purse_profile["algorithms"].values()}
     assert init[10] in ids, f"INITIALIZE names algorithm ID {init[10]:02X}; the profile knows {sorted(ids)}"
-    version = int(EPURSE["keys"]["DPK"]["version"], 16)
+    version = int(purse_host.layout.purse_profile["keys"]["DPK"]["version"], 16)
     assert init[9] == version, f"INITIALIZE names key version {init[9]:02X}; the purchase key's is {version:02X}"
     expect(purse_host.init_purchase(AMOUNT, index=0x09), SW.KEY_INDEX_NOT_SUPPORTED,
            "INITIALIZE FOR PURCHASE with key index 09 (none)")
@@ -82,7 +81,8 @@ def test_a_purchase_debits_counts_logs_and_proves_itself(purse_host):
     assert log and log[0] == expected["record"], (
         f"0x18 record 1 is {log[0].hex().upper() if log else 'absent'}; the purchase should have written "
         f"{expected['record'].hex().upper()}")
-    assert len(log) == min(len(log_before) + 1, LOG_SIZE), "the purchase did not add exactly one 0x18 record"
+    log_size = next(f["max_records"] for f in purse_host.layout.purse_profile["files"] if f["sfi"] == 0x18)
+    assert len(log) == min(len(log_before) + 1, log_size), "the purchase did not add exactly one 0x18 record"
     atc = int.from_bytes(init[4:6], "big")
     again = _init(purse_host)
     assert int.from_bytes(again[4:6], "big") == atc + 1, (

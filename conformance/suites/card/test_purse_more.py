@@ -16,33 +16,29 @@ from __future__ import annotations
 
 import pytest
 
-from conformance.suites.card._host import (
-    COMPOSITE,
-    DATE,
-    EPURSE,
-    LOAD,
-    PURCHASE,
-    PURSE_AID,
-    TERMINAL,
-    TIME,
-    Host,
-    expect,
-    sw_text,
-)
+from conformance.suites.card._host import DATE, TERMINAL, TIME, Host, expect, sw_text
 from conformance.verdicts import not_tested
 from simulator.apdu import SW, counter_sw
 from simulator.card.apps import epurse
 from simulator.card.commands_security import encode_pin
 
 requires = pytest.mark.requires
-FILES = {f["sfi"]: f for f in EPURSE["files"]}
-LOG_SIZE = FILES[0x18]["max_records"]
-MAX_BALANCE = EPURSE["max_balance"]
-MAX_BALANCE_SW = int(EPURSE["max_balance_exceeded_sw"], 16)
-PROVE_UNAVAILABLE = int(EPURSE["prove_unavailable_sw"], 16)
-LOCKED_SELECT = int(EPURSE["application"]["locked_select_sw"], 16)
 LOAD_AMOUNT = 100  # fen
-TYPE_NAME = {PURCHASE: "purchase (06)", LOAD: "load (02)", COMPOSITE: "composite purchase (09)"}
+
+
+def _files(host: Host) -> dict[int, dict]:
+    """The purse's files by SFI, as the run's profile lays them out."""
+    return {f["sfi"]: f for f in host.layout.purse_profile["files"]}
+
+
+def _sw(host: Host, name: str) -> int:
+    """A status word the purse document names (max_balance_exceeded_sw, prove_unavailable_sw)."""
+    return int(host.layout.purse_profile[name], 16)
+
+
+def _locked_select(host: Host) -> int:
+    """What SELECT of a locked purse answers."""
+    return int(host.layout.purse_profile["application"]["locked_select_sw"], 16)
 
 
 @pytest.fixture
@@ -81,7 +77,7 @@ def _offline_atc(host: Host) -> int:
 def _init_load(host: Host, amount: int) -> bytes:
     __tracebackhide__ = True
     answer = host.init_load(amount)
-    if answer.sw == MAX_BALANCE_SW:
+    if answer.sw == _sw(host, "max_balance_exceeded_sw"):
         not_tested(f"a load of {amount} fen would take the purse above its maximum balance",
                    need=f"a sample with room for {amount} fen below the maximum balance")
     init = expect(answer, SW.OK, f"INITIALIZE FOR LOAD of {amount} fen").data
@@ -100,7 +96,7 @@ def _load(host: Host, amount: int) -> tuple[bytes, bytes, bytes]:
     algorithm, keys = host.purse_keys(init[7], "DTK")
     new_balance = int.from_bytes(init[0:4], "big") + amount
     expected = epurse.load_tac(
-        keys["DTK"], new_balance, init[4:6], amount, LOAD, TERMINAL, DATE, TIME, algorithm=algorithm
+        keys["DTK"], new_balance, init[4:6], amount, host.layout.load, TERMINAL, DATE, TIME, algorithm=algorithm
     )
     return init, tac, expected
 
@@ -124,10 +120,11 @@ def _records(host: Host, sfi: int) -> list[bytes]:
 @pytest.mark.clause("PURSE-SEL-002")
 @requires("purse")
 def test_the_purse_files_have_the_profiles_sizes_and_cannot_be_written(purse_host):
+    files = _files(purse_host)
     for sfi in (0x15, 0x16, 0x17):
         data = purse_host.ok(f"READ BINARY of purse file 0x{sfi:02X} by SFI", 0x00, 0xB0, 0x80 | sfi, 0x00, le=0)
-        assert len(data) == FILES[sfi]["size"], (
-            f"purse file 0x{sfi:02X} has {len(data)} bytes; the profile says {FILES[sfi]['size']}"
+        assert len(data) == files[sfi]["size"], (
+            f"purse file 0x{sfi:02X} has {len(data)} bytes; the profile says {files[sfi]['size']}"
         )
         changed = bytes((data[0] ^ 0xFF,)) + data[1:]
         answer = purse_host.send(0x00, 0xD6, 0x80 | sfi, 0x00, changed)
@@ -135,7 +132,7 @@ def test_the_purse_files_have_the_profiles_sizes_and_cannot_be_written(purse_hos
         again = purse_host.ok(f"READ BINARY of purse file 0x{sfi:02X}", 0x00, 0xB0, 0x80 | sfi, 0x00, le=0)
         assert again == data, f"UPDATE BINARY ({sw_text(answer.sw)}) changed purse file 0x{sfi:02X}"
     for sfi in (0x18, 0x1A, 0x1E):
-        spec = FILES[sfi]
+        spec = files[sfi]
         records = _records(purse_host, sfi)
         assert len(records) <= spec["max_records"], (
             f"purse file 0x{sfi:02X} holds {len(records)} records; the profile says at most {spec['max_records']}"
@@ -165,7 +162,8 @@ def _give_back_capp_record(host: Host, record: bytes) -> None:
         return
     init = _init(host, 1, composite=True)
     expect(host.send(0x80, 0xDC, 0x01, 0x1A << 3, record), SW.OK, "UPDATE CAPP DATA CACHE of 0x1A record 1 (back)")
-    expect(host.debit(init, 1, txn_type=COMPOSITE)[0], SW.OK, "DEBIT FOR CAPP PURCHASE writing 0x1A record 1 back")
+    expect(host.debit(init, 1, txn_type=host.layout.composite)[0], SW.OK,
+           "DEBIT FOR CAPP PURCHASE writing 0x1A record 1 back")
 
 
 @pytest.mark.clause("PURSE-CPUR-001")
@@ -181,7 +179,7 @@ def test_capp_records_are_staged_and_written_only_with_the_debit(card, purse_hos
 
 
 def _stage_and_write_capp_records(purse_host: Host, ef1a_before: list[bytes]) -> None:
-    trip = bytes((0x01,)) + bytes(range(1, FILES[0x1E]["record_size"]))
+    trip = bytes((0x01,)) + bytes(range(1, _files(purse_host)[0x1E]["record_size"]))
     ef1e_before = _records(purse_host, 0x1E)
     record1 = ef1a_before[0][:3] + bytes((ef1a_before[0][3] ^ 0x5A,)) + ef1a_before[0][4:]
 
@@ -203,27 +201,27 @@ def _stage_and_write_capp_records(purse_host: Host, ef1a_before: list[bytes]) ->
         )
         return init
 
-    refused, _ = purse_host.debit(stage(), 1, wrong_mac=True, txn_type=COMPOSITE)
+    refused, _ = purse_host.debit(stage(), 1, wrong_mac=True, txn_type=purse_host.layout.composite)
     expect(refused, SW.MAC_INVALID, "DEBIT FOR CAPP PURCHASE with a wrong MAC1")
     assert _records(purse_host, 0x1E) == ef1e_before and _records(purse_host, 0x1A) == ef1a_before, (
         "a refused DEBIT FOR CAPP PURCHASE wrote the staged records"
     )
 
-    answer, expected = purse_host.debit(stage(), 1, txn_type=COMPOSITE)
+    answer, expected = purse_host.debit(stage(), 1, txn_type=purse_host.layout.composite)
     expect(answer, SW.OK, "DEBIT FOR CAPP PURCHASE with the right MAC1")
     assert answer.data[0:4] == expected["tac"] and answer.data[4:8] == expected["mac2"], (
         "DEBIT FOR CAPP PURCHASE answered a TAC / MAC2 the issuer's keys do not give for type 09"
     )
     ef1e = _records(purse_host, 0x1E)
     assert ef1e and ef1e[0] == trip, "after DEBIT FOR CAPP PURCHASE, 0x1E record 1 is not the staged record"
-    assert ef1e[1:] == ef1e_before[: FILES[0x1E]["max_records"] - 1], (
+    assert ef1e[1:] == ef1e_before[: _files(purse_host)[0x1E]["max_records"] - 1], (
         "DEBIT FOR CAPP PURCHASE did not add the staged 0x1E record in front of the older ones"
     )
     assert _records(purse_host, 0x1A)[0] == record1, (
         "after DEBIT FOR CAPP PURCHASE, 0x1A record 1 is not the staged record"
     )
     record = _log_record(purse_host)
-    assert record["type"] == COMPOSITE, (
+    assert record["type"] == purse_host.layout.composite, (
         f"the 0x18 record of a composite purchase has type {record['type']:02X}; the profile requires 09"
     )
 
@@ -237,7 +235,7 @@ def test_initialize_for_load_answers_balance_atc_and_a_mac1_the_issuer_verifies(
     assert int.from_bytes(init[0:4], "big") == max(balance, 0), (
         f"INITIALIZE FOR LOAD names balance {int.from_bytes(init[0:4], 'big')}; GET BALANCE said {balance}"
     )
-    version = int(EPURSE["keys"]["DLK"]["version"], 16)
+    version = int(purse_host.layout.purse_profile["keys"]["DLK"]["version"], 16)
     assert init[6] == version, f"INITIALIZE FOR LOAD names key version {init[6]:02X}; the load key's is {version:02X}"
     purse_host.load_mac2(init, LOAD_AMOUNT)  # fails the test when MAC1 does not verify
 
@@ -252,7 +250,7 @@ def test_credit_for_load_credits_counts_logs_and_answers_the_tac(purse_host):
         f"a load of {LOAD_AMOUNT} fen moved the balance by {purse_host.balance() - before}"
     )
     record = _log_record(purse_host)
-    assert record["type"] == LOAD and record["amount"] == LOAD_AMOUNT, (
+    assert record["type"] == purse_host.layout.load and record["amount"] == LOAD_AMOUNT, (
         f"0x18 record 1 after a load has type {record['type']:02X} and amount {record['amount']}; the load was "
         f"type 02 of {LOAD_AMOUNT} fen"
     )
@@ -261,9 +259,10 @@ def test_credit_for_load_credits_counts_logs_and_answers_the_tac(purse_host):
     assert int.from_bytes(again[4:6], "big") == online + 1, (
         f"the online ATC was {online} for the load and is {int.from_bytes(again[4:6], 'big')} after it"
     )
-    room = MAX_BALANCE - max(purse_host.balance(), 0)
-    expect(purse_host.init_load(room + 1), MAX_BALANCE_SW,
-           f"INITIALIZE FOR LOAD beyond the maximum balance of {MAX_BALANCE} fen")
+    most = purse_host.layout.purse_profile["max_balance"]
+    room = most - max(purse_host.balance(), 0)
+    expect(purse_host.init_load(room + 1), _sw(purse_host, "max_balance_exceeded_sw"),
+           f"INITIALIZE FOR LOAD beyond the maximum balance of {most} fen")
 
 
 @pytest.mark.clause("PURSE-MAC-001")
@@ -317,25 +316,25 @@ def test_each_counter_rises_by_one_per_committed_transaction_of_its_kind(purse_h
 @pytest.mark.clause("PURSE-LOG-001")
 @requires("purse")
 def test_record_1_is_the_newest_transaction_and_the_oldest_drop_out(purse_host):
-    log = purse_host.purse_log()
-    count = max(1, LOG_SIZE + 1 - len(log))
+    log, log_size = purse_host.purse_log(), _files(purse_host)[0x18]["max_records"]
+    count = max(1, log_size + 1 - len(log))
     for amount in range(1, count + 1):
         before = purse_host.balance()
         init, expected = _purchase(purse_host, amount)
         spent = before - purse_host.balance()
         record = _log_record(purse_host)
         atc = int.from_bytes(init[4:6], "big")
-        assert (record["amount"], record["type"], record["atc"]) == (spent, PURCHASE, atc), (
+        assert (record["amount"], record["type"], record["atc"]) == (spent, purse_host.layout.purchase, atc), (
             f"after purchase {amount} of {count}, 0x18 record 1 has amount {record['amount']}, type "
             f"{record['type']:02X}, ATC {record['atc']}; the balance fell by {spent} in a purchase (06) with ATC "
             f"{atc}"
         )
-        log = [expected["record"], *log][:LOG_SIZE]
+        log = [expected["record"], *log][:log_size]
     now = purse_host.purse_log()
-    assert len(now) == LOG_SIZE, (
-        f"after {count} purchases the 0x18 file holds {len(now)} records; the profile keeps {LOG_SIZE}"
+    assert len(now) == log_size, (
+        f"after {count} purchases the 0x18 file holds {len(now)} records; the profile keeps {log_size}"
     )
-    assert now == log, f"the 0x18 file is not the {LOG_SIZE} newest transactions, newest first"
+    assert now == log, f"the 0x18 file is not the {log_size} newest transactions, newest first"
 
 
 # -- APPLICATION BLOCK ----------------------------------------------------------------------
@@ -361,7 +360,8 @@ def test_application_block_locks_the_purse_for_good_and_a_wrong_mac_locks_nothin
     assert host.balance() == before, "a refused APPLICATION BLOCK changed the balance"
     expect(_block(host), SW.OK, "APPLICATION BLOCK with the maintenance key's MAC over a fresh challenge")
     host.reconnect()
-    expect(host.select(PURSE_AID), LOCKED_SELECT, "SELECT of the purse after APPLICATION BLOCK (and a power cycle)")
+    expect(host.select(host.layout.purse_aid), _locked_select(host),
+           "SELECT of the purse after APPLICATION BLOCK (and a power cycle)")
     for what, ins, p1, data, le in (
         ("GET BALANCE", 0x5C, 0x00, b"", 4),
         ("INITIALIZE FOR PURCHASE", 0x50, 0x01, bytes((1,)) + (1).to_bytes(4, "big") + TERMINAL, 0x0F),
@@ -379,7 +379,7 @@ def _locked_purse(card) -> Host:
         return card.open("transit_locked")
     card.issuer.require("epurse.DAMK")
     host = card.open_to_destroy("transit")
-    if host.select(PURSE_AID).sw != LOCKED_SELECT:
+    if host.select(host.layout.purse_aid).sw != _locked_select(host):
         host.select_purse()
         expect(_block(host), SW.OK, "APPLICATION BLOCK with the maintenance key's MAC (to lock the purse)")
         host.reconnect()
@@ -390,14 +390,14 @@ def _locked_purse(card) -> Host:
 @requires("purse")
 def test_a_blacklisted_purse_selects_with_9303(card):
     host = _locked_purse(card)
-    expect(host.select(PURSE_AID), LOCKED_SELECT, "SELECT of a permanently locked purse")
+    expect(host.select(host.layout.purse_aid), _locked_select(host), "SELECT of a permanently locked purse")
     assert host.send(0x80, 0x5C, 0x00, 0x02, le=4).sw != SW.OK, "GET BALANCE in a locked purse answered 9000"
 
 
 # -- GET TRANSACTION PROVE ------------------------------------------------------------------
-def _prove_atc(init: bytes) -> int:
+def _prove_atc(host: Host, init: bytes) -> int:
     atc = int.from_bytes(init[4:6], "big")
-    return atc + 1 if EPURSE["prove_atc"] == "next_offline_atc" else atc
+    return atc + 1 if host.layout.purse_profile["prove_atc"] == "next_offline_atc" else atc
 
 
 def _prove(host: Host, txn_type: int, atc: int):
@@ -420,7 +420,7 @@ def test_prove_answers_a_purchase_whose_answer_the_power_cut_took(card):
         step += 1
         expected = host.last_debit
         host.select_purse()
-        answer = _prove(host, PURCHASE, _prove_atc(init))
+        answer = _prove(host, host.layout.purchase, _prove_atc(host, init))
         if host.balance() == before - amount:
             proof = expect(answer, SW.OK, f"GET TRANSACTION PROVE after the power was cut at step {step} of a "
                                           f"purchase that committed").data
@@ -431,7 +431,7 @@ def test_prove_answers_a_purchase_whose_answer_the_power_cut_took(card):
         else:
             expect(
                 answer,
-                PROVE_UNAVAILABLE,
+                _sw(host, "prove_unavailable_sw"),
                 f"GET TRANSACTION PROVE after the power was cut at step {step} of a purchase that did not commit",
             )
     if step == 0:
@@ -482,10 +482,8 @@ def test_change_pin_needs_the_right_old_pin_and_a_new_pin_of_4_to_16_digits(host
 def test_capp_data_cache_refuses_a_p2_that_is_not_sfi_shifted_by_3(purse_host):
     """P2 b3..b1 of UPDATE CAPP DATA CACHE are 000 (P2 = SFI << 3): any other P2 is a parameters
     fault of ISO/IEC 7816-4, answered with a status word national.card `malformed` allows for it."""
-    from conformance.suites.card._malformed import ANSWERS
-
-    allowed = ANSWERS["parameters"]
-    trip = bytes((0x01,)) + bytes(range(1, FILES[0x1E]["record_size"]))
+    allowed = purse_host.layout.malformed.answers["parameters"]
+    trip = bytes((0x01,)) + bytes(range(1, _files(purse_host)[0x1E]["record_size"]))
     _init(purse_host, 1, composite=True)
     for low in range(1, 8):
         p2 = 0x1E << 3 | low

@@ -8,22 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from conformance.suites.card._host import (
-    EPURSE,
-    PPSE_NAME,
-    PURSE_AID,
-    QPBOC,
-    QPBOC_AID,
-    READ_KEY,
-    SFI,
-    SSSE,
-    SSSE_AID,
-    expect,
-    sw_text,
-    tlv_find,
-)
+from conformance.suites.card._host import PPSE_NAME, READ_KEY, expect, sw_text, tlv_find
 from simulator.apdu import SW
-from simulator.profile import load
 from simulator.tlv import parse_tlv
 
 clause = pytest.mark.clause
@@ -43,7 +29,7 @@ LOCKED_SSSE_COMMANDS = [
 @clause("CARD-ATR-001")
 def test_the_atr_is_the_profiles_for_the_cards_region_and_serial(host):
     host.select_ssse()
-    spec = load("national/card", "card")["atr"]
+    spec = host.layout.card_profile["atr"]
     card_id = host.card_identifier
     expected = bytes.fromhex(spec["prefix"] + spec["historical_template"].format(
         region=card_id[:3].hex().upper(), serial_tail=card_id[-5:].hex().upper()))
@@ -54,15 +40,15 @@ def test_the_atr_is_the_profiles_for_the_cards_region_and_serial(host):
 @clause("CARD-SEL-001")
 def test_select_ssse_answers_its_fci_with_the_algorithm_indicator(host):
     fci = host.select_ssse()
-    assert tlv_find(fci, 0x6F, 0x84) == SSSE_AID, "the FCI (6F) does not carry the SSSE AID as DF name (84)"
+    assert tlv_find(fci, 0x6F, 0x84) == host.layout.ssse_aid, "the FCI (6F) does not carry the SSSE AID as DF name (84)"
     indicator = tlv_find(fci, 0x6F, 0xA5, 0x9F0C)
     assert indicator is not None, "the FCI has no algorithm indicator 9F0C in its proprietary template A5"
-    valid = SSSE["application"]["algorithm_indicator"]
+    valid = host.layout.ssse_profile["application"]["algorithm_indicator"]
     assert len(indicator) == 3 and indicator[:2] == b"\x86\x01" and indicator[2] in valid.values(), (
         f"9F0C is {indicator.hex().upper()}; the profile requires 86 01 xx with xx in "
         f"{sorted(valid.values())} ({', '.join(valid)})")
     generation = host.generation
-    algorithm = SSSE["generations"][str(generation)]["algorithm"]
+    algorithm = host.layout.ssse_profile["generations"][str(generation)]["algorithm"]
     assert host.algorithm == algorithm, (
         f"a generation-{generation} card (规范版本) uses {algorithm}; its 9F0C announces {host.algorithm}")
 
@@ -78,11 +64,11 @@ def test_unknown_names_answer_6a82(host):
 def test_selecting_another_application_forgets_the_security_state(card, host, known_pin):
     host.select_ssse()
     host.open_ef06(known_pin)
-    expect(host.read_record(SFI["EF06"], 1), SW.OK, "READ RECORD EF06 once its read condition holds")
+    expect(host.read_record(host.layout.sfi["EF06"], 1), SW.OK, "READ RECORD EF06 once its read condition holds")
     challenge = host.challenge()
     card.select_another_application(host)
     host.select_ssse()
-    expect(host.read_record(SFI["EF06"], 1), SW.SECURITY_NOT_SATISFIED,
+    expect(host.read_record(host.layout.sfi["EF06"], 1), SW.SECURITY_NOT_SATISFIED,
            "READ RECORD EF06 after selecting another application and the SSSE again")
     expect(host.send(0x00, 0x82, 0x00, READ_KEY, host.cryptogram(READ_KEY, challenge)), SW.CONDITIONS_NOT_SATISFIED,
            "EXTERNAL AUTHENTICATE over the challenge of before selecting another application")
@@ -91,9 +77,10 @@ def test_selecting_another_application_forgets_the_security_state(card, host, kn
 @clause("CARD-SEL-003")
 def test_a_locked_ssse_answers_6283_with_its_fci_and_refuses_commands(card):
     host = card.open("app_locked")
-    answer = host.select(SSSE_AID)
-    expect(answer, int(SSSE["application"]["locked_select_sw"], 16), "SELECT of the locked SSSE")
-    assert tlv_find(answer.data, 0x6F, 0x84) == SSSE_AID, "SELECT of the locked SSSE returned no FCI with its AID"
+    answer = host.select(host.layout.ssse_aid)
+    expect(answer, int(host.layout.ssse_profile["application"]["locked_select_sw"], 16), "SELECT of the locked SSSE")
+    assert tlv_find(answer.data, 0x6F, 0x84) == host.layout.ssse_aid, (
+        "SELECT of the locked SSSE returned no FCI with its AID")
     for what, apdu in LOCKED_SSSE_COMMANDS:
         expect(host.raw(bytes.fromhex(apdu)), SW.CONDITIONS_NOT_SATISFIED, f"{what} in the locked SSSE")
 
@@ -126,18 +113,19 @@ def _listed(entries: list[dict[int, bytes]], aid: bytes, label: bytes | None) ->
 @clause("PURSE-SEL-001")
 @requires("purse")
 def test_the_ppse_lists_the_purse(host):
-    _listed(_ppse_entries(host), PURSE_AID, EPURSE["application"]["label"].encode("ascii"))
+    label = host.layout.purse_profile["application"]["label"].encode("ascii")
+    _listed(_ppse_entries(host), host.layout.purse_aid, label)
 
 
 @clause("PURSE-SEL-001")
 @requires("purse")
 def test_select_purse_answers_the_fci_of_file_0x15(host):
-    fci = expect(host.select(PURSE_AID), SW.OK, "SELECT of the purse AID").data
-    assert tlv_find(fci, 0x6F, 0x84) == PURSE_AID, "the purse FCI does not carry its AID (84)"
+    fci = expect(host.select(host.layout.purse_aid), SW.OK, "SELECT of the purse AID").data
+    assert tlv_find(fci, 0x6F, 0x84) == host.layout.purse_aid, "the purse FCI does not carry its AID (84)"
     version = tlv_find(fci, 0x6F, 0xA5, 0x9F08)
-    assert version == bytes.fromhex(EPURSE["application"]["app_version"]), (
+    assert version == bytes.fromhex(host.layout.purse_profile["application"]["app_version"]), (
         f"9F08 (application version) is {version.hex().upper() if version else 'absent'}; the profile requires "
-        f"{EPURSE['application']['app_version']}")
+        f"{host.layout.purse_profile['application']['app_version']}")
     ef15 = host.ok("READ BINARY of purse file 0x15", 0x00, 0xB0, 0x95, 0x00, le=0)
     assert tlv_find(fci, 0x6F, 0xA5, 0x9F0C) == ef15, "9F0C of the purse FCI is not the content of file 0x15"
 
@@ -145,6 +133,7 @@ def test_select_purse_answers_the_fci_of_file_0x15(host):
 @clause("QP-SEL-001")
 @requires("qpboc")
 def test_the_ppse_lists_the_financial_application(host):
-    _listed(_ppse_entries(host), QPBOC_AID, QPBOC["application"]["label"].encode("ascii"))
-    answer = host.select(QPBOC_AID)
+    label = host.layout.qpboc_profile["application"]["label"].encode("ascii")
+    _listed(_ppse_entries(host), host.layout.qpboc_aid, label)
+    answer = host.select(host.layout.qpboc_aid)
     assert answer.sw in (SW.OK, SW.FILE_DEACTIVATED), f"SELECT of the listed qPBOC AID answered {sw_text(answer.sw)}"

@@ -17,7 +17,7 @@ from simulator import seeds
 from simulator.backend.platform.serve import wall_clock
 from simulator.backend.platform.signing import callback_headers, request_signature_matches
 from simulator.ecode import epoch_seconds
-from simulator.profile import load
+from simulator.profile import Profile
 
 from ._platform import RecordingPlatform, Request
 
@@ -29,10 +29,13 @@ SURNAMES = "赵钱孙李周吴郑王"
 
 
 class Integration:
-    def __init__(self, department: DepartmentRole, platform: RecordingPlatform, *, seed: int) -> None:
+    def __init__(self, department: DepartmentRole, platform: RecordingPlatform, *, seed: int,
+                 profile: Profile) -> None:
         self.department, self.platform, self.seed = department, platform, seed
-        self.profile = load("national/platform", "platform")
-        self.purpose = self.profile["purposes"]["declared"][department.purpose]
+        self.profile = profile
+        #: the run's platform document: purposes, lifecycle, callbacks, client rules
+        self.platform_profile = profile["platform"]
+        self.purpose = self.platform_profile["purposes"]["declared"][department.purpose]
         self.rng = seeds.generator(seed, "integration")
         self.department_id = f"dut-{self.rng.randbytes(4).hex()}"
         self.secret = platform.register(department_id=self.department_id, purpose=department.purpose,
@@ -42,9 +45,9 @@ class Integration:
 
     # -- holders and their cards -----------------------------------------------------------------
 
-    def holder(self) -> dict:
-        """A new synthetic holder with a usable card (its financial account active), issued by the
-        platform: what the chip presents."""
+    def holder(self, *, financial_active: bool = True) -> dict:
+        """A new synthetic holder with a usable card (its financial account active unless
+        `financial_active` is False), issued by the platform: what the chip presents."""
         self._holders += 1
         number = f"D{self.rng.randrange(16**8):08X}"
         born = date(1960 + self.rng.randrange(40), 1 + self.rng.randrange(12), 1 + self.rng.randrange(28))
@@ -52,13 +55,14 @@ class Integration:
                 "name": f"测试{SURNAMES[self._holders % len(SURNAMES)]}{self._holders}", "birth_date": born.isoformat()}
         self.platform.platform.issue_card(card_number=number, citizen_id=card["citizen_id"], name=card["name"],
                                           birth_date=born, region="410200")
-        self.platform.platform.transition(number, "activate_financial")
+        if financial_active:
+            self.platform.platform.transition(number, "activate_financial")
         return card
 
     def transition(self, card: dict, action: str) -> dict:
         """Apply a lifecycle action at the platform; for reissue/replace, the superseding card presented
         (its financial account activated, as the holder's old one was)."""
-        spec = self.profile["lifecycle"]["actions"][action]
+        spec = self.platform_profile["lifecycle"]["actions"][action]
         new = f"D{self.rng.randrange(16**8):08X}" if spec.get("new_card") else None
         self.platform.platform.transition(card["card_number"], action, new_card_number=new)
         if new is None:

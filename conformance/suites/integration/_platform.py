@@ -22,6 +22,7 @@ from simulator.backend.loopback import serving
 from simulator.backend.platform import Platform, open_store
 from simulator.backend.platform.api import make_app
 from simulator.backend.platform.serve import send_callback, wall_clock
+from simulator.profile import Profile
 
 
 @dataclass(frozen=True)
@@ -64,9 +65,9 @@ class RecordingPlatform:
     """The platform's app behind a recorder, served on `host` from a thread (a context manager);
     `advertise` is the host name the department reaches it by, when that is not `host`."""
 
-    def __init__(self, *, host: str = "127.0.0.1", advertise: str | None = None) -> None:
+    def __init__(self, *, profile: Profile, host: str = "127.0.0.1", advertise: str | None = None) -> None:
         self.platform = Platform(open_store(":memory:"), clock=wall_clock, seed=secrets.randbits(64),
-                                 operator_secret=secrets.token_bytes(32))
+                                 operator_secret=secrets.token_bytes(32), profile=profile)
         self.app = make_app(self.platform)
         self.requests: list[Request] = []
         self.injections: list[Injection] = []
@@ -161,7 +162,7 @@ class RecordingPlatform:
 
     def deliver_callbacks(self) -> int:
         """Let the platform deliver what is due, over HTTP as it does when served."""
-        timeout = self.platform.profile["callbacks"]["timeout_seconds"]
+        timeout = self.platform.platform_profile["callbacks"]["timeout_seconds"]
         return self.platform.deliver_callbacks(lambda url, headers, body: send_callback(url, headers, body,
                                                                                         timeout=timeout))
 

@@ -46,7 +46,7 @@ def department(dut):
 
 
 @pytest.fixture(scope="session")
-def recording_platform(request, department):
+def recording_platform(request, department, profile):
     from conformance.plugin import dut_info
 
     info = dut_info(request.config)
@@ -54,13 +54,13 @@ def recording_platform(request, department):
     if host in ("0.0.0.0", "::") and not advertise:
         raise pytest.UsageError("--dut-info platform_host=0.0.0.0 needs platform_advertise=<the name the department "
                                 "reaches this machine by>")
-    with RecordingPlatform(host=host, advertise=advertise) as platform:
+    with RecordingPlatform(profile=profile, host=host, advertise=advertise) as platform:
         yield platform
 
 
 @pytest.fixture(scope="session")
-def integration_session(request, department, recording_platform) -> Integration:
-    return Integration(department, recording_platform, seed=_seed(request.config))
+def integration_session(request, department, recording_platform, profile) -> Integration:
+    return Integration(department, recording_platform, seed=_seed(request.config), profile=profile)
 
 
 @pytest.fixture

@@ -123,7 +123,7 @@ def test_a_forged_callback_is_refused_and_nothing_follows(session, forgery):
 def test_a_stale_callback_is_refused_and_nothing_follows(session, off):
     card = session.served()
     event_id, body = session.crafted(card)
-    tolerance = session.profile["callbacks"]["tolerance_seconds"]
+    tolerance = session.platform_profile["callbacks"]["tolerance_seconds"]
     now = int(session.platform.platform.now())
     headers = session.signed(event_id, body, timestamp=now + off * (tolerance + 60))
     when = f"{tolerance + 60} s {'ahead' if off > 0 else 'ago'}"

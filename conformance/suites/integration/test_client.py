@@ -1,9 +1,12 @@
 """The department as a client: its own flow runs against the platform the suite plays, and the
-record of what it sent is judged (DEPT-SIGN, DEPT-IDEM, DEPT-RETRY, DEPT-CARD, DEPT-PURP)."""
+record of what it sent is judged (DEPT-SIGN, DEPT-IDEM, DEPT-RETRY, DEPT-CARD, DEPT-PURP, and the
+regional clauses ZZ-FIN, HB-ID, SC-DR, GD-CARD when the run's region adds them)."""
 
 from __future__ import annotations
 
 import pytest
+
+from conformance.verdicts import not_applicable
 
 from ._harness import SLACK_SECONDS, requests_to
 from ._platform import Injection
@@ -35,7 +38,7 @@ def test_timestamps_are_fresh_and_nonces_unique(session):
     _flow(session, session.holder())
     _flow(session, session.holder())
     sent = session.platform.since(0)
-    tolerance = session.profile["request_signing"]["tolerance_seconds"]
+    tolerance = session.platform_profile["request_signing"]["tolerance_seconds"]
     stale = [f"{r.method} {r.path} stamped {r.headers.get('x-timestamp')!r}, arrived {r.at:.0f}" for r in sent
              if not (r.headers.get("x-timestamp", "").isdigit() and abs(int(r.headers["x-timestamp"]) - r.at)
                      <= tolerance)]
@@ -86,7 +89,7 @@ def test_it_waits_out_retry_after(session, status):
 @pytest.mark.clause("DEPT-RETRY-001")
 def test_it_gives_up_after_the_attempts_allowed(session):
     card = session.holder()
-    path, attempts = f"/cards/{card['card_number']}", session.profile["clients"]["max_attempts"]
+    path, attempts = f"/cards/{card['card_number']}", session.platform_profile["clients"]["max_attempts"]
     session.platform.inject(Injection("GET", path, 503, retry_after=1, times=attempts + 5))
     outcome, sent = _flow(session, card)
     looked = requests_to(sent, "GET", path)
@@ -166,3 +169,53 @@ def test_it_keeps_only_what_its_purpose_may_read(session):
     allowed = ", ".join(session.purpose["fields"])
     assert not beyond, (f"{session.department.name} (purpose {session.department.purpose}) keeps "
                         f"{', '.join(beyond)} of its holder; the purpose may read {allowed}")
+
+
+# -- regional clauses (collected for the region whose profile adds them) ----------------------------------
+
+@pytest.mark.clause("ZZ-FIN-001")
+def test_nothing_is_paid_into_a_card_whose_financial_account_is_not_activated(session):
+    purpose = session.department.purpose
+    if "financial_active" not in session.purpose["fields"]:
+        not_applicable(f"the declared purpose {purpose} does not pay into the card's financial account (its fields "
+                       f"in platform.yaml purposes have no financial_active)")
+    session.served()
+    card = session.holder(financial_active=False)
+    _not_served(session, card, "a card whose financial account is not activated")
+
+
+@pytest.mark.clause("HB-ID-001")
+@pytest.mark.requires("identity")
+def test_the_holder_is_verified_at_every_service(session):
+    card = session.served()
+    for visit in ("a second", "a third"):
+        outcome, sent = _flow(session, card)
+        assert outcome["outcome"] == "served", (f"{session.department.name} did not serve {visit} visit of a usable "
+                                                f"card ({outcome['outcome']}: {outcome['reason']})")
+        assert requests_to(sent, "POST", "/identity/verifications"), (
+            f"{session.department.name} served {visit} visit of a holder without verifying the holder's identity "
+            f"at the platform (it sent {_listing(sent)}); the region checks holder data at every service")
+
+
+@pytest.mark.clause("SC-DR-001")
+@pytest.mark.requires("data_return")
+def test_every_service_is_returned_to_the_platform(session):
+    card = session.served()
+    for _ in range(2):
+        outcome, _sent = _flow(session, card)
+        assert outcome["outcome"] == "served", (f"{session.department.name} did not serve a usable card again "
+                                                f"({outcome['outcome']}: {outcome['reason']})")
+    held = session.platform.usage_events(session.department_id, card["card_number"])
+    assert len(held) == 3, (f"{session.department.name} served the holder 3 times; the platform holds {len(held)} "
+                            f"use(s) of it: every card use is returned")
+
+
+@pytest.mark.clause("GD-CARD-001")
+def test_a_sealed_card_is_not_served_until_it_is_unsealed(session):
+    card = session.served()
+    session.transition(card, "seal")
+    _not_served(session, card, "a card sealed in a cleanup (封存)")
+    session.transition(card, "unseal")
+    outcome, sent = _flow(session, card)
+    assert outcome["outcome"] == "served", (f"{session.department.name} did not serve the card once it was unsealed "
+                                            f"({outcome['outcome']}: {outcome['reason']}; it sent {_listing(sent)})")

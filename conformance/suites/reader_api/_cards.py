@@ -1,5 +1,6 @@
 """Cards no persona gives, which a reader must still handle: the harness makes each from a
-persona's card image before the card boots (`Bench.present(persona, alter=...)`), so the card OS
+persona's card image before the card boots (`Bench.present(persona, alter=...)`, which hands the
+alteration the image and the run's profile, whose SSSE lays out the files), so the card OS
 answers them with its own status words, as a real card personalised that way would.
 
 - `with_atr`: another ATR structure (interface bytes, TDi chain, no historical bytes; READER-FMT-003);
@@ -14,17 +15,16 @@ from collections.abc import Callable
 
 from simulator.card.filesystem import EF
 from simulator.card.image import CardImage, count_key, record_key
-from simulator.profile import load
+from simulator.profile import Profile
 
-Alteration = Callable[[CardImage], None]
-
-_SSSE = load("national/ssse", "ssse")
-_SSSE_AID = bytes.fromhex(_SSSE["application"]["aid"])
-_EF05_FID = int(next(f["fid"] for f in _SSSE["files"] if f["name"] == "EF05"), 16)
+#: `alter(image, profile)`: changes a card image of the run's profile
+Alteration = Callable[[CardImage, Profile], None]
 
 
-def _ef05(image: CardImage) -> EF:
-    ef = image.tree.by_aid[_SSSE_AID].child(_EF05_FID)
+def _ef05(image: CardImage, profile: Profile) -> EF:
+    ssse = profile["ssse"]
+    fid = int(next(f["fid"] for f in ssse["files"] if f["name"] == "EF05"), 16)
+    ef = image.tree.by_aid[bytes.fromhex(ssse["application"]["aid"])].child(fid)
     assert isinstance(ef, EF), "the profile's EF05 is no EF of the SSSE"
     return ef
 
@@ -32,7 +32,7 @@ def _ef05(image: CardImage) -> EF:
 def with_atr(atr: bytes) -> Alteration:
     """The card answers `atr` at every reset."""
 
-    def alter(image: CardImage) -> None:
+    def alter(image: CardImage, profile: Profile) -> None:
         image.atr = atr
 
     return alter
@@ -41,8 +41,8 @@ def with_atr(atr: bytes) -> Alteration:
 def ef05_ending_before(record: int) -> Alteration:
     """EF05 holds its records 1 to `record` - 1 only."""
 
-    def alter(image: CardImage) -> None:
-        image.contents[count_key(_ef05(image).path)] = bytes((record - 1,))
+    def alter(image: CardImage, profile: Profile) -> None:
+        image.contents[count_key(_ef05(image, profile).path)] = bytes((record - 1,))
 
     return alter
 
@@ -50,7 +50,7 @@ def ef05_ending_before(record: int) -> Alteration:
 def ef05_record(number: int, raw: bytes) -> Alteration:
     """EF05 record `number` (a linear EF: its slot is its number) holds `raw`."""
 
-    def alter(image: CardImage) -> None:
-        image.contents[record_key(_ef05(image).path, number)] = raw
+    def alter(image: CardImage, profile: Profile) -> None:
+        image.contents[record_key(_ef05(image, profile).path, number)] = raw
 
     return alter

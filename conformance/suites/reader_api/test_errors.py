@@ -8,9 +8,6 @@ import pytest
 from conformance.suites.reader_api import _cards
 from simulator.apdu import SW
 from simulator.card.apps import ssse
-from simulator.profile import load
-
-SSSE = load("national/ssse", "ssse")
 
 
 @pytest.mark.clause("READER-ERR-001")
@@ -23,12 +20,12 @@ def test_no_card(bench, api):
 
 
 @pytest.mark.clause("READER-ERR-002")
-def test_locked_application(bench, api):
+def test_locked_application(bench, api, ssse_profile):
     card = bench.present("app_locked")
     code, out = bench.call("iReadCardBas", 1)
     selects = [x for x in card.exchanges if x.command[1:2] == b"\xa4" and len(x.response) >= 2]
     sw = int.from_bytes(selects[-1].response[-2:], "big") if selects else int(
-        SSSE["application"]["locked_select_sw"], 16)
+        ssse_profile["application"]["locked_select_sw"], 16)
     condition = api["conditions"]["application_locked"]
     expected = condition.get("code", -sw)  # without a code: rule minus_sw
     assert code == expected, (f"iReadCardBas of a card whose social-security application is locked (SELECT "
@@ -49,8 +46,8 @@ def _refused_reads(card) -> list[int]:
 
 @pytest.mark.clause("READER-ERR-003")
 @pytest.mark.parametrize("name", NEEDED)
-def test_a_refused_ef05_record_returns_its_status_word(bench, api, name):
-    element = ssse.elements(SSSE)[name]
+def test_a_refused_ef05_record_returns_its_status_word(bench, api, ssse_profile, name):
+    element = ssse.elements(ssse_profile)[name]
     card = bench.present("normal", alter=_cards.ef05_ending_before(element.record))
     code, out = bench.call("iReadCardBas", 1)
     refused = _refused_reads(card)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from conformance.suites.reader_api.formats import format_errors, split
-from simulator.backend.hsm import Hsm
 
 pytestmark = pytest.mark.requires("hsm")
 
@@ -31,10 +30,10 @@ def test_step1_gives_the_hsm_its_data(bench, api):
 
 
 @pytest.mark.clause("READER-HSM-002")
-def test_step2_with_the_hsm_answer_reads_everything(bench, api):
+def test_step2_with_the_hsm_answer_reads_everything(bench, api, hsm):
     bench.present("normal", fresh=True)
     fields1 = _step1(bench, api)
-    key = Hsm().answer("|".join(fields1.values()) + "|")
+    key = hsm.answer("|".join(fields1.values()) + "|")
     code, out = bench.call("iReadCardBas_HSM_Step2", key)
     assert code == 0, f"iReadCardBas_HSM_Step2 with the encryption machine's answer returned {code}, expected 0"
     spec = api["formats"]["card_basic"]
@@ -50,10 +49,10 @@ def test_step2_with_the_hsm_answer_reads_everything(bench, api):
 
 
 @pytest.mark.clause("READER-HSM-003")
-def test_step2_refuses_an_internal_auth_result_the_card_did_not_give(bench, api):
+def test_step2_refuses_an_internal_auth_result_the_card_did_not_give(bench, api, hsm):
     bench.present("normal", fresh=True)
     fields1 = _step1(bench, api)
-    key = Hsm().answer("|".join(fields1.values()) + "|")
+    key = hsm.answer("|".join(fields1.values()) + "|")
     forged = f"{int(key[:16], 16) ^ 1:016X}{key[16:]}"
     code, out = bench.call("iReadCardBas_HSM_Step2", forged)
     expected = api["conditions"]["hsm_internal_auth_mismatch"]["code"]
@@ -64,10 +63,10 @@ def test_step2_refuses_an_internal_auth_result_the_card_did_not_give(bench, api)
 
 
 @pytest.mark.clause("READER-HSM-004")
-def test_step2_refuses_an_original_other_than_step1s(bench, api):
+def test_step2_refuses_an_original_other_than_step1s(bench, api, hsm):
     bench.present("normal", fresh=True)
     fields1 = _step1(bench, api)
-    key = Hsm().answer("|".join(fields1.values()) + "|")
+    key = hsm.answer("|".join(fields1.values()) + "|")
     other = f"{int(key[16:32], 16) ^ 1:016X}"  # pKey = 内认证结果 16 ‖ 原始信息 16 | 外认证数据 | (formats.hsm_key)
     code, out = bench.call("iReadCardBas_HSM_Step2", key[:16] + other + key[32:])
     expected = api["conditions"]["hsm_original_mismatch"]["code"]

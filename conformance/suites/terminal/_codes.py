@@ -13,13 +13,12 @@ a verifier.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from functools import cache
 
 from simulator import ecode, seeds
 from simulator.card import personas
 from simulator.clock import AS_OF
 from simulator.crypto import sm2
-from simulator.profile import ProfileError, load
+from simulator.profile import Profile, ProfileError
 
 #: the seed the certification CA keys' private halves derive from (their public halves are the profile's)
 CERTIFICATION_SEED = 20261123
@@ -27,33 +26,27 @@ CERTIFICATION_SEED = 20261123
 ISSUER_ID = b"\x99\x00\x00\x01"
 
 
-@cache
-def profile() -> dict:
-    return load("national/ecode", "ecode")
-
-
-def ca_index(*, test: bool) -> int:
+def ca_index(ecode_profile: dict, *, test: bool) -> int:
     """The index of the profile's certification CA key at a test (or production) index."""
-    low, high = profile()["ca_keys"]["test_indices"]
-    found = [k["index"] for k in profile()["ca_keys"]["keys"] if (low <= k["index"] <= high) == test]
+    low, high = ecode_profile["ca_keys"]["test_indices"]
+    found = [k["index"] for k in ecode_profile["ca_keys"]["keys"] if (low <= k["index"] <= high) == test]
     if not found:
         raise ProfileError(f"ecode.yaml ca_keys.keys has no {'test' if test else 'production'} key")
     return found[0]
 
 
-@cache
-def authority(index: int) -> ecode.CertificateAuthority:
+def authority(ecode_profile: dict, index: int) -> ecode.CertificateAuthority:
     """The certification CA key `index`, whose public half must be the profile's (else a ProfileError:
     the run is *broken*, never a verdict on the terminal)."""
     private, public = sm2.generate_keypair(seeds.generator(CERTIFICATION_SEED, "certification", "ecode-ca", index))
-    listed = {k["index"]: k["public_key"] for k in profile()["ca_keys"]["keys"]}
+    listed = {k["index"]: k["public_key"] for k in ecode_profile["ca_keys"]["keys"]}
     if listed.get(index) != sm2.compress(public).hex().upper():
         raise ProfileError(f"the suite's CA key {index} is not the one ecode.yaml ca_keys.keys lists")
     return ecode.CertificateAuthority(index, private)
 
 
-def card_number(persona: str) -> str:
-    return personas.resolve(persona, as_of=AS_OF).values["card_number"]
+def card_number(persona: str, profile: Profile) -> str:
+    return personas.resolve(persona, as_of=AS_OF, profile=profile).values["card_number"]
 
 
 class CodeIssuer:
@@ -64,7 +57,10 @@ class CodeIssuer:
     a certificate is made on first use for `certificate_days` from that day, an authorisation for
     `authorised_days_before` days before that moment."""
 
-    def __init__(self, seed: int = CERTIFICATION_SEED) -> None:
+    def __init__(self, profile: Profile, seed: int = CERTIFICATION_SEED) -> None:
+        """`profile`: the run's, whose e-code document and personas the codes follow."""
+        self.profile = profile
+        self.ecode_profile = profile["ecode"]
         self.rng = seeds.generator(seed, "terminal-suite", "ecode")
         self.issuer_private, self.issuer_public = sm2.generate_keypair(self.rng)
         self._certificates: dict[tuple, ecode.IssuerCertificate] = {}
@@ -88,7 +84,7 @@ class CodeIssuer:
     def _certificate(self, test_key: bool, certified_by_ca: bool, days: int, at: datetime) -> ecode.IssuerCertificate:
         key = (test_key, certified_by_ca, days)
         if key not in self._certificates:
-            ca = authority(ca_index(test=test_key))
+            ca = authority(self.ecode_profile, ca_index(self.ecode_profile, test=test_key))
             signer = ca if certified_by_ca else ecode.CertificateAuthority(ca.index, sm2.generate_keypair(self.rng)[0])
             self._certificates[key] = signer.certify(issuer_id=ISSUER_ID, issuer_key=self.issuer_public,
                                                      expires=at.date() + timedelta(days=days), serial=1, rng=self.rng)
@@ -98,9 +94,9 @@ class CodeIssuer:
               at: datetime) -> tuple[bytes, ecode.Authorisation]:
         key = (certificate, persona, kind, days_before)
         if key not in self._users:
-            holder = personas.resolve(persona, as_of=AS_OF).values
+            holder = personas.resolve(persona, as_of=AS_OF, profile=self.profile).values
             user_private, user_public = sm2.generate_keypair(self.rng)
-            issuer = ecode.Issuer(certificate, self.issuer_private, profile())
+            issuer = ecode.Issuer(certificate, self.issuer_private, self.ecode_profile)
             self._users[key] = user_private, issuer.authorise(
                 card_number=holder["card_number"], holder=ecode.holder_binding(holder["citizen_id"], holder["name"]),
                 region=holder["card_identifier"][:3].hex(), kind=kind, user_key=user_public,

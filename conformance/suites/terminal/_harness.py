@@ -12,13 +12,16 @@ decision claims against what the card lost (TERM-MONEY-001), and the decision re
 against what the terminal's kind may record (TERM-PRIV-004). Those findings fail the test under
 their own clause after the test's own judgement (conftest.py), and the record is masked by field
 name before it is attached or handed to the test, so no assertion can print a holder's data.
+
+What depends on the run's profile (the harness's cards, the applications' AIDs, the suite's oracle,
+the reference entry gate) is a `Harness` (the suite's `harness` fixture); the rest, reading traces
+and cards, is plain functions here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
-from functools import cache
 
 from conformance.adapters.sim import REFERENCE_TERMINALS
 from conformance.dut import Presentation
@@ -30,12 +33,14 @@ from simulator.card.apps import epurse, qpboc, ssse
 from simulator.card.cardos import CardOS
 from simulator.clock import AS_OF, Clock
 from simulator.faults import FaultPlan
-from simulator.profile import load
+from simulator.privacy import TraceMasker
+from simulator.profile import Profile
 from simulator.tlv import parse_tlv
 from simulator.transport import InProcessTransport
 from simulator.transport.base import Exchange
 
-from . import oracle
+from ._timing import real_card
+from .oracle import Oracle
 
 PPSE = b"2PAY.SYS.DDF01"
 UNIONPAY_RID = bytes.fromhex("A000000333")  # transit-payment.md §2 AIDs [V]
@@ -77,32 +82,6 @@ def settle() -> None:
         raise found[0]
 
 
-# -- profile facts --------------------------------------------------------------------------------
-@cache
-def purse_aid() -> bytes:
-    return bytes.fromhex(load("national/epurse", "epurse")["application"]["aid"])
-
-
-@cache
-def ssse_aid() -> bytes:
-    return bytes.fromhex(load("national/ssse", "ssse")["application"]["aid"])
-
-
-@cache
-def _application_fids() -> dict[bytes, bytes]:
-    """DF FID -> AID of the applications, for terminals that select a DF by its file identifier."""
-    purse, sss = load("national/epurse", "epurse")["application"], load("national/ssse", "ssse")["application"]
-    return {bytes.fromhex(purse["fid"]): purse_aid(), bytes.fromhex(sss["fid"]): ssse_aid()}
-
-
-def minimisation(terminal) -> dict:
-    """What a terminal of this kind may read and record (terminals.yaml `minimisation`)."""
-    rule = oracle.minimisation(terminal.kind)
-    if rule is None:
-        not_applicable(f"terminals.yaml has no minimisation rule for kind {terminal.kind!r}")
-    return rule
-
-
 def _family_of(terminal) -> str | None:
     return next((name for capability, name in FAMILIES.items() if capability in terminal.capabilities), None)
 
@@ -113,32 +92,6 @@ def family(terminal) -> str:
     if name is None:
         not_applicable(f"{terminal.name} declares none of {', '.join(FAMILIES)}")
     return name
-
-
-# -- the harness's cards ----------------------------------------------------------------------------
-def card(persona: str, *, overdraft_used: int = 0) -> CardOS:
-    """A fresh card of `persona`, personalised on the harness's date, with `overdraft_used` fen of
-    its purse's overdraft already spent: a balance below zero, as an earlier ride leaves it (no
-    persona is personalised so, as no issuer would)."""
-    image = personas.image(persona, as_of=AS_OF)
-    if overdraft_used:
-        purse = next(a for a in image.applications.values() if a.kind == epurse.KIND)
-        if not 0 < overdraft_used <= purse.params["overdraft_limit"]:
-            raise HarnessError(f"the {persona} card's overdraft is {purse.params['overdraft_limit']} fen; the "
-                               f"harness wanted {overdraft_used} of it used")
-        image.contents[epurse.balance_key(purse.path)] = (-overdraft_used).to_bytes(4, "big", signed=True)
-    return CardOS(image)
-
-
-def purse_card_type(persona: str) -> str:
-    """The purse card type (0x16 byte 0) the persona's card carries."""
-    return personas.resolve(persona, as_of=AS_OF).sections.get("epurse", {}).get("card_type", "01")
-
-
-def age(persona: str) -> int:
-    """The holder's age in whole years on the harness's date."""
-    birth = personas.resolve(persona, as_of=AS_OF).values["birth_date"]
-    return AS_OF.year - birth.year - ((AS_OF.month, AS_OF.day) < (birth.month, birth.day))
 
 
 def _app(c: CardOS, kind: str):
@@ -228,45 +181,6 @@ class CardDecides(_CraftedCard):
         return self.card.transmit(apdu)
 
 
-# -- showing a card -------------------------------------------------------------------------------
-def show(terminal, shown_card, label: str, *, after_tear: bool = False) -> Presentation:
-    """Present a card to the terminal under test; attach the masked trace and decision record.
-
-    The record is judged for what its kind may record (TERM-PRIV-004) and, when the decision is
-    accepted, for the money it claims against the card's own state (TERM-MONEY-001; not for the
-    presentation that settles a torn debit, `after_tear`, whose money moved in the torn one: the
-    recovery tests add both up). Findings are kept for `settle`; the presentation returned
-    carries the masked record.
-    """
-    before = money(shown_card)
-    presentation = terminal.present(shown_card)
-    after = money(shown_card)
-    attach_trace(f"{label}: APDUs at the card", presentation.trace)
-    shown = recorded(terminal, presentation, label)
-    attach_json(f"{label}: the card's money (read by the harness)", {"before": asdict(before), "after": asdict(after)})
-    decision = shown.decision
-    wrong = money_claims(terminal, shown, before, after) if decision["accepted"] and not after_tear else []
-    if wrong:
-        _findings.append(Finding(MONEY_CLAUSE, f"{terminal.name} accepted {label} ({decision['reason']}) but its "
-                                               f"decision record contradicts the card: {'; '.join(wrong)}"))
-    return shown
-
-
-def recorded(terminal, presentation: Presentation, label: str) -> Presentation:
-    """The presentation with its decision record masked and attached; a record holding more than
-    the terminal's kind may record is a finding under TERM-PRIV-004 (kept for `settle`)."""
-    rule = oracle.record_rule(terminal.kind)
-    decision = attach_decision(f"{label}: decision of {terminal.name}", presentation.decision,
-                               fields=rule.fields, evidence=rule.evidence)
-    extra = rule.unpermitted(presentation.decision)
-    if extra:
-        _findings.append(Finding(RECORD_CLAUSE, (
-            f"{terminal.name} put {', '.join(extra)} into its decision record ({label}); a {terminal.kind} "
-            f"terminal may record the fields of terminals.yaml decision_record and as evidence "
-            f"{', '.join(sorted(rule.evidence)) or 'nothing'} (the values are withheld from the report)")))
-    return Presentation(decision, presentation.trace, presentation.timeline)
-
-
 def _lost(before: Money, after: Money) -> int:
     """Fen the card's purse and electronic cash went down by together (negative: they went up)."""
     return sum(b - a for b, a in ((before.purse, after.purse), (before.ec, after.ec)) if b is not None)
@@ -293,32 +207,6 @@ def money_claims(terminal, shown: Presentation, before: Money, after: Money) -> 
         wrong.append(f"balance after {decision['balance_after']} fen, the card holds "
                      f"{'no balance of its kind' if holds is None else f'{holds} fen'}")
     return wrong
-
-
-def enter(c: CardOS, *, required: bool = True) -> dict:
-    """Open a metro journey on the card at the reference entry gate (no blacklist: the terminal
-    under test judges that). `required`: a refused entry is a harness failure (*broken*)."""
-    gate = REFERENCE_TERMINALS["gate_entry"](clock=Clock(), blacklist=frozenset())
-    decision = gate.present(InProcessTransport(c)).as_dict()
-    rule = oracle.record_rule("gate_entry")
-    attach_decision("harness: entry at the reference gate", decision, fields=rule.fields, evidence=rule.evidence)
-    if required and not decision["accepted"]:
-        raise HarnessError(f"the reference entry gate refused the harness's card: {decision['reason']}")
-    return decision
-
-
-def ready(terminal, persona: str, *, entry_required: bool = True, overdraft_used: int = 0) -> CardOS:
-    """A card of `persona` (see `card`) as a passenger brings it to this terminal: to an exit gate,
-    after an entry at the reference gate (`entry_required`: a refused entry is a harness failure)."""
-    c = card(persona, overdraft_used=overdraft_used)
-    if "metro_exit" in terminal.capabilities:
-        enter(c, required=entry_required)
-    return c
-
-
-def ride(terminal, persona: str, label: str) -> Presentation:
-    """Show a card of `persona` to the terminal as a passenger would (see `ready`)."""
-    return show(terminal, ready(terminal, persona), label)
 
 
 # -- reading the card-side trace ----------------------------------------------------------------
@@ -353,27 +241,6 @@ class Step:
         return self.ins == 0xA4
 
 
-def steps(trace: Iterable[Exchange]) -> list[Step]:
-    out, app = [], None
-    for n, x in enumerate(trace, 1):
-        cmd, status = x.command, sw(x)
-        if len(cmd) > 4 and cmd[1] == 0xA4:
-            target = app
-            if cmd[2] == 0x04:
-                target = command_data(cmd)
-            elif cmd[2] == 0x00 and command_data(cmd) in _application_fids():
-                target = _application_fids()[command_data(cmd)]
-            if status == SW.OK or status in LOCKED_SWS:
-                app = target
-        out.append(Step(n, cmd, status, body(x), app))
-    return out
-
-
-def selects_by_name(trace: Iterable[Exchange]) -> list[tuple[bytes, int]]:
-    """(AID, SW) of every SELECT by DF name, in order."""
-    return [(command_data(s.command), s.sw) for s in steps(trace) if s.is_select and s.command[2] == 0x04]
-
-
 def value_commands(trace: Iterable[Exchange]) -> list[str]:
     """INITIALIZE FOR (CAPP) PURCHASE and DEBIT commands the terminal sent, named with their answer."""
     found = []
@@ -390,46 +257,6 @@ def debit_commands(trace: Iterable[Exchange]) -> list[Exchange]:
 
 def verify_commands(trace: Iterable[Exchange]) -> list[Exchange]:
     return [x for x in trace if len(x.command) > 1 and x.command[1] == 0x20]
-
-
-def purse_reads(trace: Iterable[Exchange]) -> dict[int, set[int]]:
-    """Purse files read by SFI while the purse was selected: SFI -> byte offsets (records: indexes)."""
-    reads: dict[int, set[int]] = {}
-    for s in steps(trace):
-        if s.app != purse_aid() or s.sw != SW.OK or len(s.command) < 4:
-            continue
-        if s.ins == 0xB0 and s.command[2] & 0x80:
-            offset = s.command[3]
-            reads.setdefault(s.command[2] & 0x1F, set()).update(range(offset, offset + len(s.data)))
-        elif s.ins == 0xB2 and s.command[3] >> 3:
-            reads.setdefault(s.command[3] >> 3, set()).add(s.command[2])
-    return reads
-
-
-@cache
-def _ssse_catalogue() -> tuple[dict[tuple[str, int], str], dict[int, str], dict[int, str]]:
-    sfis = {spec["sfi"]: spec["name"] for spec in load("national/ssse", "ssse")["files"] if "sfi" in spec}
-    elements = ssse.elements()
-    by_record = {(e.file, e.record): name for name, e in elements.items()}
-    by_tag = {e.tag: name for name, e in elements.items()}
-    return by_record, by_tag, sfis
-
-
-def ssse_reads(trace: Iterable[Exchange]) -> dict[str, int]:
-    """SSSE data elements the terminal asked for (answered or not) -> the SW of the first ask."""
-    by_record, by_tag, sfis = _ssse_catalogue()
-    asked: dict[str, int] = {}
-    for s in steps(trace):
-        if s.app != ssse_aid() or s.ins != 0xB2 or len(s.command) < 4:
-            continue
-        number, sfi, mode = s.command[2], s.command[3] >> 3, s.command[3] & 0x07
-        file = sfis.get(sfi)
-        name = by_record.get((file, number)) if mode == 0b100 else by_tag.get(number)
-        if name is None and s.sw == SW.OK and s.data:
-            name = by_tag.get(s.data[0])  # a record carries its tag first (ssc-card.md §1)
-        if name is not None:
-            asked.setdefault(name, s.sw)
-    return asked
 
 
 def _constructed(tag: int) -> bool:
@@ -469,16 +296,6 @@ def ppse_aids(trace: Iterable[Exchange]) -> list[bytes]:
     return []
 
 
-def newest_trip(c: CardOS) -> bytes | None:
-    """Record 1 (the newest) of the purse's 0x1E trip log, read by the harness over APDUs (None:
-    the log is empty)."""
-    with InProcessTransport(c) as t:
-        if t.send(0x00, 0xA4, 0x04, 0x00, purse_aid(), le=0).sw != SW.OK:
-            raise HarnessError("the harness could not select the purse of its own card")
-        answer = t.send(0x00, 0xB2, 0x01, (0x1E << 3) | 0x04, le=0)
-    return answer.data if answer.sw == SW.OK else None
-
-
 def not_charged(terminal, shown: Presentation, before: Money, after: Money, what: str) -> None:
     """A refused card: refused, nothing initialised or debited, the card's value as it was."""
     decision = shown.decision
@@ -487,3 +304,177 @@ def not_charged(terminal, shown: Presentation, before: Money, after: Money, what
     assert not moved, f"{terminal.name} refused {what} ({decision['reason']}) but sent {', '.join(moved)} first"
     assert after == before, f"{terminal.name} refused {what} but the card's value changed: {before} -> {after}"
     assert decision["debited"] == 0, f"{terminal.name} refused {what} but records {decision['debited']} fen debited"
+
+
+# -- what the run's profile decides ----------------------------------------------------------------
+class Harness:
+    """The harness's side of the run's profile (the suite's `harness` fixture): its cards (the
+    profile's personas), the applications' AIDs and file identifiers, the suite's own reading of
+    the profile (`oracle`) and the reference entry gate that opens a journey."""
+
+    def __init__(self, profile: Profile) -> None:
+        self.profile = profile
+        self.oracle = Oracle(profile)
+        self.masker = TraceMasker.from_profiles(profile)
+        #: a real card's link and processing, whose time a presentation's judged time adds
+        self.card_timing = real_card(profile)
+        purse, sss = profile["epurse"]["application"], profile["ssse"]["application"]
+        self.purse_aid, self.ssse_aid = bytes.fromhex(purse["aid"]), bytes.fromhex(sss["aid"])
+        #: DF FID -> AID of the applications, for terminals that select a DF by its file identifier
+        self.application_fids = {bytes.fromhex(purse["fid"]): self.purse_aid,
+                                 bytes.fromhex(sss["fid"]): self.ssse_aid}
+        elements = ssse.elements(profile["ssse"])
+        self._ssse_files = {spec["sfi"]: spec["name"] for spec in profile["ssse"]["files"] if "sfi" in spec}
+        self._ssse_by_record = {(e.file, e.record): name for name, e in elements.items()}
+        self._ssse_by_tag = {e.tag: name for name, e in elements.items()}
+
+    def minimisation(self, terminal) -> dict:
+        """What a terminal of this kind may read and record (terminals.yaml `minimisation`)."""
+        rule = self.oracle.minimisation(terminal.kind)
+        if rule is None:
+            not_applicable(f"terminals.yaml has no minimisation rule for kind {terminal.kind!r}")
+        return rule
+
+    # -- the harness's cards ----------------------------------------------------------------------
+    def card(self, persona: str, *, overdraft_used: int = 0) -> CardOS:
+        """A fresh card of `persona`, personalised on the harness's date, with `overdraft_used` fen of
+        its purse's overdraft already spent: a balance below zero, as an earlier ride leaves it (no
+        persona is personalised so, as no issuer would)."""
+        image = personas.image(persona, as_of=AS_OF, profile=self.profile)
+        if overdraft_used:
+            purse = next(a for a in image.applications.values() if a.kind == epurse.KIND)
+            if not 0 < overdraft_used <= purse.params["overdraft_limit"]:
+                raise HarnessError(f"the {persona} card's overdraft is {purse.params['overdraft_limit']} fen; the "
+                                   f"harness wanted {overdraft_used} of it used")
+            image.contents[epurse.balance_key(purse.path)] = (-overdraft_used).to_bytes(4, "big", signed=True)
+        return CardOS(image)
+
+    def purse_card_type(self, persona: str) -> str:
+        """The purse card type (0x16 byte 0) the persona's card carries."""
+        resolved = personas.resolve(persona, as_of=AS_OF, profile=self.profile)
+        return resolved.sections.get("epurse", {}).get("card_type", "01")
+
+    def age(self, persona: str) -> int:
+        """The holder's age in whole years on the harness's date."""
+        birth = personas.resolve(persona, as_of=AS_OF, profile=self.profile).values["birth_date"]
+        return AS_OF.year - birth.year - ((AS_OF.month, AS_OF.day) < (birth.month, birth.day))
+
+    # -- showing a card ---------------------------------------------------------------------------
+    def show(self, terminal, shown_card, label: str, *, after_tear: bool = False) -> Presentation:
+        """Present a card to the terminal under test; attach the masked trace and decision record.
+
+        The record is judged for what its kind may record (TERM-PRIV-004) and, when the decision is
+        accepted, for the money it claims against the card's own state (TERM-MONEY-001; not for the
+        presentation that settles a torn debit, `after_tear`, whose money moved in the torn one: the
+        recovery tests add both up). Findings are kept for `settle`; the presentation returned
+        carries the masked record.
+        """
+        before = money(shown_card)
+        presentation = terminal.present(shown_card)
+        after = money(shown_card)
+        attach_trace(f"{label}: APDUs at the card", presentation.trace, self.masker)
+        shown = self.recorded(terminal, presentation, label)
+        attach_json(f"{label}: the card's money (read by the harness)",
+                    {"before": asdict(before), "after": asdict(after)})
+        decision = shown.decision
+        wrong = money_claims(terminal, shown, before, after) if decision["accepted"] and not after_tear else []
+        if wrong:
+            _findings.append(Finding(MONEY_CLAUSE, f"{terminal.name} accepted {label} ({decision['reason']}) but "
+                                                   f"its decision record contradicts the card: {'; '.join(wrong)}"))
+        return shown
+
+    def recorded(self, terminal, presentation: Presentation, label: str) -> Presentation:
+        """The presentation with its decision record masked and attached; a record holding more than
+        the terminal's kind may record is a finding under TERM-PRIV-004 (kept for `settle`)."""
+        rule = self.oracle.record_rule(terminal.kind)
+        decision = attach_decision(f"{label}: decision of {terminal.name}", presentation.decision,
+                                   fields=rule.fields, evidence=rule.evidence)
+        extra = rule.unpermitted(presentation.decision)
+        if extra:
+            _findings.append(Finding(RECORD_CLAUSE, (
+                f"{terminal.name} put {', '.join(extra)} into its decision record ({label}); a {terminal.kind} "
+                f"terminal may record the fields of terminals.yaml decision_record and as evidence "
+                f"{', '.join(sorted(rule.evidence)) or 'nothing'} (the values are withheld from the report)")))
+        return Presentation(decision, presentation.trace, presentation.timeline)
+
+    def enter(self, c: CardOS, *, required: bool = True) -> dict:
+        """Open a metro journey on the card at the reference entry gate (no blacklist: the terminal
+        under test judges that). `required`: a refused entry is a harness failure (*broken*)."""
+        gate = REFERENCE_TERMINALS["gate_entry"](clock=Clock(), blacklist=frozenset(), profile=self.profile)
+        decision = gate.present(InProcessTransport(c)).as_dict()
+        rule = self.oracle.record_rule("gate_entry")
+        attach_decision("harness: entry at the reference gate", decision, fields=rule.fields,
+                        evidence=rule.evidence)
+        if required and not decision["accepted"]:
+            raise HarnessError(f"the reference entry gate refused the harness's card: {decision['reason']}")
+        return decision
+
+    def ready(self, terminal, persona: str, *, entry_required: bool = True, overdraft_used: int = 0) -> CardOS:
+        """A card of `persona` (see `card`) as a passenger brings it to this terminal: to an exit gate,
+        after an entry at the reference gate (`entry_required`: a refused entry is a harness failure)."""
+        c = self.card(persona, overdraft_used=overdraft_used)
+        if "metro_exit" in terminal.capabilities:
+            self.enter(c, required=entry_required)
+        return c
+
+    def ride(self, terminal, persona: str, label: str) -> Presentation:
+        """Show a card of `persona` to the terminal as a passenger would (see `ready`)."""
+        return self.show(terminal, self.ready(terminal, persona), label)
+
+    # -- reading the card-side trace --------------------------------------------------------------
+    def steps(self, trace: Iterable[Exchange]) -> list[Step]:
+        """Each exchange with the application it addressed (the AID last selected, by name or DF FID)."""
+        out, app = [], None
+        for n, x in enumerate(trace, 1):
+            cmd, status = x.command, sw(x)
+            if len(cmd) > 4 and cmd[1] == 0xA4:
+                target = app
+                if cmd[2] == 0x04:
+                    target = command_data(cmd)
+                elif cmd[2] == 0x00 and command_data(cmd) in self.application_fids:
+                    target = self.application_fids[command_data(cmd)]
+                if status == SW.OK or status in LOCKED_SWS:
+                    app = target
+            out.append(Step(n, cmd, status, body(x), app))
+        return out
+
+    def selects_by_name(self, trace: Iterable[Exchange]) -> list[tuple[bytes, int]]:
+        """(AID, SW) of every SELECT by DF name, in order."""
+        return [(command_data(s.command), s.sw) for s in self.steps(trace) if s.is_select and s.command[2] == 0x04]
+
+    def purse_reads(self, trace: Iterable[Exchange]) -> dict[int, set[int]]:
+        """Purse files read by SFI while the purse was selected: SFI -> byte offsets (records: indexes)."""
+        reads: dict[int, set[int]] = {}
+        for s in self.steps(trace):
+            if s.app != self.purse_aid or s.sw != SW.OK or len(s.command) < 4:
+                continue
+            if s.ins == 0xB0 and s.command[2] & 0x80:
+                offset = s.command[3]
+                reads.setdefault(s.command[2] & 0x1F, set()).update(range(offset, offset + len(s.data)))
+            elif s.ins == 0xB2 and s.command[3] >> 3:
+                reads.setdefault(s.command[3] >> 3, set()).add(s.command[2])
+        return reads
+
+    def ssse_reads(self, trace: Iterable[Exchange]) -> dict[str, int]:
+        """SSSE data elements the terminal asked for (answered or not) -> the SW of the first ask."""
+        asked: dict[str, int] = {}
+        for s in self.steps(trace):
+            if s.app != self.ssse_aid or s.ins != 0xB2 or len(s.command) < 4:
+                continue
+            number, sfi, mode = s.command[2], s.command[3] >> 3, s.command[3] & 0x07
+            file = self._ssse_files.get(sfi)
+            name = self._ssse_by_record.get((file, number)) if mode == 0b100 else self._ssse_by_tag.get(number)
+            if name is None and s.sw == SW.OK and s.data:
+                name = self._ssse_by_tag.get(s.data[0])  # a record carries its tag first (ssc-card.md §1)
+            if name is not None:
+                asked.setdefault(name, s.sw)
+        return asked
+
+    def newest_trip(self, c: CardOS) -> bytes | None:
+        """Record 1 (the newest) of the purse's 0x1E trip log, read by the harness over APDUs (None:
+        the log is empty)."""
+        with InProcessTransport(c) as t:
+            if t.send(0x00, 0xA4, 0x04, 0x00, self.purse_aid, le=0).sw != SW.OK:
+                raise HarnessError("the harness could not select the purse of its own card")
+            answer = t.send(0x00, 0xB2, 0x01, (0x1E << 3) | 0x04, le=0)
+        return answer.data if answer.sw == SW.OK else None

@@ -12,9 +12,9 @@ command). A slower time the terminal reports itself counts too; a faster one nev
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
 
 from conformance.dut import Presentation
+from simulator.profile import Profile
 from simulator.transport.timing import TimingModel
 
 from .oracle import TimeLimit
@@ -27,9 +27,9 @@ class UntimedPresentation(RuntimeError):
     """The adapter recorded no timeline for the exchanges: nothing to judge time by (*broken*)."""
 
 
-@cache
-def _contactless() -> TimingModel:
-    return TimingModel.from_profile(link="contactless", bit_rate=106_000)
+def real_card(profile: Profile) -> TimingModel:
+    """A real card's contactless link at 106 kbit/s, by the timing document of the run's `profile`."""
+    return TimingModel.from_profile(link="contactless", bit_rate=106_000, document=profile["timing"])
 
 
 @dataclass(frozen=True)
@@ -64,13 +64,14 @@ class TransactionTime:
                 f"its own report {reported}")
 
 
-def transaction_time(shown: Presentation) -> TransactionTime:
-    """The time of one presentation with at least one exchange (see the module's docstring)."""
+def transaction_time(shown: Presentation, card: TimingModel) -> TransactionTime:
+    """The time of one presentation with at least one exchange (see the module's docstring); `card`
+    models a real card's share (`real_card`)."""
     trace, timeline = shown.trace, shown.timeline
     if not trace or len(timeline) != len(trace):
         raise UntimedPresentation(f"{len(trace)} exchanges but {len(timeline)} timestamps: the DUT adapter must "
                                   "record the card side with conformance.dut.RecordingCard")
-    model = _contactless()
+    model = card
     return TransactionTime(
         span_ms=(timeline[-1] + trace[-1].seconds - timeline[0]) * 1e3,
         card_computing_ms=sum(x.seconds for x in trace) * 1e3,

@@ -25,6 +25,12 @@ def pytest_generate_tests(metafunc) -> None:
     metafunc.parametrize("terminal_name", names or [NO_TERMINAL], ids=str)
 
 
+@pytest.fixture(scope="session")
+def harness(profile) -> h.Harness:
+    """The harness's side of the run's profile: its cards, the AIDs, the suite's oracle."""
+    return h.Harness(profile)
+
+
 @pytest.fixture
 def terminal(request, dut, terminal_name):
     """The terminal under test; skips (not applicable) when it lacks a `requires` capability."""

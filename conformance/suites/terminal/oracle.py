@@ -1,5 +1,6 @@
 """The suite's own reading of the profile: what a terminal must charge, grant and record, and how
-long it may take, computed from the tables of terminals.yaml and timing.yaml by this small code.
+long it may take, computed from the tables of terminals.yaml and timing.yaml of the run's profile
+by this small code (`Oracle(profile)`, the terminal suite's `oracle` fixture).
 
 It never calls or copies the reference terminals (simulator/devices): a misreading of the profile
 shared by the reference and the suite would otherwise certify every terminal that shares it.
@@ -8,57 +9,12 @@ shared by the reference and the suite would otherwise certify every terminal tha
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
 from math import ceil
 
-from simulator.profile import ProfileError, load
+from simulator.profile import Profile, ProfileError
 
 #: ICS terminal kind -> its key in terminals.yaml `minimisation` (the profile keys gates by family)
 MINIMISATION_KEYS = {"gate_entry": "gate", "gate_exit": "gate"}
-
-
-@cache
-def terminals() -> dict:
-    return load("national/terminals", "terminals")
-
-
-# -- fares, concessions, entitlement ------------------------------------------------------------
-def metro_fare(entry: str, exit_: str) -> int:
-    """The distance fare between two stations (terminals.yaml `metro`): the fare of the shortest band
-    whose distance covers the journey; past the table, the longest band's fare plus `beyond.fare` for
-    every `beyond.step_km` begun; never more than `max_single_fare`."""
-    metro = terminals()["metro"]
-    km = abs(metro["stations"][exit_] - metro["stations"][entry])
-    bands = sorted(metro["fare_table"], key=lambda band: band["km"])
-    covering = [band["fare"] for band in bands if km <= band["km"]]
-    if covering:
-        fare = covering[0]
-    else:
-        longest = bands[-1]
-        fare = longest["fare"] + ceil((km - longest["km"]) / metro["beyond"]["step_km"]) * metro["beyond"]["fare"]
-    return min(fare, terminals()["max_single_fare"])
-
-
-def concession_percent(card_type: str) -> int:
-    """Percentage of the fare a purse card type pays (terminals.yaml `concessions`; 100 when unlisted)."""
-    return terminals()["concessions"]["by_card_type"].get(card_type, 100)
-
-
-def concession_fare(fare: int, card_type: str) -> int:
-    """What a card of `card_type` pays for `fare`: rounded down to the fen (TERM-CONC-001)."""
-    return fare * concession_percent(card_type) // 100
-
-
-def entitled(age: int) -> bool:
-    """Free scenic entry by age on the day of the visit (terminals.yaml `scenic`)."""
-    rule = terminals()["scenic"]
-    return age >= rule["free_from_age"] or age < rule["free_below_age"]
-
-
-# -- what a terminal may read and record --------------------------------------------------------
-def minimisation(kind: str) -> dict | None:
-    """What a terminal of `kind` may read and record (terminals.yaml `minimisation`); None: no rule."""
-    return terminals()["minimisation"].get(MINIMISATION_KEYS.get(kind, kind))
 
 
 @dataclass(frozen=True)
@@ -77,20 +33,6 @@ class RecordRule:
         return extra
 
 
-def record_rule(kind: str) -> RecordRule:
-    """What a decision record of a `kind` terminal may hold: terminals.yaml `decision_record` fields,
-    and as evidence the kind's `decision_evidence` (every declared key for a kind with no rule)."""
-    declared = terminals()["decision_record"]
-    rule = minimisation(kind)
-    evidence = set(declared["evidence"]) if rule is None else set(rule["decision_evidence"])
-    undeclared = evidence - set(declared["evidence"])
-    if undeclared:
-        raise ProfileError(f"terminals.yaml minimisation.{MINIMISATION_KEYS.get(kind, kind)}.decision_evidence "
-                           f"names {sorted(undeclared)}, which decision_record.evidence does not declare")
-    return RecordRule(frozenset(declared["fields"]), frozenset(evidence))
-
-
-# -- time ---------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class TimeLimit:
     ms: float
@@ -98,25 +40,80 @@ class TimeLimit:
     source: str
 
 
-def purchase_limit() -> TimeLimit:
-    """The time one purchase may take (timing.yaml `limits.purchase`)."""
-    entry = load("national/timing", "timing")["limits"]["purchase"]
-    return TimeLimit(float(entry["max_ms"]), entry["scope"], entry["source"])
+class Oracle:
+    """What the run's profile requires of a terminal, read by the suite itself."""
 
+    def __init__(self, profile: Profile) -> None:
+        self.profile = profile
+        #: the terminals document: tariffs, concessions, entitlement, what a kind may record
+        self.terminals = profile["terminals"]
 
-# -- e-codes ------------------------------------------------------------------------------------
-def code_reason(outcome: str) -> str:
-    """The decision reason a terminal gives a code whose outcome is `outcome` (a verdict of the
-    e-code's verification, terminals.yaml `ecode.verdicts`: valid, replayed, expired, ...)."""
-    return terminals()["ecode"]["verdicts"][outcome]
+    # -- fares, concessions, entitlement --------------------------------------------------------
+    def metro_fare(self, entry: str, exit_: str) -> int:
+        """The distance fare between two stations (terminals.yaml `metro`): the fare of the shortest
+        band whose distance covers the journey; past the table, the longest band's fare plus
+        `beyond.fare` for every `beyond.step_km` begun; never more than `max_single_fare`."""
+        metro = self.terminals["metro"]
+        km = abs(metro["stations"][exit_] - metro["stations"][entry])
+        bands = sorted(metro["fare_table"], key=lambda band: band["km"])
+        covering = [band["fare"] for band in bands if km <= band["km"]]
+        if covering:
+            fare = covering[0]
+        else:
+            longest = bands[-1]
+            beyond = metro["beyond"]
+            fare = longest["fare"] + ceil((km - longest["km"]) / beyond["step_km"]) * beyond["fare"]
+        return min(fare, self.terminals["max_single_fare"])
 
+    def concession_percent(self, card_type: str) -> int:
+        """Percentage of the fare a purse card type pays (terminals.yaml `concessions`; 100 when unlisted)."""
+        return self.terminals["concessions"]["by_card_type"].get(card_type, 100)
 
-def code_kinds(kind: str) -> tuple[str, ...]:
-    """The e-code kinds a terminal of `kind` admits (terminals.yaml `ecode.admits`)."""
-    return tuple(terminals()["ecode"]["admits"].get(kind, ()))
+    def concession_fare(self, fare: int, card_type: str) -> int:
+        """What a card of `card_type` pays for `fare`: rounded down to the fen (TERM-CONC-001)."""
+        return fare * self.concession_percent(card_type) // 100
 
+    def entitled(self, age: int) -> bool:
+        """Free scenic entry by age on the day of the visit (terminals.yaml `scenic`)."""
+        rule = self.terminals["scenic"]
+        return age >= rule["free_from_age"] or age < rule["free_below_age"]
 
-def code_fare(kind: str) -> int:
-    """What a terminal of `kind` records as the fare of an admission by code: a bus its flat fare,
-    capped at `max_single_fare` (charged later by the back-end); others nothing."""
-    return min(terminals()["bus"]["flat_fare"], terminals()["max_single_fare"]) if kind == "bus" else 0
+    # -- what a terminal may read and record ----------------------------------------------------
+    def minimisation(self, kind: str) -> dict | None:
+        """What a terminal of `kind` may read and record (terminals.yaml `minimisation`); None: no rule."""
+        return self.terminals["minimisation"].get(MINIMISATION_KEYS.get(kind, kind))
+
+    def record_rule(self, kind: str) -> RecordRule:
+        """What a decision record of a `kind` terminal may hold: terminals.yaml `decision_record`
+        fields, and as evidence the kind's `decision_evidence` (every declared key for a kind with
+        no rule)."""
+        declared = self.terminals["decision_record"]
+        rule = self.minimisation(kind)
+        evidence = set(declared["evidence"]) if rule is None else set(rule["decision_evidence"])
+        undeclared = evidence - set(declared["evidence"])
+        if undeclared:
+            raise ProfileError(f"terminals.yaml minimisation.{MINIMISATION_KEYS.get(kind, kind)}."
+                               f"decision_evidence names {sorted(undeclared)}, which decision_record.evidence "
+                               f"does not declare")
+        return RecordRule(frozenset(declared["fields"]), frozenset(evidence))
+
+    # -- time -----------------------------------------------------------------------------------
+    def purchase_limit(self) -> TimeLimit:
+        """The time one purchase may take (timing.yaml `limits.purchase`)."""
+        entry = self.profile["timing"]["limits"]["purchase"]
+        return TimeLimit(float(entry["max_ms"]), entry["scope"], entry["source"])
+
+    # -- e-codes --------------------------------------------------------------------------------
+    def code_reason(self, outcome: str) -> str:
+        """The decision reason a terminal gives a code whose outcome is `outcome` (a verdict of the
+        e-code's verification, terminals.yaml `ecode.verdicts`: valid, replayed, expired, ...)."""
+        return self.terminals["ecode"]["verdicts"][outcome]
+
+    def code_kinds(self, kind: str) -> tuple[str, ...]:
+        """The e-code kinds a terminal of `kind` admits (terminals.yaml `ecode.admits`)."""
+        return tuple(self.terminals["ecode"]["admits"].get(kind, ()))
+
+    def code_fare(self, kind: str) -> int:
+        """What a terminal of `kind` records as the fare of an admission by code: a bus its flat fare,
+        capped at `max_single_fare` (charged later by the back-end); others nothing."""
+        return min(self.terminals["bus"]["flat_fare"], self.terminals["max_single_fare"]) if kind == "bus" else 0

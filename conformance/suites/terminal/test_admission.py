@@ -13,11 +13,11 @@ from . import _harness as h
 LOCKED = {"purse": "transit_locked", "ssse": "app_locked", "qpboc": "bank_locked"}
 
 
-def _refused(terminal, persona: str, reason: str, what: str) -> None:
+def _refused(harness, terminal, persona: str, reason: str, what: str) -> None:
     h.family(terminal)
-    c = h.ready(terminal, persona, entry_required=False)
+    c = harness.ready(terminal, persona, entry_required=False)
     before = h.money(c)
-    shown = h.show(terminal, c, what)
+    shown = harness.show(terminal, c, what)
     decision = shown.decision
     assert decision["reason"] == reason, (
         f"{terminal.name} answered {what} with {decision['reason']} (accepted={decision['accepted']}); "
@@ -27,29 +27,29 @@ def _refused(terminal, persona: str, reason: str, what: str) -> None:
 
 @pytest.mark.clause("TERM-VAL-001")
 @pytest.mark.requires("validity")
-def test_an_expired_card_is_refused_before_any_debit(terminal):
-    _refused(terminal, "expired", "EXPIRED", "a card expired yesterday")
+def test_an_expired_card_is_refused_before_any_debit(harness, terminal):
+    _refused(harness, terminal, "expired", "EXPIRED", "a card expired yesterday")
 
 
 @pytest.mark.clause("TERM-VAL-002")
 @pytest.mark.requires("validity")
-def test_a_card_not_yet_valid_is_refused_before_any_debit(terminal):
-    _refused(terminal, "not_yet_valid", "NOT_YET_VALID", "a card valid from 30 days ahead")
+def test_a_card_not_yet_valid_is_refused_before_any_debit(harness, terminal):
+    _refused(harness, terminal, "not_yet_valid", "NOT_YET_VALID", "a card valid from 30 days ahead")
 
 
 @pytest.mark.clause("TERM-BL-001")
 @pytest.mark.requires("blacklist")
-def test_a_blacklisted_card_is_refused_before_any_debit(terminal):
-    _refused(terminal, "blacklisted", "BLACKLISTED", "a card on the certification blacklist")
+def test_a_blacklisted_card_is_refused_before_any_debit(harness, terminal):
+    _refused(harness, terminal, "blacklisted", "BLACKLISTED", "a card on the certification blacklist")
 
 
 @pytest.mark.clause("TERM-LOCK-001")
-def test_a_locked_application_is_refused_and_left_alone(terminal):
+def test_a_locked_application_is_refused_and_left_alone(harness, terminal):
     persona = LOCKED[h.family(terminal)]
-    c = h.ready(terminal, persona, entry_required=False)
+    c = harness.ready(terminal, persona, entry_required=False)
     before = h.money(c)
-    shown = h.show(terminal, c, "card with a locked application")
-    steps = h.steps(shown.trace)
+    shown = harness.show(terminal, c, "card with a locked application")
+    steps = harness.steps(shown.trace)
     locked = next((s for s in steps if s.is_select and s.sw in h.LOCKED_SWS), None)
     assert locked is not None, f"{terminal.name} never selected the locked application of {persona}"
     after_lock = [s for s in steps[locked.n:] if not s.is_select]
@@ -65,12 +65,12 @@ def test_a_locked_application_is_refused_and_left_alone(terminal):
 
 @pytest.mark.clause("TERM-FUND-001")
 @pytest.mark.requires("purse")
-def test_insufficient_funds_are_refused_without_a_debit(terminal):
+def test_insufficient_funds_are_refused_without_a_debit(harness, terminal):
     if "metro_entry" in terminal.capabilities:
         not_applicable(f"{terminal.name} is an entry gate, it charges nothing")
-    c = h.ready(terminal, "transit_low_balance")  # 1.50 CNY, no overdraft
+    c = harness.ready(terminal, "transit_low_balance")  # 1.50 CNY, no overdraft
     before = h.money(c)
-    shown = h.show(terminal, c, "card with 1.50 CNY and no overdraft")
+    shown = harness.show(terminal, c, "card with 1.50 CNY and no overdraft")
     decision = shown.decision
     if decision["accepted"] and 0 < decision["fare"] <= before.purse:
         not_tested(f"{terminal.name}'s fare ({decision['fare']} fen) is within the card's balance",
@@ -86,17 +86,17 @@ def test_insufficient_funds_are_refused_without_a_debit(terminal):
 
 @pytest.mark.clause("TERM-DEBIT-001")
 @pytest.mark.requires("purse")
-def test_no_refused_card_is_debited(terminal):
+def test_no_refused_card_is_debited(harness, terminal):
     cases = [(p, True) for p in ("expired", "not_yet_valid", "blacklisted", "transit_locked",
                                  "transit_low_balance", "second_generation")]
     if "metro_exit" in terminal.capabilities:
         cases.append(("normal", False))  # a valid card with no journey open
     wrong = []
     for persona, with_entry in cases:
-        c = h.ready(terminal, persona, entry_required=False) if with_entry else h.card(persona)
+        c = harness.ready(terminal, persona, entry_required=False) if with_entry else harness.card(persona)
         before = h.money(c)
         label = f"{persona}{'' if with_entry else ' without an entry'}"
-        shown = h.show(terminal, c, label)
+        shown = harness.show(terminal, c, label)
         decision, after = shown.decision, h.money(c)
         if decision["accepted"]:
             continue

@@ -6,26 +6,37 @@ from __future__ import annotations
 import pytest
 
 from . import _harness as h
-from . import oracle
 
 
-def _charge(terminal, persona: str) -> tuple[dict, int]:
-    c = h.ready(terminal, persona)
+def _charge(harness, terminal, persona: str) -> tuple[dict, int]:
+    c = harness.ready(terminal, persona)
     before = h.money(c)
-    shown = h.show(terminal, c, f"{persona} card")
+    shown = harness.show(terminal, c, f"{persona} card")
     return shown.decision, before.purse - h.money(c).purse
 
 
 @pytest.mark.clause("TERM-CONC-001")
 @pytest.mark.requires("concessions")
 @pytest.mark.parametrize("persona", ["elderly", "minor"])
-def test_concession_fares(terminal, persona):
-    base, paid = _charge(terminal, "normal")
+def test_concession_fares(harness, terminal, persona):
+    _judge_concession(harness, terminal, persona)
+
+
+@pytest.mark.clause("KF-CONC-001")
+@pytest.mark.requires("concessions")
+def test_kaifeng_teachers_ride_at_their_concession(harness, terminal):
+    _judge_concession(harness, terminal, "kaifeng_teacher")
+
+
+def _judge_concession(harness, terminal, persona: str) -> None:
+    """The card of `persona` pays the percentage of the full fare (a normal card's, on the same
+    terminal) the profile's concession table gives its purse card type."""
+    base, paid = _charge(harness, terminal, "normal")
     assert base["accepted"], f"{terminal.name} refused a valid full-fare card ({base['reason']})"
-    card_type = h.purse_card_type(persona)
-    percent = oracle.concession_percent(card_type)
-    expected = oracle.concession_fare(paid, card_type)
-    decision, charged = _charge(terminal, persona)
+    card_type = harness.purse_card_type(persona)
+    percent = harness.oracle.concession_percent(card_type)
+    expected = harness.oracle.concession_fare(paid, card_type)
+    decision, charged = _charge(harness, terminal, persona)
     assert decision["accepted"], f"{terminal.name} refused a valid {persona} card ({decision['reason']})"
     assert charged == expected and decision["amount"] == expected, (
         f"{terminal.name} charged a card of type {card_type} ({persona}) {charged} fen (decision amount "
@@ -34,22 +45,22 @@ def test_concession_fares(terminal, persona):
 
 @pytest.mark.clause("TERM-METRO-001")
 @pytest.mark.requires("metro_exit")
-def test_the_exit_gate_charges_the_distance_fare(terminal):
-    c = h.card("normal")
-    entry = h.enter(c)["evidence"]["station"]
+def test_the_exit_gate_charges_the_distance_fare(harness, terminal):
+    c = harness.card("normal")
+    entry = harness.enter(c)["evidence"]["station"]
     before = h.money(c)
-    shown = h.show(terminal, c, "exit after an entry at the reference gate")
+    shown = harness.show(terminal, c, "exit after an entry at the reference gate")
     decision = shown.decision
     assert decision["accepted"], f"{terminal.name} refused a valid card with an open journey ({decision['reason']})"
-    trip = h.newest_trip(c)
+    trip = harness.newest_trip(c)
     assert trip is not None and trip[0] == 0x04, (
         f"{terminal.name} wrote no exit record (0x1E type 04) for the journey: newest 0x1E record "
         f"{trip.hex().upper() if trip else 'none'}")
     exit_station = trip[15:17].hex()  # line+station 7 bytes at offset 10 (transit-payment.md §1.2)
-    stations = oracle.terminals()["metro"]["stations"]
+    stations = harness.oracle.terminals["metro"]["stations"]
     assert exit_station in stations, (
         f"{terminal.name} recorded its exit at {exit_station}, a station the profile does not know")
-    expected = oracle.metro_fare(entry, exit_station)
+    expected = harness.oracle.metro_fare(entry, exit_station)
     charged = before.purse - h.money(c).purse
     assert charged == expected and decision["amount"] == expected, (
         f"{terminal.name} charged {charged} fen (decision amount {decision['amount']}) from station {entry} to "
@@ -59,16 +70,16 @@ def test_the_exit_gate_charges_the_distance_fare(terminal):
 @pytest.mark.clause("TERM-SCENIC-001")
 @pytest.mark.requires("entitlement")
 @pytest.mark.parametrize("persona", ["elderly", "normal"])
-def test_scenic_entitlement_by_age(terminal, persona):
-    c = h.card(persona)
+def test_scenic_entitlement_by_age(harness, terminal, persona):
+    c = harness.card(persona)
     before = h.money(c)
-    shown = h.show(terminal, c, f"{persona} card")
+    shown = harness.show(terminal, c, f"{persona} card")
     decision = shown.decision
-    entitled = oracle.entitled(h.age(persona))
+    entitled = harness.oracle.entitled(harness.age(persona))
     expected = "ENTITLED" if entitled else "NOT_ENTITLED"
-    rule = oracle.terminals()["scenic"]
+    rule = harness.oracle.terminals["scenic"]
     assert decision["reason"] == expected and decision["accepted"] == entitled, (
-        f"{terminal.name} answered the card of a holder aged {h.age(persona)} with {decision['reason']} "
+        f"{terminal.name} answered the card of a holder aged {harness.age(persona)} with {decision['reason']} "
         f"(accepted={decision['accepted']}); free entry from {rule['free_from_age']} or below "
         f"{rule['free_below_age']}: expected {expected}")
     assert not h.value_commands(shown.trace) and h.money(c) == before, f"{terminal.name} charged a scenic entry"

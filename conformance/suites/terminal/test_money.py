@@ -19,13 +19,13 @@ MONEY = frozenset({"purse", "qpboc"})
 
 @pytest.mark.clause("TERM-MONEY-001")
 @pytest.mark.parametrize("persona", ["normal", "elderly"])
-def test_an_accepted_transaction_records_the_money_the_card_lost(terminal, persona):
+def test_an_accepted_transaction_records_the_money_the_card_lost(harness, terminal, persona):
     if not MONEY & terminal.capabilities:
         not_applicable(f"terminal {terminal.name} declares no application that moves money "
                        f"({', '.join(sorted(MONEY))})")
-    c = h.ready(terminal, persona)
+    c = harness.ready(terminal, persona)
     before = h.money(c)
-    shown = h.show(terminal, c, f"{persona} card")
+    shown = harness.show(terminal, c, f"{persona} card")
     if not shown.decision["accepted"]:
         not_tested(f"{terminal.name} refused the {persona} card ({shown.decision['reason']}), so no money moved",
                    need="a terminal that accepts a valid test card (its refusal is judged by the admission clauses)")

@@ -18,10 +18,10 @@ def _card_said(terminal, shown) -> str:
 
 @pytest.mark.clause("TERM-POS-001")
 @pytest.mark.requires("qpboc")
-def test_a_tc_is_approved_offline_and_debits_the_electronic_cash(terminal):
-    c = h.card("bank")
+def test_a_tc_is_approved_offline_and_debits_the_electronic_cash(harness, terminal):
+    c = harness.card("bank")
     before = h.money(c)
-    shown = h.show(terminal, h.CardDecides(c, "TC"), "card approving offline (TC)")
+    shown = harness.show(terminal, h.CardDecides(c, "TC"), "card approving offline (TC)")
     said = _card_said(terminal, shown)
     if said != "TC":
         not_tested(f"the card answered {said}: {terminal.name}'s amount is above the card's offline limit",
@@ -38,10 +38,10 @@ def test_a_tc_is_approved_offline_and_debits_the_electronic_cash(terminal):
 
 @pytest.mark.clause("TERM-POS-002")
 @pytest.mark.requires("qpboc", "online_authorisation")
-def test_an_arqc_is_authorised_online(terminal):
-    c = h.card("bank")
+def test_an_arqc_is_authorised_online(harness, terminal):
+    c = harness.card("bank")
     before = h.money(c)
-    shown = h.show(terminal, h.CardDecides(c, "ARQC"), "card asking to go online (ARQC)")
+    shown = harness.show(terminal, h.CardDecides(c, "ARQC"), "card asking to go online (ARQC)")
     said = _card_said(terminal, shown)
     assert said == "ARQC", f"the harness's card answered {said}, not ARQC"
     decision = shown.decision
@@ -55,10 +55,10 @@ def test_an_arqc_is_authorised_online(terminal):
 
 @pytest.mark.clause("TERM-POS-003")
 @pytest.mark.requires("qpboc")
-def test_an_expired_financial_application_is_declined(terminal):
-    c = h.card("bank_expired_app")
+def test_an_expired_financial_application_is_declined(harness, terminal):
+    c = harness.card("bank_expired_app")
     before = h.money(c)
-    shown = h.show(terminal, c, "card whose QuickPass application expired yesterday")
+    shown = harness.show(terminal, c, "card whose QuickPass application expired yesterday")
     said = _card_said(terminal, shown)
     decision = shown.decision
     assert not decision["accepted"] and decision["reason"] == "DECLINED", (

@@ -22,11 +22,11 @@ CARDS = pytest.mark.parametrize(("persona", "overdraft_used"), [("normal", 0), (
                                 ids=["in credit", "overdrawn"])
 
 
-def _torn_then_retapped(terminal, persona: str, overdraft_used: int, point: str, where: str) -> None:
-    c = h.ready(terminal, persona, overdraft_used=overdraft_used)
+def _torn_then_retapped(harness, terminal, persona: str, overdraft_used: int, point: str, where: str) -> None:
+    c = harness.ready(terminal, persona, overdraft_used=overdraft_used)
     before = h.money(c)
     plan = h.arm_tear(c, point)
-    first = h.show(terminal, c, f"card torn away {where}")
+    first = harness.show(terminal, c, f"card torn away {where}")
     if plan.armed:
         plan.disarm()
         raise AssertionError(f"{terminal.name} wrote nothing to a valid card (reason "
@@ -35,7 +35,7 @@ def _torn_then_retapped(terminal, persona: str, overdraft_used: int, point: str,
         f"{terminal.name} accepted a debit whose answer never came back (reason {first.decision['reason']})")
     if "clock_control" in terminal.capabilities:
         terminal.advance(15)  # the passenger taps again a few seconds later, well within any recovery window
-    second = h.show(terminal, c, "the same card presented again", after_tear=True)
+    second = harness.show(terminal, c, "the same card presented again", after_tear=True)
     after = h.money(c)
     assert second.decision["accepted"], (
         f"{terminal.name} did not settle the torn debit on the second presentation ({second.decision['reason']})")
@@ -54,12 +54,12 @@ def _torn_then_retapped(terminal, persona: str, overdraft_used: int, point: str,
 @pytest.mark.clause("TERM-TEAR-001")
 @pytest.mark.requires("recovery")
 @CARDS
-def test_a_debit_torn_after_its_commit_is_recovered_without_a_second_charge(terminal, persona, overdraft_used):
-    _torn_then_retapped(terminal, persona, overdraft_used, "nvm.clear", "after the card committed the debit")
+def test_a_debit_torn_after_its_commit_is_recovered_without_a_second_charge(harness, terminal, persona, overdraft_used):
+    _torn_then_retapped(harness, terminal, persona, overdraft_used, "nvm.clear", "after the card committed the debit")
 
 
 @pytest.mark.clause("TERM-TEAR-002")
 @pytest.mark.requires("recovery")
 @CARDS
-def test_a_debit_torn_before_its_commit_is_charged_once_on_the_retap(terminal, persona, overdraft_used):
-    _torn_then_retapped(terminal, persona, overdraft_used, "nvm.commit", "before the card committed the debit")
+def test_a_debit_torn_before_its_commit_is_charged_once_on_the_retap(harness, terminal, persona, overdraft_used):
+    _torn_then_retapped(harness, terminal, persona, overdraft_used, "nvm.commit", "before the card committed the debit")

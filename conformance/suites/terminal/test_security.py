@@ -8,10 +8,10 @@ import pytest
 from . import _harness as h
 
 
-def _forged(terminal, field: str, what: str) -> None:
-    c = h.ready(terminal, "normal")
+def _forged(harness, terminal, field: str, what: str) -> None:
+    c = harness.ready(terminal, "normal")
     before = h.money(c)
-    shown = h.show(terminal, h.ForgedDebit(c, field), f"card answering DEBIT with a forged {what}")
+    shown = harness.show(terminal, h.ForgedDebit(c, field), f"card answering DEBIT with a forged {what}")
     after = h.money(c)
     decision = shown.decision
     assert h.debit_commands(shown.trace), (
@@ -27,11 +27,11 @@ def _forged(terminal, field: str, what: str) -> None:
 
 @pytest.mark.clause("TERM-MAC-001")
 @pytest.mark.requires("purse")
-def test_a_forged_mac2_is_not_accepted(terminal):
-    _forged(terminal, "mac2", "MAC2")
+def test_a_forged_mac2_is_not_accepted(harness, terminal):
+    _forged(harness, terminal, "mac2", "MAC2")
 
 
 @pytest.mark.clause("TERM-TAC-001")
 @pytest.mark.requires("purse")
-def test_a_forged_tac_is_not_accepted(terminal):
-    _forged(terminal, "tac", "TAC")
+def test_a_forged_tac_is_not_accepted(harness, terminal):
+    _forged(harness, terminal, "tac", "TAC")

@@ -35,33 +35,33 @@ def _selected_by_name(select: h.Step | None, aid: bytes) -> bool:
 
 @pytest.mark.clause("TERM-SEL-001")
 @pytest.mark.requires("purse")
-def test_the_purse_is_selected_by_its_aid(terminal):
-    shown = h.ride(terminal, "normal", "valid purse card")
-    first, select = _first_use(h.steps(shown.trace), _is_purse_command)
+def test_the_purse_is_selected_by_its_aid(harness, terminal):
+    shown = harness.ride(terminal, "normal", "valid purse card")
+    first, select = _first_use(harness.steps(shown.trace), _is_purse_command)
     assert first is not None, f"{terminal.name} sent no purse command to a valid purse card"
-    assert _selected_by_name(select, h.purse_aid()), (
+    assert _selected_by_name(select, harness.purse_aid), (
         f"{terminal.name} sent purse command #{first.n} without selecting the T-Union purse by its AID "
-        f"{h.purse_aid().hex().upper()} first (last SELECT: {select.command.hex().upper() if select else 'none'})")
+        f"{harness.purse_aid.hex().upper()} first (last SELECT: {select.command.hex().upper() if select else 'none'})")
     assert select.sw == 0x9000, f"{terminal.name} used the purse after its SELECT answered {select.sw:04X}"
 
 
 @pytest.mark.clause("TERM-SEL-002")
 @pytest.mark.requires("ssse_identity")
-def test_the_social_security_application_is_selected_by_its_aid(terminal):
-    shown = h.ride(terminal, "normal", "valid card")
-    first, select = _first_use(h.steps(shown.trace), lambda s: s.ins == 0xB2)
+def test_the_social_security_application_is_selected_by_its_aid(harness, terminal):
+    shown = harness.ride(terminal, "normal", "valid card")
+    first, select = _first_use(harness.steps(shown.trace), lambda s: s.ins == 0xB2)
     assert first is not None, f"{terminal.name} read no record of a valid social security card"
-    assert _selected_by_name(select, h.ssse_aid()), (
+    assert _selected_by_name(select, harness.ssse_aid), (
         f"{terminal.name} read record #{first.n} without selecting the social security application by its AID "
-        f"{h.ssse_aid().hex().upper()} first (last SELECT: {select.command.hex().upper() if select else 'none'})")
+        f"{harness.ssse_aid.hex().upper()} first (last SELECT: {select.command.hex().upper() if select else 'none'})")
     assert select.sw == 0x9000, f"{terminal.name} read the card after its SELECT answered {select.sw:04X}"
 
 
 @pytest.mark.clause("TERM-SEL-003")
 @pytest.mark.requires("qpboc")
-def test_the_pos_selects_a_unionpay_application_from_the_ppse(terminal):
-    shown = h.show(terminal, h.card("normal"), "card with purse and QuickPass")  # the PPSE lists both
-    selected = h.selects_by_name(shown.trace)
+def test_the_pos_selects_a_unionpay_application_from_the_ppse(harness, terminal):
+    shown = harness.show(terminal, harness.card("normal"), "card with purse and QuickPass")  # the PPSE lists both
+    selected = harness.selects_by_name(shown.trace)
     assert selected and selected[0][0] == h.PPSE, (
         f"{terminal.name} did not start by selecting the PPSE {h.PPSE.decode()} (selected: "
         f"{', '.join(aid.hex().upper() for aid, _ in selected) or 'nothing'})")

@@ -12,26 +12,22 @@ capacity of GB 50157-2013.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
 
-from simulator.profile import load
+from simulator.profile import Profile
 from simulator.transport.timing import limits as time_limits
 from simulator.world import scenario as scenarios
 from simulator.world.full_logic import CARD_CARRIER
 from simulator.world.measured import PLATFORM
 from simulator.world.scenario import Scenario
-from simulator.world.site import Mix, SiteSpec, accepted
+from simulator.world.site import Mix, SiteSpec
 
 
-@cache
-def profile() -> dict:
-    return load("national/throughput", "throughput")
-
-
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class GateLimits:
     """What a gate of one kind is judged in and against."""
 
+    #: the run's throughput document: windows, replications, confidence, the outage's calls
+    throughput: dict
     kind: str
     scenario: Scenario
     outage_scenario: Scenario
@@ -50,16 +46,16 @@ class GateLimits:
     @property
     def outage_pph(self) -> float:
         """The same with the platform unreachable: the allowed round trips each cost its timeout."""
-        calls = profile()["outage"]["platform_calls"]
+        calls = self.throughput["outage"]["platform_calls"]
         return 3600 / (self.human_s + self.allowed_s + calls * self.platform_timeout_s)
 
     @property
     def p95_wait_max_s(self) -> float:
-        return float(profile()["design_peak"]["p95_wait_max_s"])
+        return float(self.throughput["design_peak"]["p95_wait_max_s"])
 
     def admits(self, persona: str) -> bool:
         """Whether the site's terminal must let a card of `persona` through (national/world.yaml outcomes)."""
-        return self.site.reason_by_persona[persona] in accepted()
+        return self.site.reason_by_persona[persona] in self.site.accepted
 
     @property
     def valid(self) -> Mix:
@@ -72,7 +68,7 @@ class GateLimits:
                 "card holder's mean human time_s": round(self.human_s, 4),
                 "allowed transaction_s": self.allowed_s, "allowed source": self.allowed_source,
                 "design capacity_pph": self.design_pph,
-                "design capacity source": profile()["design_capacity"]["source"],
+                "design capacity source": self.throughput["design_capacity"]["source"],
                 "sustained limit_pph": round(self.sustained_pph, 1), "outage limit_pph": round(self.outage_pph, 1),
                 "platform timeout_s": self.platform_timeout_s, "p95 wait limit_s": self.p95_wait_max_s}
 
@@ -85,22 +81,22 @@ def _site(scenario: Scenario, name: str, kind: str) -> SiteSpec:
     return site
 
 
-@cache
-def for_kind(kind: str) -> GateLimits | None:
-    """The limits of a gate of `kind`; None for a kind the throughput profile does not judge."""
-    doc = profile()
+def for_kind(kind: str, profile: Profile) -> GateLimits | None:
+    """The limits of a gate of `kind` in the run's `profile`; None for a kind its throughput
+    document does not judge."""
+    doc = profile["throughput"]
     if kind not in doc["sites"]:
         return None
     name = doc["sites"][kind]
-    scenario, outage = scenarios.load(doc["scenario"]), scenarios.load(doc["outage_scenario"])
+    scenario, outage = scenarios.load(doc["scenario"], profile), scenarios.load(doc["outage_scenario"], profile)
     site = _site(scenario, name, kind)
     _site(outage, name, kind)
     card = site.carrier_by_name[CARD_CARRIER]
     human = card.present.mean + sum(d.mean for d in site.before + site.after)
-    limit = time_limits()[doc["sustained"]["allowed_transaction"]]
+    limit = time_limits(profile["timing"])[doc["sustained"]["allowed_transaction"]]
     platform = next((b for b in outage.backends if b.name == PLATFORM), None)
     if platform is None:
         raise ValueError(f"throughput.yaml: outage scenario {outage.name} has no {PLATFORM} back-end")
-    return GateLimits(kind=kind, scenario=scenario, outage_scenario=outage, site=site, human_s=human,
+    return GateLimits(throughput=doc, kind=kind, scenario=scenario, outage_scenario=outage, site=site, human_s=human,
                       allowed_s=limit.seconds, allowed_source=limit.source, platform_timeout_s=platform.timeout_s,
                       design_pph=float(doc["design_capacity"]["persons_per_hour"]))

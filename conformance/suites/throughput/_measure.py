@@ -28,8 +28,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from conformance.dut import Presentation
-from conformance.suites.terminal import _harness as h
+from conformance.suites.terminal._harness import Harness
 from conformance.suites.terminal._timing import transaction_time
+from simulator.transport.timing import TimingModel
 from simulator.world.measured import REACHABLE, UNREACHABLE, Tap, Taps
 from simulator.world.metrics import quantile
 
@@ -61,40 +62,42 @@ class Observed:
         return Tap(self.seconds, self.platform_calls, self.reason)
 
 
-def timed(shown: Presentation, *, in_process: bool) -> float:
-    """The harness's measure of one presentation, in seconds (`METHODS`)."""
-    took = transaction_time(shown)
+def timed(shown: Presentation, *, in_process: bool, card: TimingModel) -> float:
+    """The harness's measure of one presentation, in seconds (`METHODS`); `card` models a real card."""
+    took = transaction_time(shown, card)
     return (took.card_modelled_ms if in_process else took.terminal_ms + took.card_modelled_ms) / 1e3
 
 
-def present_all(terminal, personas: Iterable[str], *, cards: int, in_process: bool,
+def present_all(terminal, personas: Iterable[str], *, harness: Harness, cards: int, in_process: bool,
                 state: str = REACHABLE, platform_calls=lambda: 0) -> list[Observed]:
-    """Present `cards` fresh cards of every persona, in order; `platform_calls()` says how many
-    requests the harness's platform port answered since it was last asked."""
+    """Present `cards` fresh cards of every persona (made by `harness`), in order; `platform_calls()`
+    says how many requests the harness's platform port answered since it was last asked."""
     observed = []
     for persona in personas:
         for _ in range(cards):
-            card = h.ready(terminal, persona, entry_required=False)
+            card = harness.ready(terminal, persona, entry_required=False)
             platform_calls()  # what a preparation (an entry elsewhere) asked is not this gate's
             shown = terminal.present(card)
-            observed.append(Observed(persona, state, timed(shown, in_process=in_process), len(shown.trace),
+            seconds = timed(shown, in_process=in_process, card=harness.card_timing)
+            observed.append(Observed(persona, state, seconds, len(shown.trace),
                                      platform_calls(), shown.decision["reason"], bool(shown.decision["accepted"]),
                                      shown.decision.get("modelled_ms")))
     return observed
 
 
-def measure(terminal, personas: list[str], *, cards: int, in_process: bool) -> list[Observed]:
+def measure(terminal, personas: list[str], *, harness: Harness, cards: int, in_process: bool) -> list[Observed]:
     """Every persona's cards, with the suite's platform reachable then unreachable when the terminal
     can be connected to it (then left without one), else as the terminal is."""
     if "platform_control" not in terminal.capabilities:
-        return present_all(terminal, personas, cards=cards, in_process=in_process)
-    port = HarnessPlatform()
+        return present_all(terminal, personas, harness=harness, cards=cards, in_process=in_process)
+    port = HarnessPlatform(harness.profile)
     terminal.connect_platform(port)
     try:
-        observed = present_all(terminal, personas, cards=cards, in_process=in_process, platform_calls=port.taken)
+        observed = present_all(terminal, personas, harness=harness, cards=cards, in_process=in_process,
+                               platform_calls=port.taken)
         port.reachable = False
-        return observed + present_all(terminal, personas, cards=cards, in_process=in_process, state=UNREACHABLE,
-                                      platform_calls=port.taken)
+        return observed + present_all(terminal, personas, harness=harness, cards=cards, in_process=in_process,
+                                      state=UNREACHABLE, platform_calls=port.taken)
     finally:
         terminal.connect_platform(None)
 

@@ -25,7 +25,7 @@ from simulator.world.measured import Run, Taps, replicate
 from simulator.world.metrics import quantile
 from simulator.world.stats import Interval, interval
 
-from ._limits import GateLimits, profile
+from ._limits import GateLimits
 
 PASS, FAIL, UNDECIDED = "pass", "fail", "undecided"
 
@@ -41,6 +41,7 @@ class Experiment:
     bin_s: float
     site: str
     charts: tuple[str, ...]  # of simulator.world.charts: what shows this experiment
+    confidence: float  # of the interval (throughput.yaml `confidence`)
 
     def judged(self, limit: float, *, at_least: bool) -> str:
         low, high = self.interval.low, self.interval.high
@@ -54,7 +55,7 @@ class Experiment:
         return {"figure": self.what, "per replication": [round(v, 3) for v in self.values],
                 "mean": round(self.interval.mean, 3), "interval": [round(self.interval.low, 3),
                                                                    round(self.interval.high, 3)],
-                "confidence": profile()["confidence"], "replications": self.interval.n}
+                "confidence": self.confidence, "replications": self.interval.n}
 
     def attach_charts(self, label: str) -> None:
         """Its charts (simulator/world/charts.py) over this experiment's replications."""
@@ -64,10 +65,11 @@ class Experiment:
                 attach_png(f"{label}: {path.stem.replace('_', ' ')}", path.read_bytes())
 
 
-def _experiment(what: str, runs: list[Run], values: list[float], *, bin_s: float, site: str,
+def _experiment(limits: GateLimits, what: str, runs: list[Run], values: list[float], *, bin_s: float,
                 charts: tuple[str, ...]) -> Experiment:
-    return Experiment(what, tuple(values), interval(values, confidence=profile()["confidence"]), tuple(runs),
-                      bin_s, site, charts)
+    confidence = limits.throughput["confidence"]
+    return Experiment(what, tuple(values), interval(values, confidence=confidence), tuple(runs), bin_s,
+                      limits.site.name, charts, confidence)
 
 
 def admitted_per_gate_hour(run: Run, *, window_s: float, gates: int) -> float:
@@ -76,33 +78,34 @@ def admitted_per_gate_hour(run: Run, *, window_s: float, gates: int) -> float:
 
 
 def saturated(limits: GateLimits, taps: Taps, *, seed: int, platform_down: bool = False) -> Experiment:
-    window = profile()["outage" if platform_down else "sustained"]["window_s"]
+    window = limits.throughput["outage" if platform_down else "sustained"]["window_s"]
     scenario = limits.outage_scenario if platform_down else limits.scenario
     gates = limits.site.servers
     rate = RateProfile([[0, 2 * limits.design_pph * gates]], where="throughput saturation")
     runs = [replicate(scenario, limits.site.name, taps, root_seed=seed, index=i, rate=rate, duration_s=window,
                       personas=limits.valid, cards_only=True, platform_down=platform_down)
-            for i in range(profile()["replications"])]
+            for i in range(limits.throughput["replications"])]
     values = [admitted_per_gate_hour(run, window_s=window, gates=gates) for run in runs]
     down = ", the platform down" if platform_down else ""
-    return _experiment(f"persons admitted per hour per gate, {gates} gates saturated with card holders{down}",
-                       runs, values, bin_s=scenario.bin_s, site=limits.site.name, charts=("throughput_per_server",))
+    return _experiment(limits, f"persons admitted per hour per gate, {gates} gates saturated with card holders{down}",
+                       runs, values, bin_s=scenario.bin_s, charts=("throughput_per_server",))
 
 
 def design_peak(limits: GateLimits, taps: Taps, *, seed: int) -> Experiment:
-    start, end = profile()["design_peak"]["window_s"]
+    start, end = limits.throughput["design_peak"]["window_s"]
     runs = [replicate(limits.scenario, limits.site.name, taps, root_seed=seed, index=i)
-            for i in range(profile()["replications"])]
+            for i in range(limits.throughput["replications"])]
     values = [quantile(sorted(w for a, w in zip(run.arrived_at, run.waits, strict=True) if start <= a < end), 0.95)
               for run in runs]
-    return _experiment(f"95th percentile wait (s) of those arriving {start:g}-{end:g} s into {limits.scenario.name}",
-                       runs, values, bin_s=limits.scenario.bin_s, site=limits.site.name, charts=tuple(charts.CHARTS))
+    return _experiment(limits, f"95th percentile wait (s) of those arriving {start:g}-{end:g} s into "
+                               f"{limits.scenario.name}",
+                       runs, values, bin_s=limits.scenario.bin_s, charts=tuple(charts.CHARTS))
 
 
 def outage_day(limits: GateLimits, taps: Taps, *, seed: int) -> Experiment:
     scenario = limits.outage_scenario
     runs = [replicate(scenario, limits.site.name, taps, root_seed=seed, index=i)
-            for i in range(profile()["replications"])]
+            for i in range(limits.throughput["replications"])]
     values = [run.summary["wait_p95_s"] for run in runs]
-    return _experiment(f"95th percentile wait (s) over {scenario.name}", runs, values, bin_s=scenario.bin_s,
-                       site=limits.site.name, charts=("queue_over_day", "wait_over_day", "wait_distribution"))
+    return _experiment(limits, f"95th percentile wait (s) over {scenario.name}", runs, values, bin_s=scenario.bin_s,
+                       charts=("queue_over_day", "wait_over_day", "wait_distribution"))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from simulator.backend import ports
 from simulator.devices.terminal import certification_blacklist
+from simulator.profile import Profile
 
 LIST_VERSION = 1
 
@@ -18,9 +19,10 @@ LIST_VERSION = 1
 class HarnessPlatform:
     """The suite's platform port: `reachable` is the suite's switch; `taken()` the requests since last asked."""
 
-    def __init__(self) -> None:
+    def __init__(self, profile: Profile) -> None:
+        """`profile`: the run's, whose certification lists the platform answers from."""
         self.reachable = True
-        self.listed = certification_blacklist()
+        self.listed = certification_blacklist(profile)
         self._calls = 0
 
     def taken(self) -> int:

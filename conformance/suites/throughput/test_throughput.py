@@ -12,7 +12,7 @@ from conformance.verdicts import not_tested
 from simulator.world.measured import UNREACHABLE
 
 from . import _model
-from ._limits import GateLimits, profile
+from ._limits import GateLimits
 from ._measure import summary, taps
 
 NEED = "more replications (throughput.yaml replications) or a larger sample (cards_per_persona)"
@@ -22,7 +22,7 @@ def settle(experiment: _model.Experiment, limit: float, *, at_least: bool, gate:
     """Pass, fail or leave unjudged by where the interval lies against `limit`."""
     verdict = experiment.judged(limit, at_least=at_least)
     side = "at least" if at_least else "at most"
-    said = (f"{who}: {experiment.what}: mean {experiment.interval.mean:.1f}, {profile()['confidence']:.0%} interval "
+    said = (f"{who}: {experiment.what}: mean {experiment.interval.mean:.1f}, {experiment.confidence:.0%} interval "
             f"{experiment.interval.low:.1f}-{experiment.interval.high:.1f} over {experiment.interval.n} replications; "
             f"the clause asks {side} {limit:.1f} ({gate.scenario.name} site {gate.site.name})")
     if verdict == _model.UNDECIDED:

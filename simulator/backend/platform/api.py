@@ -22,15 +22,12 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_valida
 from simulator.backend.json_errors import answer_errors_as_json
 from simulator.backend.openapi import HTTP_URL, publish_as_modelled
 from simulator.ecode import qr
-from simulator.profile import PROFILE_ROOT, load
+from simulator.profile import PROFILE_ROOT
 
 from .errors import PlatformError
 from .service import Platform
 
 API_PATH = PROFILE_ROOT / "national" / "platform_api.yaml"
-_PROFILE = load("national/platform", "platform")
-_ECODE = load("national/ecode", "ecode")
-
 
 
 def _text(value: object) -> object:
@@ -54,11 +51,6 @@ Name = Annotated[str, Field(min_length=1, max_length=30, pattern=r"^[^\x00-\x1f]
 Region = Annotated[str, Field(pattern=r"^[0-9]{6}$", description="行政区划代码 (administrative division code)")]
 Id = Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{1,64}$")]
 Hex = Annotated[str, Field(pattern=r"^([0-9A-Fa-f]{2}){1,1024}$")]
-# the profile's names as the only values (a Literal: strict models take no coercion to an Enum)
-Action = Literal[tuple(_PROFILE["lifecycle"]["actions"])]
-Purpose = Literal[tuple(name for name in _PROFILE["purposes"]["declared"] if name != "operator")]
-UseKind = Literal[tuple(_PROFILE["data_return"]["kinds"])]
-CodeKind = Literal[tuple(_ECODE["kinds"])]
 
 
 class Strict(BaseModel):
@@ -68,13 +60,6 @@ class Strict(BaseModel):
 class Error(Strict):
     error: str
     detail: str
-
-
-class DepartmentRegistration(Strict):
-    department_id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{1,31}$")]
-    name: Name
-    purpose: Purpose
-    callback_url: Annotated[str | None, Field(pattern=HTTP_URL)] = None
 
 
 class DepartmentCredentials(Strict):
@@ -89,28 +74,6 @@ class CardIssue(Strict):
     birth_date: IsoDate
     region: Region
     chips: Chips = []
-
-
-_NEW_CARD = sorted(name for name, spec in _PROFILE["lifecycle"]["actions"].items() if spec.get("new_card"))
-
-
-class CardAction(Strict):
-    """A lifecycle action; reissue and replace name the card that supersedes this one (the
-    document says so with if/then, the validator checks it)."""
-
-    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={
-        "if": {"properties": {"action": {"enum": _NEW_CARD}}, "required": ["action"]},
-        "then": {"required": ["new_card_number"], "properties": {"new_card_number": {"type": "string"}}}})
-
-    action: Action
-    new_card_number: CardNumber | None = None
-    new_chips: Chips = []
-
-    @model_validator(mode="after")
-    def _names_the_new_card(self) -> "CardAction":
-        if self.action in _NEW_CARD and self.new_card_number is None:
-            raise ValueError(f"{self.action} needs new_card_number, the number of the card that supersedes this one")
-        return self
 
 
 class CardView(Strict):
@@ -155,14 +118,6 @@ class Application(Strict):
     purposes: list[str]
 
 
-class UsageEvent(Strict):
-    event_id: Id
-    card_number: CardNumber
-    kind: UseKind
-    at: IsoDateTime
-    site: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f]+$")]
-
-
 class UsageResult(Strict):
     event_id: str
     duplicate: bool
@@ -194,11 +149,6 @@ class KeyEntry(Strict):
     test: bool
 
 
-class EcodeRequest(Strict):
-    card_number: CardNumber
-    kind: CodeKind
-
-
 class Ecode(Strict):
     payload: Annotated[str, Field(description="the code's bytes, hex: what a terminal scans")]
     kind: str
@@ -224,6 +174,56 @@ class EcodeImage(Strict):
     format: Literal["png", "svg"] = "png"
 
 
+def _vocabulary_models(platform_profile: dict, ecode_profile: dict) -> tuple[type[BaseModel], ...]:
+    """The bodies whose values are the profile's names (lifecycle actions, purposes, data-return and
+    e-code kinds), made for the profile the platform keeps: a region's own names are then valid.
+    (A Literal: strict models take no coercion to an Enum.)"""
+    Action = Literal[tuple(platform_profile["lifecycle"]["actions"])]
+    Purpose = Literal[tuple(name for name in platform_profile["purposes"]["declared"] if name != "operator")]
+    UseKind = Literal[tuple(platform_profile["data_return"]["kinds"])]
+    CodeKind = Literal[tuple(ecode_profile["kinds"])]
+
+    class DepartmentRegistration(Strict):
+        department_id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{1,31}$")]
+        name: Name
+        purpose: Purpose
+        callback_url: Annotated[str | None, Field(pattern=HTTP_URL)] = None
+
+    new_card = sorted(name for name, spec in platform_profile["lifecycle"]["actions"].items() if spec.get("new_card"))
+
+    class CardAction(Strict):
+        """A lifecycle action; reissue and replace name the card that supersedes this one (the
+        document says so with if/then, the validator checks it)."""
+
+        model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={
+            "if": {"properties": {"action": {"enum": new_card}}, "required": ["action"]},
+            "then": {"required": ["new_card_number"], "properties": {"new_card_number": {"type": "string"}}}})
+
+        action: Action
+        new_card_number: CardNumber | None = None
+        new_chips: Chips = []
+
+        @model_validator(mode="after")
+        def _names_the_new_card(self) -> "CardAction":
+            if self.action in new_card and self.new_card_number is None:
+                raise ValueError(f"{self.action} needs new_card_number, the number of the card that supersedes "
+                                 f"this one")
+            return self
+
+    class UsageEvent(Strict):
+        event_id: Id
+        card_number: CardNumber
+        kind: UseKind
+        at: IsoDateTime
+        site: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f]+$")]
+
+    class EcodeRequest(Strict):
+        card_number: CardNumber
+        kind: CodeKind
+
+    return DepartmentRegistration, CardAction, UsageEvent, EcodeRequest
+
+
 def _errors(*statuses: int) -> dict:
     return {status: {"model": Error} for status in (401, 422, *statuses)}
 
@@ -237,6 +237,8 @@ def make_app(platform: Platform) -> FastAPI:
                               "Callbacks: webhook-id, webhook-timestamp, webhook-signature = v1,hex HMAC-SM3("
                               "secret, id.timestamp.body), retried on the schedule of GET /callbacks until a 2xx.")
     app.state.platform = platform
+    DepartmentRegistration, CardAction, UsageEvent, EcodeRequest = _vocabulary_models(
+        platform.platform_profile, platform.ecode_profile)
 
     @app.exception_handler(PlatformError)
     async def _refused(request: Request, exc: PlatformError) -> JSONResponse:
@@ -315,7 +317,7 @@ def make_app(platform: Platform) -> FastAPI:
 
     @app.get("/callbacks", responses=_errors(), response_model_exclude_none=True)
     def deliveries(department: Signed) -> CallbackSchedule:
-        return CallbackSchedule(retry_schedule_seconds=_PROFILE["callbacks"]["retry_schedule_seconds"],
+        return CallbackSchedule(retry_schedule_seconds=platform.platform_profile["callbacks"]["retry_schedule_seconds"],
                                 deliveries=[Delivery(**row) for row in platform.deliveries(department)])
 
     @app.get("/ecodes/keys", responses=_errors(403))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import httpx
 
 from simulator.backend import ports
-from simulator.profile import load
+from simulator.profile import national
 
 from .client import DepartmentClient
 from .errors import Conflict, Forbidden, Invalid, NotFound, PlatformError, Unauthenticated
@@ -29,9 +29,11 @@ class PlatformUnavailable(ports.Unavailable):
 class HttpPlatform:
     """`PlatformPort` through `client` (signed as its department)."""
 
-    def __init__(self, client: DepartmentClient) -> None:
+    def __init__(self, client: DepartmentClient, *, platform_profile: dict | None = None) -> None:
+        """`platform_profile`: the platform document whose blacklisted states make a card unusable
+        (the run's; the national one by default)."""
         self.client = client
-        self.unusable = frozenset(load("national/platform", "platform")["lifecycle"]["blacklisted"])
+        self.unusable = frozenset((platform_profile or national()["platform"])["lifecycle"]["blacklisted"])
 
     def _call(self, method: str, path: str, body: dict | None = None) -> dict:
         try:

@@ -20,7 +20,7 @@ class InProcessPlatform:
             status = self.platform.card_view(self.department, request.card_number)["status"]
         except NotFound:
             return ports.CardStatus(request.request_id, request.card_number, None, usable=False)
-        usable = status not in self.platform.profile["lifecycle"]["blacklisted"]
+        usable = status not in self.platform.platform_profile["lifecycle"]["blacklisted"]
         return ports.CardStatus(request.request_id, request.card_number, status, usable)
 
     def verify_identity(self, request: ports.IdentityRequest) -> ports.IdentityResult:

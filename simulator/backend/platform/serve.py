@@ -15,6 +15,7 @@ from fastapi import FastAPI
 
 from simulator.backend.fault_middleware import apply_faults
 from simulator.backend.service_faults import ServiceFaults
+from simulator.profile import Profile
 
 from .api import make_app
 from .service import Platform, open_store
@@ -42,12 +43,13 @@ def with_faults(app: FastAPI, faults: ServiceFaults) -> FastAPI:
     return apply_faults(app, faults, code="service_unavailable")
 
 
-def serve(*, host: str, port: int, db: str, seed: int, operator_secret: bytes,
+def serve(*, host: str, port: int, db: str, seed: int, operator_secret: bytes, profile: Profile,
           faults: ServiceFaults | None = None) -> None:
-    """Serve the platform kept in `db` until interrupted (or killed by the fault plan)."""
+    """Serve the platform kept in `db` by the rules of `profile` until interrupted (or killed by
+    the fault plan)."""
     platform = Platform(open_store(db), clock=wall_clock, seed=seed, operator_secret=operator_secret,
-                        crash=faults.crash if faults else None)
-    timeout = platform.profile["callbacks"]["timeout_seconds"]
+                        crash=faults.crash if faults else None, profile=profile)
+    timeout = platform.platform_profile["callbacks"]["timeout_seconds"]
     stop = threading.Event()
 
     def deliver() -> None:

@@ -22,7 +22,7 @@ from simulator import ecode, seeds
 from simulator.backend.store import Store
 from simulator.crypto import sm2
 from simulator.faults import point
-from simulator.profile import load
+from simulator.profile import Profile, national
 
 from . import callbacks
 from .errors import Conflict, Forbidden, Invalid, NotFound, Unauthenticated
@@ -47,13 +47,16 @@ class Platform:
     """One platform over `store`; `clock()` gives the time, `seed` derives every key and secret."""
 
     def __init__(self, store: Store, *, clock: Callable[[], datetime], seed: int, operator_secret: bytes,
-                 crash: Callable[[str], None] | None = None) -> None:
+                 crash: Callable[[str], None] | None = None, profile: Profile | None = None) -> None:
+        """`profile`: the run's profile (the national one by default), whose platform and e-code
+        documents are the rules the platform keeps."""
         self.store, self.clock, self.seed = store, clock, seed
         #: called at each crash point (a served platform's fault plan may end the process there)
         self.crash = crash or _no_crash
-        self.profile = load("national/platform", "platform")
-        self.ecode_profile = load("national/ecode", "ecode")
-        self.purposes = self.profile["purposes"]["declared"]
+        self.profile = profile or national()
+        self.platform_profile = self.profile["platform"]
+        self.ecode_profile = self.profile["ecode"]
+        self.purposes = self.platform_profile["purposes"]["declared"]
         self._departments: dict[str, tuple[bytes, str]] = {}
         self._nonces, self._scanned = _ExpiringLog(store, "nonces"), _ExpiringLog(store, "ecode_seen")
         with store.transaction() as db:
@@ -81,7 +84,7 @@ class Platform:
         registered = self._registered(department)
         if registered is None:
             raise Unauthenticated(f"no department {department!r} is registered", code="unknown_department")
-        tolerance = self.profile["request_signing"]["tolerance_seconds"]
+        tolerance = self.platform_profile["request_signing"]["tolerance_seconds"]
         if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12):
             raise Unauthenticated(f"X-Timestamp {timestamp[:20]!r} is not Unix seconds", code="stale_timestamp")
         skew = int(timestamp) - self.now()
@@ -153,7 +156,7 @@ class Platform:
         for chip in chips:
             if db.execute("SELECT 1 FROM chips WHERE chip = ?", (chip,)).fetchone():
                 raise Conflict(f"chip {chip} already belongs to a card", code="chip_exists")
-        initial = self.profile["lifecycle"]["initial"]
+        initial = self.platform_profile["lifecycle"]["initial"]
         db.execute("INSERT INTO cards (card_number, citizen_id, name, birth_date, region, status, issued_at) "
                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
                    (card_number, citizen_id, name, birth_date, region, initial, self.clock().isoformat()))
@@ -172,7 +175,7 @@ class Platform:
 
     def _transition(self, card_number: str, action: str, *, new_card_number: str | None,
                     new_chips: Sequence[str]) -> dict:
-        actions = self.profile["lifecycle"]["actions"]
+        actions = self.platform_profile["lifecycle"]["actions"]
         if action not in actions:
             raise Invalid(f"no lifecycle action {action!r}; actions: {', '.join(actions)}")
         spec = actions[action]
@@ -209,7 +212,7 @@ class Platform:
         at = self.clock().isoformat()
         history = db.execute("INSERT INTO card_history (card_number, action, from_status, to_status, at) "
                              "VALUES (?, ?, ?, ?, ?)", (card_number, action, before, after, at)).lastrowid
-        listed = self.profile["lifecycle"]["blacklisted"]
+        listed = self.platform_profile["lifecycle"]["blacklisted"]
         if (before in listed) != (after in listed):
             db.execute("INSERT INTO blacklist_changes (card_number, listed, at) VALUES (?, ?, ?)",
                        (card_number, int(after in listed), at))
@@ -256,7 +259,7 @@ class Platform:
         rows = self.store.query("SELECT citizen_id, name, status FROM cards WHERE card_number = ?", (card_number,))
         if not rows or rows[0]["citizen_id"] != citizen_id or rows[0]["name"] != name:
             return {"verified": False, "reason": "no_match"}
-        if rows[0]["status"] in self.profile["lifecycle"]["blacklisted"]:
+        if rows[0]["status"] in self.platform_profile["lifecycle"]["blacklisted"]:
             return {"verified": False, "reason": "card_not_usable"}
         with self.store.transaction() as db:
             db.execute("INSERT OR IGNORE INTO bindings VALUES (?, ?)", (department, card_number))
@@ -275,9 +278,9 @@ class Platform:
         """The full list (since None) or the delta after version `since`: the net change per card,
         each card as its number and its chips' identifiers."""
         version = self.store.query("SELECT coalesce(max(version), 0) AS v FROM blacklist_changes")[0]["v"]
-        delay = self.profile["blacklist"]["propagation_delay_seconds"]
+        delay = self.platform_profile["blacklist"]["propagation_delay_seconds"]
         if since is None:
-            listed = self.profile["lifecycle"]["blacklisted"]
+            listed = self.platform_profile["lifecycle"]["blacklisted"]
             cards = self._with_chips(r["card_number"] for r in self.store.query(
                 f"SELECT card_number FROM cards WHERE status IN ({','.join('?' * len(listed))}) ORDER BY card_number",
                 listed))
@@ -295,7 +298,7 @@ class Platform:
     # -- catalogue and data return ---------------------------------------------------------------
 
     def catalogue(self, region: str) -> list[dict]:
-        regions = self.profile["catalogue"]["regions"]
+        regions = self.platform_profile["catalogue"]["regions"]
         if region not in regions:
             raise NotFound(f"no application catalogue for region {region!r}; regions: {', '.join(regions)}")
         return regions[region]
@@ -329,7 +332,7 @@ class Platform:
 
     def deliver_callbacks(self, send: callbacks.Sender) -> int:
         return callbacks.deliver_due(self.store, now=self.now(),
-                                     schedule=self.profile["callbacks"]["retry_schedule_seconds"], send=send,
+                                     schedule=self.platform_profile["callbacks"]["retry_schedule_seconds"], send=send,
                                      crash=self.crash)
 
     def deliveries(self, department: str) -> list[dict]:
@@ -364,7 +367,7 @@ class Platform:
         if not rows:
             raise NotFound(f"no card {card_number}")
         card = rows[0]
-        if card["status"] in self.profile["lifecycle"]["blacklisted"]:
+        if card["status"] in self.platform_profile["lifecycle"]["blacklisted"]:
             raise Conflict(f"card {card_number} is {card['status']}: no e-code for it", code="card_not_usable")
         now = self.now()
         rng = seeds.generator(self.seed, "platform", "ecode", card_number, kind, now)
@@ -386,7 +389,7 @@ class Platform:
     def verify_ecode(self, department: str, payload: bytes) -> dict:
         """Online verification: the key chain, the store's log of scanned codes, the live registry.
         The card number is in the answer only if the department may see the card."""
-        listed = self.profile["lifecycle"]["blacklisted"]
+        listed = self.platform_profile["lifecycle"]["blacklisted"]
 
         def revoked(card_number: str) -> bool:
             rows = self.store.query("SELECT status FROM cards WHERE card_number = ?", (card_number,))

@@ -31,7 +31,7 @@ from simulator.card.security import parse_condition
 from simulator.crypto import block, diversify, purse
 from simulator.crypto.keys import tac_key
 from simulator.crypto.mac import pboc_mac
-from simulator.profile import load
+from simulator.profile import Profile, national
 
 if TYPE_CHECKING:
     from simulator.card.cardos import CardOS
@@ -39,10 +39,6 @@ if TYPE_CHECKING:
 
 KIND = "epurse"
 PROOF_LENGTH = 11  # txn type 1 ‖ ATC 2 ‖ MAC2 4 ‖ TAC 4
-
-
-def profile() -> dict:
-    return load("national/epurse", "epurse")
 
 
 # -- NVM keys (besides the files' contents and record keys of image.py) --------------------
@@ -71,7 +67,7 @@ def _template(text: str, **fields: str) -> bytes:
 def identity(region: str, card_serial: bytes, prof: dict | None = None) -> tuple[bytes, bytes]:
     """(issuer ID 8, application serial 10) of a card from its region code and 8-byte card serial
     (templates in the profile's `identity`, modelled)."""
-    spec = (prof or profile())["identity"]
+    spec = (prof or national()["epurse"])["identity"]
     fields = {"city": region[:4], "serial_tail6": card_serial[-6:].hex().upper()}
     issuer, serial = _template(spec["issuer_id"], **fields), _template(spec["serial"], **fields)
     if len(issuer) != 8 or len(serial) != 10:
@@ -170,7 +166,7 @@ def build(*, region: str, card_serial: bytes, holder_name: str, citizen_id: str,
           balance: int = 0, overdraft_limit: int = 0, card_type: str = "01", locked: bool = False,
           algorithm: str | None = None, prof: dict | None = None) -> AppBuild:
     """The purse ADF with its files, keys and initial balance for one card."""
-    prof = prof or profile()
+    prof = prof or national()["epurse"]
     algorithm = algorithm or prof["default_algorithm"]
     if card_type not in prof["card_types"]:
         raise ValueError(f"epurse card_type {card_type!r} is not one of the profile's {sorted(prof['card_types'])}")
@@ -243,7 +239,7 @@ def build(*, region: str, card_serial: bytes, holder_name: str, citizen_id: str,
     return AppBuild(df, application, contents, ppse_entry=b"\x61" + bytes((len(entry),)) + entry)
 
 
-def build_for(persona: Persona) -> AppBuild:
+def build_for(persona: Persona, profile: Profile) -> AppBuild:
     """The purse of a persona's card: its `epurse` section over the profile's defaults; dates
     default to the card's issue and expiry dates."""
     section = persona.sections.get(KIND, {})
@@ -255,7 +251,7 @@ def build_for(persona: Persona) -> AppBuild:
         expiry=persona.date(section["expiry_date"]) if "expiry_date" in section else values["expiry_date"],
         balance=section.get("balance", 0), overdraft_limit=section.get("overdraft_limit", 0),
         card_type=section.get("card_type", "01"), locked=section.get("locked", False),
-        algorithm=section.get("algorithm"),
+        algorithm=section.get("algorithm"), prof=profile["epurse"],
     )
 
 

@@ -28,7 +28,7 @@ from simulator.card.image import (
 )
 from simulator.card.security import parse_condition
 from simulator.crypto import diversify
-from simulator.profile import load
+from simulator.profile import Profile, national
 
 if TYPE_CHECKING:
     from simulator.card.personas import Persona
@@ -127,12 +127,12 @@ _DECODERS = {
 }
 
 
-def elements(profile: dict | None = None) -> dict[str, Element]:
+def elements(ssse_profile: dict | None = None) -> dict[str, Element]:
     """The profile's data elements by name."""
-    profile = profile or load("national/ssse", "ssse")
+    ssse_profile = ssse_profile or national()["ssse"]
     return {
         name: Element(name=name, **{k: v for k, v in spec.items() if k != "source"})
-        for name, spec in profile["elements"].items()
+        for name, spec in ssse_profile["elements"].items()
     }
 
 
@@ -160,34 +160,34 @@ def _build_files(specs: list[dict], parent: str, generation: dict) -> tuple[DF |
     return tuple(nodes)
 
 
-def card_key(profile: dict, kid: int, card_identifier: bytes, algorithm: str) -> bytes:
+def card_key(ssse_profile: dict, kid: int, card_identifier: bytes, algorithm: str) -> bytes:
     """A card's key `kid`: the issuer's (synthetic test) master key diversified by the last 8
     bytes of 卡识别码 (factor choice modelled). Issuer-side code derives the same key."""
-    master = bytes.fromhex(profile["test_keys"][f"{kid:02X}"])
+    master = bytes.fromhex(ssse_profile["test_keys"][f"{kid:02X}"])
     return diversify(algorithm, master, card_identifier[-8:])
 
 
 def build(values: dict[str, Any], *, generation: int, pin: str, pin_tries: int,
           locked: bool = False, raw_records: dict[str, bytes] | None = None,
-          profile: dict | None = None) -> AppBuild:
+          ssse_profile: dict | None = None) -> AppBuild:
     """The SSSE DF with its records, PIN and keys for one card.
 
     `values` maps element names to values (bytes, str or date per encoding); `raw_records`
     replaces whole records by raw bytes (garbled-card personas).
     """
-    profile = profile or load("national/ssse", "ssse")
-    gen = profile["generations"][str(generation)]
-    app_spec = profile["application"]
+    ssse_profile = ssse_profile or national()["ssse"]
+    gen = ssse_profile["generations"][str(generation)]
+    app_spec = ssse_profile["application"]
     algorithm = gen["algorithm"]
     path = f"3F00/{app_spec['fid']}"
     indicator = app_spec["algorithm_indicator"][algorithm]
     df = DF(app_spec["name"], int(app_spec["fid"], 16), path, bytes.fromhex(app_spec["aid"]),
-            _build_files(profile["files"], path, gen),
+            _build_files(ssse_profile["files"], path, gen),
             fci_proprietary=bytes((0x9F, 0x0C, 3, 0x86, 1, indicator)))
 
     contents: dict[str, bytes] = {}
     by_file: dict[str, dict[int, bytes]] = {}
-    for name, element in elements(profile).items():
+    for name, element in elements(ssse_profile).items():
         if name in (raw_records or {}):
             record = raw_records[name]
         elif name in values:
@@ -213,18 +213,18 @@ def build(values: dict[str, Any], *, generation: int, pin: str, pin_tries: int,
 
     card_identifier = values["card_identifier"]
     keys = {}
-    for kid_hex, spec in profile["keys"].items():
+    for kid_hex, spec in ssse_profile["keys"].items():
         if not isinstance(spec, dict):
             continue
         kid = int(kid_hex, 16)
-        keys[kid] = KeySlot(kid, spec["usage"], algorithm, card_key(profile, kid, card_identifier, algorithm),
+        keys[kid] = KeySlot(kid, spec["usage"], algorithm, card_key(ssse_profile, kid, card_identifier, algorithm),
                             spec.get("tries"))
         if spec.get("tries"):
             contents[key_tries_key(path, kid)] = bytes((spec["tries"],))
     contents[pin_key(path)] = encode_pin(pin)
     contents[pin_tries_key(path)] = bytes((pin_tries,))
     contents[locked_key(path)] = b"\x01" if locked else b"\x00"
-    pin_policy = profile["pin"]
+    pin_policy = ssse_profile["pin"]
     application = Application(
         "ssse", path, algorithm, keys, pin_policy["tries"], (pin_policy["min_digits"], pin_policy["max_digits"]),
         locked_sw=int(app_spec["locked_select_sw"], 16),
@@ -232,10 +232,10 @@ def build(values: dict[str, Any], *, generation: int, pin: str, pin_tries: int,
     return AppBuild(df, application, contents)
 
 
-def build_for(persona: Persona) -> AppBuild:
+def build_for(persona: Persona, profile: Profile) -> AppBuild:
     """The SSSE of a persona's card."""
     return build(persona.values, generation=persona.generation, pin=persona.pin, pin_tries=persona.pin_tries,
-                 locked=persona.locked, raw_records=persona.raw_records)
+                 locked=persona.locked, raw_records=persona.raw_records, ssse_profile=profile["ssse"])
 
 
 def _walk(df: DF):

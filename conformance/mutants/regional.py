@@ -1,0 +1,87 @@
+"""Seeded defects against a region's own rules: each device or integration does what the national
+profile asks and so passes the national suites, but ignores what its region adds, so the suites run
+for that region (`ykt certify --region NAME`) must fail it on the region's clause.
+
+The defects are the ones a vendor makes when it builds to the national profile alone: a table or
+a list taken from the national document instead of the run's, a behaviour the region tightens
+left as it is nationally.
+"""
+
+from __future__ import annotations
+
+from conformance.adapters.sim import reference_psam
+from simulator.departments.kinds import Library, SubsidyOffice
+from simulator.devices.transit import BusValidator
+from simulator.profile import national
+
+from . import Mutant
+
+
+class NationalConcessionsOnly(BusValidator):
+    """Its concession table is the national one whatever its profile says: a card type the region
+    adds (Kaifeng's teachers, 05) pays the full fare."""
+
+    def __init__(self, **kw) -> None:
+        super().__init__(**kw)
+        self.terminals = {**self.terminals, "concessions": national()["terminals"]["concessions"]}
+
+
+class PaysInactiveAccounts(SubsidyOffice):
+    """Pays into any card the platform lists as usable, its financial account activated or not."""
+
+    def refusal(self, view: dict) -> str | None:
+        return super(SubsidyOffice, self).refusal(view)
+
+
+class RegistersOnce(Library):
+    """Verifies a reader's identity once, at registration, as the national profile allows, even where
+    the region asks for it at every service."""
+
+    def needs_identity(self, card_number: str) -> bool:
+        with self.lock:
+            return card_number not in self.cards or not self.cards[card_number]["kept"]
+
+
+class ReturnsFirstUseOnly(Library):
+    """Returns a reader's first loan to the platform, not the ones after it."""
+
+    def __init__(self, **kw) -> None:
+        super().__init__(**kw)
+        self.returned: set[str] = set()
+
+    def report_use(self, card_number: str) -> None:
+        with self.lock:
+            first = card_number not in self.returned
+            self.returned.add(card_number)
+        if first:
+            super().report_use(card_number)
+
+
+class NationalBlacklistOnly(Library):
+    """Refuses the card states the national profile blacklists, not those its region adds (a card
+    sealed in Guangdong's cleanup is served)."""
+
+    def __init__(self, **kw) -> None:
+        super().__init__(**kw)
+        self.unusable = frozenset(national()["platform"]["lifecycle"]["blacklisted"])
+
+
+def _bus(cls):
+    return lambda profile=None, **kw: cls(terminal_id="B0001", psam=reference_psam("000000000201", profile),
+                                          profile=profile, **kw)
+
+
+MUTANTS = [
+    Mutant(name="bus_national_concessions", role="terminal", kind="bus", region="kaifeng",
+           defect="applies the national concession table, not the region's (a Kaifeng teacher's card pays the full "
+                  "fare)", build=_bus(NationalConcessionsOnly)),
+    Mutant(name="subsidy_pays_inactive_accounts", role="department", kind="subsidy", region="zhengzhou",
+           defect="pays into a card whose financial account is not activated", build=PaysInactiveAccounts),
+    Mutant(name="library_registers_once", role="department", kind="library", region="hubei",
+           defect="verifies a reader's identity once, not at every service as the region asks",
+           build=RegistersOnce),
+    Mutant(name="library_returns_first_use_only", role="department", kind="library", region="sichuan",
+           defect="returns only a reader's first loan to the platform", build=ReturnsFirstUseOnly),
+    Mutant(name="library_national_blacklist", role="department", kind="library", region="guangdong",
+           defect="serves a card in a state only the region blacklists (a sealed card)", build=NationalBlacklistOnly),
+]

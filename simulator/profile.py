@@ -131,15 +131,6 @@ def check_choice(*, profile: str, region: str | None) -> None:
         raise ProfileError(f"unknown region {region!r}; regional profiles: {known}")
 
 
-def clauses(profile: str = "national") -> dict[str, dict]:
-    """The clause catalogue of `profile` by id (each clause's `source` is structured: see `source_line`)."""
-    catalogue = load(f"{profile}/clauses", "clauses")["clauses"]
-    by_id = {c["id"]: c for c in catalogue}
-    if len(by_id) != len(catalogue):
-        raise ProfileError(f"{profile}/clauses: duplicate clause ids")
-    return by_id
-
-
 def _reference_text(reference: dict) -> str:
     """One reference: document, then its section (standard, policy) or file (code), then what it supports."""
     where = reference.get("section") or reference.get("file")

@@ -28,7 +28,7 @@ from simulator.card import personas
 from simulator.card.apps import epurse, qpboc
 from simulator.card.cardos import CardOS
 from simulator.clock import AS_OF
-from simulator.profile import clauses, national
+from simulator.profile import national
 from simulator.transport import VpcdCard, wait_for_card
 
 pytestmark = [pytest.mark.pcsc, pytest.mark.timeout(300)]
@@ -56,7 +56,8 @@ def clause_verdicts(results: list[dict]) -> dict[str, str]:
     by_clause: dict[str, list[str]] = {}
     for r in results:
         by_clause.setdefault(r["clause"], []).append(r["verdict"])
-    return {cid: report.clause_verdict(by_clause.get(cid, [])) for cid, c in clauses().items() if c["part"] == "card"}
+    return {cid: report.clause_verdict(by_clause.get(cid, [])) for cid, c in national().clauses.items()
+            if c["part"] == "card"}
 
 
 def forward_only(key: str) -> bool:

@@ -27,7 +27,7 @@ from simulator.card import personas
 from simulator.card.apps import qpboc
 from simulator.clock import AS_OF
 from simulator.crypto import sm2
-from simulator.profile import clauses, national
+from simulator.profile import national
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -42,7 +42,7 @@ BODIES = {
 
 
 def card_clauses() -> list[str]:
-    return [cid for cid, c in clauses().items() if c["part"] == "card"]
+    return [cid for cid, c in national().clauses.items() if c["part"] == "card"]
 
 
 def write_suite(root: Path, outcomes: dict[str, str], *, name: str = "demo", extra: str = "") -> Path:

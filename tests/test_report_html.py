@@ -23,7 +23,7 @@ import pytest
 from typer.testing import CliRunner
 
 from conformance import certify, report
-from simulator.profile import clauses, source_line
+from simulator.profile import national, source_line
 
 #: outcome -> how many tests of the synthetic suite have it, and the Allure status it shows as
 PLAN = {"pass": 5, "fail": 2, "broken": 1, "na": 2}
@@ -59,7 +59,7 @@ def synthetic_run(allure, tmp_path_factory) -> Path:
     suite = root / "suites" / "demo"
     suite.mkdir(parents=True)
     (suite / "__init__.py").write_text("")
-    ids = iter(cid for cid, c in clauses().items() if c["part"] == "card")
+    ids = iter(cid for cid, c in national().clauses.items() if c["part"] == "card")
     lines = ["import pytest\n"]
     for outcome, count in PLAN.items():
         for n in range(count):
@@ -258,7 +258,7 @@ def test_verdict_page_of_a_failing_run_opens_on_not_certified_and_the_failing_cl
     source = (mutant_run / "report" / "index.html").read_text(encoding="utf-8")
     for cid in failing:  # the per-clause table: the clause's statement, source and 不合格
         row = re.search(rf"<tr>(?:(?!</tr>).)*>{cid}</td>(?:(?!</tr>).)*</tr>", source, flags=re.S).group(0)
-        clause = clauses()[cid]
+        clause = national().clauses[cid]
         assert "不合格" in row and escape(clause["statement"]) in row and escape(source_line(clause)) in row
     assert "<script" not in source
 
@@ -273,7 +273,7 @@ def test_printable_summary_has_the_parts_of_a_test_report(chromium, mutant_run, 
 def test_allure_groups_by_clause_with_the_statement_and_evidence_on_the_test(mutant_run):
     results_dir = mutant_run / "allure-results"
     results = [json.loads(p.read_text(encoding="utf-8")) for p in results_dir.glob("*-result.json")]
-    catalogue = clauses()
+    catalogue = national().clauses
     for r in results:
         labels = {label["name"]: label["value"] for label in r["labels"]}
         clause = catalogue[labels["clause"]]

@@ -26,7 +26,7 @@ from simulator.card.image import CardImage
 from simulator.card.nvm import NVM
 from simulator.crypto import diversify, pboc_mac, purse, tac_key
 from simulator.faults import FaultPlan, PowerLost
-from simulator.profile import PROFILE_ROOT, clauses, load
+from simulator.profile import PROFILE_ROOT, load, national
 
 AS_OF = date(2026, 11, 23)
 PROFILE = load("national/epurse", "epurse")
@@ -263,7 +263,7 @@ def test_every_purse_clause_has_a_test():
     text = "".join((here / f).read_text(encoding="utf-8")
                    for f in ("test_epurse.py", "test_epurse_properties.py", "test_epurse_tearing.py"))
     tested = set(re.findall(r'"(PURSE-[A-Z]+-\d{3})"', text))
-    assert {c for c in clauses() if c.startswith("PURSE-")} <= tested
+    assert {c for c in national().clauses if c.startswith("PURSE-")} <= tested
 
 
 # -- balance --------------------------------------------------------------------------------

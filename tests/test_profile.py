@@ -26,7 +26,7 @@ MARKDOWN = re.compile(r"\.md\b", re.IGNORECASE)
 
 
 def test_every_clause_has_a_unique_id_and_a_public_reference_or_a_modelled_reason():
-    clauses = profile.clauses()
+    clauses = profile.national().clauses
     assert {"CARD-PIN-001", "CARD-NVM-001", "CARD-ACC-001"} <= set(clauses)
     for cid, clause in clauses.items():
         source = clause["source"]

@@ -117,7 +117,7 @@ def test_the_native_library_reads_a_card_in_a_vpcd_slot(native_library, vpcd_slo
 
     reader_name, _ = vpcd_slot(CardOS(personas.image("normal", as_of=AS_OF)))
     monkeypatch.setenv(READER_ENV, reader_name)  # restored afterwards (LibReader exports the reader name)
-    reader = LibReader(str(native_library), info={"reader": reader_name, "pcscd": "external"})
+    reader = LibReader(str(native_library), info={"reader": reader_name, "pcscd": "external"}, profile=national())
     code, out = reader.call("iReadCardBas", 1)
     ident = personas.resolve("normal", as_of=AS_OF).values["card_identifier"].hex().upper()
     assert code == 0

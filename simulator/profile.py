@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, cached_property
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -185,9 +185,10 @@ class Profile:
         """'national', or 'national + zhengzhou' for a regional run."""
         return f"{self.name} + {self.region}" if self.region else self.name
 
-    @property
+    @cached_property
     def clauses(self) -> dict[str, dict]:
-        """The clause catalogue by id, the region's clauses included."""
+        """The clause catalogue by id, the region's clauses included (indexed once: the plugin asks
+        for it, and for the regional clauses, for every collected test)."""
         return _by_id(self["clauses"]["clauses"], where=f"{self.label} clauses")
 
     def regional_clauses(self) -> frozenset[str]:

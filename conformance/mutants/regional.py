@@ -9,12 +9,12 @@ left as it is nationally.
 
 from __future__ import annotations
 
-from conformance.adapters.sim import reference_psam
 from simulator.departments.kinds import Library, SubsidyOffice
 from simulator.devices.transit import BusValidator
 from simulator.profile import national
 
 from . import Mutant
+from .terminals import _bus  # the reference bus validator's factory, as the terminal mutants build theirs
 
 
 class NationalConcessionsOnly(BusValidator):
@@ -64,11 +64,6 @@ class NationalBlacklistOnly(Library):
     def __init__(self, **kw) -> None:
         super().__init__(**kw)
         self.unusable = frozenset(national()["platform"]["lifecycle"]["blacklisted"])
-
-
-def _bus(cls):
-    return lambda profile=None, **kw: cls(terminal_id="B0001", psam=reference_psam("000000000201", profile),
-                                          profile=profile, **kw)
 
 
 MUTANTS = [

@@ -56,6 +56,15 @@ class DepartmentRole(Protocol):
         """Have the department serve the holder of `card` by its own flow: its outcome record."""
         ...
 
+    def lend(self, card: dict, item_id: str) -> dict:
+        """Have the department lend `item_id` to the holder of `card` (only departments declaring
+        `lending`): its outcome record."""
+        ...
+
+    def take_back(self, item_id: str, card: dict | None = None) -> dict:
+        """Have the department take `item_id` back, `card` shown or not (`lending`): its outcome record."""
+        ...
+
     def state(self) -> dict:
         """What the department holds (read-only): cards with their status and kept fields, events applied."""
         ...

@@ -31,6 +31,9 @@ CAUGHT_BY = {
     "library_registers_once": ("HB-ID-001", "integration/test_client.py", "sim:department=library"),
     "library_returns_first_use_only": ("SC-DR-001", "integration/test_client.py", "sim:department=library"),
     "library_national_blacklist": ("GD-CARD-001", "integration/test_client.py", "sim:department=library"),
+    "library_unreported_returns": ("SC-LIB-001", "integration/test_client.py", "sim:department=library"),
+    "library_refuses_lost_returns": ("GD-LIB-001", "integration/test_client.py", "sim:department=library"),
+    "library_lends_on_registration": ("GD-LIB-001", "integration/test_client.py", "sim:department=library"),
 }
 
 

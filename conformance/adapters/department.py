@@ -3,8 +3,9 @@
 `conformance.adapters.http.make` asks `GET /info` first; a service answering `kind: department`
 (profiles/national/department_api.yaml) is driven through this adapter instead of the terminal
 control protocol. The suite plays the platform: it points the department at it (`configure`),
-posts callbacks to its endpoint (`notify`, the status it answered), triggers its flow (`run_flow`)
-and reads what it holds (`state`). Every answer is checked against the document; an unreachable
+posts callbacks to its endpoint (`notify`, the status it answered), triggers its flow (`run_flow`),
+lends and takes back items where it declares `lending` (`lend`, `take_back`) and reads what it
+holds (`state`). Every answer is checked against the document; an unreachable
 service, a timeout or an answer outside the document is a `LinkError`: the verdict is *broken*.
 
     --dut http://127.0.0.1:8900          a department served by `ykt department serve`
@@ -89,6 +90,14 @@ class ServedDepartment:
 
     def run_flow(self, card: dict) -> dict:
         return self._call("POST", "/control/flows", schema="FlowOutcome", json={"card": card}).json()
+
+    def lend(self, card: dict, item_id: str) -> dict:
+        return self._call("POST", "/control/loans", schema="FlowOutcome",
+                          json={"card": card, "item_id": item_id}).json()
+
+    def take_back(self, item_id: str, card: dict | None = None) -> dict:
+        body = {"item_id": item_id, **({"card": card} if card is not None else {})}
+        return self._call("POST", "/control/returns", schema="FlowOutcome", json=body).json()
 
     def state(self) -> dict:
         return self._call("GET", "/control/state", schema="DepartmentState").json()

@@ -155,6 +155,8 @@ class SimDepartment(ServedDepartment):
         self.serving = ExitStack()
         super().__init__(self.serving.enter_context(serving(make_app(department))), department.info(), timeout=60,
                          profile=department.profile)
+        #: the reference department's declaration is the profile's for its kind (a library lends)
+        self.capabilities = frozenset(department.profile["ics"]["reference_departments"][department.kind])
 
     def close(self) -> None:
         super().close()

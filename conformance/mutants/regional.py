@@ -66,6 +66,43 @@ class NationalBlacklistOnly(Library):
         self.unusable = frozenset(national()["platform"]["lifecycle"]["blacklisted"])
 
 
+# -- a library's loans (SC-LIB-001, GD-LIB-001): each breaks lending alone, its flow (`serve`) is the reference's
+
+class ReturnsUnreported(Library):
+    """Takes an item back and ends its loan, but returns only loans to the platform, not returns."""
+
+    def returned(self, item_id: str, event: dict) -> dict:
+        with self.lock:
+            self.loans.pop(item_id, None)
+            self.returning.pop(item_id, None)
+        return {"outcome": "served", "reason": "returned"}
+
+
+class RefusesLostReturns(Library):
+    """Refuses to take back an item whose card it last learnt is unusable (from the platform or a
+    callback): the book of a lost card stays out."""
+
+    def take_back(self, item_id: str, card: dict | None = None) -> dict:
+        with self.lock:
+            holder = self.loans.get(item_id)
+            status = self.cards.get(holder, {}).get("status") if holder is not None else None
+        if status in self.unusable:
+            return {"outcome": "refused", "reason": f"card_{status}"}
+        return super().take_back(item_id, card)
+
+
+class LendsOnRegistration(Library):
+    """Checks a reader's card when it registers the reader (its first borrow), then lends on the
+    reader card alone: a card reported lost since borrows again."""
+
+    def lend(self, card: dict, item_id: str) -> dict:
+        with self.lock:
+            registered = bool(self.cards.get(card["card_number"], {}).get("kept"))
+        if not registered:
+            return super().lend(card, item_id)
+        return self.attempt(lambda: self.lent(card["card_number"], item_id))
+
+
 MUTANTS = [
     Mutant(name="bus_national_concessions", role="terminal", kind="bus", region="kaifeng",
            defect="applies the national concession table, not the region's (a Kaifeng teacher's card pays the full "
@@ -79,4 +116,11 @@ MUTANTS = [
            defect="returns only a reader's first loan to the platform", build=ReturnsFirstUseOnly),
     Mutant(name="library_national_blacklist", role="department", kind="library", region="guangdong",
            defect="serves a card in a state only the region blacklists (a sealed card)", build=NationalBlacklistOnly),
+    Mutant(name="library_unreported_returns", role="department", kind="library", region="sichuan",
+           defect="takes items back without returning the return to the platform", build=ReturnsUnreported),
+    Mutant(name="library_refuses_lost_returns", role="department", kind="library", region="guangdong",
+           defect="refuses to take back an item held by a card reported lost", build=RefusesLostReturns),
+    Mutant(name="library_lends_on_registration", role="department", kind="library", region="guangdong",
+           defect="checks a reader's card only at registration: a card reported lost since borrows again",
+           build=LendsOnRegistration),
 ]

@@ -4,6 +4,7 @@ and servers of its callbacks (profiles/national/department_api.yaml). FastAPI lo
 
 from .department import CallbackRefused, Department, PlatformLink
 from .kinds import DEPARTMENTS, Hospital, Library, SubsidyOffice, department_class
+from .lending import Lending, NotLending, NotOnLoan
 
-__all__ = ["DEPARTMENTS", "CallbackRefused", "Department", "Hospital", "Library", "PlatformLink", "SubsidyOffice",
-           "department_class"]
+__all__ = ["DEPARTMENTS", "CallbackRefused", "Department", "Hospital", "Lending", "Library", "NotLending", "NotOnLoan",
+           "PlatformLink", "SubsidyOffice", "department_class"]

@@ -21,10 +21,12 @@ from simulator.backend.openapi import HTTP_URL, publish_as_modelled
 from simulator.profile import PROFILE_ROOT
 
 from .department import CallbackRefused, Department, NotConfigured, PlatformLink
+from .lending import NotLending, NotOnLoan, lender
 
 API_PATH = PROFILE_ROOT / "national" / "department_api.yaml"
 
 CardNumber = Annotated[str, Field(pattern=r"^[0-9A-Z]{8,9}$", description="卡号 (card number)")]
+ItemId = Annotated[str, Field(pattern=r"^[0-9A-Za-z-]{1,32}$", description="the lent item's id (its barcode or tag)")]
 
 
 class Strict(BaseModel):
@@ -79,6 +81,20 @@ class FlowRequest(Strict):
     card: PresentedCard
 
 
+class LoanRequest(Strict):
+    """A borrow (借): the reader's card and the item."""
+
+    card: PresentedCard
+    item_id: ItemId
+
+
+class ReturnRequest(Strict):
+    """A return (还): the item, and the card of whoever brings it if it is shown (not needed)."""
+
+    item_id: ItemId
+    card: PresentedCard | None = None
+
+
 class FlowOutcome(Strict):
     outcome: Annotated[Literal["served", "refused", "failed"], Field(
         description="served: the holder got the service; refused: the card or holder may not be served; "
@@ -95,6 +111,8 @@ class HeldCard(Strict):
 class DepartmentState(Strict):
     cards: dict[str, HeldCard]
     applied: Annotated[list[str], Field(description="the callbacks' event ids it applied, in order")]
+    loans: Annotated[dict[str, str], Field(default_factory=dict,
+                                           description="where it lends: item id -> the card number holding it")]
 
 
 def _errors(*statuses: int) -> dict:
@@ -115,6 +133,14 @@ def make_app(department: Department) -> FastAPI:
     @app.exception_handler(NotConfigured)
     async def _not_configured(request: Request, exc: NotConfigured) -> JSONResponse:
         return JSONResponse({"error": "not_configured", "detail": str(exc)}, status_code=409)
+
+    @app.exception_handler(NotLending)
+    async def _not_lending(request: Request, exc: NotLending) -> JSONResponse:
+        return JSONResponse({"error": "not_lending", "detail": str(exc)}, status_code=404)
+
+    @app.exception_handler(NotOnLoan)
+    async def _not_on_loan(request: Request, exc: NotOnLoan) -> JSONResponse:
+        return JSONResponse({"error": "not_on_loan", "detail": str(exc)}, status_code=409)
 
     @app.get("/info")
     def info() -> Info:
@@ -142,6 +168,17 @@ def make_app(department: Department) -> FastAPI:
     @app.post("/control/flows", responses=_errors(409))
     def run_flow(body: FlowRequest) -> FlowOutcome:
         return FlowOutcome(**department.serve(body.card.model_dump()))
+
+    @app.post("/control/loans", responses=_errors(404, 409))
+    def lend(body: LoanRequest) -> FlowOutcome:
+        """Lend the item to the reader by the department's flow (refused: `on_loan` when it is lent)."""
+        return FlowOutcome(**lender(department).lend(body.card.model_dump(), body.item_id))
+
+    @app.post("/control/returns", responses=_errors(404, 409))
+    def take_back(body: ReturnRequest) -> FlowOutcome:
+        """Take the item back whatever its card's status (409 `not_on_loan` when it is not lent)."""
+        card = body.card.model_dump() if body.card is not None else None
+        return FlowOutcome(**lender(department).take_back(body.item_id, card))
 
     @app.get("/control/state")
     def state() -> DepartmentState:

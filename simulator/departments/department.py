@@ -221,24 +221,35 @@ class Department:
 
     def serve(self, card: dict) -> dict:
         """Serve the holder of the presented `card` (its chip's data): the outcome record."""
-        number = card["card_number"]
+        return self.attempt(lambda: self.admit(card) or self.served(card["card_number"]))
+
+    def attempt(self, step: Callable[[], dict]) -> dict:
+        """Run one step of a flow against the platform: its outcome, or why the platform could not be used."""
         try:
-            if self.needs_identity(number):
-                answer = self.call("POST", "/identity/verifications",
-                                   {k: card[k] for k in ("card_number", "citizen_id", "name")}).json()
-                if not answer["verified"]:
-                    return {"outcome": "refused", "reason": answer["reason"]}
-            view = self.call("GET", f"/cards/{number}").json()
-            self.hold(number, view, card)
-            refusal = self.refusal(view)
-            if refusal:
-                return {"outcome": "refused", "reason": refusal}
-            self.report_use(number)
+            return step()
         except Final as exc:
             return {"outcome": "refused" if exc.response.status_code == 404 else "failed",
                     "reason": f"the platform answered {exc.response.status_code}"}
         except Unavailable as exc:
             return {"outcome": "failed", "reason": str(exc)}
+
+    def admit(self, card: dict) -> dict | None:
+        """Identity (where the kind needs it) and the card's status at the platform: a refusal
+        outcome, or None when the holder may be served."""
+        number = card["card_number"]
+        if self.needs_identity(number):
+            answer = self.call("POST", "/identity/verifications",
+                               {k: card[k] for k in ("card_number", "citizen_id", "name")}).json()
+            if not answer["verified"]:
+                return {"outcome": "refused", "reason": answer["reason"]}
+        view = self.call("GET", f"/cards/{number}").json()
+        self.hold(number, view, card)
+        refusal = self.refusal(view)
+        return {"outcome": "refused", "reason": refusal} if refusal else None
+
+    def served(self, card_number: str) -> dict:
+        """The service given: its use returned to the platform."""
+        self.report_use(card_number)
         return {"outcome": "served", "reason": self.flow}
 
     def needs_identity(self, card_number: str) -> bool:
@@ -263,10 +274,17 @@ class Department:
                 if field in self.fields and field not in ("card_number", "status")}
 
     def report_use(self, card_number: str) -> None:
-        """Data return: one use of the card, its event_id made once and kept through retries."""
-        self.call("POST", "/usage-events", {"event_id": self.new_event_id(), "card_number": card_number,
-                                            "kind": self.use_kind, "at": self.clock().isoformat(),
-                                            "site": self.site})
+        """Data return: one use of the card by the department's service (`use_kind`)."""
+        self.report_event(self.use_event(card_number, self.use_kind))
+
+    def use_event(self, card_number: str, kind: str) -> dict:
+        """A card-use event of `kind` (national.platform data_return kinds), its event_id made once."""
+        return {"event_id": self.new_event_id(), "card_number": card_number, "kind": kind,
+                "at": self.clock().isoformat(), "site": self.site}
+
+    def report_event(self, event: dict) -> None:
+        """Report one card-use event (POST /usage-events), the same body through every retry."""
+        self.call("POST", "/usage-events", event)
 
     def new_event_id(self) -> str:
         return f"{self.kind}-{self.rng.randbytes(8).hex()}"

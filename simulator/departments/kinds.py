@@ -3,6 +3,7 @@
 - library (图书馆): registers a reader once (identity verification binds the card), then before
   every loan checks the card's status; where the profile asks for the holder's identity at every
   service (platform.yaml clients.identity_every_service, e.g. Hubei), it verifies it every time;
+  it lends items and takes them back (lending.py);
 - hospital (医疗卫生): verifies the patient's identity at every registration, then the card's status;
 - subsidy office (惠民惠农补贴): verifies the beneficiary, checks the card's status and pays only
   into an activated financial account (郑州市人民政府令第249号 art. 19).
@@ -11,9 +12,10 @@
 from __future__ import annotations
 
 from .department import Department
+from .lending import Lending
 
 
-class Library(Department):
+class Library(Lending):
     kind, zh, purpose, flow, use_kind = "library", "图书馆", "library", "lend", "loan"
 
     def needs_identity(self, card_number: str) -> bool:

@@ -59,6 +59,10 @@ class Integration:
             self.platform.platform.transition(number, "activate_financial")
         return card
 
+    def item(self) -> str:
+        """A new id of an item a library lends (department_api.yaml ItemId)."""
+        return f"BK-{self.rng.randbytes(4).hex()}"
+
     def transition(self, card: dict, action: str) -> dict:
         """Apply a lifecycle action at the platform; for reissue/replace, the superseding card presented
         (its financial account activated, as the holder's old one was)."""

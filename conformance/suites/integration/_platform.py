@@ -175,9 +175,9 @@ class RecordingPlatform:
                 if json.loads(row["body"])["card_number"] == card_number]
 
     def usage_events(self, department: str, card_number: str) -> list[dict]:
-        """The card-use reports the platform holds from `department` about the card."""
+        """The card-use reports the platform holds from `department` about the card, in the order it took them."""
         return [dict(row) for row in self.platform.store.query(
-            "SELECT event_id, kind, at FROM usage_events WHERE department = ? AND card_number = ?",
+            "SELECT event_id, kind, at FROM usage_events WHERE department = ? AND card_number = ? ORDER BY rowid",
             (department, card_number))]
 
 

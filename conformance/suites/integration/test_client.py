@@ -1,6 +1,7 @@
 """The department as a client: its own flow runs against the platform the suite plays, and the
 record of what it sent is judged (DEPT-SIGN, DEPT-IDEM, DEPT-RETRY, DEPT-CARD, DEPT-PURP, and the
-regional clauses ZZ-FIN, HB-ID, SC-DR, GD-CARD when the run's region adds them)."""
+regional clauses ZZ-FIN, HB-ID, SC-DR, GD-CARD, and for a library's loans SC-LIB and GD-LIB, when the
+run's region adds them)."""
 
 from __future__ import annotations
 
@@ -219,3 +220,64 @@ def test_a_sealed_card_is_not_served_until_it_is_unsealed(session):
     outcome, sent = _flow(session, card)
     assert outcome["outcome"] == "served", (f"{session.department.name} did not serve the card once it was unsealed "
                                             f"({outcome['outcome']}: {outcome['reason']}; it sent {_listing(sent)})")
+
+
+# -- a library's loans (departments declaring `lending`): judged by the uses the platform holds ------------
+
+def _lent(session, card: dict, item: str) -> None:
+    """Positive control: the department lends `item` to the holder of a usable `card`."""
+    outcome = session.department.lend(card, item)
+    assert outcome["outcome"] == "served", (
+        f"{session.department.name} did not lend {item} to a reader whose card is usable "
+        f"({outcome['outcome']}: {outcome['reason']}): nothing else can be judged of its loans")
+
+
+def _kinds(session, card: dict) -> list[str]:
+    return [use["kind"] for use in session.platform.usage_events(session.department_id, card["card_number"])]
+
+
+@pytest.mark.clause("SC-LIB-001")
+@pytest.mark.requires("lending", "data_return")
+def test_a_borrow_and_a_return_are_each_returned_and_the_return_closes_the_loan(session):
+    reader, next_reader, item = session.holder(), session.holder(), session.item()
+    _lent(session, reader, item)
+    outcome = session.department.take_back(item)
+    assert outcome["outcome"] == "served", (f"{session.department.name} did not take back {item}, which it lent "
+                                            f"({outcome['outcome']}: {outcome['reason']})")
+    uses = session.platform.usage_events(session.department_id, reader["card_number"])
+    assert [use["kind"] for use in uses] == ["loan", "return"], (
+        f"the platform holds {[use['kind'] for use in uses]} from {session.department.name} for a reader who "
+        f"borrowed an item and returned it: the borrow and the return are each returned, as loan then return")
+    assert len({use["event_id"] for use in uses}) == 2, \
+        f"{session.department.name} reported the borrow and the return under one event_id"
+    again = session.department.lend(next_reader, item)
+    assert again["outcome"] == "served" and _kinds(session, next_reader) == ["loan"], (
+        f"{session.department.name} answered {again['outcome']} ({again['reason']}) to the next reader's borrow of "
+        f"a returned item and the platform holds {_kinds(session, next_reader)} for it: the return closes the loan, "
+        f"so the item is lent again and that loan returned")
+
+
+@pytest.mark.clause("GD-LIB-001")
+@pytest.mark.requires("lending", "data_return")
+def test_a_lost_card_cannot_borrow_but_the_item_it_holds_comes_back(session):
+    reader, item = session.holder(), session.item()
+    _lent(session, reader, item)
+    session.transition(reader, "report_lost")
+    refused = session.department.lend(reader, session.item())
+    assert _kinds(session, reader) == ["loan"], (
+        f"the platform holds {_kinds(session, reader)} from {session.department.name} for a reader who borrowed and "
+        f"then tried to borrow again on the card reported lost: a lost card borrows nothing")
+    assert refused["outcome"] == "refused", (f"{session.department.name} answered {refused['outcome']} "
+                                             f"({refused['reason']}) for a borrow on a card reported lost")
+    outcome = session.department.take_back(item, reader)
+    assert _kinds(session, reader) == ["loan", "return"], (
+        f"the platform holds {_kinds(session, reader)} from {session.department.name} for a lost card whose "
+        f"reader brought back the item it held: the item is taken back and that return reported (loan, return)")
+    assert outcome["outcome"] == "served", (f"{session.department.name} answered {outcome['outcome']} "
+                                            f"({outcome['reason']}) to the return of an item held by a lost card")
+    next_reader = session.holder()
+    again = session.department.lend(next_reader, item)
+    assert again["outcome"] == "served" and _kinds(session, next_reader) == ["loan"], (
+        f"{session.department.name} answered {again['outcome']} ({again['reason']}) to the next reader's borrow of "
+        f"the item the lost card held and the platform holds {_kinds(session, next_reader)} for it: the return "
+        f"ended the lost card's loan, so the item is lent again")

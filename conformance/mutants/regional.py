@@ -71,7 +71,7 @@ class NationalBlacklistOnly(Library):
 class ReturnsUnreported(Library):
     """Takes an item back and ends its loan, but returns only loans to the platform, not returns."""
 
-    def returned(self, item_id: str, event: dict) -> dict:
+    def close_loan(self, item_id: str, event: dict) -> dict:
         with self.lock:
             self.loans.pop(item_id, None)
             self.returning.pop(item_id, None)

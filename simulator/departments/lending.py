@@ -71,9 +71,9 @@ class Lending(Department):
             if item_id not in self.returning:
                 self.returning[item_id] = self.use_event(holder, self.return_kind)
             event = self.returning[item_id]
-        return self.attempt(lambda: self.returned(item_id, event))
+        return self.attempt(lambda: self.close_loan(item_id, event))
 
-    def returned(self, item_id: str, event: dict) -> dict:
+    def close_loan(self, item_id: str, event: dict) -> dict:
         """The return reported, then the loan ended."""
         self.report_event(event)
         with self.lock:

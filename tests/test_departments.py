@@ -82,7 +82,7 @@ def test_a_callback_not_the_platforms_is_refused_with_its_reason(library, change
     with pytest.raises(CallbackRefused) as refused:
         department.receive(headers, body)
     assert refused.value.code == code
-    assert department.state() == {"cards": {}, "applied": []}
+    assert department.state() == {"cards": {}, "applied": [], "loans": {}}
 
 
 # -- certification -----------------------------------------------------------------------------

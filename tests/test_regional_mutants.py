@@ -21,6 +21,9 @@ import pytest
 from conformance.mutants import all_mutants
 from simulator.profile import build, region_names
 
+#: the module's runs (three per regional mutant, a few at once) are its first test's setup
+pytestmark = pytest.mark.timeout(600)
+
 ROOT = Path(__file__).resolve().parents[1]
 SUITES = ROOT / "conformance" / "suites"
 

@@ -35,7 +35,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -47,7 +46,7 @@ from pathlib import Path
 import httpx
 
 from simulator import seeds
-from simulator.backend.loopback import wait_until_serving
+from simulator.backend.loopback import free_port, wait_until_serving
 from simulator.backend.platform.serve import wall_clock
 from simulator.backend.platform.signing import request_headers
 from simulator.clock import Clock
@@ -120,14 +119,8 @@ def serve(kind: str, port: int, db: str) -> None:
     uvicorn.run(app, host="127.0.0.1", port=port, workers=1, log_level="warning", access_log=False)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def start(kind: str, db: Path) -> tuple[subprocess.Popen, str]:
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen([sys.executable, "-m", "bench.bench_platform_load", "serve", kind, str(port), str(db)],
                                stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}"

@@ -17,7 +17,6 @@ none twice, every balance as planned, all balances summing to zero.
 from __future__ import annotations
 
 import contextlib
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -31,6 +30,7 @@ import pytest
 import yaml
 
 from simulator.backend.bank_client import BankClient
+from simulator.backend.loopback import free_port
 from simulator.backend.ports import AccountOpening, Batch, Item, ItemReturn, Unavailable
 from simulator.seeds import generator
 
@@ -41,19 +41,13 @@ PLAN = {"crash": {"bank.before_commit": 0.002, "bank.after_commit": 0.002, "bank
 CLIENT_KILLS, CALLS = 6, 380
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class ServedBank:
     """`ykt bank serve` as a subprocess, restarted after every death; counts what killed it."""
 
     def __init__(self, tmp: Path) -> None:
         self.db, self.plan, self.tmp = tmp / "bank.sqlite3", tmp / "faults.yaml", tmp
         self.plan.write_text(yaml.safe_dump(PLAN))
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.starts = 0
         self.proc: subprocess.Popen | None = None

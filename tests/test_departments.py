@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import random
-import socket
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -22,7 +21,7 @@ from hypothesis import HealthCheck, settings
 
 from conformance import report
 from conformance.ics import DeclarationError, load_declaration
-from simulator.backend.loopback import wait_until_serving
+from simulator.backend.loopback import free_port, wait_until_serving
 from simulator.backend.platform.signing import callback_headers
 from simulator.clock import Clock
 from simulator.departments import DEPARTMENTS, CallbackRefused, Library, PlatformLink
@@ -95,12 +94,6 @@ def _certify(out: Path, *args: str) -> tuple[int, dict | None, str]:
     return done.returncode, certificate, done.stdout + done.stderr
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _declaration(tmp_path: Path, purpose: str) -> Path:
     path = tmp_path / f"{purpose}.yaml"
     path.write_text(yaml.safe_dump({
@@ -113,7 +106,7 @@ def _declaration(tmp_path: Path, purpose: str) -> Path:
 
 @pytest.fixture(scope="module")
 def served_department():
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen([str(Path(sys.executable).with_name("ykt")), "department", "serve", "--kind",
                                 SERVED, "--port", str(port)], cwd=ROOT, stdout=subprocess.DEVNULL,
                                stderr=subprocess.PIPE)
@@ -186,7 +179,7 @@ def fuzzed_department(request):
     """Each kind of department pointed at a platform that is not there (connection refused at once),
     never sleeping."""
     department = DEPARTMENTS[request.param](clock=Clock(), rng=random.Random(3), sleep=lambda seconds: None,
-                                            link=PlatformLink(f"http://127.0.0.1:{_free_port()}", "lib", SECRET))
+                                            link=PlatformLink(f"http://127.0.0.1:{free_port()}", "lib", SECRET))
     with TestClient(make_app(department), raise_server_exceptions=False) as client:
         yield client
 

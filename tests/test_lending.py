@@ -7,13 +7,12 @@ holds, not what the library answers."""
 from __future__ import annotations
 
 import random
-import socket
 from datetime import date
 
 import pytest
 from fastapi.testclient import TestClient
 
-from simulator.backend.loopback import serving
+from simulator.backend.loopback import free_port, serving
 from simulator.backend.platform import Platform, open_store
 from simulator.backend.platform.api import make_app as platform_app
 from simulator.clock import Clock
@@ -23,12 +22,6 @@ from simulator.departments.api import make_app
 READER = {"card_number": "D1000000A", "citizen_id": "410203199001011234", "name": "测试读者",
           "birth_date": "1990-01-01"}
 ANOTHER = {**READER, "card_number": "D1000000B", "citizen_id": "410203199202025678", "name": "测试读者二"}
-
-
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
@@ -67,7 +60,7 @@ def test_a_lost_card_borrows_nothing_but_its_item_comes_back_and_is_reported(lab
 def test_a_return_tried_again_after_the_platform_was_unreachable_is_the_same_event(lab):
     platform, library, link = lab
     library.lend(READER, "BK-3")
-    library.configure(PlatformLink(f"http://127.0.0.1:{_closed_port()}", link.department_id, link.secret))
+    library.configure(PlatformLink(f"http://127.0.0.1:{free_port()}", link.department_id, link.secret))
     assert library.take_back("BK-3")["outcome"] == "failed"
     assert library.state()["loans"] == {"BK-3": READER["card_number"]}, "a return not reported keeps its loan"
     pending = library.returning["BK-3"]["event_id"]

@@ -11,7 +11,6 @@ import os
 import random
 import re
 import signal
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -23,7 +22,7 @@ import yaml
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, settings
 
-from simulator.backend.loopback import wait_until_serving
+from simulator.backend.loopback import free_port, wait_until_serving
 from simulator.backend.platform import Platform, open_store
 from simulator.backend.platform.api import API_PATH, make_app
 from simulator.backend.platform.client import DepartmentClient
@@ -34,12 +33,6 @@ from simulator.ecode import epoch_seconds
 
 SECRET = b"\x11" * 32
 DOCUMENT = yaml.safe_load(API_PATH.read_text(encoding="utf-8"))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def start(db: Path, port: int) -> subprocess.Popen:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import random
 import signal
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +16,7 @@ import pytest
 import yaml
 from fastapi.testclient import TestClient
 
-from simulator.backend.loopback import wait_until_serving
+from simulator.backend.loopback import free_port, wait_until_serving
 from simulator.backend.platform import Platform, open_store
 from simulator.backend.platform.api import make_app
 from simulator.backend.platform.client import DepartmentClient
@@ -66,12 +65,6 @@ def test_an_outage_answers_503_until_it_ends_with_the_time_left():
     assert client.request("POST", "/cards", CARD).status_code == 201
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _serve(tmp_path: Path, port: int, *extra: str) -> subprocess.Popen:
     process = subprocess.Popen([str(Path(sys.executable).with_name("ykt")), "platform", "serve", "--port", str(port),
                                 "--db", str(tmp_path / "platform.sqlite"), "--operator-secret", SECRET.hex(), *extra],
@@ -91,7 +84,7 @@ def _operator(port: int, http: httpx.Client, seed: int) -> DepartmentClient:
 def test_a_crash_point_kills_the_served_platform_after_the_commit(tmp_path):
     plan = tmp_path / "crash.yaml"
     plan.write_text(yaml.safe_dump({"crash": {"platform.lifecycle.committed": 1.0}}), encoding="utf-8")
-    port = _free_port()
+    port = free_port()
     process = _serve(tmp_path, port, "--faults", str(plan))
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", trust_env=False) as http:

@@ -6,7 +6,6 @@ pays exactly the sales approved and the books always sum to zero."""
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -20,7 +19,7 @@ from fastapi.testclient import TestClient
 from conformance.relay import CardRelay
 from conformance.service import reference_app
 from simulator.backend.ledger import Ledger
-from simulator.backend.loopback import wait_until_serving
+from simulator.backend.loopback import free_port, wait_until_serving
 from simulator.backend.ports import AccountOpening
 from simulator.card import personas
 from simulator.card.cardos import CardOS
@@ -29,12 +28,6 @@ from simulator.clock import AS_OF
 #: the financial application of the `bank` persona card, its opening balance and the POS's sale
 PAN, OPENING, SALE = "6299990000000017", 100_000, 1500
 YKT = [sys.executable, "-m", "conformance.cli"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _books(db: Path) -> Ledger:
@@ -75,7 +68,7 @@ def bank(db: Path, port: int, tmp: Path, *, plan: str | None = None):
 
 
 def test_the_served_pos_pays_through_the_served_bank(books, tmp_path):
-    bank_port, pos_port = _free_port(), _free_port()
+    bank_port, pos_port = free_port(), free_port()
     pos_url = f"http://127.0.0.1:{pos_port}"
     with bank(books, bank_port, tmp_path), \
             served(["terminal", "serve", "--kind", "pos", "--port", str(pos_port), "--log-level", "warning",
@@ -92,7 +85,7 @@ def test_the_served_pos_pays_through_the_served_bank(books, tmp_path):
 
 
 def test_a_pos_whose_bank_is_gone_or_dies_mid_request_declines_and_reverses_until_the_bank_takes_it(books, tmp_path):
-    port = _free_port()
+    port = free_port()
     app = reference_app("pos", None, bank=f"http://127.0.0.1:{port}")
     pos = app.state.terminal
     with TestClient(app) as terminal, CardRelay(CardOS(personas.image("bank", as_of=AS_OF))) as relay:

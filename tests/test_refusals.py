@@ -8,7 +8,6 @@ DUT unavailable 69, output not writable 74. The DUT is checked by asking the
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import textwrap
@@ -17,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from conformance import report
+from simulator.backend.loopback import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -25,12 +25,6 @@ def ykt(*args: str, cwd: Path = ROOT, env: dict | None = None) -> subprocess.Com
     """The real entry point (`ykt` = conformance.cli:main), as a user runs it."""
     return subprocess.run([str(Path(sys.executable).with_name("ykt")), *args], cwd=cwd,
                           capture_output=True, text=True, timeout=120, check=False, env=env)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 REFUSALS = {

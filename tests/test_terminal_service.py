@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -43,6 +42,7 @@ from conformance.dut import make_dut
 from conformance.relay import CardRelay
 from conformance.service import app as service_cli
 from conformance.service import make_app, reference_app
+from simulator.backend.loopback import free_port
 from simulator.card import personas
 from simulator.card.apps import epurse
 from simulator.card.cardos import CardOS
@@ -67,12 +67,6 @@ def card(persona: str = "normal", plan: FaultPlan | None = None) -> CardOS:
 def balance(c: CardOS) -> int:
     app = next(a for a in c.image.applications.values() if a.kind == "epurse")
     return int.from_bytes(c.nvm[epurse.balance_key(app.path)], "big", signed=True)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # -- the protocol document ---------------------------------------------------------------------

@@ -19,6 +19,14 @@ import httpx
 import uvicorn
 
 
+def free_port() -> int:
+    """A loopback port nothing listens on now: for a service started as its own process, or an
+    address that answers nothing (a platform cut off)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 @contextmanager
 def serving(app, *, host: str = "127.0.0.1") -> Iterator[str]:
     """Serve the ASGI `app` on `host` (default loopback) at a port the system picks; yields its base

@@ -2,11 +2,13 @@
 refused with a message naming the file, the path inside the document and the values."""
 
 import shutil
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 import yaml
 
+from conformance.adapters.sim import REFERENCE_TERMINALS
 from simulator import profile
 from simulator.profile import PROFILE_ROOT, ProfileError, layer_region, national
 
@@ -148,6 +150,15 @@ def test_a_tariff_is_the_regions_to_set(draft):
     built = layer_region(national(), draft("terminals.yaml", {"bus": {"flat_fare": 100, "source": "modelled: a city"}}))
     assert built["terminals"]["bus"]["flat_fare"] == 100
     assert built["terminals"]["bus"]["industry_code"] == national()["terminals"]["bus"]["industry_code"]
+
+
+@pytest.mark.parametrize(("exit_station", "guangzhou_fare", "national_fare"), [("0102", 200, 300), ("0107", 800, 700)])
+def test_guangdongs_exit_gate_charges_guangzhou_metros_published_tariff(exit_station, guangzhou_fare, national_fare):
+    """2.5 km and 33.2 km from station 0101: Guangzhou Metro's 2 yuan to 4 km, then +1 yuan per 4 km to 12 km, per
+    6 km to 24 km, per 8 km beyond (so 33.2 km is 6 + 2 = 8 yuan); the national model's tariff is left as it is."""
+    for region, fare in (("guangdong", guangzhou_fare), (None, national_fare)):
+        gate = REFERENCE_TERMINALS["gate_exit"](profile=profile.build("national", region), clock=datetime.now)
+        assert gate.fare_between("0101", exit_station) == fare, region
 
 
 def test_a_layered_document_still_satisfies_the_national_schema(draft):

@@ -103,6 +103,15 @@ class LendsOnRegistration(Library):
         return self.attempt(lambda: self.lent(card["card_number"], item_id))
 
 
+class NationalCodeKinds(BusValidator):
+    """Scans only the code kinds the national profile admits at a bus (the ride code), not every kind its
+    region's shared scanning terminals take: a Zhengzhou e-SSC code is refused as of a wrong kind."""
+
+    @property
+    def code_kinds(self) -> tuple[str, ...]:
+        return tuple(national()["terminals"]["ecode"]["admits"][self.kind])
+
+
 MUTANTS = [
     Mutant(name="bus_national_concessions", role="terminal", kind="bus", region="kaifeng",
            defect="applies the national concession table, not the region's (a Kaifeng teacher's card pays the full "
@@ -123,4 +132,7 @@ MUTANTS = [
     Mutant(name="library_lends_on_registration", role="department", kind="library", region="guangdong",
            defect="checks a reader's card only at registration: a card reported lost since borrows again",
            build=LendsOnRegistration),
+    Mutant(name="bus_national_code_kinds", role="terminal", kind="bus", region="zhengzhou",
+           defect="scans only the national code kinds at a bus, not every kind a shared scanning terminal takes "
+                  "(refuses the e-SSC code)", build=_bus(NationalCodeKinds)),
 ]

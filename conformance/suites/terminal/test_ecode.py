@@ -138,12 +138,11 @@ def test_a_code_valid_only_under_a_test_key_is_refused_in_production(harness, te
 
 @pytest.mark.clause("TERM-ECODE-007")
 def test_a_code_of_another_kind_or_no_code_at_all_is_refused(harness, terminal, issuer):
+    """Where the profile admits every code kind at this terminal kind (a shared scanning terminal) no
+    kind is foreign to it, and only the malformed codes are judged."""
     admits = harness.oracle.code_kinds(terminal.kind)
-    others = [k for k in issuer.ecode_profile["kinds"] if k not in admits]
-    if not others:
-        not_applicable(f"a {terminal.kind} terminal admits every code kind of ecode.yaml")
     now = c.terminal_time(terminal)
-    for kind in others:
+    for kind in (k for k in issuer.ecode_profile["kinds"] if k not in admits):
         refused(harness, terminal, issuer.code(kind=kind, persona="normal", at=now), "wrong_kind",
                 f"a {kind} code at a terminal admitting {', '.join(admits)}")
     payload = issuer.code(kind=_kind(harness, terminal), persona="normal", at=now)
@@ -165,3 +164,15 @@ def test_a_code_outside_its_chains_validity_is_refused_each_for_its_own_reason(h
     days = issuer.ecode_profile["authorisation_days"] + 1
     refused(harness, terminal, issuer.code(kind=kind, persona="normal", at=now, authorised_days_before=days),
             "authorisation_expired", f"a {kind} code whose user key was authorised {days} days ago")
+
+
+@pytest.mark.clause("ZZ-CODE-001")
+def test_a_shared_scanning_terminal_admits_every_code_kind_its_profile_lists(harness, terminal, issuer):
+    """Each code kind the region's profile lists for the terminal kind, issued now for the same card, is
+    admitted once as that card: a terminal keeping the national admissions refuses one as of a wrong kind."""
+    kinds = harness.oracle.code_kinds(terminal.kind)
+    if not kinds:
+        not_applicable(f"terminals.yaml ecode.admits lists no code kind for a {terminal.kind} terminal")
+    now = c.terminal_time(terminal)
+    for kind in kinds:
+        admitted(harness, terminal, issuer.code(kind=kind, persona="normal", at=now), "normal", f"a {kind} code")

@@ -310,11 +310,15 @@ def _check_region(profile: Profile, *, base: Profile, folder: Path) -> None:
     if region["id"] != folder.name:
         raise ProfileError(f"{where}: at id: {region['id']!r} is not the folder's name {folder.name!r}")
     clauses, kinds = profile.clauses, set(profile["ics"]["terminal_kinds"])
+    purposes = set(profile["platform"]["purposes"]["declared"])
     for n, application in enumerate(region["applications"]):
         at = f"{where}: at applications/{n} ({application['id']})"
         unknown = [c for c in application.get("clauses", ()) if c not in clauses]
         if unknown:
             raise ProfileError(f"{at}/clauses: unknown clause(s) {unknown}")
+        undeclared = [p for p in application["purposes"] if p not in purposes]
+        if undeclared:
+            raise ProfileError(f"{at}/purposes: undeclared purpose(s) {undeclared}; purposes: {sorted(purposes)}")
         if "terminal_kind" in application and application["terminal_kind"] not in kinds:
             raise ProfileError(f"{at}/terminal_kind: unknown terminal kind {application['terminal_kind']!r}; "
                                f"kinds: {sorted(kinds)}")

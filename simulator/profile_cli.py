@@ -125,10 +125,11 @@ def show(name: Annotated[str, typer.Argument(help="national, a region's name, or
             files.add_row(path.relative_to(PROFILE_ROOT).as_posix(), sm3(path.read_bytes()).hex())
     console.print(files)
     applications = Table(title="application catalogue")
-    for column in ("id", "zh", "terminal kind", "clauses", "source"):
+    for column in ("id", "zh", "purposes", "terminal kind", "clauses", "source"):
         applications.add_column(column, overflow="fold")
     for a in region["applications"]:
-        applications.add_row(a["id"], a["zh"], a.get("terminal_kind", "-"), ", ".join(a["clauses"]),
+        applications.add_row(a["id"], a["zh"], ", ".join(a["purposes"]) or "-", a.get("terminal_kind", "-"),
+                             ", ".join(a["clauses"]),
                              a.get("source", ""))
     console.print(applications)
     regional = sorted(built.regional_clauses())

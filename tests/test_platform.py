@@ -15,10 +15,11 @@ from fastapi.testclient import TestClient
 from simulator.backend.platform import Platform, open_store
 from simulator.backend.platform.api import make_app
 from simulator.backend.platform.client import DepartmentClient
+from simulator.backend.platform.errors import NotFound
 from simulator.backend.platform.signing import hmac_sm3
 from simulator.clock import Clock
 from simulator.ecode import epoch_seconds
-from simulator.profile import load
+from simulator.profile import build, load
 
 PROFILE = load("national/platform", "platform")
 OPERATOR_SECRET = b"\x07" * 32
@@ -339,6 +340,18 @@ def test_the_catalogue_is_the_profiles_and_names_the_known_regions(world):
     metro = department(world, "metro", "transit")
     assert metro.request("GET", "/catalogue/national").json() == PROFILE["catalogue"]["regions"]["national"]
     refused(metro.request("GET", "/catalogue/kaifeng"), 404, "not_found", "national")
+
+
+def test_a_regional_platform_serves_its_regions_catalogue_from_its_region_document():
+    guangdong = build("national", "guangdong")
+    platform = Platform(open_store(":memory:"), clock=Clock(), seed=5, operator_secret=OPERATOR_SECRET,
+                        profile=guangdong)
+    served = {a["id"]: a["purposes"] for a in platform.catalogue("guangdong")}
+    assert served["library"] == ["library"] and served["payment"] == []
+    assert set(served) == {a["id"] for a in guangdong.region_document["applications"]}
+    assert platform.catalogue("national") == PROFILE["catalogue"]["regions"]["national"]
+    with pytest.raises(NotFound, match="regions: national, guangdong"):
+        platform.catalogue("kaifeng")
 
 
 # -- e-code online -------------------------------------------------------------------------------

@@ -124,7 +124,7 @@ def test_an_application_naming_an_unknown_clause_is_refused(draft):
         layer_region(national(), draft("region.yaml", region))
 
 
-def test_an_application_naming_an_unknown_scenario_or_terminal_kind_is_refused(draft):
+def test_an_application_naming_an_unknown_scenario_terminal_kind_or_purpose_is_refused(draft):
     region = yaml.safe_load((PROFILE_ROOT / "regions" / "kaifeng" / "region.yaml").read_text(encoding="utf-8"))
     region["applications"][1]["scenario"] = "kaifeng-nowhere"
     with pytest.raises(ProfileError, match=r"applications/1 \(bus\)/scenario: unknown scenario 'kaifeng-nowhere'"):
@@ -132,6 +132,11 @@ def test_an_application_naming_an_unknown_scenario_or_terminal_kind_is_refused(d
     region["applications"][1].pop("scenario")
     region["applications"][1]["terminal_kind"] = "tram"
     with pytest.raises(ProfileError, match=r"applications/1 \(bus\)/terminal_kind: unknown terminal kind 'tram'"):
+        layer_region(national(), draft("region.yaml", region))
+    region["applications"][1]["terminal_kind"] = "bus"
+    region["applications"][1]["purposes"] = ["transit", "advertising"]
+    with pytest.raises(ProfileError, match=r"applications/1 \(bus\)/purposes: undeclared purpose\(s\) "
+                                           r"\['advertising'\]"):
         layer_region(national(), draft("region.yaml", region))
 
 

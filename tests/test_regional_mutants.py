@@ -2,10 +2,10 @@
 
 For every regional mutant (conformance/mutants/regional.py) the suite file holding its region's
 clause runs three times, as an integrator runs it (`pytest FILE --dut SPEC [--region R]`, a
-subprocess each, a few at once): the reference devices for the region pass every test of it; the
-mutant for the region fails the regional clause (a `fail`, never a `broken`); the mutant for the
-national profile passes every national test of the same file, so what catches it is the region's
-rule alone.
+subprocess each, a few at once; mutants of one region and file share the reference run): the
+reference devices for the region pass every test of it; the mutant for the region fails the
+regional clause (a `fail`, never a `broken`); the mutant for the national profile passes every
+national test of the same file, so what catches it is the region's rule alone.
 """
 
 from __future__ import annotations
@@ -51,19 +51,24 @@ def run(target: str, spec: str, region: str | None, results: Path) -> tuple[list
     return json.loads(results.read_text(encoding="utf-8")), done.stdout[-3000:] + done.stderr[-2000:]
 
 
+def job(mutant: str, run_: str) -> tuple[str, str, str | None]:
+    """(suite file, DUT spec, region) of `run_` ("reference", "regional" or "national") for `mutant`:
+    mutants of one region judged by one file share their reference run."""
+    _clause, target, reference = CAUGHT_BY[mutant]
+    region = all_mutants()[mutant].region
+    return {"reference": (target, reference, region), "regional": (target, f"sim:mutant={mutant}", region),
+            "national": (target, f"sim:mutant={mutant}", None)}[run_]
+
+
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory) -> dict[tuple[str, str], tuple[list[dict], str]]:
-    """(mutant, run) -> its verdicts; run is "reference", "regional" or "national"."""
+def runs(tmp_path_factory) -> dict[tuple[str, str, str | None], tuple[list[dict], str]]:
+    """job -> its verdicts and output, every distinct job run once."""
     folder = tmp_path_factory.mktemp("regional")
-    jobs = {}
-    for name, (_clause, target, reference) in CAUGHT_BY.items():
-        region = all_mutants()[name].region
-        jobs[(name, "reference")] = (target, reference, region)
-        jobs[(name, "regional")] = (target, f"sim:mutant={name}", region)
-        jobs[(name, "national")] = (target, f"sim:mutant={name}", None)
+    jobs = sorted({job(name, run_) for name in CAUGHT_BY for run_ in ("reference", "regional", "national")},
+                  key=str)
     with ThreadPoolExecutor(max_workers=3) as pool:
-        futures = {key: pool.submit(run, *job, folder / f"{n}.json") for n, (key, job) in enumerate(jobs.items())}
-        return {key: future.result() for key, future in futures.items()}
+        futures = {j: pool.submit(run, *j, folder / f"{n}.json") for n, j in enumerate(jobs)}
+        return {j: future.result() for j, future in futures.items()}
 
 
 def test_every_regional_mutant_names_its_region_and_clause():
@@ -76,7 +81,7 @@ def test_every_regional_mutant_names_its_region_and_clause():
 
 @pytest.mark.parametrize("mutant", sorted(CAUGHT_BY))
 def test_the_regions_reference_devices_pass(runs, mutant):
-    results, output = runs[(mutant, "reference")]
+    results, output = runs[job(mutant, "reference")]
     clause = CAUGHT_BY[mutant][0]
     assert [r["verdict"] for r in results if r["clause"] == clause] == ["pass"], output
     wrong = [(r["clause"], r["verdict"]) for r in results if r["verdict"] not in ("pass", "not_applicable")]
@@ -85,7 +90,7 @@ def test_the_regions_reference_devices_pass(runs, mutant):
 
 @pytest.mark.parametrize("mutant", sorted(CAUGHT_BY))
 def test_the_mutant_fails_its_regions_clause_and_nothing_else(runs, mutant):
-    results, output = runs[(mutant, "regional")]
+    results, output = runs[job(mutant, "regional")]
     clause = CAUGHT_BY[mutant][0]
     assert "fail" in [r["verdict"] for r in results if r["clause"] == clause], f"{mutant} passed {clause}\n{output}"
     others = [(r["clause"], r["verdict"]) for r in results if r["clause"] != clause
@@ -95,7 +100,7 @@ def test_the_mutant_fails_its_regions_clause_and_nothing_else(runs, mutant):
 
 @pytest.mark.parametrize("mutant", sorted(CAUGHT_BY))
 def test_the_mutant_passes_the_national_profile(runs, mutant):
-    results, output = runs[(mutant, "national")]
+    results, output = runs[job(mutant, "national")]
     assert results and not {r["clause"] for r in results} & set(build("national", all_mutants()[mutant].region)
                                                                   .regional_clauses()), output
     wrong = [(r["clause"], r["verdict"]) for r in results if r["verdict"] not in ("pass", "not_applicable")]

@@ -298,7 +298,12 @@ class Platform:
     # -- catalogue and data return ---------------------------------------------------------------
 
     def catalogue(self, region: str) -> list[dict]:
-        regions = self.platform_profile["catalogue"]["regions"]
+        """The application catalogue of `region`: the national one (platform.yaml), or the run's own
+        region's, each application of its region.yaml with the purposes that use it."""
+        regions = dict(self.platform_profile["catalogue"]["regions"])
+        if self.profile.region is not None:
+            regions[self.profile.region] = [{key: application[key] for key in ("id", "zh", "purposes")}
+                                            for application in self.profile.region_document["applications"]]
         if region not in regions:
             raise NotFound(f"no application catalogue for region {region!r}; regions: {', '.join(regions)}")
         return regions[region]

@@ -37,6 +37,8 @@ CAUGHT_BY = {
     "library_unreported_returns": ("SC-LIB-001", "integration/test_client.py", "sim:department=library"),
     "library_refuses_lost_returns": ("GD-LIB-001", "integration/test_client.py", "sim:department=library"),
     "library_lends_on_registration": ("GD-LIB-001", "integration/test_client.py", "sim:department=library"),
+    "subsidy_pays_any_presented_card": ("GD-CARD-002", "integration/test_client.py", "sim:department=subsidy"),
+    "subsidy_pays_any_card_sichuan": ("SC-ID-001", "integration/test_client.py", "sim:department=subsidy"),
 }
 
 

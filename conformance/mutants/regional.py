@@ -103,6 +103,16 @@ class LendsOnRegistration(Library):
         return self.attempt(lambda: self.lent(card["card_number"], item_id))
 
 
+
+class PaysAnyPresentedCard(SubsidyOffice):
+    """Pays into any usable card the holder presents, as the national profile allows, even where the
+    region asks for one person one card: a zombie or duplicate card beside the holder's current one is paid."""
+
+    def __init__(self, **kw) -> None:
+        super().__init__(**kw)
+        self.one_card_per_person = national()["platform"]["lifecycle"]["one_card_per_person"]
+
+
 MUTANTS = [
     Mutant(name="bus_national_concessions", role="terminal", kind="bus", region="kaifeng",
            defect="applies the national concession table, not the region's (a Kaifeng teacher's card pays the full "
@@ -123,4 +133,10 @@ MUTANTS = [
     Mutant(name="library_lends_on_registration", role="department", kind="library", region="guangdong",
            defect="checks a reader's card only at registration: a card reported lost since borrows again",
            build=LendsOnRegistration),
+    Mutant(name="subsidy_pays_any_presented_card", role="department", kind="subsidy", region="guangdong",
+           defect="pays into a zombie card the platform holds beside the holder's current card",
+           build=PaysAnyPresentedCard),
+    Mutant(name="subsidy_pays_any_card_sichuan", role="department", kind="subsidy", region="sichuan",
+           defect="pays into a duplicate card the platform holds beside the holder's current card",
+           build=PaysAnyPresentedCard),
 ]

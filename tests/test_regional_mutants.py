@@ -38,6 +38,8 @@ CAUGHT_BY = {
     "library_refuses_lost_returns": ("GD-LIB-001", "integration/test_client.py", "sim:department=library"),
     "library_lends_on_registration": ("GD-LIB-001", "integration/test_client.py", "sim:department=library"),
     "bus_national_code_kinds": ("ZZ-CODE-001", "terminal/test_ecode.py", "sim:terminals=bus"),
+    "subsidy_pays_any_presented_card": ("GD-CARD-002", "integration/test_client.py", "sim:department=subsidy"),
+    "subsidy_pays_any_card_sichuan": ("SC-ID-001", "integration/test_client.py", "sim:department=subsidy"),
 }
 
 

@@ -112,6 +112,15 @@ class NationalCodeKinds(BusValidator):
         return tuple(national()["terminals"]["ecode"]["admits"][self.kind])
 
 
+class PaysAnyPresentedCard(SubsidyOffice):
+    """Pays into any usable card the holder presents, as the national profile allows, even where the
+    region asks for one person one card: a zombie or duplicate card beside the holder's current one is paid."""
+
+    def __init__(self, **kw) -> None:
+        super().__init__(**kw)
+        self.one_card_per_person = national()["platform"]["lifecycle"]["one_card_per_person"]
+
+
 MUTANTS = [
     Mutant(name="bus_national_concessions", role="terminal", kind="bus", region="kaifeng",
            defect="applies the national concession table, not the region's (a Kaifeng teacher's card pays the full "
@@ -135,4 +144,10 @@ MUTANTS = [
     Mutant(name="bus_national_code_kinds", role="terminal", kind="bus", region="zhengzhou",
            defect="scans only the national code kinds at a bus, not every kind a shared scanning terminal takes "
                   "(refuses the e-SSC code)", build=_bus(NationalCodeKinds)),
+    Mutant(name="subsidy_pays_any_presented_card", role="department", kind="subsidy", region="guangdong",
+           defect="pays into a zombie card the platform holds beside the holder's current card",
+           build=PaysAnyPresentedCard),
+    Mutant(name="subsidy_pays_any_card_sichuan", role="department", kind="subsidy", region="sichuan",
+           defect="pays into a duplicate card the platform holds beside the holder's current card",
+           build=PaysAnyPresentedCard),
 ]

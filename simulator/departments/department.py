@@ -89,6 +89,8 @@ class Department:
         self.fields = tuple(self.platform_profile["purposes"]["declared"][self.purpose]["fields"])
         self.rules = self.platform_profile["clients"]
         self.unusable = frozenset(self.platform_profile["lifecycle"]["blacklisted"])
+        #: where one person has one card, only the holder's current card is served
+        self.one_card_per_person = self.platform_profile["lifecycle"]["one_card_per_person"]
         self.link = link
         self.cards: dict[str, dict] = {}
         self.applied: list[str] = []
@@ -260,6 +262,8 @@ class Department:
         """Why the card cannot be served, from the platform's view of it; None if it can."""
         if view["status"] in self.unusable:
             return f"card_{view['status']}"
+        if self.one_card_per_person and view.get("current", view["card_number"]) != view["card_number"]:
+            return "card_not_current"
         return None
 
     def hold(self, card_number: str, view: dict, presented: dict) -> None:

@@ -7,6 +7,10 @@
 - hospital (医疗卫生): verifies the patient's identity at every registration, then the card's status;
 - subsidy office (惠民惠农补贴): verifies the beneficiary, checks the card's status and pays only
   into an activated financial account (郑州市人民政府令第249号 art. 19).
+
+Every kind serves only the holder's current card where the profile asks for one person one card
+(platform.yaml lifecycle.one_card_per_person: Guangdong, Sichuan), so no subsidy is paid into a
+zombie or duplicate card (department.py `refusal`).
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ from conformance.dut import DepartmentRole
 from simulator import seeds
 from simulator.backend.platform.serve import wall_clock
 from simulator.backend.platform.signing import callback_headers, request_signature_matches
+from simulator.card import personas
 from simulator.ecode import epoch_seconds
 from simulator.profile import Profile
 
@@ -58,6 +59,26 @@ class Integration:
         if financial_active:
             self.platform.platform.transition(number, "activate_financial")
         return card
+
+    def beside_current_card(self, persona: str) -> tuple[dict, dict]:
+        """The holder of `persona`'s card (issued by a registry kept before the platform's) is issued a
+        card by the platform, then the persona's card is imported beside it (存量卡), so it is not
+        the holder's current card: (the current card, the persona's), as their chips present them,
+        both financial accounts active. The persona's citizen number is none of `holder`'s."""
+        resolved = personas.resolve(persona, as_of=wall_clock().date(), profile=self.profile)
+        values, region = resolved.values, self.profile.persona(persona)["region"]
+        holder = {"citizen_id": values["citizen_id"], "name": values["name"],
+                  "birth_date": values["birth_date"].isoformat()}
+        current = {"card_number": f"D{self.rng.randrange(16**8):08X}", **holder}
+        old = {"card_number": values["card_number"], **holder}
+        self.platform.platform.issue_card(card_number=current["card_number"], citizen_id=holder["citizen_id"],
+                                          name=holder["name"], birth_date=values["birth_date"], region=region)
+        self.platform.platform.import_card(card_number=old["card_number"], citizen_id=holder["citizen_id"],
+                                           name=holder["name"], birth_date=values["birth_date"], region=region,
+                                           issued=values["issue_date"])
+        for card in (current, old):
+            self.platform.platform.transition(card["card_number"], "activate_financial")
+        return current, old
 
     def item(self) -> str:
         """A new id of an item a library lends (department_api.yaml ItemId)."""

@@ -1,6 +1,6 @@
 """The department as a client: its own flow runs against the platform the suite plays, and the
 record of what it sent is judged (DEPT-SIGN, DEPT-IDEM, DEPT-RETRY, DEPT-CARD, DEPT-PURP, and the
-regional clauses ZZ-FIN, HB-ID, SC-DR, GD-CARD, and for a library's loans SC-LIB and GD-LIB, when the
+regional clauses ZZ-FIN, HB-ID, SC-DR, SC-ID, GD-CARD, and for a library's loans SC-LIB and GD-LIB, when the
 run's region adds them)."""
 
 from __future__ import annotations
@@ -220,6 +220,31 @@ def test_a_sealed_card_is_not_served_until_it_is_unsealed(session):
     outcome, sent = _flow(session, card)
     assert outcome["outcome"] == "served", (f"{session.department.name} did not serve the card once it was unsealed "
                                             f"({outcome['outcome']}: {outcome['reason']}; it sent {_listing(sent)})")
+
+
+def _only_the_current_card_is_served(session, persona: str, why: str) -> None:
+    """One person one card: the holder's card the platform holds beside the current one (`persona`'s,
+    imported) is refused with nothing returned, and the holder's current card is served."""
+    current, other = session.beside_current_card(persona)
+    _not_served(session, other, why)
+    outcome, sent = _flow(session, current)
+    assert outcome["outcome"] == "served", (f"{session.department.name} did not serve the holder's current card "
+                                            f"({outcome['outcome']}: {outcome['reason']}; it sent {_listing(sent)})")
+
+
+@pytest.mark.clause("GD-CARD-002")
+def test_a_zombie_card_is_paid_nothing_and_the_current_card_is_paid(session):
+    if "financial_active" not in session.purpose["fields"]:
+        not_applicable(f"the declared purpose {session.department.purpose} pays nothing into a card (its fields in "
+                       f"platform.yaml purposes have no financial_active)")
+    _only_the_current_card_is_served(session, "guangdong_zombie",
+                                     "a zombie card: one the platform holds that is not the holder's current card")
+
+
+@pytest.mark.clause("SC-ID-001")
+def test_a_duplicate_card_is_refused_and_the_current_card_served(session):
+    _only_the_current_card_is_served(session, "sichuan_duplicate",
+                                     "a duplicate card: one the platform holds beside the holder's current card")
 
 
 # -- a library's loans (departments declaring `lending`): judged by the uses the platform holds ------------

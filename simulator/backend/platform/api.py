@@ -84,6 +84,7 @@ class CardView(Strict):
     status: str
     financial_active: bool | None = None
     superseded_by: str | None = None
+    current: Annotated[str | None, Field(description="the holder's current card (one person one card)")] = None
     region: str | None = None
     name: str | None = None
     citizen_id: str | None = None

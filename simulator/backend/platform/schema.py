@@ -64,4 +64,12 @@ MIGRATIONS = (
     ALTER TABLE ecode_seen_by_key RENAME TO ecode_seen;
     CREATE INDEX ecode_seen_by_until ON ecode_seen(until)
     """,
+    # each holder's current card (platform.yaml lifecycle `live`): one person one card is kept by
+    # it; a store made before it takes each holder's card issued last
+    """
+    CREATE TABLE holders (citizen_id TEXT PRIMARY KEY, card_number TEXT NOT NULL REFERENCES cards(card_number))
+        WITHOUT ROWID;
+    INSERT INTO holders SELECT citizen_id, card_number FROM cards AS c
+        WHERE rowid = (SELECT max(rowid) FROM cards WHERE citizen_id = c.citizen_id)
+    """,
 )

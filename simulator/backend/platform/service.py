@@ -143,14 +143,29 @@ class Platform:
     def issue_card(self, *, card_number: str, citizen_id: str, name: str, birth_date: date, region: str,
                    chips: Sequence[str] = ()) -> dict:
         """申领: a new card in the lifecycle's initial state, its financial account not activated;
-        `chips` are the identifiers terminals read from it (卡识别码, the purse's application serial)."""
+        `chips` are the identifiers terminals read from it (卡识别码, the purse's application serial).
+        It becomes its holder's current card; where one person has one card (lifecycle
+        `one_card_per_person`), Conflict holder_has_card while the holder has a live card."""
         with self.store.transaction() as db:
             self._insert_card(db, card_number=card_number, citizen_id=citizen_id, name=name,
                               birth_date=birth_date.isoformat(), region=region, action="issue", chips=chips)
         return self.card_view(OPERATOR, card_number)
 
+    def import_card(self, *, card_number: str, citizen_id: str, name: str, birth_date: date, region: str,
+                    issued: date, chips: Sequence[str] = ()) -> dict:
+        """存量卡导入: a card issued before this registry (by a city's own system), recorded as found
+        with its issue date, in the initial state. The card is in its holder's hands whatever the
+        registry says, so it is recorded even beside a live card of the same holder, but then it is
+        not the holder's current card: the zombie card (僵尸卡) a one-card cleanup deals with."""
+        with self.store.transaction() as db:
+            self._insert_card(db, card_number=card_number, citizen_id=citizen_id, name=name,
+                              birth_date=birth_date.isoformat(), region=region, action="import", chips=chips,
+                              issued_at=datetime.combine(issued, datetime.min.time()))
+        return self.card_view(OPERATOR, card_number)
+
     def _insert_card(self, db, *, card_number: str, citizen_id: str, name: str, birth_date: str, region: str,
-                     action: str, chips: Sequence[str]) -> None:
+                     action: str, chips: Sequence[str], succeeds: str | None = None,
+                     issued_at: datetime | None = None) -> None:
         if db.execute("SELECT 1 FROM cards WHERE card_number = ?", (card_number,)).fetchone():
             raise Conflict(f"card {card_number} is already issued", code="card_exists")
         for chip in chips:
@@ -159,10 +174,27 @@ class Platform:
         initial = self.platform_profile["lifecycle"]["initial"]
         db.execute("INSERT INTO cards (card_number, citizen_id, name, birth_date, region, status, issued_at) "
                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                   (card_number, citizen_id, name, birth_date, region, initial, self.clock().isoformat()))
+                   (card_number, citizen_id, name, birth_date, region, initial,
+                    (issued_at or self.clock()).isoformat()))
+        self._take_current(db, citizen_id, card_number, action=action, succeeds=succeeds)
         db.execute("INSERT INTO card_history (card_number, action, to_status, at) VALUES (?, ?, ?, ?)",
                    (card_number, action, initial, self.clock().isoformat()))
         db.executemany("INSERT INTO chips VALUES (?, ?)", [(chip, card_number) for chip in dict.fromkeys(chips)])
+
+    def _take_current(self, db, citizen_id: str, card_number: str, *, action: str, succeeds: str | None) -> None:
+        """Make the new card its holder's current one, unless the holder has another live card it
+        does not supersede (`succeeds`): then an import is kept beside it, not current, and an issue
+        is refused where one person has one card (elsewhere the card issued last is current)."""
+        lifecycle = self.platform_profile["lifecycle"]
+        held = db.execute("SELECT card_number, status FROM holders JOIN cards USING (card_number) "
+                          "WHERE holders.citizen_id = ?", (citizen_id,)).fetchone()
+        if held is not None and held["card_number"] != succeeds and held["status"] in lifecycle["live"]:
+            if action == "import":
+                return
+            if lifecycle["one_card_per_person"]:
+                raise Conflict(f"the holder of card {card_number} has a live card ({held['status']}) already: one "
+                               f"person one card", code="holder_has_card")
+        db.execute("INSERT OR REPLACE INTO holders VALUES (?, ?)", (citizen_id, card_number))
 
     def transition(self, card_number: str, action: str, *, new_card_number: str | None = None,
                    new_chips: Sequence[str] = ()) -> dict:
@@ -198,7 +230,7 @@ class Platform:
             if spec.get("new_card"):
                 self._insert_card(db, card_number=new_card_number, citizen_id=card["citizen_id"], name=card["name"],
                                   birth_date=card["birth_date"], region=card["region"], action=action,
-                                  chips=new_chips)
+                                  chips=new_chips, succeeds=card_number)
                 db.execute("INSERT INTO bindings SELECT department, ? FROM bindings WHERE card_number = ?",
                            (new_card_number, card_number))
             db.execute("UPDATE cards SET status = ?, superseded_by = ? WHERE card_number = ?",
@@ -236,7 +268,8 @@ class Platform:
                           (department, card_number)).fetchone() is not None
 
     def _view_row(self, db, card_number: str, purpose: dict) -> dict:
-        card = dict(db.execute("SELECT * FROM cards WHERE card_number = ?", (card_number,)).fetchone())
+        card = dict(db.execute("SELECT cards.*, holders.card_number AS current FROM cards LEFT JOIN holders "
+                               "USING (citizen_id) WHERE cards.card_number = ?", (card_number,)).fetchone())
         card["financial_active"] = bool(card["financial_active"])
         return {field: card[field] for field in purpose["fields"] if card.get(field) is not None}
 

@@ -10,11 +10,12 @@ left as it is nationally.
 from __future__ import annotations
 
 from simulator.departments.kinds import Library, SubsidyOffice
+from simulator.devices.pos import QuickPassPOS
 from simulator.devices.transit import BusValidator
 from simulator.profile import national
 
 from . import Mutant
-from .terminals import _bus  # the reference bus validator's factory, as the terminal mutants build theirs
+from .terminals import _bus, _pos  # the reference terminals' factories, as the terminal mutants build theirs
 
 
 class NationalConcessionsOnly(BusValidator):
@@ -103,6 +104,21 @@ class LendsOnRegistration(Library):
         return self.attempt(lambda: self.lent(card["card_number"], item_id))
 
 
+# -- a POS's sale (ZZ-FIN-002) ---------------------------------------------------------------------
+
+class LetsCardApproveOffline(QuickPassPOS):
+    """Never asks the card for an online cryptogram (the TTQ bit of qpboc.yaml risk.ttq_online_required
+    left clear, as a POS built for offline electronic cash leaves it): a card within its offline
+    limit approves the sale itself, its financial account activated or not."""
+
+    def __init__(self, **kw) -> None:
+        super().__init__(**kw)
+        bit = self.profile["qpboc"]["risk"]["ttq_online_required"]
+        ttq = bytearray(self.ttq)
+        ttq[bit["byte"] - 1] &= ~int(bit["mask"], 16) & 0xFF
+        self.ttq = bytes(ttq)
+
+
 MUTANTS = [
     Mutant(name="bus_national_concessions", role="terminal", kind="bus", region="kaifeng",
            defect="applies the national concession table, not the region's (a Kaifeng teacher's card pays the full "
@@ -123,4 +139,7 @@ MUTANTS = [
     Mutant(name="library_lends_on_registration", role="department", kind="library", region="guangdong",
            defect="checks a reader's card only at registration: a card reported lost since borrows again",
            build=LendsOnRegistration),
+    Mutant(name="pos_lets_card_approve_offline", role="terminal", kind="pos", region="zhengzhou",
+           defect="lets the card approve a sale offline without going online (a card whose financial account is not "
+                  "activated pays)", build=_pos(LetsCardApproveOffline)),
 ]

@@ -38,6 +38,7 @@ CAUGHT_BY = {
     "library_refuses_lost_returns": ("GD-LIB-001", "integration/test_client.py", "sim:department=library"),
     "library_lends_on_registration": ("GD-LIB-001", "integration/test_client.py", "sim:department=library"),
     "pos_lets_card_approve_offline": ("ZZ-FIN-002", "terminal/test_pos.py", "sim:terminals=pos"),
+    "scenic_national_ages": ("KF-CONC-002", "terminal/test_fares.py", "sim:terminals=scenic"),
 }
 
 

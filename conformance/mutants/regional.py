@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from simulator.departments.kinds import Library, SubsidyOffice
 from simulator.devices.pos import QuickPassPOS
+from simulator.devices.scenic import ScenicGate
 from simulator.devices.transit import BusValidator
 from simulator.profile import national
 
 from . import Mutant
-from .terminals import _bus, _pos  # the reference terminals' factories, as the terminal mutants build theirs
+from .terminals import _bus, _pos, _scenic  # the reference terminals' factories, as the terminal mutants build theirs
 
 
 class NationalConcessionsOnly(BusValidator):
@@ -119,6 +120,15 @@ class LetsCardApproveOffline(QuickPassPOS):
         self.ttq = bytes(ttq)
 
 
+class NationalScenicAges(ScenicGate):
+    """Its scenic entitlement is the national one whatever its profile says: a region's own residents
+    enter free only from the national age (a Kaifeng resident aged 62 pays)."""
+
+    def __init__(self, **kw) -> None:
+        super().__init__(**kw)
+        self.terminals = {**self.terminals, "scenic": national()["terminals"]["scenic"]}
+
+
 MUTANTS = [
     Mutant(name="bus_national_concessions", role="terminal", kind="bus", region="kaifeng",
            defect="applies the national concession table, not the region's (a Kaifeng teacher's card pays the full "
@@ -142,4 +152,7 @@ MUTANTS = [
     Mutant(name="pos_lets_card_approve_offline", role="terminal", kind="pos", region="zhengzhou",
            defect="lets the card approve a sale offline without going online (a card whose financial account is not "
                   "activated pays)", build=_pos(LetsCardApproveOffline)),
+    Mutant(name="scenic_national_ages", role="terminal", kind="scenic", region="kaifeng",
+           defect="applies the national free-entry ages at a scenic gate, not the region's for its own residents (a "
+                  "Kaifeng resident aged 62 is not entitled)", build=_scenic(NationalScenicAges)),
 ]

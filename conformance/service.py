@@ -60,6 +60,9 @@ CARD_TIMEOUT = 5.0
 PLATFORM_TIMEOUT = 1.0
 #: the largest request body accepted, in bytes (terminal_api.yaml; its bodies are a few hundred)
 MAX_BODY = 0x10000
+#: harness facilities (ics.yaml) the control protocol has no operation for, so a served terminal
+#: does not declare them: a served POS pays through its own bank (`--bank`), not the harness's
+UNSERVED = frozenset({"bank_control"})
 
 
 def _error(status: int, code: str, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -321,7 +324,7 @@ def reference_app(kind: str | None, mutant: str | None, *, card_timeout: float =
             factory, model = reference_pos(_bank_client(bank)), f"reference {kind} terminal, bank at {bank}"
     if kind not in ics["terminal_kinds"]:
         raise ValueError(f"terminal kind {kind!r} is not in ics.yaml; valid: {', '.join(ics['terminal_kinds'])}")
-    capabilities = [*ics["terminal_kinds"][kind], *ics["harness_facilities"]]
+    capabilities = [*ics["terminal_kinds"][kind], *(f for f in ics["harness_facilities"] if f not in UNSERVED)]
     return make_app(factory, capabilities, kind=kind, model=model, card_timeout=card_timeout, readers=readers,
                     profile=profile)
 

@@ -40,6 +40,8 @@ CAUGHT_BY = {
     "bus_national_code_kinds": ("ZZ-CODE-001", "terminal/test_ecode.py", "sim:terminals=bus"),
     "subsidy_pays_any_presented_card": ("GD-CARD-002", "integration/test_client.py", "sim:department=subsidy"),
     "subsidy_pays_any_card_sichuan": ("SC-ID-001", "integration/test_client.py", "sim:department=subsidy"),
+    "pos_lets_card_approve_offline": ("ZZ-FIN-002", "terminal/test_pos.py", "sim:terminals=pos"),
+    "scenic_national_ages": ("KF-CONC-002", "terminal/test_fares.py", "sim:terminals=scenic"),
 }
 
 

@@ -28,7 +28,7 @@ from conformance.suites.terminal._timing import real_card, transaction_time
 from conformance.suites.terminal.oracle import Oracle
 from simulator.card.interface import EchoCard
 from simulator.clock import Clock
-from simulator.profile import load, national
+from simulator.profile import build, load, national
 
 #: the module's first test waits for every run (the reference and 30 mutants: two to four minutes on two busy cores)
 pytestmark = pytest.mark.timeout(600)
@@ -153,8 +153,11 @@ def test_the_fare_oracle_reads_the_profile_table():
     oracle = Oracle(national())
     assert {pair: oracle.metro_fare(*pair) for pair in hand} == hand
     assert [oracle.concession_fare(333, t) for t in ("01", "02", "03", "99")] == [333, 166, 0, 333]
-    assert (oracle.entitled(65), oracle.entitled(64), oracle.entitled(5), oracle.entitled(6)) == (True, False, True,
-                                                                                                 False)
+    ages = (65, 64, 5, 6)
+    assert [oracle.entitled(age, "410200") for age in ages] == [True, False, True, False]
+    kaifeng = Oracle(build("national", "kaifeng"))  # its own residents free from 60 (scenic.local_residents)
+    assert [kaifeng.entitled(age, "410200") for age in (60, 59)] == [True, False]
+    assert [kaifeng.entitled(age, "330300") for age in (65, 62)] == [True, False], "a visitor: the national age"
     assert oracle.purchase_limit().ms == 400
 
 

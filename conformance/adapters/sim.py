@@ -43,13 +43,13 @@ OPENING_BALANCE = 100_000
 
 def reference_bank(profile: Profile | None = None) -> Bank:
     """A fresh in-memory reference bank of `profile` (the national one by default) holding an
-    account for the financial application of every persona card that has one (the bank refuses
-    cards it holds no account for)."""
+    account for the financial application of every persona card that has one and whose holder
+    activated it (the bank refuses cards it holds no account for)."""
     profile = profile or national()
     bank = Bank(profile=profile)
     found = (personas.resolve(name, as_of=AS_OF, profile=profile) for name in sorted(profile.personas))
     for persona in found:
-        if qpboc.KIND in persona.applications:
+        if qpboc.KIND in persona.applications and qpboc.account_activated(persona):
             pan, pan_sequence = qpboc.account_of(persona, profile)
             bank.ledger.open_account(AccountOpening(pan, pan_sequence, OPENING_BALANCE))
     return bank
@@ -71,9 +71,13 @@ def reference_pos(bank: Callable[[Profile | None], CardPaymentPort] = reference_
                   cls: type[QuickPassPOS] = QuickPassPOS) -> TerminalFactory:
     """The factory of the reference POS (or of `cls`, a seeded-defect one), each POS it builds paying
     through the port `bank(profile)` gives (default: a fresh in-memory reference bank; `ykt terminal
-    serve --bank URL`: the HTTP client of a served bank)."""
-    return lambda profile=None, **kw: cls(terminal_id="POS0001", bank=bank(profile), amount=1500,
-                                          rng=random.Random(20261123), profile=profile, **kw)
+    serve --bank URL`: the HTTP client of a served bank), or through `payments` when the harness
+    plays the bank (`SimTerminal.connect_bank`)."""
+    def build(profile=None, payments: CardPaymentPort | None = None, **kw) -> QuickPassPOS:
+        return cls(terminal_id="POS0001", bank=payments or bank(profile), amount=1500,
+                   rng=random.Random(20261123), profile=profile, **kw)
+
+    return build
 
 
 REFERENCE_TERMINALS: dict[str, TerminalFactory] = {
@@ -133,6 +137,12 @@ class SimTerminal:
         """Serve a fresh terminal (same factory, same clock) that reaches the platform through `port`
         (None: no platform): the harness plays the platform and holds it reachable or not."""
         self.terminal = self.factory(clock=self.clock, blacklist=blacklist(self.profile), platform=port,
+                                     profile=self.profile)
+
+    def connect_bank(self, port: CardPaymentPort | None) -> None:
+        """Serve a fresh POS (same factory, same clock) that pays through `port` (None: its own
+        reference bank again): the harness plays the bank and reads its books (`bank_control`)."""
+        self.terminal = self.factory(clock=self.clock, blacklist=blacklist(self.profile), payments=port,
                                      profile=self.profile)
 
     def present(self, card: Card) -> Presentation:

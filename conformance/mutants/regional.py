@@ -10,11 +10,13 @@ left as it is nationally.
 from __future__ import annotations
 
 from simulator.departments.kinds import Library, SubsidyOffice
+from simulator.devices.pos import QuickPassPOS
+from simulator.devices.scenic import ScenicGate
 from simulator.devices.transit import BusValidator
 from simulator.profile import national
 
 from . import Mutant
-from .terminals import _bus  # the reference bus validator's factory, as the terminal mutants build theirs
+from .terminals import _bus, _pos, _scenic  # the reference terminals' factories, as the terminal mutants build theirs
 
 
 class NationalConcessionsOnly(BusValidator):
@@ -121,6 +123,30 @@ class PaysAnyPresentedCard(SubsidyOffice):
         self.one_card_per_person = national()["platform"]["lifecycle"]["one_card_per_person"]
 
 
+# -- a POS's sale (ZZ-FIN-002) ---------------------------------------------------------------------
+
+class LetsCardApproveOffline(QuickPassPOS):
+    """Never asks the card for an online cryptogram (the TTQ bit of qpboc.yaml risk.ttq_online_required
+    left clear, as a POS built for offline electronic cash leaves it): a card within its offline
+    limit approves the sale itself, its financial account activated or not."""
+
+    def __init__(self, **kw) -> None:
+        super().__init__(**kw)
+        bit = self.profile["qpboc"]["risk"]["ttq_online_required"]
+        ttq = bytearray(self.ttq)
+        ttq[bit["byte"] - 1] &= ~int(bit["mask"], 16) & 0xFF
+        self.ttq = bytes(ttq)
+
+
+class NationalScenicAges(ScenicGate):
+    """Its scenic entitlement is the national one whatever its profile says: a region's own residents
+    enter free only from the national age (a Kaifeng resident aged 62 pays)."""
+
+    def __init__(self, **kw) -> None:
+        super().__init__(**kw)
+        self.terminals = {**self.terminals, "scenic": national()["terminals"]["scenic"]}
+
+
 MUTANTS = [
     Mutant(name="bus_national_concessions", role="terminal", kind="bus", region="kaifeng",
            defect="applies the national concession table, not the region's (a Kaifeng teacher's card pays the full "
@@ -150,4 +176,10 @@ MUTANTS = [
     Mutant(name="subsidy_pays_any_card_sichuan", role="department", kind="subsidy", region="sichuan",
            defect="pays into a duplicate card the platform holds beside the holder's current card",
            build=PaysAnyPresentedCard),
+    Mutant(name="pos_lets_card_approve_offline", role="terminal", kind="pos", region="zhengzhou",
+           defect="lets the card approve a sale offline without going online (a card whose financial account is not "
+                  "activated pays)", build=_pos(LetsCardApproveOffline)),
+    Mutant(name="scenic_national_ages", role="terminal", kind="scenic", region="kaifeng",
+           defect="applies the national free-entry ages at a scenic gate, not the region's for its own residents (a "
+                  "Kaifeng resident aged 62 is not entitled)", build=_scenic(NationalScenicAges)),
 ]

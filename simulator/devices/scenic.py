@@ -32,6 +32,16 @@ class ScenicGate(CodeReader, Terminal):
         self.ssse_profile = self.profile["ssse"]
         self.elements = ssse.elements(self.ssse_profile)
 
+    def free_from_age(self, card_identifier: bytes) -> int:
+        """The age from which the holder enters free: the region's age for its own residents
+        (terminals.yaml `scenic.local_residents`) when the card was issued in one of the region's
+        divisions (卡识别码 starts with the division code, 3 bytes BCD), else `scenic.free_from_age`."""
+        rule = self.terminals["scenic"]
+        region = self.profile.region_document or {}
+        if "local_residents" in rule and card_identifier[:3].hex() in region.get("division_codes", ()):
+            return rule["local_residents"]["free_from_age"]
+        return rule["free_from_age"]
+
     def _read(self, card: Transport, name: str) -> bytes | None:
         element = self.elements[name]
         sfi = 5 if element.file == "EF05" else 6
@@ -77,6 +87,6 @@ class ScenicGate(CodeReader, Terminal):
             age = age_on(self.elements["birth_date"].parse_record(raw), today)
         except ValueError as exc:
             return self.decide("CARD_ERROR", card=card_id, detail=str(exc))
-        rule = self.terminals["scenic"]
-        entitled = age >= rule["free_from_age"] or age < rule["free_below_age"]
+        free_below = self.terminals["scenic"]["free_below_age"]
+        entitled = age >= self.free_from_age(values["card_identifier"]) or age < free_below
         return self.decide("ENTITLED" if entitled else "NOT_ENTITLED", card=card_id, evidence={"age": age})

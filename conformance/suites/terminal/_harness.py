@@ -359,6 +359,16 @@ class Harness:
         birth = personas.resolve(persona, as_of=AS_OF, profile=self.profile).values["birth_date"]
         return AS_OF.year - birth.year - ((AS_OF.month, AS_OF.day) < (birth.month, birth.day))
 
+    def division(self, persona: str) -> str:
+        """The division code the persona's card was issued in (卡识别码's first 3 bytes, BCD)."""
+        return personas.resolve(persona, as_of=AS_OF, profile=self.profile).values["card_identifier"][:3].hex()
+
+    def financial_account(self, persona: str) -> tuple[str, bool]:
+        """(PAN, activated) of the persona card's financial application: the account its bank keys
+        it by, and whether the holder activated that account (the chip is the same either way)."""
+        resolved = personas.resolve(persona, as_of=AS_OF, profile=self.profile)
+        return qpboc.account_of(resolved, self.profile)[0], qpboc.account_activated(resolved)
+
     # -- showing a card ---------------------------------------------------------------------------
     def show(self, terminal, shown_card, label: str, *, after_tear: bool = False) -> Presentation:
         """Present a card to the terminal under test; attach the masked trace and decision record.

@@ -73,10 +73,18 @@ class Oracle:
         """What a card of `card_type` pays for `fare`: rounded down to the fen (TERM-CONC-001)."""
         return fare * self.concession_percent(card_type) // 100
 
-    def entitled(self, age: int) -> bool:
-        """Free scenic entry by age on the day of the visit (terminals.yaml `scenic`)."""
+    def free_from_age(self, division: str) -> int:
+        """The age of free scenic entry for a card issued in `division` (its 6-digit division code):
+        the region's `scenic.local_residents` age for a division of the run's region (region.yaml
+        `division_codes`), else `scenic.free_from_age`."""
         rule = self.terminals["scenic"]
-        return age >= rule["free_from_age"] or age < rule["free_below_age"]
+        divisions = (self.profile.region_document or {}).get("division_codes", [])
+        return rule.get("local_residents", rule)["free_from_age"] if division in divisions else rule["free_from_age"]
+
+    def entitled(self, age: int, division: str) -> bool:
+        """Free scenic entry by age on the day of the visit for a card issued in `division`
+        (terminals.yaml `scenic`)."""
+        return age >= self.free_from_age(division) or age < self.terminals["scenic"]["free_below_age"]
 
     # -- what a terminal may read and record ----------------------------------------------------
     def minimisation(self, kind: str) -> dict | None:

@@ -71,15 +71,29 @@ def test_the_exit_gate_charges_the_distance_fare(harness, terminal):
 @pytest.mark.requires("entitlement")
 @pytest.mark.parametrize("persona", ["elderly", "normal"])
 def test_scenic_entitlement_by_age(harness, terminal, persona):
+    _judge_entitlement(harness, terminal, persona)
+
+
+@pytest.mark.clause("KF-CONC-002")
+@pytest.mark.requires("entitlement")
+def test_kaifeng_seniors_enter_scenic_spots_free(harness, terminal):
+    """A resident aged 62 enters free, a visitor of that age does not (the national age is theirs)."""
+    for persona in ("kaifeng_senior", "kaifeng_visitor_senior"):
+        _judge_entitlement(harness, terminal, persona)
+
+
+def _judge_entitlement(harness, terminal, persona: str) -> None:
+    """The card of `persona` enters free exactly when the profile entitles a holder of its age
+    issued in its division (a region's own residents may enter free younger), nothing charged."""
     c = harness.card(persona)
     before = h.money(c)
     shown = harness.show(terminal, c, f"{persona} card")
     decision = shown.decision
-    entitled = harness.oracle.entitled(harness.age(persona))
+    age, division = harness.age(persona), harness.division(persona)
+    entitled = harness.oracle.entitled(age, division)
     expected = "ENTITLED" if entitled else "NOT_ENTITLED"
-    rule = harness.oracle.terminals["scenic"]
     assert decision["reason"] == expected and decision["accepted"] == entitled, (
-        f"{terminal.name} answered the card of a holder aged {harness.age(persona)} with {decision['reason']} "
-        f"(accepted={decision['accepted']}); free entry from {rule['free_from_age']} or below "
-        f"{rule['free_below_age']}: expected {expected}")
+        f"{terminal.name} answered the card of a holder aged {age}, issued in {division}, with {decision['reason']} "
+        f"(accepted={decision['accepted']}); free entry from {harness.oracle.free_from_age(division)} or below "
+        f"{harness.oracle.terminals['scenic']['free_below_age']}: expected {expected}")
     assert not h.value_commands(shown.trace) and h.money(c) == before, f"{terminal.name} charged a scenic entry"

@@ -8,6 +8,7 @@ import pytest
 from conformance.verdicts import not_tested
 
 from . import _harness as h
+from ._bank import HarnessBank
 
 
 def _card_said(terminal, shown) -> str:
@@ -66,3 +67,40 @@ def test_an_expired_financial_application_is_declined(harness, terminal):
         f"(accepted={decision['accepted']}); expected DECLINED")
     assert h.money(c) == before and decision["debited"] == 0, (
         f"{terminal.name} declined but the card's electronic cash changed: {before.ec} -> {h.money(c).ec}")
+
+
+# -- regional clauses (collected for the region whose profile adds them) ----------------------------------
+
+@pytest.mark.clause("ZZ-FIN-002")
+@pytest.mark.requires("qpboc", "online_authorisation", "bank_control")
+def test_a_card_whose_financial_account_is_not_activated_pays_nothing(harness, terminal):
+    """The card decides by its own risk management (no `CardDecides`): within its offline limit it
+    approves the sale itself unless the POS asks it for an online cryptogram, and only the bank
+    knows that its account is not activated. Judged on the card (no offline approval, its
+    electronic cash as it was) and on the books of the bank the harness plays."""
+    persona = "zhengzhou_inactive_finance"
+    pan, activated = harness.financial_account(persona)
+    if activated:
+        raise h.HarnessError(f"the {persona} persona's financial account is activated: it cannot show ZZ-FIN-002")
+    c = harness.card(persona)
+    before = h.money(c)
+    bank = HarnessBank(harness.profile)
+    terminal.connect_bank(bank)
+    try:
+        shown = harness.show(terminal, c, "card whose financial account is not activated")
+    finally:
+        terminal.connect_bank(None)
+    said, offline = h.card_decisions(shown.trace), harness.profile["qpboc"]["risk"]["debit_on"]
+    assert offline not in said and h.money(c) == before, (
+        f"{terminal.name} let a card whose financial account is not activated approve the sale offline (card "
+        f"decisions {', '.join(said) or 'none'}; electronic cash {before.ec} -> {h.money(c).ec} fen): it never "
+        f"asked the card for an online cryptogram, so the bank could not refuse it")
+    asked = bank.authorisations(pan)
+    assert asked, f"{terminal.name} never asked the bank about the card (card decisions {', '.join(said) or 'none'})"
+    paid = len(bank.paid_by(pan))  # a count: the requests carry the card's PAN, kept out of the report
+    assert paid == 0, f"the bank approved {paid} debit(s) of a card whose financial account is not activated"
+    decision = shown.decision
+    assert not decision["accepted"] and decision["debited"] == 0, (
+        f"{terminal.name} answered {decision['reason']} (accepted={decision['accepted']}, debited "
+        f"{decision['debited']} fen) after the bank declined the card ({asked[-1].answer.response_code}); expected "
+        f"a declined sale")

@@ -352,6 +352,13 @@ def account_of(persona: Persona, profile: Profile) -> tuple[str, int]:
     return pan, qpboc_profile["synthetic_pan"]["pan_sequence"]
 
 
+def account_activated(persona: Persona) -> bool:
+    """Whether the holder has activated the financial account behind the card's application (its
+    `qpboc` section's `activated`, default true). The chip is the same either way: only the bank
+    knows, by holding an account for it or not (郑州市人民政府令第249号 art. 19)."""
+    return persona.sections.get(KIND, {}).get("activated", True)
+
+
 def build_for(persona: Persona, profile: Profile) -> AppBuild:
     """The qPBOC application of a persona's card (its `qpboc` section, else the profile's defaults)."""
     qpboc_profile = profile["qpboc"]

@@ -38,6 +38,7 @@ CAUGHT_BY = {
     "library_refuses_lost_returns": ("GD-LIB-001", "integration/test_client.py", "sim:department=library"),
     "library_lends_on_registration": ("GD-LIB-001", "integration/test_client.py", "sim:department=library"),
     "bus_national_code_kinds": ("ZZ-CODE-001", "terminal/test_ecode.py", "sim:terminals=bus"),
+    "bus_own_province_concessions": ("SC-XR-001", "terminal/test_fares.py", "sim:terminals=bus"),
 }
 
 

@@ -28,7 +28,7 @@ from conformance.suites.terminal._timing import real_card, transaction_time
 from conformance.suites.terminal.oracle import Oracle
 from simulator.card.interface import EchoCard
 from simulator.clock import Clock
-from simulator.profile import load, national
+from simulator.profile import build, load, national
 
 #: the module's first test waits for every run (the reference and 30 mutants: two to four minutes on two busy cores)
 pytestmark = pytest.mark.timeout(600)
@@ -152,7 +152,9 @@ def test_the_fare_oracle_reads_the_profile_table():
             ("0103", "0106"): 500, ("0101", "0106"): 500, ("0102", "0107"): 600, ("0101", "0107"): 700}
     oracle = Oracle(national())
     assert {pair: oracle.metro_fare(*pair) for pair in hand} == hand
-    assert [oracle.concession_fare(333, t) for t in ("01", "02", "03", "99")] == [333, 166, 0, 333]
+    assert [oracle.concession_fare(333, t, "410200") for t in ("01", "02", "03", "99")] == [333, 166, 0, 333]
+    sichuan = Oracle(build("national", "sichuan"))  # residents and Chongqing's cards only (SC-XR-001)
+    assert [sichuan.concession_fare(333, "03", d) for d in ("510100", "510700", "500000", "410200")] == [0, 0, 0, 333]
     assert (oracle.entitled(65), oracle.entitled(64), oracle.entitled(5), oracle.entitled(6)) == (True, False, True,
                                                                                                  False)
     assert oracle.purchase_limit().ms == 400

@@ -112,6 +112,14 @@ class NationalCodeKinds(BusValidator):
         return tuple(national()["terminals"]["ecode"]["admits"][self.kind])
 
 
+class OwnProvinceConcessions(BusValidator):
+    """Gives the residents' concessions to the cards of its own region alone, not to those of the
+    divisions its region recognises: a Chongqing card in Sichuan pays the full fare."""
+
+    def local_areas(self) -> list[str]:
+        return (self.profile.region_document or {}).get("division_codes", [])
+
+
 MUTANTS = [
     Mutant(name="bus_national_concessions", role="terminal", kind="bus", region="kaifeng",
            defect="applies the national concession table, not the region's (a Kaifeng teacher's card pays the full "
@@ -135,4 +143,7 @@ MUTANTS = [
     Mutant(name="bus_national_code_kinds", role="terminal", kind="bus", region="zhengzhou",
            defect="scans only the national code kinds at a bus, not every kind a shared scanning terminal takes "
                   "(refuses the e-SSC code)", build=_bus(NationalCodeKinds)),
+    Mutant(name="bus_own_province_concessions", role="terminal", kind="bus", region="sichuan",
+           defect="gives the residents' concessions to its own province's cards only (a Chongqing elderly card pays "
+                  "the full fare)", build=_bus(OwnProvinceConcessions)),
 ]

@@ -152,7 +152,9 @@ def test_the_fare_oracle_reads_the_profile_table():
             ("0103", "0106"): 500, ("0101", "0106"): 500, ("0102", "0107"): 600, ("0101", "0107"): 700}
     oracle = Oracle(national())
     assert {pair: oracle.metro_fare(*pair) for pair in hand} == hand
-    assert [oracle.concession_fare(333, t) for t in ("01", "02", "03", "99")] == [333, 166, 0, 333]
+    assert [oracle.concession_fare(333, t, "410200") for t in ("01", "02", "03", "99")] == [333, 166, 0, 333]
+    sichuan = Oracle(build("national", "sichuan"))  # residents and Chongqing's cards only (SC-XR-001)
+    assert [sichuan.concession_fare(333, "03", d) for d in ("510100", "510700", "500000", "410200")] == [0, 0, 0, 333]
     ages = (65, 64, 5, 6)
     assert [oracle.entitled(age, "410200") for age in ages] == [True, False, True, False]
     kaifeng = Oracle(build("national", "kaifeng"))  # its own residents free from 60 (scenic.local_residents)

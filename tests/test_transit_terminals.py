@@ -9,7 +9,9 @@ from simulator.card import personas
 from simulator.card.apps import epurse
 from simulator.card.cardos import CardOS
 from simulator.devices.psam import psam_image
+from simulator.devices.purse_client import PurseInfo
 from simulator.devices.transit import BusValidator, LoadKiosk, MetroGate, PurchaseTerminal
+from simulator.profile import build, national
 from simulator.transport import InProcessTransport
 from simulator.transport.timing import limits
 
@@ -90,6 +92,27 @@ def test_bus_flat_fare_with_concessions(clock, persona, charged, concession):
     out = BusValidator(terminal_id="B1", psam=psam(), clock=clock).present(InProcessTransport(c))
     assert (out.reason, out.amount, out.evidence["concession"]) == ("OK", charged, concession)
     assert balance(c) == before - charged == out.balance_after
+
+
+@pytest.mark.parametrize(("persona", "charged", "concession"),
+                         [("chengdu_elderly", 0, "elderly"), ("chongqing_elderly", 0, "elderly"),
+                          ("elderly", 200, "non_resident"), ("normal", 200, "non_resident")])
+def test_sichuan_concessions_are_for_sichuan_and_chongqing_cards(clock, persona, charged, concession):
+    """Sichuan's residency rule (SC-XR-001): the issuer of 0x15 says whose card it is; a Kaifeng card
+    of the elderly type pays the full fare, a Chongqing one rides free as a Chengdu one does."""
+    sichuan = build("national", "sichuan")
+    c = CardOS(personas.image(persona, as_of=AS_OF, profile=sichuan))
+    out = BusValidator(terminal_id="B1", psam=psam(), clock=clock, profile=sichuan).present(InProcessTransport(c))
+    assert (out.reason, out.amount, out.evidence["concession"]) == ("OK", charged, concession)
+
+
+@pytest.mark.parametrize(("persona", "division"),
+                         [("normal", "410200"), ("minor", "440100"), ("wrong_region", "330300")])
+def test_the_issuer_division_is_read_from_0x15(persona, division):
+    issuer, _serial = epurse.identity(personas.resolve(persona, as_of=AS_OF).values["card_identifier"][:3].hex(),
+                                      bytes(8))
+    info = PurseInfo(issuer + bytes(22))
+    assert info.issuer_division(national()["epurse"]["identity"]) == division
 
 
 @pytest.mark.parametrize(("persona", "reason"), [

@@ -147,6 +147,14 @@ class NationalScenicAges(ScenicGate):
         self.terminals = {**self.terminals, "scenic": national()["terminals"]["scenic"]}
 
 
+class OwnProvinceConcessions(BusValidator):
+    """Gives the residents' concessions to the cards of its own region alone, not to those of the
+    divisions its region recognises: a Chongqing card in Sichuan pays the full fare."""
+
+    def local_areas(self) -> list[str]:
+        return (self.profile.region_document or {}).get("division_codes", [])
+
+
 MUTANTS = [
     Mutant(name="bus_national_concessions", role="terminal", kind="bus", region="kaifeng",
            defect="applies the national concession table, not the region's (a Kaifeng teacher's card pays the full "
@@ -182,4 +190,7 @@ MUTANTS = [
     Mutant(name="scenic_national_ages", role="terminal", kind="scenic", region="kaifeng",
            defect="applies the national free-entry ages at a scenic gate, not the region's for its own residents (a "
                   "Kaifeng resident aged 62 is not entitled)", build=_scenic(NationalScenicAges)),
+    Mutant(name="bus_own_province_concessions", role="terminal", kind="bus", region="sichuan",
+           defect="gives the residents' concessions to its own province's cards only (a Chongqing elderly card pays "
+                  "the full fare)", build=_bus(OwnProvinceConcessions)),
 ]

@@ -69,6 +69,17 @@ class PurseInfo:
     def expiry_date(self) -> str:
         return self.raw[24:28].hex()
 
+    def issuer_division(self, identity: dict) -> str:
+        """The administrative division that issued the card, read from its issuer ID: the city code
+        (4 BCD digits) where the profile's issuer ID template (epurse.yaml `identity.issuer_id`) puts
+        `{city}`, as a six-digit city code (xxxx00; a municipality's city is its own code, 500000)."""
+        before, found, _ = identity["issuer_id"].partition("{city}")
+        if not found or "{" in before:
+            raise ValueError(f"the issuer ID template {identity['issuer_id']!r} does not place {{city}} after "
+                             f"fixed digits")
+        at = len(before) // 2
+        return self.issuer_id[at:at + 2].hex() + "00"
+
 
 @dataclass(frozen=True)
 class PurchaseInit:

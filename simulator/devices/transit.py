@@ -36,9 +36,12 @@ from simulator.devices.purse_client import (
 )
 from simulator.devices.steps import Flow, Phase, Step
 from simulator.devices.terminal import Terminal
+from simulator.divisions import within_any
 from simulator.transport.base import Transport
 from simulator.transport.errors import CardRemovedError
 
+#: the decision's `concession` evidence for a card of a concession type from outside the region
+NON_RESIDENT = "non_resident"
 METRO_RECORD = 2  # 0x1A record number of the rail record (ID 2703; modelled, after JT/T 1356.2 EP_JBGN_007)
 ENTERED, EXITED = 0x01, 0x02
 
@@ -151,14 +154,31 @@ class PurseTerminal(Terminal):
     def plan(self, purse: PurseCard, info: PurseInfo) -> Plan | Decision:
         """The fare and composite records for this card, or a rejection."""
 
-    def concession(self, fare: int, card_type: int) -> tuple[int, str]:
+    def concession(self, fare: int, card_type: int, info: PurseInfo) -> tuple[int, str]:
+        """What the card pays for `fare`, and the concession's name: its card type's percentage of the
+        concession table for a card the concessions are for (`resident`), the full fare otherwise."""
+        if not self.resident(info):
+            return fare, NON_RESIDENT
         percent = self.terminals["concessions"]["by_card_type"].get(f"{card_type:02X}", 100)
         name = self.purse_profile["card_types"].get(f"{card_type:02X}", {}).get("name", "unknown")
         return fare * percent // 100, name
 
+    def resident(self, info: PurseInfo) -> bool:
+        """Whether the card's holder gets the concessions (terminals.yaml `residency`): every card where
+        they are not for residents only; else a card whose issuer (0x15) lies within `local_areas`."""
+        if not self.terminals["residency"]["local_concessions"]:
+            return True
+        return within_any(info.issuer_division(self.purse_profile["identity"]), self.local_areas())
+
+    def local_areas(self) -> list[str]:
+        """The divisions whose cards count as local: the run's region (region.yaml `division_codes`)
+        and the divisions its residency rule recognises (Chongqing's, in Sichuan)."""
+        home = (self.profile.region_document or {}).get("division_codes", [])
+        return [*home, *self.terminals["residency"]["recognised"]]
+
     def _charge(self, purse: PurseCard, info: PurseInfo, card_type: int, plan: Plan) -> Decision:
         card_id = info.serial.hex().upper()
-        amount, concession = self.concession(plan.fare, card_type)
+        amount, concession = self.concession(plan.fare, card_type, info)
         evidence = {**plan.evidence, "concession": concession}
         composite = self.txn_type == TXN_COMPOSITE
         try:

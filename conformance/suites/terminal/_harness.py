@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass
 from conformance.adapters.sim import REFERENCE_TERMINALS
 from conformance.dut import Presentation
 from conformance.evidence import attach_decision, attach_json, attach_trace
-from conformance.verdicts import not_applicable
+from conformance.verdicts import not_applicable, not_tested
 from simulator.apdu import SW
 from simulator.card import personas
 from simulator.card.apps import epurse, qpboc, ssse
@@ -353,6 +353,23 @@ class Harness:
         """The purse card type (0x16 byte 0) the persona's card carries."""
         resolved = personas.resolve(persona, as_of=AS_OF, profile=self.profile)
         return resolved.sections.get("epurse", {}).get("card_type", "01")
+
+    def issuing_division(self, persona: str) -> str:
+        """The administrative division that issued the persona's card (its region)."""
+        return self.profile.persona(persona)["region"]
+
+    def concession_card(self, persona: str) -> str:
+        """A card of `persona`'s purse card type that the run's concessions are for: `persona` itself,
+        or where they are for residents and its holder is not one, the region's own issue of it (a
+        persona named `<place>_<persona>`, the first by name whose issuer is a resident's)."""
+        if self.oracle.resident(self.issuing_division(persona)):
+            return persona
+        card_type = self.purse_card_type(persona)
+        for name in sorted(n for n in self.profile.personas if n.endswith(f"_{persona}")):
+            if self.purse_card_type(name) == card_type and self.oracle.resident(self.issuing_division(name)):
+                return name
+        not_tested(f"the {self.profile.label} concessions are for residents and the {persona} card is not a "
+                   f"resident's", need=f"a persona <place>_{persona} of card type {card_type} issued in the region")
 
     def age(self, persona: str) -> int:
         """The holder's age in whole years on the harness's date."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from math import ceil
 
+from simulator.divisions import within_any
 from simulator.profile import Profile, ProfileError
 
 #: ICS terminal kind -> its key in terminals.yaml `minimisation` (the profile keys gates by family)
@@ -69,9 +70,20 @@ class Oracle:
         """Percentage of the fare a purse card type pays (terminals.yaml `concessions`; 100 when unlisted)."""
         return self.terminals["concessions"]["by_card_type"].get(card_type, 100)
 
-    def concession_fare(self, fare: int, card_type: str) -> int:
-        """What a card of `card_type` pays for `fare`: rounded down to the fen (TERM-CONC-001)."""
-        return fare * self.concession_percent(card_type) // 100
+    def resident(self, division: str) -> bool:
+        """Whether a card issued in `division` gets the concessions (terminals.yaml `residency`): any
+        card where they are not for residents only; else one issued within the run's region
+        (region.yaml `division_codes`) or a division the rule recognises (SC-XR-001)."""
+        rule = self.terminals["residency"]
+        if not rule["local_concessions"]:
+            return True
+        home = self.profile.region_document["division_codes"] if self.profile.region_document else []
+        return within_any(division, [*home, *rule["recognised"]])
+
+    def concession_fare(self, fare: int, card_type: str, division: str) -> int:
+        """What a card of `card_type` issued in `division` pays for `fare`: its percentage rounded down
+        to the fen (TERM-CONC-001), the full fare for a card the concessions are not for (SC-XR-001)."""
+        return fare * self.concession_percent(card_type) // 100 if self.resident(division) else fare
 
     def free_from_age(self, division: str) -> int:
         """The age of free scenic entry for a card issued in `division` (its 6-digit division code):

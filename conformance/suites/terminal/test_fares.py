@@ -19,7 +19,9 @@ def _charge(harness, terminal, persona: str) -> tuple[dict, int]:
 @pytest.mark.requires("concessions")
 @pytest.mark.parametrize("persona", ["elderly", "minor"])
 def test_concession_fares(harness, terminal, persona):
-    _judge_concession(harness, terminal, persona)
+    """On a card the concessions are for: in a run whose concessions are for residents (Sichuan's),
+    the region's own issue of the persona; who counts as a resident is SC-XR-001's to judge."""
+    _judge_concession(harness, terminal, harness.concession_card(persona))
 
 
 @pytest.mark.clause("KF-CONC-001")
@@ -28,19 +30,30 @@ def test_kaifeng_teachers_ride_at_their_concession(harness, terminal):
     _judge_concession(harness, terminal, "kaifeng_teacher")
 
 
+@pytest.mark.clause("SC-XR-001")
+@pytest.mark.requires("concessions")
+@pytest.mark.parametrize("persona", ["chengdu_elderly", "chongqing_elderly", "elderly"])
+def test_sichuan_concessions_are_for_sichuan_and_chongqing_cards(harness, terminal, persona):
+    """A Chengdu and a Chongqing elderly card get the elderly concession, a Kaifeng one the full fare."""
+    _judge_concession(harness, terminal, persona)
+
+
 def _judge_concession(harness, terminal, persona: str) -> None:
     """The card of `persona` pays the percentage of the full fare (a normal card's, on the same
-    terminal) the profile's concession table gives its purse card type."""
+    terminal) the profile's concession table gives its purse card type, if the concessions are for
+    a card issued where it was (terminals.yaml `residency`), else the full fare; judged by the money
+    the card's purse lost."""
     base, paid = _charge(harness, terminal, "normal")
     assert base["accepted"], f"{terminal.name} refused a valid full-fare card ({base['reason']})"
-    card_type = harness.purse_card_type(persona)
-    percent = harness.oracle.concession_percent(card_type)
-    expected = harness.oracle.concession_fare(paid, card_type)
+    card_type, division = harness.purse_card_type(persona), harness.issuing_division(persona)
+    expected = harness.oracle.concession_fare(paid, card_type, division)
+    rule = (f"type {card_type} pays {harness.oracle.concession_percent(card_type)}%"
+            if harness.oracle.resident(division) else "the concessions are not for its holder: the full fare")
     decision, charged = _charge(harness, terminal, persona)
     assert decision["accepted"], f"{terminal.name} refused a valid {persona} card ({decision['reason']})"
     assert charged == expected and decision["amount"] == expected, (
-        f"{terminal.name} charged a card of type {card_type} ({persona}) {charged} fen (decision amount "
-        f"{decision['amount']}); the full fare is {paid} and type {card_type} pays {percent}%: {expected} fen")
+        f"{terminal.name} charged a card of type {card_type} issued in {division} ({persona}) {charged} fen "
+        f"(decision amount {decision['amount']}); the full fare is {paid} and {rule}: {expected} fen")
 
 
 @pytest.mark.clause("TERM-METRO-001")

@@ -103,8 +103,8 @@ class VoucherRedemption:
             voucher = next(filter(self.spendable, held), None)
             if voucher is None:
                 return self.decide("NO_VOUCHER", card=card_id,
-                                   detail=f"none of {len(held)} open voucher(s) may pay {self.amount} fen at a merchant "
-                                          f"of category {self.merchant_category}")
+                                   detail=f"none of {len(held)} open voucher(s) may pay {self.amount} fen at a "
+                                          f"merchant of category {self.merchant_category}")
             result = yield Step("backend", "redeem the voucher", call=partial(self.vouchers.redeem, Redemption(
                 request_id=self._request_id(), voucher_id=voucher.voucher_id, card_identifier=card_id,
                 amount=self.amount, terminal_id=self.terminal_id, merchant_category=self.merchant_category)))

@@ -18,7 +18,9 @@ The voucher is found by the card's 卡识别码 (EF05), the key the voucher serv
 
 from __future__ import annotations
 
+from collections.abc import Generator
 from functools import partial
+from typing import Any
 
 from simulator.apdu import SW
 from simulator.backend.ports import Redemption, Unavailable, VoucherPort, VoucherQuery, VoucherState
@@ -60,7 +62,7 @@ class VoucherRedemption:
         verified = card.send(0x00, 0x20, 0x00, 0x00, encode_pin(pin))
         return None if verified.sw == SW.OK else f"VERIFY {verified.sw:04X}"
 
-    def card_listed(self, card_id: str) -> Flow:
+    def card_listed(self, card_id: str) -> Generator[Step, Any, bool]:
         """Whether the platform lists the card (the terminal's card-status check)."""
         return (yield from self.status.check([card_id])).listed
 

@@ -152,17 +152,20 @@ def test_a_voucher_is_redeemed_only_after_the_holders_pin(harness, terminal):
 @pytest.mark.clause("GD-VOUCH-002")
 @pytest.mark.requires("vouchers")
 def test_a_lost_cards_vouchers_are_not_spent(harness, terminal):
-    persona = "guangdong_voucher_lost"
-    service, voucher_id = _issued(harness, terminal, persona, allowed=True)
-    shown = harness.redeem(terminal, harness.card(persona), "lost card with its PIN", pin=harness.pin(persona))
-    _unspent(service, voucher_id, terminal, shown, "of a card reported lost")
+    _judge_unspent_with_pin(harness, terminal, "guangdong_voucher_lost", allowed=True, what="of a card reported lost")
 
 
 @pytest.mark.clause("GD-VOUCH-003")
 @pytest.mark.requires("vouchers")
 def test_a_voucher_is_spent_only_where_its_category_allows(harness, terminal):
-    persona = "guangdong_voucher_holder"
-    service, voucher_id = _issued(harness, terminal, persona, allowed=False)
-    shown = harness.redeem(terminal, harness.card(persona), "voucher of another category", pin=harness.pin(persona))
-    _unspent(service, voucher_id, terminal, shown,
-             f"whose category may not be spent at merchant category {terminal.merchant_category}")
+    _judge_unspent_with_pin(harness, terminal, "guangdong_voucher_holder", allowed=False,
+                            what=f"whose category may not be spent at merchant category {terminal.merchant_category}")
+
+
+def _judge_unspent_with_pin(harness, terminal, persona: str, *, allowed: bool, what: str) -> None:
+    """A voucher (of a category the merchant may, `allowed`, or may not take) of `persona`'s card,
+    presented with the holder's PIN, is left as it was issued."""
+    service, voucher_id = _issued(harness, terminal, persona, allowed=allowed)
+    shown = harness.redeem(terminal, harness.card(persona), f"voucher {what}, with the holder's PIN",
+                           pin=harness.pin(persona))
+    _unspent(service, voucher_id, terminal, shown, what)

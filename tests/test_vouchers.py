@@ -1,5 +1,6 @@
 """The voucher service (simulator/backend/vouchers.py): issued and redeemed exactly once, never spent
-twice, value never created or lost, state surviving a reopen; rules from the run's profile."""
+twice, value never created or lost, state surviving a reopen; rules from the run's profile. And the
+reference POS resending a redemption whose answer was lost, spending once."""
 
 from __future__ import annotations
 
@@ -7,9 +8,14 @@ import random
 
 import pytest
 
-from simulator.backend.ports import IdConflict, Invalid, NotFound, Redemption, VoucherIssue, VoucherQuery
+from conformance.adapters.sim import REFERENCE_TERMINALS
+from simulator.backend.ports import IdConflict, Invalid, NotFound, Redemption, Unavailable, VoucherIssue, VoucherQuery
 from simulator.backend.vouchers import VoucherService
+from simulator.card import personas
+from simulator.card.cardos import CardOS
+from simulator.clock import AS_OF, Clock
 from simulator.profile import build
+from simulator.transport import InProcessTransport
 
 CARD, OTHER = "440100D1560000055A3C7E0000000441", "440100D1560000055A3C7E0000000442"
 
@@ -92,3 +98,34 @@ def test_the_state_survives_a_reopen(tmp_path):
     again = VoucherService(path, profile=profile)
     assert again.voucher("V1").remaining == 3500 and again.redeem(_redemption("R1")).remaining == 3500
     again.close()
+
+
+class AnswerLost:
+    """The service behind a link that loses the answer of the first redemption, after it was applied."""
+
+    def __init__(self, service: VoucherService) -> None:
+        self.service, self.lost = service, 0
+
+    def __getattr__(self, name: str):
+        return getattr(self.service, name)
+
+    def redeem(self, request: Redemption):
+        answer = self.service.redeem(request)
+        if not self.lost:
+            self.lost += 1
+            raise Unavailable("timeout")
+        return answer
+
+
+def test_the_pos_resends_a_redemption_whose_answer_was_lost_and_spends_once(service):
+    profile = build("national", "guangdong")
+    persona = personas.resolve("guangdong_voucher_holder", as_of=AS_OF, profile=profile)
+    card_id = personas.chip_identifiers(persona, profile)[0]
+    service.issue(VoucherIssue("V1", card_id, "reading", 5000))
+    link = AnswerLost(service)
+    pos = REFERENCE_TERMINALS["pos"](profile=profile, clock=Clock(), vouchers=link)
+    card = CardOS(personas.image("guangdong_voucher_holder", as_of=AS_OF, profile=profile))
+    decision = pos.redeem_voucher(InProcessTransport(card), pin=persona.pin)
+    assert link.lost == 1 and decision.reason == "VOUCHER_REDEEMED"
+    assert service.voucher("V1").remaining == 5000 - pos.amount
+    assert service.totals()["redeemed"] == pos.amount

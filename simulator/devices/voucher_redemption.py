@@ -23,7 +23,7 @@ from functools import partial
 from typing import Any
 
 from simulator.apdu import SW
-from simulator.backend.ports import Redemption, Unavailable, VoucherPort, VoucherQuery, VoucherState
+from simulator.backend.ports import Redemption, RedemptionResult, Unavailable, VoucherPort, VoucherQuery, VoucherState
 from simulator.card.apps import ssse
 from simulator.card.commands_security import encode_pin
 from simulator.devices.decision import Decision
@@ -39,6 +39,8 @@ class VoucherRedemption:
     service's port (None: the POS redeems none), `merchant_category` the merchant's MCC."""
 
     amount: int
+    #: how often a redemption is sent while no answer arrives
+    redemption_attempts = 3
 
     def __init__(self, *, vouchers: VoucherPort | None = None, merchant_category: str = BOOK_STORE, **kw) -> None:
         super().__init__(**kw)
@@ -102,17 +104,31 @@ class VoucherRedemption:
         try:
             held = yield Step("backend", "ask the voucher service for the card's vouchers", call=partial(
                 self.vouchers.open_vouchers, VoucherQuery(self._request_id(), card_id)))
-            voucher = next(filter(self.spendable, held), None)
-            if voucher is None:
-                return self.decide("NO_VOUCHER", card=card_id,
-                                   detail=f"none of {len(held)} open voucher(s) may pay {self.amount} fen at a "
-                                          f"merchant of category {self.merchant_category}")
-            result = yield Step("backend", "redeem the voucher", call=partial(self.vouchers.redeem, Redemption(
-                request_id=self._request_id(), voucher_id=voucher.voucher_id, card_identifier=card_id,
-                amount=self.amount, terminal_id=self.terminal_id, merchant_category=self.merchant_category)))
         except Unavailable as timeout:
             return self.decide("DECLINED", card=card_id, detail=f"no answer from the voucher service ({timeout})")
-        evidence = {"voucher": voucher.voucher_id, "voucher_amount": self.amount if result.redeemed else 0}
+        voucher = next(filter(self.spendable, held), None)
+        if voucher is None:
+            return self.decide("NO_VOUCHER", card=card_id,
+                               detail=f"none of {len(held)} open voucher(s) may pay {self.amount} fen at a "
+                                      f"merchant of category {self.merchant_category}")
+        request = Redemption(request_id=self._request_id(), voucher_id=voucher.voucher_id, card_identifier=card_id,
+                             amount=self.amount, terminal_id=self.terminal_id, merchant_category=self.merchant_category)
+        result = yield from self._send(request)
+        evidence = {"voucher": voucher.voucher_id, "voucher_amount": self.amount if result and result.redeemed else 0}
+        if result is None:
+            return self.decide("DECLINED", card=card_id, evidence=evidence,
+                               detail=f"no answer from the voucher service after {self.redemption_attempts} attempts: "
+                                      f"declined, the redemption {request.request_id} is unknown")
         if not result.redeemed:
             return self.decide("DECLINED", card=card_id, evidence=evidence, detail=result.detail)
         return self.decide("VOUCHER_REDEEMED", card=card_id, evidence=evidence)
+
+    def _send(self, request: Redemption) -> Generator[Step, Any, RedemptionResult | None]:
+        """The service's answer to the redemption, sent again with the same id while no answer
+        arrives (the service applies an id once, so a resend never spends twice); None: none came."""
+        for _ in range(self.redemption_attempts):
+            try:
+                return (yield Step("backend", "redeem the voucher", call=partial(self.vouchers.redeem, request)))
+            except Unavailable:
+                continue
+        return None

@@ -131,7 +131,7 @@ class SimTerminal:
         self.capabilities = frozenset(ics["terminal_kinds"][kind]) | set(ics["harness_facilities"])
         self.clock = Clock()
         self.factory = factory
-        #: the back-end ports the harness connected the terminal to (platform, vouchers)
+        #: the back-end ports the harness connected the terminal to (platform, payments, vouchers)
         self.ports: dict[str, object] = {}
         self.terminal = factory(clock=self.clock, blacklist=blacklist(profile), profile=profile)
 
@@ -146,6 +146,7 @@ class SimTerminal:
         self._connect(vouchers=port)
 
     def _connect(self, **ports) -> None:
+        """Serve a fresh terminal with the ports connected so far and `ports`."""
         self.ports.update(ports)
         self.terminal = self.factory(clock=self.clock, blacklist=blacklist(self.profile), profile=self.profile,
                                      **self.ports)
@@ -158,8 +159,7 @@ class SimTerminal:
     def connect_bank(self, port: CardPaymentPort | None) -> None:
         """Serve a fresh POS (same factory, same clock) that pays through `port` (None: its own
         reference bank again): the harness plays the bank and reads its books (`bank_control`)."""
-        self.terminal = self.factory(clock=self.clock, blacklist=blacklist(self.profile), payments=port,
-                                     profile=self.profile)
+        self._connect(payments=port)
 
     def present(self, card: Card) -> Presentation:
         return self._recorded(card, self.terminal.present)

@@ -43,6 +43,9 @@ CAUGHT_BY = {
     "pos_lets_card_approve_offline": ("ZZ-FIN-002", "terminal/test_pos.py", "sim:terminals=pos"),
     "scenic_national_ages": ("KF-CONC-002", "terminal/test_fares.py", "sim:terminals=scenic"),
     "bus_own_province_concessions": ("SC-XR-001", "terminal/test_fares.py", "sim:terminals=bus"),
+    "pos_voucher_skips_pin": ("GD-VOUCH-001", "terminal/test_pos.py", "sim:terminals=pos"),
+    "pos_voucher_lost_card": ("GD-VOUCH-002", "terminal/test_pos.py", "sim:terminals=pos"),
+    "pos_voucher_any_merchant": ("GD-VOUCH-003", "terminal/test_pos.py", "sim:terminals=pos"),
 }
 
 

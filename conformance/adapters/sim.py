@@ -19,7 +19,7 @@ from conformance.adapters.reader import SimReader
 from conformance.dut import DUT, Presentation, RecordingCard
 from simulator.backend.bank import Bank
 from simulator.backend.loopback import serving
-from simulator.backend.ports import AccountOpening, CardPaymentPort, PlatformPort
+from simulator.backend.ports import AccountOpening, CardPaymentPort, PlatformPort, VoucherPort
 from simulator.card import personas
 from simulator.card.apps import qpboc
 from simulator.card.cardos import CardOS
@@ -131,23 +131,47 @@ class SimTerminal:
         self.capabilities = frozenset(ics["terminal_kinds"][kind]) | set(ics["harness_facilities"])
         self.clock = Clock()
         self.factory = factory
+        #: the back-end ports the harness connected the terminal to (platform, payments, vouchers)
+        self.ports: dict[str, object] = {}
         self.terminal = factory(clock=self.clock, blacklist=blacklist(profile), profile=profile)
 
     def connect_platform(self, port: PlatformPort | None) -> None:
         """Serve a fresh terminal (same factory, same clock) that reaches the platform through `port`
         (None: no platform): the harness plays the platform and holds it reachable or not."""
-        self.terminal = self.factory(clock=self.clock, blacklist=blacklist(self.profile), platform=port,
-                                     profile=self.profile)
+        self._connect(platform=port)
+
+    def connect_vouchers(self, port: VoucherPort) -> None:
+        """Serve a fresh POS (same factory, same clock) that redeems vouchers through `port`: the
+        harness plays the voucher service and judges by what it holds afterwards."""
+        self._connect(vouchers=port)
+
+    def _connect(self, **ports) -> None:
+        """Serve a fresh terminal with the ports connected so far and `ports`."""
+        self.ports.update(ports)
+        self.terminal = self.factory(clock=self.clock, blacklist=blacklist(self.profile), profile=self.profile,
+                                     **self.ports)
+
+    @property
+    def merchant_category(self) -> str:
+        """The merchant category (ISO 18245) of the POS, as a vendor declares its merchant's."""
+        return self.terminal.merchant_category
 
     def connect_bank(self, port: CardPaymentPort | None) -> None:
         """Serve a fresh POS (same factory, same clock) that pays through `port` (None: its own
         reference bank again): the harness plays the bank and reads its books (`bank_control`)."""
-        self.terminal = self.factory(clock=self.clock, blacklist=blacklist(self.profile), payments=port,
-                                     profile=self.profile)
+        self._connect(payments=port)
 
     def present(self, card: Card) -> Presentation:
+        return self._recorded(card, self.terminal.present)
+
+    def redeem_voucher(self, card: Card, *, pin: str | None) -> Presentation:
+        """The card pays by a voucher at the POS; `pin` is what the holder types (None: nothing)."""
+        return self._recorded(card, lambda transport: self.terminal.redeem_voucher(transport, pin=pin))
+
+    @staticmethod
+    def _recorded(card: Card, present: Callable) -> Presentation:
         recorder = RecordingCard(card)
-        decision = self.terminal.present(InProcessTransport(recorder))
+        decision = present(InProcessTransport(recorder))
         return recorder.presentation(decision.as_dict())
 
     def present_code(self, payload: bytes) -> Presentation:

@@ -155,6 +155,30 @@ class OwnProvinceConcessions(BusValidator):
         return (self.profile.region_document or {}).get("division_codes", [])
 
 
+# -- a POS redeeming consumption vouchers (GD-VOUCH-001..003): each skips one check of the reference's flow
+
+class VoucherSkipsPin(QuickPassPOS):
+    """Redeems a voucher on the card alone: the holder's PIN, typed or not, is never verified."""
+
+    def holder_verified(self, card, pin):
+        return None
+
+
+class VoucherIgnoresStatus(QuickPassPOS):
+    """Redeems a voucher without asking whether the card is listed: a card reported lost spends its vouchers."""
+
+    def card_listed(self, card_id):
+        yield from ()  # asks nobody
+        return False
+
+
+class VoucherAnyMerchant(QuickPassPOS):
+    """Redeems any voucher of the card with enough left, whatever merchants its category may be spent at."""
+
+    def spendable(self, voucher):
+        return voucher.remaining >= self.amount
+
+
 MUTANTS = [
     Mutant(name="bus_national_concessions", role="terminal", kind="bus", region="kaifeng",
            defect="applies the national concession table, not the region's (a Kaifeng teacher's card pays the full "
@@ -193,4 +217,11 @@ MUTANTS = [
     Mutant(name="bus_own_province_concessions", role="terminal", kind="bus", region="sichuan",
            defect="gives the residents' concessions to its own province's cards only (a Chongqing elderly card pays "
                   "the full fare)", build=_bus(OwnProvinceConcessions)),
+    Mutant(name="pos_voucher_skips_pin", role="terminal", kind="pos", region="guangdong",
+           defect="redeems a consumption voucher without the holder's PIN", build=_pos(VoucherSkipsPin)),
+    Mutant(name="pos_voucher_lost_card", role="terminal", kind="pos", region="guangdong",
+           defect="redeems the vouchers of a card reported lost", build=_pos(VoucherIgnoresStatus)),
+    Mutant(name="pos_voucher_any_merchant", role="terminal", kind="pos", region="guangdong",
+           defect="redeems a voucher at a merchant its category may not be spent at",
+           build=_pos(VoucherAnyMerchant)),
 ]

@@ -85,6 +85,22 @@ def digest(content: dict) -> str:
     return hashlib.sha256(json.dumps(content, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
+def once(db: sqlite3.Connection, key: str, content: dict, apply: Callable[[], dict], *,
+         shown: str | None = None) -> dict:
+    """The saved answer of `key`, or `apply()`'s, saved; inside the caller's transaction, on a store
+    whose schema has the `operations` table (id, digest, answer). `shown` is the key as an error may
+    show it (masked where it holds a PAN)."""
+    wanted = digest(content)
+    row = db.execute("SELECT digest, answer FROM operations WHERE id = ?", (key,)).fetchone()
+    if row is not None:
+        if row["digest"] != wanted:
+            raise IdConflict(shown or key, "this id was used before for a request with different content")
+        return json.loads(row["answer"])
+    answer = apply()
+    db.execute("INSERT INTO operations (id, digest, answer) VALUES (?, ?, ?)", (key, wanted, json.dumps(answer)))
+    return answer
+
+
 class Ledger:
     """The bank's store and its books. `clock()` dates each posting (a `simulator.clock.Clock`;
     the wall clock only at a served process's edge); `crash(point)` is called at the bank's fault
@@ -105,19 +121,7 @@ class Ledger:
         self.crash(AFTER_COMMIT)
 
     # -- exactly once ---------------------------------------------------------------------------
-    def once(self, db: sqlite3.Connection, key: str, content: dict, apply: Callable[[], dict], *,
-             shown: str | None = None) -> dict:
-        """The saved answer of `key`, or `apply()`'s, saved; inside the caller's transaction.
-        `shown` is the key as an error may show it (masked where it holds a PAN)."""
-        wanted = digest(content)
-        row = db.execute("SELECT digest, answer FROM operations WHERE id = ?", (key,)).fetchone()
-        if row is not None:
-            if row["digest"] != wanted:
-                raise IdConflict(shown or key, "this id was used before for a request with different content")
-            return json.loads(row["answer"])
-        answer = apply()
-        db.execute("INSERT INTO operations (id, digest, answer) VALUES (?, ?, ?)", (key, wanted, json.dumps(answer)))
-        return answer
+    once = staticmethod(once)
 
     # -- postings -------------------------------------------------------------------------------
     @staticmethod

@@ -368,3 +368,69 @@ class LoadAnswer:
 
 class LoadHostPort(Protocol):
     def authorise(self, request: LoadRequest) -> LoadAnswer: ...
+
+
+# ==============================================================================================
+# vouchers (消费券): consumption vouchers issued to a card and redeemed at a merchant's POS
+# ==============================================================================================
+
+@dataclass(frozen=True, slots=True)
+class VoucherIssue:
+    """Issue `value` fen of a voucher of `category` (terminals.yaml `vouchers`) to the card whose
+    卡识别码 (EF05, upper-case hex, as the platform registers it) is `card_identifier`; `voucher_id`
+    is the issuer's own id, so an issue repeated after a timeout issues once."""
+
+    voucher_id: str
+    card_identifier: str
+    category: str
+    value: int
+
+
+@dataclass(frozen=True, slots=True)
+class VoucherState:
+    """A voucher as the service holds it: `remaining` fen of its `value` not yet spent."""
+
+    voucher_id: str
+    card_identifier: str
+    category: str
+    value: int
+    remaining: int
+    status: Literal["open", "spent"]
+
+
+@dataclass(frozen=True, slots=True)
+class VoucherQuery:
+    """The open vouchers of the card whose 卡识别码 is `card_identifier`."""
+
+    request_id: str
+    card_identifier: str
+
+
+@dataclass(frozen=True, slots=True)
+class Redemption:
+    """Spend `amount` fen of voucher `voucher_id` at the POS `terminal_id` of a merchant of category
+    `merchant_category` (ISO 18245 MCC), for the card `card_identifier` presented there."""
+
+    request_id: str
+    voucher_id: str
+    card_identifier: str
+    amount: int
+    terminal_id: str
+    merchant_category: str
+
+
+@dataclass(frozen=True, slots=True)
+class RedemptionResult:
+    request_id: str
+    redeemed: bool
+    remaining: int
+    detail: str = ""
+
+
+class VoucherPort(Protocol):
+    """The voucher service as an issuer (`issue`) and a merchant's POS (`open_vouchers`, `redeem`) see it."""
+
+    def issue(self, request: VoucherIssue) -> VoucherState: ...
+    def voucher(self, voucher_id: str) -> VoucherState: ...
+    def open_vouchers(self, request: VoucherQuery) -> tuple[VoucherState, ...]: ...
+    def redeem(self, request: Redemption) -> RedemptionResult: ...

@@ -6,6 +6,9 @@ An authorisation whose answer does not arrive (`ports.Unavailable`: a timeout) m
 been applied by the bank, so the POS declines the sale and sends a reversal (冲正) of it, repeating
 it until the bank acknowledges; one still unacknowledged is kept and sent again before the next
 online authorisation (store and forward), so a customer is never charged for a declined sale.
+
+Where the run's region issues consumption vouchers, the same POS redeems them
+(`redeem_voucher`, simulator/devices/voucher_redemption.py).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from simulator.card.apps.qpboc import amount_n12, yymmdd
 from simulator.devices.decision import Decision
 from simulator.devices.purse_client import PPSE
 from simulator.devices.terminal import Terminal
+from simulator.devices.voucher_redemption import VoucherRedemption
 from simulator.tlv import parse_dol, parse_tlv, tlv
 from simulator.transport.base import Transport
 
@@ -53,7 +57,7 @@ def _templates(data: bytes, want: int) -> list[bytes]:
     return found
 
 
-class QuickPassPOS(Terminal):
+class QuickPassPOS(VoucherRedemption, Terminal):
     kind = "pos"
 
     def __init__(

@@ -140,12 +140,13 @@ class Terminal:
         """Transports besides the card's that a transaction uses (the PSAM's), by link name."""
         return {}
 
-    def present(self, card: Transport) -> Decision:
+    def present(self, card: Transport, *, flow: Callable[[Transport], Flow] | None = None) -> Decision:
         """A card is presented: run the flow at once, journal and return the decision."""
-        return drive(self.presentation(card))
+        return drive(self.presentation(card, flow=flow))
 
-    def presentation(self, card: Transport) -> Steps:
+    def presentation(self, card: Transport, *, flow: Callable[[Transport], Flow] | None = None) -> Steps:
         """A card is presented, as timed steps: connect, run the flow, journal and return the decision.
+        `flow`: another flow of the terminal than its own for a card (a POS redeeming a voucher).
 
         A card torn away mid-flow becomes the terminal's own decision (e.g. RETAP); any other
         link failure propagates (the harness reports it as broken, never as a pass). `wall_ms` is
@@ -160,7 +161,7 @@ class Terminal:
         try:
             try:
                 with card:
-                    decision = yield from _timed(self.steps(card), timers)
+                    decision = yield from _timed((flow or self.steps)(card), timers)
             except CardRemovedError as exc:
                 decision = self.torn(exc)
         finally:

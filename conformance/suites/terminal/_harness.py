@@ -20,7 +20,7 @@ and cards, is plain functions here.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 
 from conformance.adapters.sim import REFERENCE_TERMINALS
@@ -28,6 +28,7 @@ from conformance.dut import Presentation
 from conformance.evidence import attach_decision, attach_json, attach_trace
 from conformance.verdicts import not_applicable, not_tested
 from simulator.apdu import SW
+from simulator.backend.vouchers import VoucherService
 from simulator.card import personas
 from simulator.card.apps import epurse, qpboc, ssse
 from simulator.card.cardos import CardOS
@@ -371,6 +372,15 @@ class Harness:
         not_tested(f"the {self.profile.label} concessions are for residents and the {persona} card is not a "
                    f"resident's", need=f"a persona <place>_{persona} of card type {card_type} issued in the region")
 
+    def pin(self, persona: str) -> str:
+        """The PIN the holder of `persona`'s card knows."""
+        return personas.resolve(persona, as_of=AS_OF, profile=self.profile).pin
+
+    def card_identifier(self, persona: str) -> str:
+        """The 卡识别码 of `persona`'s card as the platform registers it (upper-case hex)."""
+        return personas.chip_identifiers(personas.resolve(persona, as_of=AS_OF, profile=self.profile),
+                                         self.profile)[0]
+
     def age(self, persona: str) -> int:
         """The holder's age in whole years on the harness's date."""
         birth = personas.resolve(persona, as_of=AS_OF, profile=self.profile).values["birth_date"]
@@ -387,8 +397,10 @@ class Harness:
         return qpboc.account_of(resolved, self.profile)[0], qpboc.account_activated(resolved)
 
     # -- showing a card ---------------------------------------------------------------------------
-    def show(self, terminal, shown_card, label: str, *, after_tear: bool = False) -> Presentation:
-        """Present a card to the terminal under test; attach the masked trace and decision record.
+    def show(self, terminal, shown_card, label: str, *, after_tear: bool = False,
+             present: Callable[[CardOS], Presentation] | None = None) -> Presentation:
+        """Present a card to the terminal under test (`present`: how, when not by `terminal.present`,
+        e.g. to pay by a voucher); attach the masked trace and decision record.
 
         The record is judged for what its kind may record (TERM-PRIV-004) and, when the decision is
         accepted, for the money it claims against the card's own state (TERM-MONEY-001; not for the
@@ -397,7 +409,7 @@ class Harness:
         carries the masked record.
         """
         before = money(shown_card)
-        presentation = terminal.present(shown_card)
+        presentation = (present or terminal.present)(shown_card)
         after = money(shown_card)
         attach_trace(f"{label}: APDUs at the card", presentation.trace, self.masker)
         shown = self.recorded(terminal, presentation, label)
@@ -447,6 +459,22 @@ class Harness:
     def ride(self, terminal, persona: str, label: str) -> Presentation:
         """Show a card of `persona` to the terminal as a passenger would (see `ready`)."""
         return self.show(terminal, self.ready(terminal, persona), label)
+
+    # -- consumption vouchers ---------------------------------------------------------------------
+    def voucher_service(self, terminal) -> VoucherService:
+        """A fresh voucher service of the run's profile, the one the terminal under test now redeems
+        through: the harness plays the service, and judges by what it holds afterwards (only a
+        terminal of the `sim:` path can be pointed at one yet)."""
+        if not hasattr(terminal, "connect_vouchers"):
+            not_tested(f"{terminal.name} cannot be pointed at a voucher service the harness plays",
+                       need="a control to point the POS at the harness's voucher service (the sim: path has one)")
+        service = VoucherService(profile=self.profile)
+        terminal.connect_vouchers(service)
+        return service
+
+    def redeem(self, terminal, c: CardOS, label: str, *, pin: str | None) -> Presentation:
+        """Show the card to pay by a voucher, the holder typing `pin` (None: nothing)."""
+        return self.show(terminal, c, label, present=lambda shown: terminal.redeem_voucher(shown, pin=pin))
 
     # -- reading the card-side trace --------------------------------------------------------------
     def steps(self, trace: Iterable[Exchange]) -> list[Step]:

@@ -137,3 +137,11 @@ class Oracle:
         """What a terminal of `kind` records as the fare of an admission by code: a bus its flat fare,
         capped at `max_single_fare` (charged later by the back-end); others nothing."""
         return min(self.terminals["bus"]["flat_fare"], self.terminals["max_single_fare"]) if kind == "bus" else 0
+
+    # -- consumption vouchers -------------------------------------------------------------------
+    def voucher_categories(self, merchant_category: str, *, allowed: bool) -> tuple[str, ...]:
+        """The voucher categories (terminals.yaml `vouchers`) that may (`allowed`) or may not be
+        spent at a merchant of `merchant_category` (ISO 18245)."""
+        categories = self.terminals["vouchers"]["categories"]
+        return tuple(sorted(name for name, rule in categories.items()
+                            if (merchant_category in rule["merchant_categories"]) == allowed))

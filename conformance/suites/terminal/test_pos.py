@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from conformance.verdicts import not_tested
+from simulator.backend.ports import VoucherIssue
 
 from . import _harness as h
 from ._bank import HarnessBank
@@ -104,3 +105,67 @@ def test_a_card_whose_financial_account_is_not_activated_pays_nothing(harness, t
         f"{terminal.name} answered {decision['reason']} (accepted={decision['accepted']}, debited "
         f"{decision['debited']} fen) after the bank declined the card ({asked[-1].answer.response_code}); expected "
         f"a declined sale")
+
+
+# -- consumption vouchers (Guangdong: 粤人社函〔2021〕195号), judged by what the voucher service holds --
+VOUCHER_VALUE = 5000  # fen issued per voucher: more than a sale at a POS
+
+
+def _issued(harness, terminal, persona: str, *, allowed: bool):
+    """A fresh voucher service the terminal redeems through, holding one voucher of `persona`'s card
+    of a category that may (`allowed`) or may not be spent at the terminal's merchant: (service, id)."""
+    categories = harness.oracle.voucher_categories(terminal.merchant_category, allowed=allowed)
+    if not categories:
+        not_tested(f"no voucher category of the profile {'may' if allowed else 'may not'} be spent at merchant "
+                   f"category {terminal.merchant_category}", need="a voucher category of that kind")
+    service = harness.voucher_service(terminal)
+    voucher_id = f"{persona}-{categories[0]}"
+    service.issue(VoucherIssue(voucher_id, harness.card_identifier(persona), categories[0], VOUCHER_VALUE))
+    return service, voucher_id
+
+
+def _unspent(service, voucher_id: str, terminal, shown, what: str) -> None:
+    remaining = service.voucher(voucher_id).remaining
+    assert remaining == VOUCHER_VALUE, (
+        f"{terminal.name} spent {VOUCHER_VALUE - remaining} fen of a voucher {what} (its answer: "
+        f"{shown.decision['reason']}); the voucher service holds {remaining} of {VOUCHER_VALUE}")
+
+
+@pytest.mark.clause("GD-VOUCH-001")
+@pytest.mark.requires("vouchers")
+def test_a_voucher_is_redeemed_only_after_the_holders_pin(harness, terminal):
+    persona = "guangdong_voucher_holder"
+    service, voucher_id = _issued(harness, terminal, persona, allowed=True)
+    c = harness.card(persona)
+    right = harness.pin(persona)
+    wrong = "".join(str((int(digit) + 1) % 10) for digit in right)
+    for pin, what in ((None, "without a PIN"), (wrong, "with a PIN the card refused")):
+        shown = harness.redeem(terminal, c, f"voucher card {what}", pin=pin)
+        _unspent(service, voucher_id, terminal, shown, what)
+    shown = harness.redeem(terminal, c, "voucher card with the holder's PIN", pin=right)
+    remaining = service.voucher(voucher_id).remaining
+    assert remaining < VOUCHER_VALUE, (
+        f"{terminal.name} redeemed nothing of a voucher its merchant accepts with the holder's PIN (its answer: "
+        f"{shown.decision['reason']} {shown.decision['detail']})")
+
+
+@pytest.mark.clause("GD-VOUCH-002")
+@pytest.mark.requires("vouchers")
+def test_a_lost_cards_vouchers_are_not_spent(harness, terminal):
+    _judge_unspent_with_pin(harness, terminal, "guangdong_voucher_lost", allowed=True, what="of a card reported lost")
+
+
+@pytest.mark.clause("GD-VOUCH-003")
+@pytest.mark.requires("vouchers")
+def test_a_voucher_is_spent_only_where_its_category_allows(harness, terminal):
+    _judge_unspent_with_pin(harness, terminal, "guangdong_voucher_holder", allowed=False,
+                            what=f"whose category may not be spent at merchant category {terminal.merchant_category}")
+
+
+def _judge_unspent_with_pin(harness, terminal, persona: str, *, allowed: bool, what: str) -> None:
+    """A voucher (of a category the merchant may, `allowed`, or may not take) of `persona`'s card,
+    presented with the holder's PIN, is left as it was issued."""
+    service, voucher_id = _issued(harness, terminal, persona, allowed=allowed)
+    shown = harness.redeem(terminal, harness.card(persona), f"voucher {what}, with the holder's PIN",
+                           pin=harness.pin(persona))
+    _unspent(service, voucher_id, terminal, shown, what)

@@ -58,6 +58,8 @@ log = logging.getLogger(__name__)
 CARD_TIMEOUT = 5.0
 #: seconds the terminal waits for the platform's answer before it decides without it
 PLATFORM_TIMEOUT = 1.0
+#: seconds a POS waits for the voucher service's answer before it sends the redemption again
+VOUCHERS_TIMEOUT = 2.0
 #: the largest request body accepted, in bytes (terminal_api.yaml; its bodies are a few hundred)
 MAX_BODY = 0x10000
 #: harness facilities (ics.yaml) the control protocol has no operation for, so a served terminal
@@ -108,14 +110,18 @@ def make_app(
     profile = profile or national()
 
     declared = sorted(set(capabilities))
+    clock = Clock()
+    terminal = terminal_factory(clock=clock, blacklist=blacklist(profile), profile=profile)
     info = {"kind": kind, "capabilities": declared, "vendor": vendor,
             "model": model or f"reference {kind} terminal", "firmware": firmware or _version()}
+    if "vouchers" in declared:  # which vouchers it may redeem follows from its merchant's category
+        info["merchant_category"] = terminal.merchant_category
     wrong = problems(info, "Info")
     if wrong:
         raise ValueError(f"the terminal's /info would not follow terminal_api.yaml: {'; '.join(wrong)}")
-    clock = Clock()
-    terminal = terminal_factory(clock=clock, blacklist=blacklist(profile), profile=profile)
     lock = threading.Lock()
+    #: the back-end ports the harness linked the terminal to that each fresh terminal keeps (vouchers)
+    links: dict[str, object] = {}
 
     # the document is the contract: it is what /openapi.json serves, and nothing else is served
     app = FastAPI(title=f"{info['model']} ({kind})", version=api_document()["info"]["version"],
@@ -147,12 +153,23 @@ def make_app(
         request = parse(raw, "TransactionRequest")
         if "code" in request:
             return _scan(bytes.fromhex(request["code"]["payload"]))
-        card = request["card"]
+        if "voucher" in request:
+            return _redeem(request["voucher"])
+        return _transact(request["card"], lambda transport: app.state.terminal.present(transport))
+
+    def _redeem(sale: dict) -> JSONResponse:
+        """A card presented to pay by a voucher, the holder typing the request's PIN (`VoucherSale`)."""
+        if "vouchers" not in declared:
+            return _error(409, "not_supported", f"this {kind} terminal does not declare vouchers: it redeems none")
+        return _transact(sale["card"], lambda transport: app.state.terminal.redeem_voucher(transport, pin=sale["pin"]))
+
+    def _transact(card: dict, act: Callable) -> JSONResponse:
+        """The terminal's decision when `act` runs its flow with `card` (a `Card`), one at a time."""
         _check(card, readers)
         with lock:
             transport = _open(card, card_timeout)
             try:
-                decision = app.state.terminal.present(transport)
+                decision = act(transport)
             except LinkError:
                 raise  # the link's failure, not the terminal's: answered by _link
             except Exception as exc:
@@ -193,6 +210,22 @@ def make_app(
                                                   profile=profile)
         return JSONResponse({"connected": port is not None})
 
+    @app.put("/vouchers")
+    def link_vouchers(raw: Body) -> JSONResponse:
+        """Point the POS at the voucher service the harness plays: a fresh terminal of the same
+        factory and clock redeeming through that service's HTTP API (or through none)."""
+        link = parse(raw, "VouchersLink")
+        if "vouchers" not in declared:
+            return _error(409, "not_supported", f"this {kind} terminal does not declare vouchers: it redeems none")
+        refused = link["url"] is not None and _not_here(link["url"])
+        if refused:
+            return _error(403, "vouchers_refused", f"voucher service {link['url']!r}: {refused}, and this POS "
+                          "connects only to a voucher service on localhost or its own IP addresses")
+        links["vouchers"] = None if link["url"] is None else _vouchers(link["url"])
+        with lock:
+            app.state.terminal = terminal_factory(clock=clock, blacklist=blacklist(profile), profile=profile, **links)
+        return JSONResponse({"connected": links["vouchers"] is not None})
+
     @app.post("/clock")
     def advance(raw: Body) -> JSONResponse:
         seconds = parse(raw, "ClockRequest")["advance_seconds"]
@@ -227,6 +260,13 @@ def _platform(link: dict, clock, profile: Profile):
     return HttpPlatform(DepartmentClient(http, department=link["department_id"], secret=bytes.fromhex(link["secret"]),
                                          clock=clock, rng=random.Random(link["department_id"])),
                         platform_profile=profile["platform"])
+
+
+def _vouchers(url: str):
+    """The voucher port of a `VouchersLink`: the HTTP client of the service at `url`."""
+    from simulator.backend.voucher_client import VoucherClient
+
+    return VoucherClient(url, timeout=VOUCHERS_TIMEOUT)
 
 
 def _check(card: dict, readers: Collection[str] | None) -> None:

@@ -30,6 +30,7 @@ from __future__ import annotations
 import json
 import math
 import socket
+from collections.abc import Callable
 from contextlib import ExitStack
 from datetime import datetime
 from urllib.parse import urlsplit
@@ -40,8 +41,9 @@ from conformance.adapters import department, documents, platform_relay
 from conformance.adapters.documents import where as _where
 from conformance.dut import DUT, Presentation, RecordingCard
 from conformance.ics import check
+from simulator.backend import voucher_service
 from simulator.backend.loopback import serving
-from simulator.backend.ports import PlatformPort
+from simulator.backend.ports import PlatformPort, VoucherPort
 from simulator.card.interface import Card
 from simulator.profile import PROFILE_ROOT, Profile
 from simulator.transport.errors import (
@@ -238,6 +240,14 @@ class TerminalControl:
         """Point the terminal at the platform at `url` (None: no platform), signed as the harness's department."""
         return self._call("PUT", "/platform", {"url": url, **HARNESS_DEPARTMENT}, "PlatformState")
 
+    def link_vouchers(self, url: str | None) -> dict:
+        """Point the POS at the voucher service at `url` (None: none)."""
+        return self._call("PUT", "/vouchers", {"url": url}, "VouchersState")
+
+    def redeem(self, card: dict, pin: str | None) -> dict:
+        """Present a card (as `transaction`) to pay by a voucher, the holder typing `pin`; the decision record."""
+        return self._call("POST", "/transactions", {"voucher": {"card": card, "pin": pin}}, "Decision")
+
     def close(self) -> None:
         self._client.close()
 
@@ -302,16 +312,52 @@ class HttpTerminal(ServedTerminal):
         super().__init__(control, info, capabilities=capabilities)
         self.relay_host = relay_host
         self.relay_advertise = relay_advertise
+        self._vouchers = ExitStack()  # the voucher service served to the POS while it is linked to one
 
     def present(self, card: Card) -> Presentation:
+        return self._relayed(card, self.control.transaction)
+
+    def _relayed(self, card: Card, send: Callable[[dict], dict]) -> Presentation:
+        """`send` the terminal a request naming `card`, served by the harness's relay; the card's side recorded."""
         from conformance.relay import CardRelay
 
         recorder = RecordingCard(card)
         with CardRelay(recorder, host=self.relay_host, advertise=self.relay_advertise) as relay:
-            decision = self.control.transaction({"relay": relay.url})
+            decision = send({"relay": relay.url})
         if relay.errors:
             raise LinkError(f"the harness's card failed behind the relay: {'; '.join(relay.errors)}")
         return recorder.presentation(decision)
+
+    # -- consumption vouchers (terminals declaring `vouchers`) -----------------------------------
+    @property
+    def merchant_category(self) -> str:
+        """The merchant category (ISO 18245) the POS declares on /info."""
+        category = self.device.get("merchant_category")
+        if category is None:
+            raise TerminalServiceError(f"{self.control.url} declares no merchant_category on /info: which of a "
+                                       "card's vouchers it may redeem cannot be judged")
+        return category
+
+    def connect_vouchers(self, port: VoucherPort) -> None:
+        """Point the POS at `port`, served by the harness over HTTP on this machine for as long as
+        the link lasts (PUT /vouchers)."""
+        served = ExitStack()
+        url = served.enter_context(serving(voucher_service.make_app(port)))
+        try:
+            self.control.link_vouchers(url)
+        except BaseException:
+            served.close()
+            raise
+        self._vouchers.close()
+        self._vouchers = served
+
+    def redeem_voucher(self, card: Card, *, pin: str | None) -> Presentation:
+        """The card pays by a voucher at the POS; `pin` is what the holder types (None: nothing)."""
+        return self._relayed(card, lambda where: self.control.redeem(where, pin))
+
+    def close(self) -> None:
+        self._vouchers.close()
+        super().close()
 
 
 # -- building the DUT ------------------------------------------------------------------------

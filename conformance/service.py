@@ -14,6 +14,9 @@ A transaction's card is read from a PC/SC reader of this machine's pcscd
 (`{"card": {"reader": NAME}}`: the terminal waits up to `card_timeout` seconds for it to appear,
 then opens `PcscTransport(NAME)`) or through the harness's HTTP relay
 (`{"card": {"relay": URL}}`: `RelayTransport(URL)`). Transactions run one at a time.
+A POS declaring `vouchers` (a region's, e.g. Guangdong's) redeems through the voucher service the
+harness serves (`PUT /vouchers`, simulator/backend/voucher_client.py) when shown a card to pay by
+a voucher (`{"voucher": {"card": ..., "pin": ...}}`), and says its merchant category on /info.
 
 Every request body is checked against the protocol document itself (`conformance.adapters.http.parse`),
 which the app also serves at /openapi.json, before anything else: a malformed request is answered

@@ -4,7 +4,10 @@
 The protocol is profiles/national/terminal_api.yaml (OpenAPI 3.1): `GET /info` (kind,
 capabilities, vendor, model, firmware), `POST /transactions` (present a card, answer the
 decision record), `POST /clock` (terminals declaring `clock_control`); a terminal declaring `ecode` is also shown
-scanned e-codes by `POST /transactions` (`{"code": {"payload": HEX}}`). This module holds the
+scanned e-codes by `POST /transactions` (`{"code": {"payload": HEX}}`); a POS declaring `vouchers` is
+pointed at the voucher service the harness serves on loopback (`PUT /vouchers`), shown a card to pay
+by a voucher with the PIN the harness types as the holder (`{"voucher": {"card": ..., "pin": ...}}`),
+and says its merchant category on /info. This module holds the
 document's checks (`problems`; `parse`, the door every request body of the served terminals and
 the relay goes through), the protocol's client (`TerminalControl`, also used by the `vpcd:`
 adapter) and the `http:` adapter: the card is served to the terminal by the harness's APDU relay

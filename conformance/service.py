@@ -220,10 +220,9 @@ def make_app(
         link = parse(raw, "VouchersLink")
         if "vouchers" not in declared:
             return _error(409, "not_supported", f"this {kind} terminal does not declare vouchers: it redeems none")
-        refused = link["url"] is not None and _not_here(link["url"])
-        if refused:
-            return _error(403, "vouchers_refused", f"voucher service {link['url']!r}: {refused}, and this POS "
-                          "connects only to a voucher service on localhost or its own IP addresses")
+        refusal = _elsewhere(link["url"], "vouchers_refused", "voucher service")
+        if refusal is not None:
+            return refusal
         links["vouchers"] = None if link["url"] is None else _vouchers(link["url"])
         with lock:
             app.state.terminal = terminal_factory(clock=clock, blacklist=blacklist(profile), profile=profile, **links)
@@ -263,6 +262,14 @@ def _platform(link: dict, clock, profile: Profile):
     return HttpPlatform(DepartmentClient(http, department=link["department_id"], secret=bytes.fromhex(link["secret"]),
                                          clock=clock, rng=random.Random(link["department_id"])),
                         platform_profile=profile["platform"])
+
+
+def _elsewhere(url: str | None, code: str, what: str) -> JSONResponse | None:
+    """The 403 `code` answering a link to the `what` at `url` when it is not on this machine (the
+    terminal connects to none elsewhere, and keeps the link it has); None when it may link to it."""
+    why = url is not None and _not_here(url)
+    return _error(403, code, f"{what} {url!r}: {why}, and this terminal connects only to a {what} on localhost or "
+                  "its own IP addresses") if why else None
 
 
 def _vouchers(url: str):

@@ -258,6 +258,19 @@ class TerminalControl:
 # -- the terminal role ----------------------------------------------------------------------
 
 
+def linked(app, link: Callable[[str | None], dict]) -> ExitStack:
+    """Serve `app` (a back-end the harness plays; None: none) on loopback and `link` the terminal to
+    its URL (or to none); what keeps it served for as long as the link lasts (closed if the link fails)."""
+    served = ExitStack()
+    url = None if app is None else served.enter_context(serving(app))
+    try:
+        link(url)
+    except BaseException:
+        served.close()
+        raise
+    return served
+
+
 class ServedTerminal:
     """What the `http:` and `vpcd:` terminal roles share: identity, capabilities, the clock."""
 
@@ -292,14 +305,8 @@ class ServedTerminal:
         if "platform_control" not in self.capabilities:
             raise TerminalServiceError(f"{self.control.url} does not declare platform_control: it cannot be "
                                        "pointed at the harness's platform")
-        served = ExitStack()
-        url = None if port is None else served.enter_context(serving(platform_relay.make_app(port)))
-        try:
-            self.control.link_platform(url)
-        except BaseException:
-            served.close()
-            raise
-        self._platform.close()
+        served = linked(None if port is None else platform_relay.make_app(port), self.control.link_platform)
+        self._platform.close()  # the link before stays served until this one is made
         self._platform = served
 
     def close(self) -> None:
@@ -344,14 +351,8 @@ class HttpTerminal(ServedTerminal):
     def connect_vouchers(self, port: VoucherPort) -> None:
         """Point the POS at `port`, served by the harness over HTTP on this machine for as long as
         the link lasts (PUT /vouchers)."""
-        served = ExitStack()
-        url = served.enter_context(serving(voucher_service.make_app(port)))
-        try:
-            self.control.link_vouchers(url)
-        except BaseException:
-            served.close()
-            raise
-        self._vouchers.close()
+        served = linked(voucher_service.make_app(port), self.control.link_vouchers)
+        self._vouchers.close()  # the link before stays served until this one is made
         self._vouchers = served
 
     def redeem_voucher(self, card: Card, *, pin: str | None) -> Presentation:

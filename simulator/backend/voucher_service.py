@@ -15,7 +15,6 @@ id with other content is 409 `conflict`, an issue of a category the run's profil
 # no `from __future__ import annotations`: FastAPI reads the routes' annotations
 
 import threading
-from dataclasses import asdict
 from typing import Annotated, Literal
 
 import yaml
@@ -61,17 +60,8 @@ class Issue(Strict):
     value: Fen
 
 
-class Voucher(Strict):
-    voucher_id: str
-    card_identifier: str
-    category: str
-    value: int
-    remaining: int
-    status: Literal["open", "spent"]
-
-
 class OpenVouchers(Strict):
-    vouchers: list[Voucher]
+    vouchers: list[ports.VoucherState]
 
 
 class Redemption(Strict):
@@ -81,13 +71,6 @@ class Redemption(Strict):
     amount: Fen
     terminal_id: Id
     merchant_category: Mcc
-
-
-class RedemptionResult(Strict):
-    request_id: str
-    redeemed: bool
-    remaining: int
-    detail: str
 
 
 VoucherId = Annotated[str, Path(pattern=ID)]
@@ -112,18 +95,18 @@ def make_app(service: ports.VoucherPort) -> FastAPI:
                                    (ports.IdConflict, 409, "conflict")):
         app.add_exception_handler(exc_type, _handler(status, code))
 
-    @app.post("/vouchers", response_model=Voucher, responses=_errors(409), operation_id="issueVoucher")
-    def issue(body: Issue) -> Voucher:
+    @app.post("/vouchers", response_model=ports.VoucherState, responses=_errors(409), operation_id="issueVoucher")
+    def issue(body: Issue) -> ports.VoucherState:
         """Issue a voucher to a card (exactly once by `voucher_id`: the same issue again answers the
         voucher as it is now)."""
         with lock:
-            state = service.issue(ports.VoucherIssue(**body.model_dump()))
-        return Voucher(**asdict(state))
+            return service.issue(ports.VoucherIssue(**body.model_dump()))
 
-    @app.get("/vouchers/{voucher_id}", response_model=Voucher, responses=_errors(404), operation_id="getVoucher")
-    def voucher(voucher_id: VoucherId) -> Voucher:
+    @app.get("/vouchers/{voucher_id}", response_model=ports.VoucherState, responses=_errors(404),
+             operation_id="getVoucher")
+    def voucher(voucher_id: VoucherId) -> ports.VoucherState:
         with lock:
-            return Voucher(**asdict(service.voucher(voucher_id)))
+            return service.voucher(voucher_id)
 
     @app.get("/cards/{card_identifier}/vouchers", response_model=OpenVouchers, responses=_errors(),
              operation_id="openVouchers")
@@ -131,14 +114,14 @@ def make_app(service: ports.VoucherPort) -> FastAPI:
         """The card's vouchers with value left, oldest id first."""
         with lock:
             found = service.open_vouchers(ports.VoucherQuery(request_id="", card_identifier=card_identifier))
-        return OpenVouchers(vouchers=[Voucher(**asdict(v)) for v in found])
+        return OpenVouchers(vouchers=list(found))
 
-    @app.post("/redemptions", response_model=RedemptionResult, responses=_errors(409), operation_id="redeem")
-    def redeem(body: Redemption) -> RedemptionResult:
+    @app.post("/redemptions", response_model=ports.RedemptionResult, responses=_errors(409), operation_id="redeem")
+    def redeem(body: Redemption) -> ports.RedemptionResult:
         """Spend `amount` of a voucher for the card presented at a POS, exactly once by `request_id`;
         a refusal (another card's voucher, more than it has left) is `redeemed: false`, nothing spent."""
         with lock:
-            return RedemptionResult(**asdict(service.redeem(ports.Redemption(**body.model_dump()))))
+            return service.redeem(ports.Redemption(**body.model_dump()))
 
     return app
 

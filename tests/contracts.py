@@ -6,6 +6,8 @@ prose: the same paths, methods, operation ids, parameters, request bodies, respo
 component schemas (types, patterns, bounds, required properties, additionalProperties), after
 dropping `title`, `description`, `summary` and `x-*` keys from both, so the document cannot drift
 from what is served while its prose is free.
+
+`judge_fuzzed` is how a schemathesis case sent to a back-end app is judged (bank, vouchers).
 """
 
 from __future__ import annotations

@@ -5,7 +5,8 @@
 - schemathesis generates valid and invalid requests from the profile file: no 5xx, documented
   codes and bodies, malformed input refused with a JSON 4xx.
 - Through `VoucherClient` over loopback: issue and redeem, a redemption sent again after its
-  answer was lost spent once, the same id with other content 409, and each error by its code.
+  answer was lost spent once (by the client, and by the reference POS whose answer is lost on the
+  wire), the same id with other content 409, and each error by its code.
 """
 
 from __future__ import annotations
@@ -20,12 +21,17 @@ from contracts import judge_fuzzed
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, settings
 
+from conformance.adapters.sim import REFERENCE_TERMINALS
 from simulator.backend import ports
 from simulator.backend.loopback import free_port, serving
 from simulator.backend.voucher_client import VoucherClient
 from simulator.backend.voucher_service import API_PATH, make_app, openapi_yaml
 from simulator.backend.vouchers import VoucherService
+from simulator.card import personas
+from simulator.card.cardos import CardOS
+from simulator.clock import AS_OF, Clock
 from simulator.profile import build
+from simulator.transport import InProcessTransport
 
 DOCUMENT = yaml.safe_load(API_PATH.read_text(encoding="utf-8"))
 CARD = "440100D15600000500000000000000AA"
@@ -115,3 +121,37 @@ def test_the_served_service_is_reached_over_real_sockets():
     """What `serving` gives is an HTTP service a client of another process could use."""
     with serving(make_app(_service())) as url:
         assert httpx.get(url + "/openapi.json", trust_env=False).json() == DOCUMENT
+
+
+class AnswerLostOnTheWire(httpx.HTTPTransport):
+    """A POS's connection that loses the answer of its first redemption, after the service applied
+    it: what the POS sees is a read timeout."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lost = 0
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        answer = super().handle_request(request)
+        if request.url.path == "/redemptions" and not self.lost:
+            answer.read()
+            self.lost += 1
+            raise httpx.ReadTimeout("the answer was lost", request=request)
+        return answer
+
+
+def test_a_served_pos_whose_redemption_answer_is_lost_resends_it_and_is_spent_once():
+    profile = build("national", "guangdong")
+    persona = personas.resolve("guangdong_voucher_holder", as_of=AS_OF, profile=profile)
+    service = VoucherService(profile=profile)
+    service.issue(ports.VoucherIssue("V1", personas.chip_identifiers(persona, profile)[0], "reading", 5000))
+    wire = AnswerLostOnTheWire()
+    with serving(make_app(service)) as url:
+        link = VoucherClient(url, transport=wire)
+        pos = REFERENCE_TERMINALS["pos"](profile=profile, clock=Clock(), vouchers=link)
+        card = CardOS(personas.image("guangdong_voucher_holder", as_of=AS_OF, profile=profile))
+        decision = pos.redeem_voucher(InProcessTransport(card), pin=persona.pin)
+        link.close()
+    assert wire.lost == 1 and decision.reason == "VOUCHER_REDEEMED"
+    assert service.voucher("V1").remaining == 5000 - pos.amount
+    assert service.totals()["redeemed"] == pos.amount

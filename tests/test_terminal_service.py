@@ -40,7 +40,7 @@ from conformance.adapters.sim import REFERENCE_TERMINALS
 from conformance.adapters.sim import make as make_sim
 from conformance.dut import make_dut
 from conformance.relay import CardRelay
-from conformance.service import UNSERVED, make_app, reference_app
+from conformance.service import make_app, reference_app, served_facilities
 from conformance.service import app as service_cli
 from simulator.backend.loopback import free_port
 from simulator.card import personas
@@ -557,8 +557,9 @@ def test_every_reference_terminal_can_be_served(kind):
     app = reference_app(kind, None)  # make_app checks its /info against the document
     ics = load("national/ics", "ics")
     assert app.state.info["kind"] == kind and app.state.terminal.kind in kind
-    served = {*ics["terminal_kinds"][kind], *ics["harness_facilities"]} - UNSERVED  # no bank link in the protocol
+    served = {*ics["terminal_kinds"][kind], *served_facilities(kind, ics)}
     assert app.state.info["capabilities"] == sorted(served)
+    assert ("bank_control" in served) == (kind == "pos")  # only a terminal that asks a bank can be given one
 
 
 def test_serve_refuses_an_unknown_kind_or_mutant():

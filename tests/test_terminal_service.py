@@ -40,8 +40,8 @@ from conformance.adapters.sim import REFERENCE_TERMINALS
 from conformance.adapters.sim import make as make_sim
 from conformance.dut import make_dut
 from conformance.relay import CardRelay
-from conformance.service import make_app, reference_app, served_facilities
 from conformance.service import app as service_cli
+from conformance.service import make_app, reference_app, served_facilities
 from simulator.backend.loopback import free_port
 from simulator.card import personas
 from simulator.card.apps import epurse

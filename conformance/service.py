@@ -2,10 +2,10 @@
 
     ykt terminal serve --kind bus [--mutant NAME] [--port 8700] [--host 127.0.0.1]
     ykt terminal serve --kind pos --bank http://127.0.0.1:8710   (the POS pays through `ykt bank serve`)
+    python -m conformance.service serve --kind bus          (the same, before `ykt` mounts it)
 
 A terminal that declares `platform_control` (`bank_control`: a POS) is pointed by the harness at
 the platform (the bank) it plays with `PUT /platform` (`PUT /bank`); each link keeps the other.
-    python -m conformance.service serve --kind bus          (the same, before `ykt` mounts it)
 
 `make_app(terminal_factory, capabilities, kind=...)` is the FastAPI app of one terminal; the
 `serve` command builds a reference terminal (`conformance.adapters.sim.REFERENCE_TERMINALS`) or a
@@ -195,9 +195,12 @@ def make_app(
                           f"connects only to a {service} on localhost or its own IP addresses")
         port = None if link["url"] is None else port_of(link)
         with lock:
-            links[key] = port
+            replaced, links[key] = links.get(key), port
             app.state.terminal = terminal_factory(clock=clock, blacklist=blacklist(profile), profile=profile,
                                                   **{k: v for k, v in links.items() if v is not None})
+        close = getattr(replaced, "close", None)  # a bank client's HTTP connections; a platform port has none
+        if close is not None:
+            close()
         return JSONResponse({"connected": port is not None})
 
     @app.put("/platform")

@@ -3,7 +3,9 @@
 
 The protocol is profiles/national/terminal_api.yaml (OpenAPI 3.1): `GET /info` (kind,
 capabilities, vendor, model, firmware), `POST /transactions` (present a card, answer the
-decision record), `POST /clock` (terminals declaring `clock_control`); a terminal declaring `ecode` is also shown
+decision record), `POST /clock` (terminals declaring `clock_control`), `PUT /platform` and `PUT /bank`
+(`platform_control`, `bank_control`: the harness serves the terminal the platform or bank it
+plays, on this machine); a terminal declaring `ecode` is also shown
 scanned e-codes by `POST /transactions` (`{"code": {"payload": HEX}}`). This module holds the
 document's checks (`problems`; `parse`, the door every request body of the served terminals and
 the relay goes through), the protocol's client (`TerminalControl`, also used by the `vpcd:`
@@ -30,6 +32,7 @@ from __future__ import annotations
 import json
 import math
 import socket
+from collections.abc import Callable
 from contextlib import ExitStack
 from datetime import datetime
 from urllib.parse import urlsplit
@@ -40,8 +43,10 @@ from conformance.adapters import department, documents, platform_relay
 from conformance.adapters.documents import where as _where
 from conformance.dut import DUT, Presentation, RecordingCard
 from conformance.ics import check
+from simulator.backend import bank_service
+from simulator.backend.ledger import Ledger
 from simulator.backend.loopback import serving
-from simulator.backend.ports import PlatformPort
+from simulator.backend.ports import CardPaymentPort, PlatformPort
 from simulator.card.interface import Card
 from simulator.profile import PROFILE_ROOT, Profile
 from simulator.transport.errors import (
@@ -238,6 +243,10 @@ class TerminalControl:
         """Point the terminal at the platform at `url` (None: no platform), signed as the harness's department."""
         return self._call("PUT", "/platform", {"url": url, **HARNESS_DEPARTMENT}, "PlatformState")
 
+    def link_bank(self, url: str | None) -> dict:
+        """Point the POS at the bank at `url` (None: its own bank)."""
+        return self._call("PUT", "/bank", {"url": url}, "BankState")
+
     def close(self) -> None:
         self._client.close()
 
@@ -254,7 +263,7 @@ class ServedTerminal:
         self.name = info["kind"]
         self.capabilities = capabilities if capabilities is not None else frozenset(info["capabilities"])
         self.device = info
-        self._platform = ExitStack()  # the platform served to the terminal while it is linked to one
+        self._served: dict[str, ExitStack] = {}  # facility -> what the harness serves the terminal while linked
 
     def identity(self) -> dict:
         """What the terminal answered on /info."""
@@ -276,21 +285,36 @@ class ServedTerminal:
     def connect_platform(self, port: PlatformPort | None) -> None:
         """Point the terminal at `port` (None: no platform), served by the harness over HTTP on this
         machine for as long as the link lasts (terminals declaring `platform_control`)."""
-        if "platform_control" not in self.capabilities:
-            raise TerminalServiceError(f"{self.control.url} does not declare platform_control: it cannot be "
-                                       "pointed at the harness's platform")
+        self._serve_to_terminal("platform_control", None if port is None else platform_relay.make_app(port),
+                                self.control.link_platform)
+
+    def connect_bank(self, port: CardPaymentPort | None) -> None:
+        """Point the POS at `port` (None: its own bank again), served by the harness over HTTP on this
+        machine with the bank's own API (bank_api.yaml) for as long as the link lasts (`bank_control`).
+        The POS uses only the card payments: the bank's other operations answer from empty books."""
+        app = None if port is None else bank_service.make_app(Ledger(), payments=port)
+        self._serve_to_terminal("bank_control", app, self.control.link_bank)
+
+    def _serve_to_terminal(self, facility: str, app, link: Callable[[str | None], dict]) -> None:
+        """Serve `app` (None: nothing) on this machine and `link` the terminal to its URL (to None), for
+        as long as the link lasts: the service served for `facility` before is stopped once the
+        terminal has let go of it."""
+        if facility not in self.capabilities:
+            raise TerminalServiceError(f"{self.control.url} does not declare {facility}: it cannot be pointed at "
+                                       "the harness's " + facility.removesuffix("_control"))
         served = ExitStack()
-        url = None if port is None else served.enter_context(serving(platform_relay.make_app(port)))
+        url = None if app is None else served.enter_context(serving(app))
         try:
-            self.control.link_platform(url)
+            link(url)
         except BaseException:
             served.close()
             raise
-        self._platform.close()
-        self._platform = served
+        self._served.pop(facility, ExitStack()).close()
+        self._served[facility] = served
 
     def close(self) -> None:
-        self._platform.close()
+        for served in self._served.values():
+            served.close()
         self.control.close()
 
 

@@ -4,6 +4,10 @@
     ykt terminal serve --kind pos --bank http://127.0.0.1:8710   (the POS pays through `ykt bank serve`)
     python -m conformance.service serve --kind bus          (the same, before `ykt` mounts it)
 
+A terminal that declares `platform_control` (`bank_control`, `vouchers`: a POS) is pointed by the
+harness at the platform (the bank, the voucher service) it plays with `PUT /platform` (`PUT /bank`,
+`PUT /vouchers`); each link keeps the others.
+
 `make_app(terminal_factory, capabilities, kind=...)` is the FastAPI app of one terminal; the
 `serve` command builds a reference terminal (`conformance.adapters.sim.REFERENCE_TERMINALS`) or a
 seeded-defect one (`conformance.mutants`), with a harness-movable clock, and serves it with
@@ -65,9 +69,9 @@ PLATFORM_TIMEOUT = 1.0
 VOUCHERS_TIMEOUT = 2.0
 #: the largest request body accepted, in bytes (terminal_api.yaml; its bodies are a few hundred)
 MAX_BODY = 0x10000
-#: harness facilities (ics.yaml) the control protocol has no operation for, so a served terminal
-#: does not declare them: a served POS pays through its own bank (`--bank`), not the harness's
-UNSERVED = frozenset({"bank_control"})
+#: harness facilities (ics.yaml) a served terminal declares only when its kind declares the
+#: capability named: only a terminal that asks a bank to authorise can be pointed at one (PUT /bank)
+NEEDS = {"bank_control": "online_authorisation"}
 
 
 def _error(status: int, code: str, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -123,8 +127,6 @@ def make_app(
     if wrong:
         raise ValueError(f"the terminal's /info would not follow terminal_api.yaml: {'; '.join(wrong)}")
     lock = threading.Lock()
-    #: the back-end ports the harness linked the terminal to that each fresh terminal keeps (vouchers)
-    links: dict[str, object] = {}
 
     # the document is the contract: it is what /openapi.json serves, and nothing else is served
     app = FastAPI(title=f"{info['model']} ({kind})", version=api_document()["info"]["version"],
@@ -196,37 +198,47 @@ def make_app(
                 return _error(500, "terminal_fault", f"{type(exc).__name__}: {exc}")
         return JSONResponse(decision.as_dict())
 
-    @app.put("/platform")
-    def link_platform(raw: Body) -> JSONResponse:
-        """Point the terminal at the platform the harness plays: a fresh terminal of the same
-        factory and clock whose platform port is that platform's HTTP API (or none)."""
-        link = parse(raw, "PlatformLink")
-        if "platform_control" not in declared:
-            return _error(409, "not_supported", f"this {kind} terminal does not let the harness choose its platform")
+    links: dict[str, object] = {}  # the ports the harness linked the terminal to: `platform`, `payments`, `vouchers`
+
+    def _relink(raw: bytes, schema: str, facility: str, service: str, port_of: Callable[[dict], object],
+                key: str) -> JSONResponse:
+        """Point the terminal at the `service` the harness plays (PUT /platform, /bank, /vouchers): a fresh
+        terminal of the same factory and clock whose port `key` is `port_of(link)` (or its own, for
+        a null url), its other links kept."""
+        link = parse(raw, schema)
+        if facility not in declared:
+            return _error(409, "not_supported", f"this {kind} terminal does not let the harness choose its {service}")
         refused = link["url"] is not None and _not_here(link["url"])
         if refused:
-            return _error(403, "platform_refused", f"platform {link['url']!r}: {refused}, and this terminal "
-                          "connects only to a platform on localhost or its own IP addresses")
-        port = None if link["url"] is None else _platform(link, clock, profile)
+            return _error(403, f"{service}_refused", f"{service} {link['url']!r}: {refused}, and this terminal "
+                          f"connects only to a {service} on localhost or its own IP addresses")
+        port = None if link["url"] is None else port_of(link)
         with lock:
-            app.state.terminal = terminal_factory(clock=clock, blacklist=blacklist(profile), platform=port,
-                                                  profile=profile)
+            replaced, links[key] = links.get(key), port
+            app.state.terminal = terminal_factory(clock=clock, blacklist=blacklist(profile), profile=profile,
+                                                  **{k: v for k, v in links.items() if v is not None})
+        close = getattr(replaced, "close", None)  # a bank client's HTTP connections; a platform port has none
+        if close is not None:
+            close()
         return JSONResponse({"connected": port is not None})
+
+    @app.put("/platform")
+    def link_platform(raw: Body) -> JSONResponse:
+        """The platform the terminal asks about cards: that platform's HTTP API (or none)."""
+        return _relink(raw, "PlatformLink", "platform_control", "platform",
+                       lambda link: _platform(link, clock, profile), "platform")
+
+    @app.put("/bank")
+    def link_bank(raw: Body) -> JSONResponse:
+        """The bank the POS sends its authorisations and reversals to: that bank's HTTP API (or its own)."""
+        from simulator.backend.bank_client import BankClient
+
+        return _relink(raw, "BankLink", "bank_control", "bank", lambda link: BankClient(link["url"]), "payments")
 
     @app.put("/vouchers")
     def link_vouchers(raw: Body) -> JSONResponse:
-        """Point the POS at the voucher service the harness plays: a fresh terminal of the same
-        factory and clock redeeming through that service's HTTP API (or through none)."""
-        link = parse(raw, "VouchersLink")
-        if "vouchers" not in declared:
-            return _error(409, "not_supported", f"this {kind} terminal does not declare vouchers: it redeems none")
-        refusal = _elsewhere(link["url"], "vouchers_refused", "voucher service")
-        if refusal is not None:
-            return refusal
-        links["vouchers"] = None if link["url"] is None else _vouchers(link["url"])
-        with lock:
-            app.state.terminal = terminal_factory(clock=clock, blacklist=blacklist(profile), profile=profile, **links)
-        return JSONResponse({"connected": links["vouchers"] is not None})
+        """The voucher service the POS redeems through: that service's HTTP API (or none)."""
+        return _relink(raw, "VouchersLink", "vouchers", "vouchers", lambda link: _vouchers(link["url"]), "vouchers")
 
     @app.post("/clock")
     def advance(raw: Body) -> JSONResponse:
@@ -262,14 +274,6 @@ def _platform(link: dict, clock, profile: Profile):
     return HttpPlatform(DepartmentClient(http, department=link["department_id"], secret=bytes.fromhex(link["secret"]),
                                          clock=clock, rng=random.Random(link["department_id"])),
                         platform_profile=profile["platform"])
-
-
-def _elsewhere(url: str | None, code: str, what: str) -> JSONResponse | None:
-    """The 403 `code` answering a link to the `what` at `url` when it is not on this machine (the
-    terminal connects to none elsewhere, and keeps the link it has); None when it may link to it."""
-    why = url is not None and _not_here(url)
-    return _error(403, code, f"{what} {url!r}: {why}, and this terminal connects only to a {what} on localhost or "
-                  "its own IP addresses") if why else None
 
 
 def _vouchers(url: str):
@@ -374,9 +378,15 @@ def reference_app(kind: str | None, mutant: str | None, *, card_timeout: float =
             factory, model = reference_pos(_bank_client(bank)), f"reference {kind} terminal, bank at {bank}"
     if kind not in ics["terminal_kinds"]:
         raise ValueError(f"terminal kind {kind!r} is not in ics.yaml; valid: {', '.join(ics['terminal_kinds'])}")
-    capabilities = [*ics["terminal_kinds"][kind], *(f for f in ics["harness_facilities"] if f not in UNSERVED)]
+    capabilities = [*ics["terminal_kinds"][kind], *served_facilities(kind, ics)]
     return make_app(factory, capabilities, kind=kind, model=model, card_timeout=card_timeout, readers=readers,
                     profile=profile)
+
+
+def served_facilities(kind: str, ics: dict) -> list[str]:
+    """The harness facilities a served terminal of `kind` declares (`NEEDS`)."""
+    own = ics["terminal_kinds"][kind]
+    return [f for f in ics["harness_facilities"] if f not in NEEDS or NEEDS[f] in own]
 
 
 def _bank_client(url: str):

@@ -40,8 +40,8 @@ from conformance.adapters.sim import REFERENCE_TERMINALS
 from conformance.adapters.sim import make as make_sim
 from conformance.dut import make_dut
 from conformance.relay import CardRelay
-from conformance.service import UNSERVED, make_app, reference_app
 from conformance.service import app as service_cli
+from conformance.service import make_app, reference_app, served_facilities
 from simulator.backend.loopback import free_port
 from simulator.card import personas
 from simulator.card.apps import epurse
@@ -557,8 +557,9 @@ def test_every_reference_terminal_can_be_served(kind):
     app = reference_app(kind, None)  # make_app checks its /info against the document
     ics = load("national/ics", "ics")
     assert app.state.info["kind"] == kind and app.state.terminal.kind in kind
-    served = {*ics["terminal_kinds"][kind], *ics["harness_facilities"]} - UNSERVED  # no bank link in the protocol
+    served = {*ics["terminal_kinds"][kind], *served_facilities(kind, ics)}
     assert app.state.info["capabilities"] == sorted(served)
+    assert ("bank_control" in served) == (kind == "pos")  # only a terminal that asks a bank can be given one
 
 
 def test_serve_refuses_an_unknown_kind_or_mutant():
@@ -739,18 +740,60 @@ def test_put_platform_links_a_served_terminal_refuses_one_elsewhere_and_one_that
         assert undeclared.state.terminal.status.platform is None
 
 
+def test_put_bank_points_a_served_pos_at_a_bank_here_keeps_its_platform_and_a_bus_refuses_it():
+    """PUT /bank (terminal_api.yaml): a POS declaring bank_control pays through the bank it is pointed
+    at, keeping the platform it was linked to; a bank not on this machine is 403 and the link stays;
+    null gives it its own bank back; a bus (no bank to ask) does not declare it and answers 409."""
+    from conformance.adapters.http import HARNESS_DEPARTMENT
+    from simulator.backend.bank_client import BankClient
+
+    app = reference_app("pos", None)
+    own = type(app.state.terminal.bank)
+    with TestClient(app) as http:
+        http.put("/platform", json={"url": "http://127.0.0.1:9", **HARNESS_DEPARTMENT})
+        answer = http.put("/bank", json={"url": "http://127.0.0.1:9"})
+        assert (answer.status_code, conforms(answer, "/bank", "put")) == (200, {"connected": True})
+        pos = app.state.terminal
+        assert isinstance(pos.bank, BankClient) and str(pos.bank.http.base_url) == "http://127.0.0.1:9"
+        assert pos.platform is not None  # the platform link is kept
+        far = http.put("/bank", json={"url": "http://192.0.2.1:8710"})
+        assert (far.status_code, conforms(far, "/bank", "put")["error"]) == (403, "bank_refused")
+        assert app.state.terminal is pos and "192.0.2.1" in far.json()["detail"]
+        assert http.put("/bank", json={"url": None}).json() == {"connected": False}
+        assert type(app.state.terminal.bank) is own and app.state.terminal.platform is not None
+    bus = reference_app("bus", None)
+    with TestClient(bus) as http:
+        answer = http.put("/bank", json={"url": "http://127.0.0.1:9"})
+        assert (answer.status_code, conforms(answer, "/bank", "put")["error"]) == (409, "not_supported")
+
+
+#: a regional clause judged over http: -> (region, its suite file, the reference terminal kind, the
+#: served mutant that breaks it); ZZ-FIN-002 is judged on the books of the bank the harness serves
+#: the POS (PUT /bank)
+REGIONAL_OVER_HTTP = {
+    "KF-CONC-001": ("kaifeng", "test_fares.py", "bus", "bus_national_concessions"),
+    "ZZ-FIN-002": ("zhengzhou", "test_pos.py", "pos", "pos_lets_card_approve_offline"),
+    # the harness serves its voucher service to the POS on loopback (PUT /vouchers)
+    "GD-VOUCH-001": ("guangdong", "test_pos.py", "pos", "pos_voucher_skips_pin"),
+    "GD-VOUCH-002": ("guangdong", "test_pos.py", "pos", "pos_voucher_lost_card"),
+    "GD-VOUCH-003": ("guangdong", "test_pos.py", "pos", "pos_voucher_any_merchant"),
+}
+
+
 @pytest.mark.timeout(300)
-def test_a_regional_clause_is_judged_over_http_against_a_terminal_served_for_the_region(tmp_path):
-    """KF-CONC-001 over http:: the bus served for Kaifeng passes it; the served mutant that keeps the
-    national concession table fails it, as it does in-process (tests/test_regional_mutants.py)."""
-    fares = str(SUITE / "test_fares.py")
-    for options, expected in ((("--kind", "bus"), "pass"), (("--mutant", "bus_national_concessions"), "fail")):
-        served = serve(*options, "--region", "kaifeng", log=tmp_path / f"{expected}.log")
+@pytest.mark.parametrize("clause", sorted(REGIONAL_OVER_HTTP))
+def test_a_regional_clause_is_judged_over_http_against_a_terminal_served_for_the_region(clause, tmp_path):
+    """A regional clause over http:: the terminal served for the region passes it; the served mutant
+    that breaks the region's rule fails it, as it does in-process (tests/test_regional_mutants.py)."""
+    region, suite, kind, mutant = REGIONAL_OVER_HTTP[clause]
+    for options, expected in ((("--kind", kind), "pass"), (("--mutant", mutant), "fail")):
+        served = serve(*options, "--region", region, log=tmp_path / f"{expected}.log")
         try:
-            verdicts = run_suite(tmp_path, [fares], ["--dut", served.url, "--region", "kaifeng"], f"kaifeng-{expected}")
+            verdicts = run_suite(tmp_path, [str(SUITE / suite)], ["--dut", served.url, "--region", region],
+                                 f"{region}-{expected}")
         finally:
             served.stop()
-        assert [v["verdict"] for v in verdicts if v["clause"] == "KF-CONC-001"] == [expected], verdicts
+        assert [v["verdict"] for v in verdicts if v["clause"] == clause] == [expected], verdicts
 
 
 def test_put_vouchers_links_a_served_pos_refuses_one_elsewhere_and_one_that_does_not_declare_it():
@@ -784,20 +827,3 @@ def test_put_vouchers_links_a_served_pos_refuses_one_elsewhere_and_one_that_does
             assert (answer.status_code, answer.json()["error"]) == (409, "not_supported"), answer.text
         assert national_pos.state.terminal.vouchers is None
 
-
-@pytest.mark.timeout(300)
-def test_the_voucher_clauses_are_judged_over_http_against_a_pos_served_for_guangdong(tmp_path):
-    """GD-VOUCH-001..003 over http:: the harness serves its voucher service on loopback and points
-    the served POS at it (PUT /vouchers); the reference POS passes all three, the served mutant that
-    never verifies the PIN fails GD-VOUCH-001 only, as it does in-process (tests/test_regional_mutants.py)."""
-    pos = str(SUITE / "test_pos.py")
-    clauses = ("GD-VOUCH-001", "GD-VOUCH-002", "GD-VOUCH-003")
-    for options, expected in ((("--kind", "pos"), ("pass", "pass", "pass")),
-                              (("--mutant", "pos_voucher_skips_pin"), ("fail", "pass", "pass"))):
-        served = serve(*options, "--region", "guangdong", log=tmp_path / f"{options[1]}.log")
-        try:
-            verdicts = run_suite(tmp_path, [pos], ["--dut", served.url, "--region", "guangdong"], options[1])
-        finally:
-            served.stop()
-        judged = {v["clause"]: v["verdict"] for v in verdicts if v["clause"] in clauses}
-        assert judged == dict(zip(clauses, expected, strict=True)), verdicts

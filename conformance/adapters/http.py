@@ -3,7 +3,9 @@
 
 The protocol is profiles/national/terminal_api.yaml (OpenAPI 3.1): `GET /info` (kind,
 capabilities, vendor, model, firmware), `POST /transactions` (present a card, answer the
-decision record), `POST /clock` (terminals declaring `clock_control`); a terminal declaring `ecode` is also shown
+decision record), `POST /clock` (terminals declaring `clock_control`), `PUT /platform` and `PUT /bank`
+(`platform_control`, `bank_control`: the harness serves the terminal the platform or bank it
+plays, on this machine); a terminal declaring `ecode` is also shown
 scanned e-codes by `POST /transactions` (`{"code": {"payload": HEX}}`); a POS declaring `vouchers` is
 pointed at the voucher service the harness serves on loopback (`PUT /vouchers`), shown a card to pay
 by a voucher with the PIN the harness types as the holder (`{"voucher": {"card": ..., "pin": ...}}`),
@@ -44,9 +46,10 @@ from conformance.adapters import department, documents, platform_relay
 from conformance.adapters.documents import where as _where
 from conformance.dut import DUT, Presentation, RecordingCard
 from conformance.ics import check
-from simulator.backend import voucher_service
+from simulator.backend import bank_service, voucher_service
+from simulator.backend.ledger import Ledger
 from simulator.backend.loopback import serving
-from simulator.backend.ports import PlatformPort, VoucherPort
+from simulator.backend.ports import CardPaymentPort, PlatformPort, VoucherPort
 from simulator.card.interface import Card
 from simulator.profile import PROFILE_ROOT, Profile
 from simulator.transport.errors import (
@@ -243,6 +246,10 @@ class TerminalControl:
         """Point the terminal at the platform at `url` (None: no platform), signed as the harness's department."""
         return self._call("PUT", "/platform", {"url": url, **HARNESS_DEPARTMENT}, "PlatformState")
 
+    def link_bank(self, url: str | None) -> dict:
+        """Point the POS at the bank at `url` (None: its own bank)."""
+        return self._call("PUT", "/bank", {"url": url}, "BankState")
+
     def link_vouchers(self, url: str | None) -> dict:
         """Point the POS at the voucher service at `url` (None: none)."""
         return self._call("PUT", "/vouchers", {"url": url}, "VouchersState")
@@ -258,19 +265,6 @@ class TerminalControl:
 # -- the terminal role ----------------------------------------------------------------------
 
 
-def linked(app, link: Callable[[str | None], dict]) -> ExitStack:
-    """Serve `app` (a back-end the harness plays; None: none) on loopback and `link` the terminal to
-    its URL (or to none); what keeps it served for as long as the link lasts (closed if the link fails)."""
-    served = ExitStack()
-    url = None if app is None else served.enter_context(serving(app))
-    try:
-        link(url)
-    except BaseException:
-        served.close()
-        raise
-    return served
-
-
 class ServedTerminal:
     """What the `http:` and `vpcd:` terminal roles share: identity, capabilities, the clock."""
 
@@ -280,7 +274,7 @@ class ServedTerminal:
         self.name = info["kind"]
         self.capabilities = capabilities if capabilities is not None else frozenset(info["capabilities"])
         self.device = info
-        self._platform = ExitStack()  # the platform served to the terminal while it is linked to one
+        self._served: dict[str, ExitStack] = {}  # facility -> what the harness serves the terminal while linked
 
     def identity(self) -> dict:
         """What the terminal answered on /info."""
@@ -302,15 +296,36 @@ class ServedTerminal:
     def connect_platform(self, port: PlatformPort | None) -> None:
         """Point the terminal at `port` (None: no platform), served by the harness over HTTP on this
         machine for as long as the link lasts (terminals declaring `platform_control`)."""
-        if "platform_control" not in self.capabilities:
-            raise TerminalServiceError(f"{self.control.url} does not declare platform_control: it cannot be "
-                                       "pointed at the harness's platform")
-        served = linked(None if port is None else platform_relay.make_app(port), self.control.link_platform)
-        self._platform.close()  # the link before stays served until this one is made
-        self._platform = served
+        self._serve_to_terminal("platform_control", None if port is None else platform_relay.make_app(port),
+                                self.control.link_platform)
+
+    def connect_bank(self, port: CardPaymentPort | None) -> None:
+        """Point the POS at `port` (None: its own bank again), served by the harness over HTTP on this
+        machine with the bank's own API (bank_api.yaml) for as long as the link lasts (`bank_control`).
+        The POS uses only the card payments: the bank's other operations answer from empty books."""
+        app = None if port is None else bank_service.make_app(Ledger(), payments=port)
+        self._serve_to_terminal("bank_control", app, self.control.link_bank)
+
+    def _serve_to_terminal(self, facility: str, app, link: Callable[[str | None], dict]) -> None:
+        """Serve `app` (None: nothing) on this machine and `link` the terminal to its URL (to None), for
+        as long as the link lasts: the service served for `facility` before is stopped once the
+        terminal has let go of it."""
+        if facility not in self.capabilities:
+            raise TerminalServiceError(f"{self.control.url} does not declare {facility}: it cannot be pointed at "
+                                       "the harness's " + facility.removesuffix("_control"))
+        served = ExitStack()
+        url = None if app is None else served.enter_context(serving(app))
+        try:
+            link(url)
+        except BaseException:
+            served.close()
+            raise
+        self._served.pop(facility, ExitStack()).close()
+        self._served[facility] = served
 
     def close(self) -> None:
-        self._platform.close()
+        for served in self._served.values():
+            served.close()
         self.control.close()
 
 
@@ -322,7 +337,6 @@ class HttpTerminal(ServedTerminal):
         super().__init__(control, info, capabilities=capabilities)
         self.relay_host = relay_host
         self.relay_advertise = relay_advertise
-        self._vouchers = ExitStack()  # the voucher service served to the POS while it is linked to one
 
     def present(self, card: Card) -> Presentation:
         return self._relayed(card, self.control.transaction)
@@ -351,17 +365,11 @@ class HttpTerminal(ServedTerminal):
     def connect_vouchers(self, port: VoucherPort) -> None:
         """Point the POS at `port`, served by the harness over HTTP on this machine for as long as
         the link lasts (PUT /vouchers)."""
-        served = linked(voucher_service.make_app(port), self.control.link_vouchers)
-        self._vouchers.close()  # the link before stays served until this one is made
-        self._vouchers = served
+        self._serve_to_terminal("vouchers", voucher_service.make_app(port), self.control.link_vouchers)
 
     def redeem_voucher(self, card: Card, *, pin: str | None) -> Presentation:
         """The card pays by a voucher at the POS; `pin` is what the holder types (None: nothing)."""
         return self._relayed(card, lambda where: self.control.redeem(where, pin))
-
-    def close(self) -> None:
-        self._vouchers.close()
-        super().close()
 
 
 # -- building the DUT ------------------------------------------------------------------------

@@ -217,13 +217,17 @@ def _tags(field55: dict[str, str]) -> dict[int, bytes]:
 
 
 def make_app(ledger: Ledger, *, faults: ServiceFaults | None = None,
-             sleep: Callable[[float], Awaitable[None]] = asyncio.sleep, profile: Profile | None = None) -> FastAPI:
+             sleep: Callable[[float], Awaitable[None]] = asyncio.sleep, profile: Profile | None = None,
+             payments: ports.CardPaymentPort | None = None) -> FastAPI:
     """The bank's HTTP app over `ledger`; `faults` (None: none) wired to the bank's crash points and
     applied before each operation; `sleep` is how the edge waits out an injected latency; `profile`
-    lays out the cryptograms the bank checks (the national profile by default)."""
+    lays out the cryptograms the bank checks (the national profile by default). `payments` (default:
+    the bank over `ledger`) answers the card payments instead: the harness serves the bank it plays
+    to a POS of its own process this way, so the POS meets the bank's real HTTP API and the harness
+    keeps every request and answer on the bank's side."""
     if faults is not None:
         ledger.crash = faults.crash
-    bank, disbursements = Bank(ledger, profile=profile), Disbursements(ledger)
+    bank, disbursements = payments or Bank(ledger, profile=profile), Disbursements(ledger)
     lock = threading.Lock()
     app = FastAPI(title="yikatong reference bank", version=API_VERSION, docs_url=None, redoc_url=None)
     app.state.ledger = ledger

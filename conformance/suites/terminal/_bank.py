@@ -4,7 +4,9 @@ on the bank's side, not on what the POS says of it.
 It is the reference bank (simulator/backend/bank.py) of the run's profile, holding an account for
 each persona card whose holder activated its financial account, as the harness's own cards are the
 reference card: the suite trusts the card issuer's and the bank's side, and certifies the terminal
-between them. Every request the POS sends and the bank's answer to it are kept.
+between them. Every request the POS sends and the bank's answer to it are kept, here on the bank's
+side: a POS of its own process reaches this bank through the bank's HTTP API, which the `http:`
+adapter serves it (`ServedTerminal.connect_bank`, the control protocol's PUT /bank).
 """
 
 from __future__ import annotations

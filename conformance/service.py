@@ -4,8 +4,9 @@
     ykt terminal serve --kind pos --bank http://127.0.0.1:8710   (the POS pays through `ykt bank serve`)
     python -m conformance.service serve --kind bus          (the same, before `ykt` mounts it)
 
-A terminal that declares `platform_control` (`bank_control`: a POS) is pointed by the harness at
-the platform (the bank) it plays with `PUT /platform` (`PUT /bank`); each link keeps the other.
+A terminal that declares `platform_control` (`bank_control`, `vouchers`: a POS) is pointed by the
+harness at the platform (the bank, the voucher service) it plays with `PUT /platform` (`PUT /bank`,
+`PUT /vouchers`); each link keeps the others.
 
 `make_app(terminal_factory, capabilities, kind=...)` is the FastAPI app of one terminal; the
 `serve` command builds a reference terminal (`conformance.adapters.sim.REFERENCE_TERMINALS`) or a
@@ -17,6 +18,9 @@ A transaction's card is read from a PC/SC reader of this machine's pcscd
 (`{"card": {"reader": NAME}}`: the terminal waits up to `card_timeout` seconds for it to appear,
 then opens `PcscTransport(NAME)`) or through the harness's HTTP relay
 (`{"card": {"relay": URL}}`: `RelayTransport(URL)`). Transactions run one at a time.
+A POS declaring `vouchers` (a region's, e.g. Guangdong's) redeems through the voucher service the
+harness serves (`PUT /vouchers`, simulator/backend/voucher_client.py) when shown a card to pay by
+a voucher (`{"voucher": {"card": ..., "pin": ...}}`), and says its merchant category on /info.
 
 Every request body is checked against the protocol document itself (`conformance.adapters.http.parse`),
 which the app also serves at /openapi.json, before anything else: a malformed request is answered
@@ -61,6 +65,8 @@ log = logging.getLogger(__name__)
 CARD_TIMEOUT = 5.0
 #: seconds the terminal waits for the platform's answer before it decides without it
 PLATFORM_TIMEOUT = 1.0
+#: seconds a POS waits for the voucher service's answer before it sends the redemption again
+VOUCHERS_TIMEOUT = 2.0
 #: the largest request body accepted, in bytes (terminal_api.yaml; its bodies are a few hundred)
 MAX_BODY = 0x10000
 #: harness facilities (ics.yaml) a served terminal declares only when its kind declares the
@@ -111,13 +117,15 @@ def make_app(
     profile = profile or national()
 
     declared = sorted(set(capabilities))
+    clock = Clock()
+    terminal = terminal_factory(clock=clock, blacklist=blacklist(profile), profile=profile)
     info = {"kind": kind, "capabilities": declared, "vendor": vendor,
             "model": model or f"reference {kind} terminal", "firmware": firmware or _version()}
+    if "vouchers" in declared:  # which vouchers it may redeem follows from its merchant's category
+        info["merchant_category"] = terminal.merchant_category
     wrong = problems(info, "Info")
     if wrong:
         raise ValueError(f"the terminal's /info would not follow terminal_api.yaml: {'; '.join(wrong)}")
-    clock = Clock()
-    terminal = terminal_factory(clock=clock, blacklist=blacklist(profile), profile=profile)
     lock = threading.Lock()
 
     # the document is the contract: it is what /openapi.json serves, and nothing else is served
@@ -150,12 +158,23 @@ def make_app(
         request = parse(raw, "TransactionRequest")
         if "code" in request:
             return _scan(bytes.fromhex(request["code"]["payload"]))
-        card = request["card"]
+        if "voucher" in request:
+            return _redeem(request["voucher"])
+        return _transact(request["card"], lambda transport: app.state.terminal.present(transport))
+
+    def _redeem(sale: dict) -> JSONResponse:
+        """A card presented to pay by a voucher, the holder typing the request's PIN (`VoucherSale`)."""
+        if "vouchers" not in declared:
+            return _error(409, "not_supported", f"this {kind} terminal does not declare vouchers: it redeems none")
+        return _transact(sale["card"], lambda transport: app.state.terminal.redeem_voucher(transport, pin=sale["pin"]))
+
+    def _transact(card: dict, act: Callable) -> JSONResponse:
+        """The terminal's decision when `act` runs its flow with `card` (a `Card`), one at a time."""
         _check(card, readers)
         with lock:
             transport = _open(card, card_timeout)
             try:
-                decision = app.state.terminal.present(transport)
+                decision = act(transport)
             except LinkError:
                 raise  # the link's failure, not the terminal's: answered by _link
             except Exception as exc:
@@ -179,11 +198,11 @@ def make_app(
                 return _error(500, "terminal_fault", f"{type(exc).__name__}: {exc}")
         return JSONResponse(decision.as_dict())
 
-    links: dict[str, object] = {}  # the ports the harness linked the terminal to: `platform`, `payments`
+    links: dict[str, object] = {}  # the ports the harness linked the terminal to: `platform`, `payments`, `vouchers`
 
     def _relink(raw: bytes, schema: str, facility: str, service: str, port_of: Callable[[dict], object],
                 key: str) -> JSONResponse:
-        """Point the terminal at the `service` the harness plays (PUT /platform, PUT /bank): a fresh
+        """Point the terminal at the `service` the harness plays (PUT /platform, /bank, /vouchers): a fresh
         terminal of the same factory and clock whose port `key` is `port_of(link)` (or its own, for
         a null url), its other links kept."""
         link = parse(raw, schema)
@@ -215,6 +234,11 @@ def make_app(
         from simulator.backend.bank_client import BankClient
 
         return _relink(raw, "BankLink", "bank_control", "bank", lambda link: BankClient(link["url"]), "payments")
+
+    @app.put("/vouchers")
+    def link_vouchers(raw: Body) -> JSONResponse:
+        """The voucher service the POS redeems through: that service's HTTP API (or none)."""
+        return _relink(raw, "VouchersLink", "vouchers", "vouchers", lambda link: _vouchers(link["url"]), "vouchers")
 
     @app.post("/clock")
     def advance(raw: Body) -> JSONResponse:
@@ -250,6 +274,13 @@ def _platform(link: dict, clock, profile: Profile):
     return HttpPlatform(DepartmentClient(http, department=link["department_id"], secret=bytes.fromhex(link["secret"]),
                                          clock=clock, rng=random.Random(link["department_id"])),
                         platform_profile=profile["platform"])
+
+
+def _vouchers(url: str):
+    """The voucher port of a `VouchersLink`: the HTTP client of the service at `url`."""
+    from simulator.backend.voucher_client import VoucherClient
+
+    return VoucherClient(url, timeout=VOUCHERS_TIMEOUT)
 
 
 def _check(card: dict, readers: Collection[str] | None) -> None:

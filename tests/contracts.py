@@ -6,6 +6,8 @@ prose: the same paths, methods, operation ids, parameters, request bodies, respo
 component schemas (types, patterns, bounds, required properties, additionalProperties), after
 dropping `title`, `description`, `summary` and `x-*` keys from both, so the document cannot drift
 from what is served while its prose is free.
+
+`judge_fuzzed` is how a schemathesis case sent to a back-end app is judged (bank, vouchers).
 """
 
 from __future__ import annotations
@@ -38,3 +40,13 @@ def differences_but_prose(served: dict, document: dict) -> list[str]:
     found += [f"schema {name} differs or is missing" for name in sorted(set(schemas) | set(described))
               if structure(schemas.get(name)) != structure(described.get(name))]
     return found
+
+
+def judge_fuzzed(case, app) -> None:
+    """schemathesis's `case` sent to `app`: never 5xx, every refusal a JSON `{"error", "detail"}`
+    naming the problem, and the answer by the document (code, body schema, headers)."""
+    response = case.call(app=app)
+    assert response.status_code < 500, response.text
+    if response.status_code >= 400:
+        assert set(response.json()) == {"error", "detail"} and response.json()["detail"], response.text
+    case.validate_response(response)

@@ -1,10 +1,10 @@
 """Every service publishes its contract: the /openapi.json each running app answers (served by
 uvicorn on loopback, as `ykt ... serve` serves it) is its document in profiles/national/: the
-platform, the bank, each kind of reference department and each reference terminal kind (the POS
-also when it pays through a served bank). Exactly the file for the documents generated from their
+platform, the bank, the voucher service, each kind of reference department and each reference
+terminal kind (the POS also when it pays through a served bank). Exactly the file for the documents generated from their
 app; for the bank's, written for people, in everything but prose (tests/contracts.py). schemathesis
-runs against each of them in its own file (test_platform_api, test_bank_service, test_departments,
-test_served_input)."""
+runs against each of them in its own file (test_platform_api, test_bank_service, test_voucher_service,
+test_departments, test_served_input)."""
 
 from __future__ import annotations
 
@@ -23,6 +23,8 @@ from simulator.backend.ledger import Ledger
 from simulator.backend.loopback import serving
 from simulator.backend.platform import Platform, open_store
 from simulator.backend.platform.api import make_app as platform_app
+from simulator.backend.voucher_service import make_app as voucher_app
+from simulator.backend.vouchers import VoucherService
 from simulator.clock import Clock
 from simulator.departments import DEPARTMENTS
 from simulator.departments.api import make_app as department_app
@@ -48,6 +50,7 @@ SERVICES = {
     **{f"department:{kind}": (_department(kind), "department_api.yaml", True) for kind in DEPARTMENTS},
     **{f"terminal:{kind}": (_terminal(kind), "terminal_api.yaml", True) for kind in REFERENCE_TERMINALS},
     "terminal:pos --bank": (_terminal("pos", bank="http://127.0.0.1:9"), "terminal_api.yaml", True),
+    "vouchers": (lambda: voucher_app(VoucherService()), "voucher_api.yaml", True),
 }
 
 

@@ -773,6 +773,10 @@ def test_put_bank_points_a_served_pos_at_a_bank_here_keeps_its_platform_and_a_bu
 REGIONAL_OVER_HTTP = {
     "KF-CONC-001": ("kaifeng", "test_fares.py", "bus", "bus_national_concessions"),
     "ZZ-FIN-002": ("zhengzhou", "test_pos.py", "pos", "pos_lets_card_approve_offline"),
+    # the harness serves its voucher service to the POS on loopback (PUT /vouchers)
+    "GD-VOUCH-001": ("guangdong", "test_pos.py", "pos", "pos_voucher_skips_pin"),
+    "GD-VOUCH-002": ("guangdong", "test_pos.py", "pos", "pos_voucher_lost_card"),
+    "GD-VOUCH-003": ("guangdong", "test_pos.py", "pos", "pos_voucher_any_merchant"),
 }
 
 
@@ -790,3 +794,36 @@ def test_a_regional_clause_is_judged_over_http_against_a_terminal_served_for_the
         finally:
             served.stop()
         assert [v["verdict"] for v in verdicts if v["clause"] == clause] == [expected], verdicts
+
+
+def test_put_vouchers_links_a_served_pos_refuses_one_elsewhere_and_one_that_does_not_declare_it():
+    """PUT /vouchers (terminal_api.yaml): a POS declaring `vouchers` (Guangdong's) redeems through the
+    service it is pointed at and says its merchant category on /info; a service not on this machine
+    is 403 with the link unchanged; a POS without vouchers answers 409 to the link and to a voucher
+    transaction, and declares no merchant category."""
+    from simulator.backend.voucher_client import VoucherClient
+    from simulator.profile import build
+
+    app = reference_app("pos", None, profile=build("national", "guangdong"))
+    with TestClient(app) as http:
+        assert http.get("/info").json()["merchant_category"] == app.state.terminal.merchant_category
+        answer = http.put("/vouchers", json={"url": "http://127.0.0.1:9"})
+        assert (answer.status_code, answer.json()) == (200, {"connected": True})
+        linked = app.state.terminal
+        assert isinstance(linked.vouchers, VoucherClient)
+        far = http.put("/vouchers", json={"url": "http://192.0.2.1:8720"})
+        assert (far.status_code, far.json()["error"]) == (403, "vouchers_refused")
+        assert "192.0.2.1" in far.json()["detail"]
+        assert app.state.terminal is linked
+        assert http.put("/vouchers", json={"url": None}).json() == {"connected": False}
+        assert app.state.terminal.vouchers is None
+    national_pos = reference_app("pos", None)
+    with TestClient(national_pos) as http:
+        assert "merchant_category" not in http.get("/info").json()
+        for method, path, body in (("PUT", "/vouchers", {"url": "http://127.0.0.1:9"}),
+                                   ("POST", "/transactions", {"voucher": {"card": {"relay": "http://127.0.0.1:9"},
+                                                                          "pin": "123456"}})):
+            answer = http.request(method, path, json=body)
+            assert (answer.status_code, answer.json()["error"]) == (409, "not_supported"), answer.text
+        assert national_pos.state.terminal.vouchers is None
+

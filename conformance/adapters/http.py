@@ -6,7 +6,10 @@ capabilities, vendor, model, firmware), `POST /transactions` (present a card, an
 decision record), `POST /clock` (terminals declaring `clock_control`), `PUT /platform` and `PUT /bank`
 (`platform_control`, `bank_control`: the harness serves the terminal the platform or bank it
 plays, on this machine); a terminal declaring `ecode` is also shown
-scanned e-codes by `POST /transactions` (`{"code": {"payload": HEX}}`). This module holds the
+scanned e-codes by `POST /transactions` (`{"code": {"payload": HEX}}`); a POS declaring `vouchers` is
+pointed at the voucher service the harness serves on loopback (`PUT /vouchers`), shown a card to pay
+by a voucher with the PIN the harness types as the holder (`{"voucher": {"card": ..., "pin": ...}}`),
+and says its merchant category on /info. This module holds the
 document's checks (`problems`; `parse`, the door every request body of the served terminals and
 the relay goes through), the protocol's client (`TerminalControl`, also used by the `vpcd:`
 adapter) and the `http:` adapter: the card is served to the terminal by the harness's APDU relay
@@ -43,10 +46,10 @@ from conformance.adapters import department, documents, platform_relay
 from conformance.adapters.documents import where as _where
 from conformance.dut import DUT, Presentation, RecordingCard
 from conformance.ics import check
-from simulator.backend import bank_service
+from simulator.backend import bank_service, voucher_service
 from simulator.backend.ledger import Ledger
 from simulator.backend.loopback import serving
-from simulator.backend.ports import CardPaymentPort, PlatformPort
+from simulator.backend.ports import CardPaymentPort, PlatformPort, VoucherPort
 from simulator.card.interface import Card
 from simulator.profile import PROFILE_ROOT, Profile
 from simulator.transport.errors import (
@@ -247,6 +250,14 @@ class TerminalControl:
         """Point the POS at the bank at `url` (None: its own bank)."""
         return self._call("PUT", "/bank", {"url": url}, "BankState")
 
+    def link_vouchers(self, url: str | None) -> dict:
+        """Point the POS at the voucher service at `url` (None: none)."""
+        return self._call("PUT", "/vouchers", {"url": url}, "VouchersState")
+
+    def redeem(self, card: dict, pin: str | None) -> dict:
+        """Present a card (as `transaction`) to pay by a voucher, the holder typing `pin`; the decision record."""
+        return self._call("POST", "/transactions", {"voucher": {"card": card, "pin": pin}}, "Decision")
+
     def close(self) -> None:
         self._client.close()
 
@@ -328,14 +339,37 @@ class HttpTerminal(ServedTerminal):
         self.relay_advertise = relay_advertise
 
     def present(self, card: Card) -> Presentation:
+        return self._relayed(card, self.control.transaction)
+
+    def _relayed(self, card: Card, send: Callable[[dict], dict]) -> Presentation:
+        """`send` the terminal a request naming `card`, served by the harness's relay; the card's side recorded."""
         from conformance.relay import CardRelay
 
         recorder = RecordingCard(card)
         with CardRelay(recorder, host=self.relay_host, advertise=self.relay_advertise) as relay:
-            decision = self.control.transaction({"relay": relay.url})
+            decision = send({"relay": relay.url})
         if relay.errors:
             raise LinkError(f"the harness's card failed behind the relay: {'; '.join(relay.errors)}")
         return recorder.presentation(decision)
+
+    # -- consumption vouchers (terminals declaring `vouchers`) -----------------------------------
+    @property
+    def merchant_category(self) -> str:
+        """The merchant category (ISO 18245) the POS declares on /info."""
+        category = self.device.get("merchant_category")
+        if category is None:
+            raise TerminalServiceError(f"{self.control.url} declares no merchant_category on /info: which of a "
+                                       "card's vouchers it may redeem cannot be judged")
+        return category
+
+    def connect_vouchers(self, port: VoucherPort) -> None:
+        """Point the POS at `port`, served by the harness over HTTP on this machine for as long as
+        the link lasts (PUT /vouchers)."""
+        self._serve_to_terminal("vouchers", voucher_service.make_app(port), self.control.link_vouchers)
+
+    def redeem_voucher(self, card: Card, *, pin: str | None) -> Presentation:
+        """The card pays by a voucher at the POS; `pin` is what the holder types (None: nothing)."""
+        return self._relayed(card, lambda where: self.control.redeem(where, pin))
 
 
 # -- building the DUT ------------------------------------------------------------------------

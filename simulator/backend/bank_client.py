@@ -1,10 +1,10 @@
 """The bank's ports over HTTP: a POS or a subsidy office talking to `ykt bank serve`.
 
 It implements `ports.CardPaymentPort`, `ports.DisbursementPort` and `ports.AccountsPort` with
-httpx, and translates the wire back into the ports' terms: no answer (timeout, refused
-connection, 5xx) is `Unavailable` (the caller retries the same request, or reverses), 409 is
-`IdConflict` (or `Refused`), 404 `NotFound`, 422 `Invalid`. Retrying is the caller's decision, never this
-module's: a POS reverses after a timeout, a batch client replays the same items.
+httpx; the wire's answers are the ports' terms as `json_client.JsonClient` translates them (no
+answer is `Unavailable`, 409 `IdConflict` or `Refused`, 404 `NotFound`, 422 `Invalid`). Retrying
+is the caller's decision, never this module's: a POS reverses after a timeout, a batch client
+replays the same items.
 """
 
 from __future__ import annotations
@@ -12,9 +12,8 @@ from __future__ import annotations
 import re
 from dataclasses import asdict
 
-import httpx
-
 from simulator.backend import ports
+from simulator.backend.json_client import JsonClient
 from simulator.privacy import mask_pan
 
 _PAN = re.compile(r"[0-9]{12,19}")
@@ -29,32 +28,11 @@ def _field55(tags) -> dict[str, str]:
     return {f"{tag:02X}": value.hex().upper() for tag, value in tags.items()}
 
 
-class BankClient:
+class BankClient(JsonClient):
     """The bank at `base_url` (e.g. http://127.0.0.1:8710), through one httpx client."""
 
-    def __init__(self, base_url: str, *, timeout: float = 5.0, transport: httpx.BaseTransport | None = None) -> None:
-        self.http = httpx.Client(base_url=base_url, timeout=timeout, transport=transport, trust_env=False)
-
-    def close(self) -> None:
-        self.http.close()
-
-    def _call(self, method: str, path: str, body: dict | None = None) -> dict:
-        where = f"{method} {_shown(path)}"
-        try:
-            answer = self.http.request(method, path, json=body)
-        except httpx.TransportError as exc:
-            raise ports.Unavailable(f"{where}: {type(exc).__name__}: {exc}") from exc
-        if answer.status_code >= 500:
-            raise ports.Unavailable(f"{where}: HTTP {answer.status_code} {answer.text[:200]}")
-        if answer.status_code == 200:
-            return answer.json()
-        body = answer.json() if answer.headers.get("content-type", "").startswith("application/json") else {}
-        detail = body.get("detail", answer.text)
-        if answer.status_code == 409:
-            raise ports.Refused(detail) if body.get("error") == "refused" else ports.IdConflict(where, detail)
-        if answer.status_code == 404:
-            raise ports.NotFound(detail)
-        raise ports.Invalid(f"{where}: HTTP {answer.status_code}: {detail}")
+    def _shown(self, path: str) -> str:
+        return _shown(path)
 
     # -- accounts -------------------------------------------------------------------------------
     def open_account(self, request: ports.AccountOpening) -> ports.AccountState:

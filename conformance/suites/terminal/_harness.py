@@ -463,11 +463,11 @@ class Harness:
     # -- consumption vouchers ---------------------------------------------------------------------
     def voucher_service(self, terminal) -> VoucherService:
         """A fresh voucher service of the run's profile, the one the terminal under test now redeems
-        through: the harness plays the service, and judges by what it holds afterwards (only a
-        terminal of the `sim:` path can be pointed at one yet)."""
+        through: the harness plays the service, and judges by what it holds afterwards (a terminal
+        of the `sim:` path, or one served over `http:`, served the service on loopback by `PUT /vouchers`)."""
         if not hasattr(terminal, "connect_vouchers"):
             not_tested(f"{terminal.name} cannot be pointed at a voucher service the harness plays",
-                       need="a control to point the POS at the harness's voucher service (the sim: path has one)")
+                       need="a control to point the POS at the harness's voucher service (sim: and http: have one)")
         service = VoucherService(profile=self.profile)
         terminal.connect_vouchers(service)
         return service

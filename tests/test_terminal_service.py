@@ -772,6 +772,9 @@ def test_put_bank_points_a_served_pos_at_a_bank_here_keeps_its_platform_and_a_bu
 #: the POS (PUT /bank)
 REGIONAL_OVER_HTTP = {
     "KF-CONC-001": ("kaifeng", "test_fares.py", "bus", "bus_national_concessions"),
+    "KF-CONC-002": ("kaifeng", "test_fares.py", "scenic", "scenic_national_ages"),
+    "ZZ-CODE-001": ("zhengzhou", "test_ecode.py", "bus", "bus_national_code_kinds"),
+    "SC-XR-001": ("sichuan", "test_fares.py", "bus", "bus_own_province_concessions"),
     "ZZ-FIN-002": ("zhengzhou", "test_pos.py", "pos", "pos_lets_card_approve_offline"),
     # the harness serves its voucher service to the POS on loopback (PUT /vouchers)
     "GD-VOUCH-001": ("guangdong", "test_pos.py", "pos", "pos_voucher_skips_pin"),
@@ -793,7 +796,9 @@ def test_a_regional_clause_is_judged_over_http_against_a_terminal_served_for_the
                                  f"{region}-{expected}")
         finally:
             served.stop()
-        assert [v["verdict"] for v in verdicts if v["clause"] == clause] == [expected], verdicts
+        judged = [v["verdict"] for v in verdicts if v["clause"] == clause]
+        # a clause judged by several tests (SC-XR-001's cards) passes when every one passes
+        assert judged and (set(judged) == {"pass"} if expected == "pass" else "fail" in judged), verdicts
 
 
 def test_put_vouchers_links_a_served_pos_refuses_one_elsewhere_and_one_that_does_not_declare_it():
